@@ -1,0 +1,52 @@
+/**
+ * The shared-state contract of Baton. Everything that must agree across TTS instances and verifying services
+ * (single-use client assertion ids, revoked transactions, rate-limit counters) goes through this interface and
+ * nothing else. Backends: `memory` (default, one process), `redis` (Node, ioredis), Durable Object (Workers).
+ *
+ * Every operation either answers or throws `StoreUnavailableError` within a bounded time: callers fail closed on it.
+ */
+
+export interface RateLimitResult {
+  /** true when this call is within the limit (and was counted). */
+  readonly allowed: boolean;
+  readonly limit: number;
+  /** calls left in the current window after this one (0 when refused). */
+  readonly remaining: number;
+  /** seconds until the window resets; the value for `Retry-After` when refused (at least 1). */
+  readonly retryAfterSec: number;
+}
+
+export interface StoreHealth {
+  readonly ok: boolean;
+  readonly backend: string;
+  readonly detail?: string;
+}
+
+export type RevocationListener = (txn: string, untilEpochSec: number) => void;
+
+export interface Store {
+  readonly backend: string;
+  /**
+   * Atomically records `id` in `namespace` for `ttlMs`. Returns true on first use, false when already seen
+   * (a replay). Used for client-assertion `jti` (T-08) and the per-service replay guard (V-09).
+   */
+  useOnce(namespace: string, id: string, ttlMs: number): Promise<boolean>;
+  /** Marks transaction `txn` revoked until `untilEpochSec` (the longest possible `exp` of its tokens). */
+  revoke(txn: string, untilEpochSec: number): Promise<void>;
+  isRevoked(txn: string): Promise<boolean>;
+  /** Counts one call against `key`; fixed window of `windowMs`. Atomic across instances sharing the backend. */
+  rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
+  /** Optional push of revocations, so that verifiers can keep a local set (no round trip per check). */
+  onRevoke?(listener: RevocationListener): () => void;
+  health(): Promise<StoreHealth>;
+  close(): Promise<void>;
+}
+
+/** The backend could not answer in bounded time. Callers fail closed: 503 `temporarily_unavailable`. */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
