@@ -38,6 +38,12 @@ export interface Store {
   rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
   /** Optional push of revocations, so that verifiers can keep a local set (no round trip per check). */
   onRevoke?(listener: RevocationListener): () => void;
+  /**
+   * Optional: true while the `onRevoke` push is complete, i.e. connected, subscribed and resynchronised with every
+   * revocation the backend holds, so a listener's local set may answer "not revoked" without a round trip. A store
+   * without this method gives no such promise: its push (if any) may be used for positives only.
+   */
+  revocationFeedLive?(): boolean;
   health(): Promise<StoreHealth>;
   close(): Promise<void>;
 }

@@ -1,0 +1,426 @@
+/**
+ * Redis backend of the Baton `Store` (Node only: ioredis). Every TTS instance and verifying service that points at
+ * the same Redis (standalone, Sentinel or Cluster) agrees on single-use ids, revocations and rate-limit counters.
+ *
+ * Fault model: every operation answers or throws `StoreUnavailableError` within a bounded time (about
+ * `operationTimeoutMs`, 1 s by default). Commands are never queued while the connection is down (no offline queue,
+ * no resend of unanswered commands after a reconnect), so a command the caller was told failed does not run later.
+ * The connections reconnect by themselves with a capped backoff; the revocation subscriber re-subscribes and
+ * resynchronises after every reconnect.
+ */
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
+import type { RateLimitResult, RevocationListener, Store, StoreHealth } from './types.js';
+import { StoreUnavailableError } from './types.js';
+
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port/db` or `rediss://` (TLS). */
+  url?: string;
+  /** Passed through to ioredis (host, port, password, tls, db, ... ; also `sentinels` + `name`). */
+  redis?: RedisOptions;
+  /** Sentinel: the sentinel addresses and the master group name (shorthand for `redis.sentinels` / `redis.name`). */
+  sentinels?: RedisOptions['sentinels'];
+  name?: string;
+  /** Cluster: startup nodes. When set, a `Cluster` client is used (`clusterOptions` passed through). */
+  cluster?: ClusterNode[];
+  clusterOptions?: ClusterOptions;
+  /** Prefix of every key and of the revocation channel. Default `baton:`. */
+  keyPrefix?: string;
+  /** TCP connect timeout. Default 1000 ms. */
+  connectTimeoutMs?: number;
+  /** Per-command timeout inside ioredis. Default 500 ms. */
+  commandTimeoutMs?: number;
+  /** Upper bound for one operation, waiting for a connection that is being established included. Default 1000 ms. */
+  operationTimeoutMs?: number;
+  /** Upper bound for `health()`. Default 1000 ms. */
+  healthTimeoutMs?: number;
+  /** Longest pause between reconnect attempts. Default 1000 ms. */
+  maxReconnectDelayMs?: number;
+  /** One-line diagnostics (connection errors, throttled). Never receives secrets. Default `console.warn`. */
+  logger?: (line: string) => void;
+}
+
+type Client = Redis | Cluster;
+
+interface ScriptedClient {
+  batonRevoke(key: string, untilSec: string, untilMs: string, channel: string, message: string): Promise<number>;
+  batonRateLimit(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
+}
+
+/** Marks `txn` revoked until ARGV[2] (ms), keeping the later of the existing and the new time; publishes on change. */
+const REVOKE_LUA = `
+local new = tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if cur >= new then return cur end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if tonumber(ARGV[2]) <= now then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return new
+`;
+
+/** Fixed window: refused calls are not counted. Returns {allowed, count, pttl}. */
+const RATE_LIMIT_LUA = `
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local count = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  count = 0
+  redis.call('SET', KEYS[1], '0', 'PX', window)
+  ttl = window
+end
+if count >= limit then return {0, count, ttl} end
+count = redis.call('INCR', KEYS[1])
+return {1, count, ttl}
+`;
+
+const LOG_INTERVAL_MS = 30_000;
+const RESYNC_RETRY_MS = 1_000;
+const SUB_PING_MS = 2_000;
+
+function noop(): void {}
+
+/** A short description of an error for logs and error messages: no URLs, no credentials, no keys. */
+function describe(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    const msg = e.message.replace(/rediss?:\/\/\S*/gi, '<url>').slice(0, 200);
+    return typeof code === 'string' && !msg.includes(code) ? `${code}: ${msg}` : msg;
+  }
+  return 'unknown error';
+}
+
+function positiveInt(name: string, v: number): number {
+  if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive finite number`);
+  return Math.max(1, Math.ceil(v));
+}
+
+/** Escapes glob characters for SCAN MATCH. */
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+export class RedisStore implements Store {
+  readonly backend = 'redis';
+  readonly keyPrefix: string;
+  readonly #client: Client;
+  readonly #scripted: ScriptedClient;
+  readonly #channel: string;
+  readonly #opTimeoutMs: number;
+  readonly #healthTimeoutMs: number;
+  readonly #log: (line: string) => void;
+  readonly #listeners = new Set<RevocationListener>();
+  readonly #lastLog = new Map<string, { at: number; suppressed: number }>();
+  #sub: Client | undefined;
+  #subGen = 0;
+  #subscribedGen = -1;
+  #syncSeq = 0;
+  #feedLive = false;
+  #clusterRedisOptions: RedisOptions | undefined;
+  #resyncTimer: ReturnType<typeof setTimeout> | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  constructor(spec: string | RedisStoreOptions = {}) {
+    const o: RedisStoreOptions = typeof spec === 'string' ? { url: spec } : spec;
+    this.keyPrefix = o.keyPrefix ?? 'baton:';
+    this.#channel = `${this.keyPrefix}revocations`;
+    const connectTimeout = o.connectTimeoutMs ?? 1000;
+    const commandTimeout = o.commandTimeoutMs ?? 500;
+    this.#opTimeoutMs = o.operationTimeoutMs ?? Math.max(connectTimeout, commandTimeout);
+    this.#healthTimeoutMs = o.healthTimeoutMs ?? 1000;
+    this.#log = o.logger ?? ((line) => console.warn(line));
+    const maxDelay = o.maxReconnectDelayMs ?? 1000;
+    const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 10), maxDelay);
+
+    const bounded: RedisOptions = {
+      connectTimeout,
+      commandTimeout,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      retryStrategy,
+      lazyConnect: false,
+    };
+    if (o.cluster !== undefined) {
+      this.#clusterRedisOptions = { ...o.clusterOptions?.redisOptions, ...bounded };
+      this.#client = new Cluster(o.cluster, {
+        ...o.clusterOptions,
+        enableOfflineQueue: false,
+        clusterRetryStrategy: retryStrategy,
+        redisOptions: this.#clusterRedisOptions,
+      });
+    } else {
+      const extra: RedisOptions = { ...o.redis };
+      if (o.sentinels !== undefined) extra.sentinels = o.sentinels;
+      if (o.name !== undefined) extra.name = o.name;
+      this.#client = o.url !== undefined ? new Redis(o.url, { ...extra, ...bounded }) : new Redis({ ...extra, ...bounded });
+    }
+    this.#watch(this.#client, 'main');
+    this.#client.defineCommand('batonRevoke', { numberOfKeys: 1, lua: REVOKE_LUA });
+    this.#client.defineCommand('batonRateLimit', { numberOfKeys: 1, lua: RATE_LIMIT_LUA });
+    this.#scripted = this.#client as unknown as ScriptedClient;
+  }
+
+  async useOnce(namespace: string, id: string, ttlMs: number): Promise<boolean> {
+    const ttl = positiveInt('ttlMs', ttlMs);
+    const key = `${this.keyPrefix}once:${encodeURIComponent(namespace)}:${id}`;
+    const r = await this.#run('useOnce', this.#opTimeoutMs, () => this.#client.set(key, '1', 'PX', ttl, 'NX'));
+    return r === 'OK';
+  }
+
+  async revoke(txn: string, untilEpochSec: number): Promise<void> {
+    if (!Number.isFinite(untilEpochSec)) throw new RangeError('untilEpochSec must be a finite number');
+    const until = Math.ceil(untilEpochSec);
+    const message = JSON.stringify({ txn, until });
+    await this.#run('revoke', this.#opTimeoutMs, () =>
+      this.#scripted.batonRevoke(this.#revKey(txn), String(until), String(until * 1000), this.#channel, message),
+    );
+  }
+
+  async isRevoked(txn: string): Promise<boolean> {
+    const n = await this.#run('isRevoked', this.#opTimeoutMs, () => this.#client.exists(this.#revKey(txn)));
+    return n > 0;
+  }
+
+  async rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
+    if (!Number.isInteger(limit) || limit < 0) throw new RangeError('limit must be a non-negative integer');
+    const window = positiveInt('windowMs', windowMs);
+    const [allowed, count, pttl] = await this.#run('rateLimit', this.#opTimeoutMs, () =>
+      this.#scripted.batonRateLimit(`${this.keyPrefix}rl:${key}`, String(limit), String(window)),
+    );
+    const retryAfterSec = Math.max(1, Math.ceil(Number(pttl) / 1000));
+    if (allowed !== 1) return { allowed: false, limit, remaining: 0, retryAfterSec };
+    return { allowed: true, limit, remaining: Math.max(0, limit - Number(count)), retryAfterSec };
+  }
+
+  onRevoke(listener: RevocationListener): () => void {
+    if (this.#closed) return noop;
+    this.#listeners.add(listener);
+    if (this.#sub === undefined) this.#startSubscriber();
+    // A new listener must learn the revocations that already exist: replay them before the feed counts as live.
+    else if (this.#subscribedGen === this.#subGen) void this.#syncFeed(this.#subGen);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  revocationFeedLive(): boolean {
+    return this.#feedLive && !this.#closed && this.#sub?.status === 'ready';
+  }
+
+  async health(): Promise<StoreHealth> {
+    const feed = this.#sub === undefined ? 'off' : this.revocationFeedLive() ? 'live' : 'down';
+    try {
+      const pong = await this.#run('health', this.#healthTimeoutMs, () => this.#client.ping());
+      if (pong !== 'PONG') return { ok: false, backend: this.backend, detail: 'unexpected PING reply' };
+      return { ok: true, backend: this.backend, detail: `revocation feed ${feed}` };
+    } catch (e) {
+      return { ok: false, backend: this.backend, detail: e instanceof Error ? e.message : 'unavailable' };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#feedLive = false;
+    this.#listeners.clear();
+    if (this.#resyncTimer !== undefined) clearTimeout(this.#resyncTimer);
+    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    const clients = this.#sub === undefined ? [this.#client] : [this.#client, this.#sub];
+    await Promise.all(clients.map((c) => quitBounded(c, this.#opTimeoutMs)));
+  }
+
+  #revKey(txn: string): string {
+    return `${this.keyPrefix}rev:${txn}`;
+  }
+
+  /** Runs one command within `budgetMs`; every failure becomes `StoreUnavailableError`. */
+  async #run<T>(op: string, budgetMs: number, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreUnavailableError(`redis ${op}: store is closed`);
+    const deadline = Date.now() + budgetMs;
+    try {
+      await waitReady(this.#client, deadline);
+      return await withDeadline(fn(), deadline);
+    } catch (e) {
+      throw new StoreUnavailableError(`redis ${op} failed: ${describe(e)}`, { cause: e });
+    }
+  }
+
+  #watch(c: Client, role: string): void {
+    const report = (e: unknown): void => this.#logThrottled(role, `connection error: ${describe(e)}`);
+    c.on('error', report);
+    if (c instanceof Cluster) c.on('node error', report);
+  }
+
+  #logThrottled(role: string, what: string): void {
+    const now = Date.now();
+    const prev = this.#lastLog.get(role);
+    if (prev !== undefined && now - prev.at < LOG_INTERVAL_MS) {
+      prev.suppressed += 1;
+      return;
+    }
+    const more = prev !== undefined && prev.suppressed > 0 ? ` (${prev.suppressed} similar suppressed)` : '';
+    this.#lastLog.set(role, { at: now, suppressed: 0 });
+    this.#log(`baton store redis [${role}]: ${what}${more}`);
+  }
+
+  #startSubscriber(): void {
+    const sub =
+      this.#client instanceof Cluster
+        ? this.#client.duplicate(undefined, { redisOptions: { ...this.#clusterRedisOptions, autoResubscribe: false } })
+        : this.#client.duplicate({ autoResubscribe: false });
+    this.#sub = sub;
+    this.#watch(sub, 'subscriber');
+    const down = (): void => {
+      this.#subGen += 1;
+      this.#feedLive = false;
+    };
+    sub.on('close', down);
+    sub.on('end', down);
+    sub.on('reconnecting', down);
+    // 'ready' is emitted before ioredis finishes its own post-connect work: subscribe on the next turn.
+    sub.on('ready', () => {
+      down();
+      const gen = this.#subGen;
+      setTimeout(() => void this.#subscribe(sub, gen), 0);
+    });
+    sub.on('message', (channel: string, message: string) => {
+      if (channel === this.#channel) this.#deliver(message);
+    });
+    // A half-open connection is noticed by a periodic PING (valid in subscriber mode).
+    this.#pingTimer = setInterval(() => {
+      if (sub.status !== 'ready') return;
+      sub.ping().catch((e: unknown) => {
+        this.#logThrottled('subscriber', `ping failed: ${describe(e)}`);
+        this.#feedLive = false;
+        sub.disconnect(true);
+      });
+    }, SUB_PING_MS);
+    this.#pingTimer.unref?.();
+  }
+
+  async #subscribe(sub: Client, gen: number): Promise<void> {
+    if (gen !== this.#subGen || this.#closed) return;
+    try {
+      await sub.subscribe(this.#channel);
+    } catch (e) {
+      this.#logThrottled('subscriber', `subscribe failed: ${describe(e)}`);
+      if (gen === this.#subGen && !this.#closed) sub.disconnect(true);
+      return;
+    }
+    if (gen !== this.#subGen) return;
+    this.#subscribedGen = gen;
+    await this.#syncFeed(gen);
+  }
+
+  /** Replays every stored revocation to the listeners, then marks the feed live (unless the connection changed). */
+  async #syncFeed(gen: number): Promise<void> {
+    if (gen !== this.#subGen || this.#closed) return;
+    const seq = ++this.#syncSeq;
+    this.#feedLive = false;
+    if (this.#resyncTimer !== undefined) clearTimeout(this.#resyncTimer);
+    try {
+      await this.#replayStored();
+    } catch (e) {
+      this.#logThrottled('resync', `revocation resync failed: ${describe(e)}`);
+      if (gen === this.#subGen && seq === this.#syncSeq && !this.#closed) {
+        this.#resyncTimer = setTimeout(() => void this.#syncFeed(gen), RESYNC_RETRY_MS);
+        this.#resyncTimer.unref?.();
+      }
+      return;
+    }
+    const current = gen === this.#subGen && seq === this.#syncSeq && this.#subscribedGen === gen;
+    if (current && !this.#closed && this.#sub?.status === 'ready') this.#feedLive = true;
+  }
+
+  async #replayStored(): Promise<void> {
+    const prefix = `${this.keyPrefix}rev:`;
+    const nodes: Redis[] = this.#client instanceof Cluster ? this.#client.nodes('master') : [this.#client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.#run('resync', this.#opTimeoutMs, () =>
+          node.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1000),
+        );
+        cursor = next;
+        for (const key of keys) {
+          const v = await this.#run('resync', this.#opTimeoutMs, () => node.get(key));
+          const until = Number(v);
+          if (v !== null && Number.isFinite(until)) this.#emit(key.slice(prefix.length), until);
+        }
+      } while (cursor !== '0');
+    }
+  }
+
+  #deliver(message: string): void {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (typeof parsed !== 'object' || parsed === null) return;
+    const { txn, until } = parsed as { txn?: unknown; until?: unknown };
+    if (typeof txn !== 'string' || typeof until !== 'number' || !Number.isFinite(until)) return;
+    this.#emit(txn, until);
+  }
+
+  #emit(txn: string, until: number): void {
+    for (const l of this.#listeners) {
+      try {
+        l(txn, until);
+      } catch (e) {
+        this.#logThrottled('listener', `revocation listener threw: ${describe(e)}`);
+      }
+    }
+  }
+}
+
+/** Resolves when `c` is ready; waits only while a connection is being established, never past `deadline`. */
+async function waitReady(c: Client, deadline: number): Promise<void> {
+  const status = c.status;
+  if (status === 'ready') return;
+  if (status === 'wait') c.connect().catch(noop);
+  else if (status !== 'connecting' && status !== 'connect') throw new Error(`not connected (${status})`);
+  await new Promise<void>((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      c.off('ready', onReady);
+      c.off('close', onClose);
+      c.off('end', onClose);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onReady = (): void => done();
+    const onClose = (): void => done(new Error('connection closed'));
+    const timer = setTimeout(() => done(new Error('connect timeout')), Math.max(0, deadline - Date.now()));
+    c.on('ready', onReady);
+    c.on('close', onClose);
+    c.on('end', onClose);
+  });
+}
+
+async function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('command timeout')), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function quitBounded(c: Client, ms: number): Promise<void> {
+  if (c.status === 'end') return;
+  try {
+    await withDeadline(c.quit(), Date.now() + ms);
+  } catch {
+    // Not connected or not answering: drop the socket and stop reconnecting.
+  }
+  c.disconnect(false);
+}
