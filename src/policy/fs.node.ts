@@ -1,0 +1,45 @@
+// Node-only: read policy files and test suites from a directory tree.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import type { PolicySource } from './types.js';
+
+const POLICY_EXT = /\.(ya?ml|json)$/i;
+const TEST_FILE = /_test\.(ya?ml|json)$/i;
+
+export interface DirContents {
+  /** Policy files (relative names). */
+  policies: PolicySource[];
+  /** Test suites: `*_test.yaml`, with their directory (relative, `/`-separated). */
+  suites: PolicySource[];
+  /** Every file under a `testdata/` folder, keyed by relative path (`/`-separated). */
+  testdata: Map<string, string>;
+}
+
+/** Read a directory tree the way `cerbos compile` does: dot-entries and `_schemas` are ignored. */
+export function readPolicyDir(dir: string): DirContents {
+  const out: DirContents = { policies: [], suites: [], testdata: new Map() };
+  const walk = (d: string, inTestdata: boolean) => {
+    for (const name of readdirSync(d).sort()) {
+      if (name.startsWith('.')) continue;
+      const full = join(d, name);
+      const rel = relative(dir, full).split(sep).join('/');
+      if (statSync(full).isDirectory()) {
+        if (name === '_schemas') continue;
+        walk(full, inTestdata || name === 'testdata');
+        continue;
+      }
+      if (!POLICY_EXT.test(name)) continue;
+      const content = readFileSync(full, 'utf8');
+      if (inTestdata) out.testdata.set(rel, content);
+      else if (TEST_FILE.test(name)) out.suites.push({ name: rel, content });
+      else out.policies.push({ name: rel, content });
+    }
+  };
+  walk(dir, false);
+  return out;
+}
+
+/** Only the policy files of a directory tree, ready for `createEngine({ policies })`. */
+export function readPolicies(dir: string): PolicySource[] {
+  return readPolicyDir(dir).policies;
+}
