@@ -6,7 +6,8 @@
  *
  * Pure ECMAScript: no Node APIs, no eval/new Function (runs on Cloudflare Workers).
  */
-import { Environment, Duration, Optional } from '@marcbachmann/cel-js';
+import { Environment, Optional } from '@marcbachmann/cel-js';
+import { Duration } from '@marcbachmann/cel-js/evaluator';
 import { registerNetwork } from './network.js';
 import { registerMacros } from './macros.js';
 import { clock } from './clock.js';
@@ -265,8 +266,13 @@ function buildEnvironment(): Environment {
     ['getMilliseconds', (p) => p.ms],
   ];
   for (const [name, get] of getters) {
-    tryFn(env, `${TS}.${name}(string): int`, (d: Date, tz: string) => BigInt(get(zonedParts(d, tz))));
+    // the stock getters drop milliseconds and reject fixed offsets: compileCel renames `t.getX(tz)` calls to these
+    fn(`google.protobuf.Timestamp.${TZ_PREFIX}${name}(string): int`, (d: Date, tz: string) => BigInt(get(zonedParts(d, tz))));
   }
+  tryOp(env, 'optional<dyn> == optional<dyn>', (a: Optional, b: Optional) =>
+    a.hasValue() === b.hasValue() && (!a.hasValue() || celEquals(a.value(), b.value())));
+  tryOp(env, 'optional<dyn> != optional<dyn>', (a: Optional, b: Optional) =>
+    !(a.hasValue() === b.hasValue() && (!a.hasValue() || celEquals(a.value(), b.value()))));
 
   // ---- strings
   fn('string.charAt(int): string', (s: string, i: bigint) => {
@@ -402,7 +408,8 @@ function buildEnvironment(): Environment {
     a.length === b.length && a.length > 0 && isPrefix(a.slice(0, -1), b) && a[a.length - 1] !== b[b.length - 1]);
   hfn('commonAncestors', (a, b) => {
     const out: string[] = [];
-    const n = Math.min(a.length, b.length) - 1;
+    // the shared prefix; of two equal hierarchies, the common ancestors exclude the node itself
+    const n = a.length === b.length ? a.length - 1 : Math.min(a.length, b.length);
     for (let i = 0; i < n && a[i] === b[i]; i++) out.push(a[i] as string);
     return out;
   }, 'list<string>');
@@ -460,6 +467,13 @@ function expandRepl(repl: string, m: unknown[]): string {
     return tok;
   });
 }
+
+/** Prefix of the internal names that `t.getHours(tz)` & co. are rewritten to at compile time. */
+export const TZ_PREFIX = '__baton_tz_';
+export const TZ_GETTERS: ReadonlySet<string> = new Set([
+  'getFullYear', 'getMonth', 'getDate', 'getDayOfMonth', 'getDayOfWeek', 'getDayOfYear',
+  'getHours', 'getMinutes', 'getSeconds', 'getMilliseconds',
+]);
 
 let shared: Environment | undefined;
 export function celEnvironment(): Environment {

@@ -5,7 +5,7 @@
  * no eval/new Function, ~10x faster than @bufbuild/cel on a typical condition. Expressions are parsed and
  * type-checked ONCE by compileCel; evaluate() only walks the prepared tree.
  */
-import { celEnvironment } from './env.js';
+import { celEnvironment, TZ_GETTERS, TZ_PREFIX } from './env.js';
 import { clock } from './clock.js';
 
 export interface CelRequest {
@@ -158,6 +158,28 @@ class Program implements CelProgram {
   }
 }
 
+/** `t.getHours("tz")` -> `t.__baton_tz_getHours("tz")` (cel-go semantics for offsets and milliseconds). */
+function rewriteTimeZoneGetters(ast: unknown): void {
+  const seen = new Set<unknown>();
+  const walk = (n: unknown): void => {
+    if (n === null || typeof n !== 'object' || seen.has(n)) return;
+    seen.add(n);
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x);
+      return;
+    }
+    const node = n as { op?: unknown; args?: unknown };
+    if (node.op === 'rcall' && Array.isArray(node.args)) {
+      const [name, , params] = node.args as [unknown, unknown, unknown];
+      if (typeof name === 'string' && TZ_GETTERS.has(name) && Array.isArray(params) && params.length === 1) {
+        (node.args as unknown[])[0] = TZ_PREFIX + name;
+      }
+    }
+    for (const k of Object.keys(node)) walk((node as Record<string, unknown>)[k]);
+  };
+  walk(ast);
+}
+
 /** Compile a CEL expression once (parse + type-check). Throws CelCompileError naming what is wrong and where. */
 export function compileCel(source: string): CelProgram {
   if (typeof source !== 'string' || source.trim() === '') throw new CelCompileError('empty CEL expression');
@@ -168,6 +190,7 @@ export function compileCel(source: string): CelProgram {
   } catch (e) {
     throw new CelCompileError(`CEL syntax error: ${describe(e)}`);
   }
+  rewriteTimeZoneGetters(fn.ast);
   const checked = fn.check();
   if (!checked.valid) throw new CelCompileError(`CEL type error: ${describe(checked.error)}`);
   const vars = new Set<string>();

@@ -213,3 +213,4 @@ function cmpKey(a: unknown, b: unknown, Err: ErrCtor): number {
   if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
   throw new Err('sortBy: keys must be numbers, strings or timestamps of one type');
 }
+
