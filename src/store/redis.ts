@@ -122,6 +122,7 @@ export class RedisStore implements Store {
   #resyncTimer: ReturnType<typeof setTimeout> | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  #readyWaiter: Promise<void> | undefined;
 
   constructor(spec: string | RedisStoreOptions = {}) {
     const o: RedisStoreOptions = typeof spec === 'string' ? { url: spec } : spec;
@@ -242,11 +243,38 @@ export class RedisStore implements Store {
     if (this.#closed) throw new StoreUnavailableError(`redis ${op}: store is closed`);
     const deadline = Date.now() + budgetMs;
     try {
-      await waitReady(this.#client, deadline);
+      await this.#waitReady(deadline);
       return await withDeadline(fn(), deadline);
     } catch (e) {
       throw new StoreUnavailableError(`redis ${op} failed: ${describe(e)}`, { cause: e });
     }
+  }
+
+  /** Resolves when the main connection is ready; waits only while one is being established, never past `deadline`. */
+  async #waitReady(deadline: number): Promise<void> {
+    const c = this.#client;
+    const status = c.status;
+    if (status === 'ready') return;
+    if (status === 'wait') c.connect().catch(noop);
+    else if (status !== 'connecting' && status !== 'connect') throw new Error(`not connected (${status})`);
+    // One shared waiter for all operations arriving during the same connection attempt.
+    this.#readyWaiter ??= new Promise<void>((resolve, reject) => {
+      const done = (err?: Error): void => {
+        c.off('ready', onReady);
+        c.off('close', onClose);
+        c.off('end', onClose);
+        this.#readyWaiter = undefined;
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const onReady = (): void => done();
+      const onClose = (): void => done(new Error('connection closed'));
+      c.on('ready', onReady);
+      c.on('close', onClose);
+      c.on('end', onClose);
+    });
+    this.#readyWaiter.catch(noop);
+    await withDeadline(this.#readyWaiter, deadline, 'connect timeout');
   }
 
   #watch(c: Client, role: string): void {
@@ -379,34 +407,10 @@ export class RedisStore implements Store {
   }
 }
 
-/** Resolves when `c` is ready; waits only while a connection is being established, never past `deadline`. */
-async function waitReady(c: Client, deadline: number): Promise<void> {
-  const status = c.status;
-  if (status === 'ready') return;
-  if (status === 'wait') c.connect().catch(noop);
-  else if (status !== 'connecting' && status !== 'connect') throw new Error(`not connected (${status})`);
-  await new Promise<void>((resolve, reject) => {
-    const done = (err?: Error): void => {
-      clearTimeout(timer);
-      c.off('ready', onReady);
-      c.off('close', onClose);
-      c.off('end', onClose);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    const onReady = (): void => done();
-    const onClose = (): void => done(new Error('connection closed'));
-    const timer = setTimeout(() => done(new Error('connect timeout')), Math.max(0, deadline - Date.now()));
-    c.on('ready', onReady);
-    c.on('close', onClose);
-    c.on('end', onClose);
-  });
-}
-
-async function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+async function withDeadline<T>(p: Promise<T>, deadline: number, what = 'command timeout'): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('command timeout')), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(() => reject(new Error(what)), Math.max(0, deadline - Date.now()));
   });
   try {
     return await Promise.race([p, timeout]);

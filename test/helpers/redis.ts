@@ -1,0 +1,173 @@
+/**
+ * Redis for tests: the URL chosen by the global setup (`test/setup/redis.ts`), per-test key prefixes and their
+ * cleanup, and private `redis-server` processes that fault tests may stop and start again on the same port.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createConnection, createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** redis:// URL of the Redis the tests use; '' when none is available (Redis suites skip). */
+    batonRedisUrl: string;
+  }
+}
+
+/** The Redis the tests may use, or undefined when none is available (then Redis suites skip, with a notice). */
+export function redisUrl(): string | undefined {
+  let provided: string | undefined;
+  try {
+    provided = inject('batonRedisUrl');
+  } catch {
+    provided = undefined;
+  }
+  const url = provided || process.env.BATON_TEST_REDIS_URL;
+  return url ? url : undefined;
+}
+
+/** Why Redis suites are skipped (printed by the suites that skip). */
+export const REDIS_SKIP_REASON =
+  'no Redis: 127.0.0.1:6379 did not answer and no redis-server binary was found (see test/setup/redis.ts)';
+
+/** A fresh key prefix for one test, so tests never see each other's keys. */
+export function testPrefix(label = 't'): string {
+  return `baton-test:${label}:${randomUUID()}:`;
+}
+
+/** Deletes every key under `prefix` (SCAN + UNLINK). */
+export async function deleteKeys(url: string, prefix: string): Promise<number> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  r.on('error', () => {});
+  let n = 0;
+  try {
+    await r.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) n += await r.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+  return n;
+}
+
+/** Sends PING over a raw socket; true when the answer is +PONG within `timeoutMs`. */
+export function pingRedis(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    let buf = '';
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => {
+      buf += d.toString('utf8');
+      if (buf.includes('\r\n')) finish(buf.startsWith('+PONG'));
+    });
+    socket.on('error', () => finish(false));
+  });
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+/** Whether a `redis-server` binary can be run. */
+export function hasRedisServer(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const p = spawn('redis-server', ['--version'], { stdio: 'ignore' });
+    p.on('error', () => resolve(false));
+    p.on('exit', (code) => resolve(code === 0));
+  });
+}
+
+export interface PrivateRedis {
+  readonly port: number;
+  readonly url: string;
+  readonly running: boolean;
+  /** Starts (again) on the same port and resolves once it answers PING. */
+  start(): Promise<void>;
+  /** Kills the server (SIGKILL: like a crash, no goodbye to clients) and resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts a private, non-persistent `redis-server` on a free (or the given) port of 127.0.0.1. */
+export async function startPrivateRedis(port?: number): Promise<PrivateRedis> {
+  const p = port ?? (await freePort());
+  let child: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    if (child !== undefined) return;
+    const c = spawn(
+      'redis-server',
+      ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      { stdio: 'ignore' },
+    );
+    child = c;
+    let exited = false;
+    c.on('exit', () => {
+      exited = true;
+      if (child === c) child = undefined;
+    });
+    c.on('error', () => {
+      exited = true;
+    });
+    for (let i = 0; i < 100; i++) {
+      if (exited) throw new Error(`redis-server could not start on port ${p}`);
+      if (await pingRedis('127.0.0.1', p, 200)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    c.kill('SIGKILL');
+    throw new Error(`redis-server on port ${p} did not answer PING`);
+  };
+
+  const stop = async (): Promise<void> => {
+    const c = child;
+    if (c === undefined) return;
+    child = undefined;
+    if (c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGKILL');
+    });
+  };
+
+  await start();
+  return {
+    port: p,
+    url: `redis://127.0.0.1:${p}`,
+    get running() {
+      return child !== undefined;
+    },
+    start,
+    stop,
+  };
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes; returns the last result. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 20): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= end) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
