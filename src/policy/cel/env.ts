@@ -40,8 +40,8 @@ export function celEquals(a: unknown, b: unknown): boolean {
     return true;
   }
   if (a instanceof Duration) return b instanceof Duration && a.seconds === b.seconds && a.nanos === b.nanos;
-  const ea = entries(a);
-  const eb = entries(b);
+  const ea = entries(a as object);
+  const eb = entries(b as object);
   if (ea.length !== eb.length) return false;
   for (const [k, v] of ea) {
     const other = eb.find(([k2]) => celEquals(k, k2));
@@ -192,7 +192,7 @@ function compareValues(a: unknown, b: unknown): number {
   if ((ta === 'number' || ta === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
     return Number(a) < Number(b) ? -1 : Number(a) > Number(b) ? 1 : 0;
   }
-  if (ta === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   if (ta === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
   if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
   if (a instanceof Duration && b instanceof Duration) return a.valueOf() - b.valueOf();
