@@ -516,7 +516,7 @@ function compileResource(
       }
     });
     const name = ruleName(r.name, i);
-    const cond = r.condition ? condOrIssue(ctx, r.condition, `${path}.condition.match`, params, varNames) : undefined;
+    const cond = r.condition ? condOrIssue(ctx, r.condition, `${path}.condition`, params, varNames) : undefined;
     const out = compileOutput(ctx, r.output, `${path}.output`, params, varNames);
     const cs = conditionSource(r.condition);
     rules.push({
@@ -561,7 +561,7 @@ function compilePrincipal(
     r.actions.forEach((a, j) => {
       const path = `$.principalPolicy.rules[${i}].actions[${j}]`;
       const name = ruleName(a.name, n++);
-      const cond = a.condition ? condOrIssue(ctx, a.condition, `${path}.condition.match`, params, varNames) : undefined;
+      const cond = a.condition ? condOrIssue(ctx, a.condition, `${path}.condition`, params, varNames) : undefined;
       const out = compileOutput(ctx, a.output, `${path}.output`, params, varNames);
       const cs = conditionSource(a.condition);
       rules.push({
@@ -586,7 +586,7 @@ function compileRole(ctx: Ctx, exportsIdx: Exports, p: RolePolicyDoc): CompiledR
   const { params, varNames } = buildParams(ctx, exportsIdx, '$.rolePolicy', p.variables, p.constants, undefined);
   const rules: CompiledRoleRule[] = (p.rules ?? []).map((r, i) => {
     const path = `$.rolePolicy.rules[${i}]`;
-    const cond = r.condition ? condOrIssue(ctx, r.condition, `${path}.condition.match`, params, varNames) : undefined;
+    const cond = r.condition ? condOrIssue(ctx, r.condition, `${path}.condition`, params, varNames) : undefined;
     const cs = conditionSource(r.condition);
     return {
       matchResource: compileGlob(r.resource),
