@@ -76,6 +76,22 @@ export function pingRedis(host: string, port: number, timeoutMs = 500): Promise<
   });
 }
 
+/** true when something speaking RESP answers on the port (PONG, or NOAUTH when a password is required). */
+function answers(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port });
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => finish(/^[+-]/.test(d.toString('utf8'))));
+    socket.on('error', () => finish(false));
+  });
+}
+
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -110,15 +126,16 @@ export interface PrivateRedis {
 }
 
 /** Starts a private, non-persistent `redis-server` on a free (or the given) port of 127.0.0.1. */
-export async function startPrivateRedis(port?: number): Promise<PrivateRedis> {
-  const p = port ?? (await freePort());
+export async function startPrivateRedis(options: { port?: number; args?: string[] } = {}): Promise<PrivateRedis> {
+  const p = options.port ?? (await freePort());
+  const extra = options.args ?? [];
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
     if (child !== undefined) return;
     const c = spawn(
       'redis-server',
-      ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', ...extra],
       { stdio: 'ignore' },
     );
     child = c;
@@ -132,7 +149,7 @@ export async function startPrivateRedis(port?: number): Promise<PrivateRedis> {
     });
     for (let i = 0; i < 100; i++) {
       if (exited) throw new Error(`redis-server could not start on port ${p}`);
-      if (await pingRedis('127.0.0.1', p, 200)) return;
+      if (await answers('127.0.0.1', p, 200)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     c.kill('SIGKILL');
