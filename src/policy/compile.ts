@@ -539,7 +539,7 @@ function compileResource(
     scope,
     perm: perm(p.scopePermissions),
     rules,
-    derivedRoles: [...drs.values()],
+    derivedRoles: [...drs.values()].filter((d) => usedDrs.has(d)),
     params,
     byAction: new Map(),
   };

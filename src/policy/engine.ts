@@ -134,6 +134,12 @@ class Evaluation {
   }
 }
 
+/** `runtime` as conditions see it (both spellings Cerbos accepts). */
+function runtimeOf(roles: string[]): { effectiveDerivedRoles: string[] } {
+  const sorted = [...roles].sort();
+  return { effectiveDerivedRoles: sorted, effective_derived_roles: sorted } as { effectiveDerivedRoles: string[] };
+}
+
 function scopeChain(scope: string): string[] {
   const out = [scope];
   let s = scope;
@@ -263,7 +269,7 @@ export function createEngine(options: EngineOptions): Engine {
         candidates.push(dr.name);
       }
     }
-    ev.act.runtime = { effectiveDerivedRoles: candidates };
+    ev.act.runtime = runtimeOf([]);
     for (const p of rps) {
       for (const dr of p.derivedRoles) {
         if (active.has(dr) || errored.has(dr)) continue;
@@ -275,6 +281,9 @@ export function createEngine(options: EngineOptions): Engine {
         } else if (ok === ERR) errored.add(dr);
       }
     }
+
+    ev.act.runtime = runtimeOf(effectiveDerivedRoles);
+    void candidates;
 
     const ruleAppliesToRole = (rule: CompiledResourceRule, role: string): 'yes' | 'errored' | 'no' => {
       if (rule.anyRole || rule.roles.has(role)) return 'yes';

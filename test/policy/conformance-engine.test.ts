@@ -25,6 +25,8 @@ interface Want {
   requestId: string;
   actions: Record<string, { effect: string; policy: string; scope?: string }>;
   effectiveDerivedRoles?: string[];
+  /** protojson also accepts the proto field name; one case uses it */
+  effective_derived_roles?: string[];
   outputs?: { src: string; val?: unknown; action?: string; error?: string }[];
 }
 
@@ -42,7 +44,7 @@ function normaliseWant(w: Want) {
     actions: Object.fromEntries(
       Object.entries(w.actions).map(([a, e]) => [a, { effect: e.effect, policy: e.policy, scope: e.scope ?? '' }]),
     ),
-    effectiveDerivedRoles: [...(w.effectiveDerivedRoles ?? [])].sort(),
+    effectiveDerivedRoles: [...(w.effectiveDerivedRoles ?? w.effective_derived_roles ?? [])].sort(),
     outputs: (w.outputs ?? []).map((o) => ({ src: o.src, action: o.action, ...(o.error !== undefined ? { error: 'ERR' } : { val: o.val }) })),
   };
 }
