@@ -223,7 +223,7 @@ export function createEngine(options: EngineOptions): Engine {
           }
           if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') break;
           const cur = effects[action];
-          if (!cur || cur.effect !== 'EFFECT_DENY') effects[action] = { effect: rule.effect, policy: p.key, scope: p.scope };
+          if (!cur || cur.effect !== 'EFFECT_DENY') effects[action] = { effect: rule.effect, policy: pps[0]!.key, scope: p.scope };
           ev.note(`${rule.src}: ${rule.effect} for ${action}`);
           activated = true;
           activatedAction = action;
@@ -333,7 +333,7 @@ export function createEngine(options: EngineOptions): Engine {
             }
             effSet.delete('EFFECT_ALLOW');
           } else if (effSet.size > 0) {
-            roleEffect = { effect: effSet.has('EFFECT_DENY') ? 'EFFECT_DENY' : 'EFFECT_ALLOW', policy: p.key, scope: p.scope };
+            roleEffect = { effect: effSet.has('EFFECT_DENY') ? 'EFFECT_DENY' : 'EFFECT_ALLOW', policy: policyKey, scope: p.scope };
             roleMatched = true;
           }
         }
