@@ -1,0 +1,129 @@
+// Load-time errors (file + path + message), input validation, and Baton's fail-closed difference from Cerbos.
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/policy/engine.js';
+import { PolicyInputError, PolicyLoadError, type PolicyIssue } from '../../src/policy/errors.js';
+import type { PolicySource } from '../../src/policy/types.js';
+
+function loadIssues(policies: PolicySource[]): PolicyIssue[] {
+  try {
+    createEngine({ policies });
+  } catch (e) {
+    expect(e).toBeInstanceOf(PolicyLoadError);
+    return [...(e as PolicyLoadError).issues];
+  }
+  throw new Error('policies loaded but should not have');
+}
+
+const doc = (body: string) => `apiVersion: api.cerbos.dev/v1\n${body}`;
+const rp = (rules: string, extra = '') =>
+  doc(`resourcePolicy:\n  resource: doc\n  version: default\n${extra}  rules:\n${rules}`);
+
+describe('load errors name the file, the path and the problem', () => {
+  it('unknown derived role', () => {
+    const issues = loadIssues([
+      { name: 'dr.yaml', content: doc('derivedRoles:\n  name: common\n  definitions:\n    - name: owner\n      parentRoles: [user]\n') },
+      { name: 'doc.yaml', content: rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      derivedRoles: [ownr]\n', '  importDerivedRoles: [common]\n') },
+    ]);
+    expect(issues).toEqual([{ file: 'doc.yaml', path: '$.resourcePolicy.rules[0].derivedRoles[0]', message: expect.stringContaining("unknown derived role 'ownr'") }]);
+  });
+
+  it('missing import', () => {
+    const issues = loadIssues([{ name: 'doc.yaml', content: rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n', '  importDerivedRoles: [nope]\n') }]);
+    expect(issues).toEqual([{ file: 'doc.yaml', path: '$.resourcePolicy.importDerivedRoles[0]', message: "derived roles import 'nope' cannot be found" }]);
+  });
+
+  it('variable cycle', () => {
+    const issues = loadIssues([
+      { name: 'doc.yaml', content: rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: V.a\n', '  variables:\n    local:\n      a: V.b && true\n      b: V.a || false\n') },
+    ]);
+    expect(issues.length).toBeGreaterThan(0);
+    expect(issues[0]!.file).toBe('doc.yaml');
+    expect(issues[0]!.path).toMatch(/^\$\.resourcePolicy\.variables\.local\.(a|b)$/);
+    expect(issues[0]!.message).toMatch(/variable cycle: (a -> b -> a|b -> a -> b)/);
+  });
+
+  it('invalid CEL', () => {
+    const issues = loadIssues([{ name: 'doc.yaml', content: rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: R.attr.x ^^ true\n') }]);
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ file: 'doc.yaml', path: '$.resourcePolicy.rules[0].condition' });
+    expect(issues[0]!.message).toMatch(/invalid condition/);
+  });
+
+  it('duplicate policy', () => {
+    const body = rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n');
+    const issues = loadIssues([{ name: 'a.yaml', content: body }, { name: 'b.yaml', content: body }]);
+    expect(issues).toEqual([{ file: 'b.yaml', path: '$.resourcePolicy', message: 'duplicate policy definition: resource.doc.vdefault is also defined in a.yaml' }]);
+  });
+
+  it('unknown fields and bad enums are refused with their path (multi-document file)', () => {
+    const two = `${rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n')}\n---\n${doc('resourcePolicy:\n  resource: other\n  version: default\n  rules:\n    - actions: [read]\n      effect: ALLOW\n      roles: [user]\n      rolez: [x]\n')}`;
+    const issues = loadIssues([{ name: 'multi.yaml', content: two }]);
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ file: 'multi.yaml#2', path: '$.resourcePolicy.rules[0].effect' }),
+        expect.objectContaining({ file: 'multi.yaml#2', path: '$.resourcePolicy.rules[0]', message: 'unknown field(s): rolez' }),
+      ]),
+    );
+  });
+
+  it('a multi-document file with valid policies loads them all', () => {
+    const two = `${rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n')}\n---\n${doc('resourcePolicy:\n  resource: other\n  version: default\n  rules:\n    - actions: ["*"]\n      effect: EFFECT_ALLOW\n      roles: [admin]\n')}`;
+    const e = createEngine({ policies: [{ name: 'multi.yaml', content: two }] });
+    expect(e.policyCount).toBe(2);
+    const r = e.check({ principal: { id: 'u', roles: ['admin'] }, resource: { kind: 'other', id: '1' }, actions: ['x:y'] });
+    expect(r.actions['x:y']!.effect).toBe('EFFECT_ALLOW');
+  });
+});
+
+describe('input validation', () => {
+  const engine = createEngine({ policies: [{ name: 'doc.yaml', content: rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n') }] });
+  it.each([
+    [{ principal: { id: 'u', roles: [] }, resource: { kind: 'doc', id: '1' }, actions: ['read'] }, 'principal.roles'],
+    [{ principal: { id: '', roles: ['user'] }, resource: { kind: 'doc', id: '1' }, actions: ['read'] }, 'principal.id'],
+    [{ principal: { id: 'u', roles: ['user'] }, resource: { kind: '', id: '1' }, actions: ['read'] }, 'resource.kind'],
+    [{ principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: '' }, actions: ['read'] }, 'resource.id'],
+    [{ principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: '1' }, actions: [] }, 'actions'],
+  ])('refuses %j naming %s', (input, field) => {
+    let err: unknown;
+    try {
+      engine.check(input as never);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PolicyInputError);
+    expect((err as PolicyInputError).field).toBe(field);
+  });
+});
+
+describe('fail closed by default, Cerbos-lenient on request', () => {
+  const policies: PolicySource[] = [
+    {
+      name: 'doc.yaml',
+      content: rp(
+        '    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n' +
+          '    - actions: [read]\n      effect: EFFECT_DENY\n      roles: [user]\n      condition:\n        match:\n          expr: R.attr.blocked == true\n',
+      ),
+    },
+  ];
+  const input = { principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: '1', attr: {} }, actions: ['read'] };
+
+  it('a DENY rule whose condition errors (missing attribute) denies', () => {
+    const r = createEngine({ policies }).check(input);
+    expect(r.actions.read!.effect).toBe('EFFECT_DENY');
+    expect(r.evaluationErrors?.[0]?.expression).toBe('R.attr.blocked == true');
+  });
+
+  it('lenient: true skips the erroring DENY rule, as Cerbos does', () => {
+    expect(createEngine({ policies, lenient: true }).check(input).actions.read!.effect).toBe('EFFECT_ALLOW');
+  });
+
+  it('both agree when the condition evaluates', () => {
+    const blocked = { ...input, resource: { kind: 'doc', id: '1', attr: { blocked: true } } };
+    const open = { ...input, resource: { kind: 'doc', id: '1', attr: { blocked: false } } };
+    for (const lenient of [false, true]) {
+      const e = createEngine({ policies, lenient });
+      expect(e.check(blocked).actions.read!.effect).toBe('EFFECT_DENY');
+      expect(e.check(open).actions.read!.effect).toBe('EFFECT_ALLOW');
+    }
+  });
+});
