@@ -51,7 +51,8 @@ export class RevocationCache {
     this.#sweep();
     const until = this.#until.get(txn);
     if (until !== undefined) {
-      if (until > this.#now()) return true;
+      // Inclusive, like Redis (a key expires only once the clock is past its PXAT).
+      if (until >= this.#now()) return true;
       this.#until.delete(txn);
     }
     if (this.#unsubscribe === undefined || !this.#complete) return undefined;
@@ -98,7 +99,7 @@ export class RevocationCache {
     const now = this.#now();
     for (const [txn, until] of this.#until) {
       if (budget-- <= 0) break;
-      if (until <= now) this.#until.delete(txn);
+      if (until < now) this.#until.delete(txn);
     }
   }
 }
