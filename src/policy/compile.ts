@@ -187,6 +187,16 @@ function issueMessage(iss: z.core.$ZodIssue): string {
   return iss.message;
 }
 
+const RESERVED = new Set(['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
+function identifierProblem(name: string): string | undefined {
+  if (RESERVED.has(name)) return `"${name}" is a reserved keyword and can't be used as an identifier`;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `"${name}" is not a valid identifier`;
+  return undefined;
+}
+
+/** A JSON-path member segment, quoted when the key itself contains a dot. */
+const seg = (k: string) => (k.includes('.') ? `'${k}'` : k);
+
 class Ctx {
   issues: PolicyIssue[] = [];
   file = '';
@@ -263,6 +273,8 @@ function buildParams(
     }
   });
   for (const [k, v] of Object.entries(constants?.local ?? {})) {
+    const bad = identifierProblem(k);
+    if (bad) ctx.err(`${root}.constants.local.${seg(k)}`, `invalid constant name: ${bad}`);
     if (constOrigin.has(k)) ctx.err(`${root}.constants.local.${k}`, `constant '${k}' has multiple definitions (${constOrigin.get(k)}, local)`);
     constOrigin.set(k, 'local');
     consts[k] = v;
@@ -280,6 +292,13 @@ function buildParams(
     if (!ex) return ctx.err(`${root}.variables.import[${i}]`, `variables import '${name}' cannot be found`);
     for (const [k, v] of Object.entries(ex.defs)) addVar(k, v, `${root}.variables.import[${i}]`, `import ${name}`);
   });
+  for (const [k, base] of [
+    ...Object.keys(legacyVars ?? {}).map((k) => [k, '$.variables'] as const),
+    ...Object.keys(variables?.local ?? {}).map((k) => [k, `${root}.variables.local`] as const),
+  ]) {
+    const bad = identifierProblem(k);
+    if (bad) ctx.err(`${base}.${seg(k)}`, `invalid variable name: ${bad}`);
+  }
   for (const [k, v] of Object.entries(legacyVars ?? {})) addVar(k, v, `$.variables.${k}`, 'top-level variables');
   for (const [k, v] of Object.entries(variables?.local ?? {})) addVar(k, v, `${root}.variables.local.${k}`, 'local');
 
@@ -315,9 +334,13 @@ function buildParams(
 
 function compileOutput(ctx: Ctx, out: OutputDoc | undefined, path: string, params: ParamSet, names: ReadonlySet<string>): CompiledOutput | undefined {
   if (!out) return undefined;
+  if (!out.expr && !out.when?.ruleActivated && !out.when?.conditionNotMet) {
+    ctx.err(path, 'empty output: output must have at least one expression');
+    return undefined;
+  }
   const res: CompiledOutput = {};
-  const one = (src: string | undefined, p: string) => {
-    if (src === undefined) return undefined;
+  const one = (src: string | null | undefined, p: string) => {
+    if (src === undefined || src === null || src === '') return undefined;
     const prog = celOrIssue(ctx, src, p);
     if (prog) checkRefs(ctx, prog, p, params, names);
     return prog;
@@ -350,6 +373,14 @@ export function compilePolicies(sources: readonly PolicySource[]): CompiledPolic
   };
 
   for (const { file, doc } of loaded) {
+    if (doc.exportVariables || doc.exportConstants) {
+      const [kind, defs] = doc.exportVariables ? ['exportVariables', doc.exportVariables.definitions] : ['exportConstants', doc.exportConstants!.definitions];
+      ctx.file = file;
+      for (const k of Object.keys(defs)) {
+        const bad = identifierProblem(k);
+        if (bad) ctx.err(`$.${kind}.definitions.${seg(k)}`, `invalid ${kind === 'exportVariables' ? 'variable' : 'constant'} name: ${bad}`);
+      }
+    }
     if (doc.exportVariables) {
       dup(file, `export_variables.${doc.exportVariables.name}`, '$.exportVariables.name');
       exportsIdx.variables.set(doc.exportVariables.name, { file, defs: doc.exportVariables.definitions });

@@ -25,10 +25,10 @@ export const MatchSchema: z.ZodType<MatchNode> = z.lazy(() =>
 export const ConditionSchema = z.strictObject({ match: MatchSchema });
 
 const OutputSchema = z.strictObject({
-  expr: z.string().min(1).optional(),
+  expr: z.string().nullish(),
   when: z
-    .strictObject({ ruleActivated: z.string().min(1).optional(), conditionNotMet: z.string().min(1).optional() })
-    .optional(),
+    .strictObject({ ruleActivated: z.string().nullish(), conditionNotMet: z.string().nullish() })
+    .nullish(),
 });
 
 const VariablesSchema = z.strictObject({
