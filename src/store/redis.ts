@@ -374,11 +374,19 @@ export class RedisStore implements Store {
           node.scan(cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', 1000),
         );
         cursor = next;
-        for (const key of keys) {
-          const v = await this.#run('resync', this.#opTimeoutMs, () => node.get(key));
+        if (keys.length === 0) continue;
+        // One pipelined round trip per SCAN page (plain GETs: safe on a cluster node, unlike a cross-slot MGET).
+        const replies = await this.#run('resync', this.#opTimeoutMs, async () => {
+          const r = await node.pipeline(keys.map((k) => ['get', k])).exec();
+          if (r === null) throw new Error('pipeline aborted');
+          return r;
+        });
+        replies.forEach(([err, v], i) => {
+          const key = keys[i];
+          if (err !== null || typeof v !== 'string' || key === undefined) return;
           const until = Number(v);
-          if (v !== null && Number.isFinite(until)) this.#emit(key.slice(prefix.length), until);
-        }
+          if (Number.isFinite(until)) this.#emit(key.slice(prefix.length), until);
+        });
       } while (cursor !== '0');
     }
   }

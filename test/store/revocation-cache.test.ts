@@ -90,6 +90,18 @@ describe.skipIf(url === undefined)('RevocationCache over Redis pub/sub', () => {
     cache.close();
   });
 
+  it('resync replays every stored revocation, across many SCAN pages', async () => {
+    const a = make();
+    const until = nowSec() + 600;
+    const txns = Array.from({ length: 1500 }, (_, i) => `bulk-${i}`);
+    for (let i = 0; i < txns.length; i += 100) await Promise.all(txns.slice(i, i + 100).map((t) => a.revoke(t, until)));
+    const c = make();
+    const cache = new RevocationCache(c);
+    expect(await eventually(() => c.revocationFeedLive(), 10_000)).toBe(true);
+    expect(txns.filter((t) => cache.isRevokedLocal(t) !== true)).toEqual([]);
+    cache.close();
+  });
+
   it('a second cache on the same store also gets the existing revocations', async () => {
     const a = make();
     const b = make();
