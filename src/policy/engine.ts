@@ -215,10 +215,13 @@ export function createEngine(options: EngineOptions): Engine {
           let ok = ev.cond(rule.condition, rule.conditionSource, p.params);
           if (ok === ERR) {
             if (strict && rule.effect === 'EFFECT_DENY') ok = true;
+            else if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
             else continue;
           }
           if (!ok) {
             pushOutput(ev, outputs, rule.src, action, rule.output?.conditionNotMet, p.params);
+            // Parental consent: an ALLOW whose condition does not hold is a DENY at this scope.
+            if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') effects[action] = { effect: 'EFFECT_DENY', policy: pps[0]!.key, scope: p.scope };
             continue;
           }
           if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') break;
@@ -307,6 +310,7 @@ export function createEngine(options: EngineOptions): Engine {
         let roleMatched = false;
         const effSet = new Set<Effect>();
         for (const p of rps) {
+          let consentDenied = false;
           if (roleMatched) break;
           if (!roleHasRules(p, role, pending)) continue;
           for (const rule of rulesFor(p, action)) {
@@ -315,6 +319,7 @@ export function createEngine(options: EngineOptions): Engine {
             let ok: CondResult = applies === 'errored' ? ERR : ev.cond(rule.condition, rule.conditionSource, p.params);
             if (ok === ERR) {
               if (strict && rule.effect === 'EFFECT_DENY') ok = true;
+              else if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
               else continue;
             }
             if (ok) {
@@ -324,10 +329,11 @@ export function createEngine(options: EngineOptions): Engine {
               pushOutput(ev, outputs, rule.src, action, rule.output?.ruleActivated, p.params);
             } else {
               pushOutput(ev, outputs, rule.src, action, rule.output?.conditionNotMet, p.params);
+              if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') consentDenied = true;
             }
           }
           if (p.perm === 'CONSENT') {
-            if (effSet.size === 0) {
+            if (consentDenied && !effSet.has('EFFECT_ALLOW')) {
               roleEffect = { effect: 'EFFECT_DENY', policy: NO_MATCH_SCOPE, scope: p.scope };
               roleMatched = true;
             }
@@ -347,7 +353,7 @@ export function createEngine(options: EngineOptions): Engine {
       void decided;
       void roleScopes;
       void rolePoliciesAt;
-      if (!actionEffect || actionEffect.policy === NO_MATCH) actionEffect = { effect: 'EFFECT_DENY', policy: policyKey, scope: rps[0]?.scope ?? '' };
+      if (!actionEffect || actionEffect.policy === NO_MATCH) actionEffect = { effect: 'EFFECT_DENY', policy: policyKey, scope: '' };
       if (rps.length === 0) actionEffect = { effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' };
       effects[action] = actionEffect;
     }
