@@ -50,7 +50,11 @@ export interface Engine {
 }
 
 const attrSchema = z.record(z.string(), z.unknown());
-const scopeSchema = z.string().regex(/^([\w-]+(\.[\w-]+)*)?$/, 'invalid scope');
+// `.` is Cerbos's alias for the root scope.
+const scopeSchema = z
+  .string()
+  .regex(/^(\.|([\w-]+(\.[\w-]+)*)?)$/, 'invalid scope')
+  .transform((s) => (s === '.' ? '' : s));
 const PrincipalSchema = z.object({
   id: z.string().min(1),
   roles: z.array(z.string().min(1)).min(1),
@@ -262,31 +266,30 @@ export function createEngine(options: EngineOptions): Engine {
     // Roles of the principal, expanded with parent roles of role policies along the chain.
     const roles = principal.roles;
 
-    // Derived roles: active when a parent role matches and the condition holds.
+    // Derived roles: active when a parent role matches and the condition holds. Evaluated per policy, when the
+    // scope walk first reaches that policy (as Cerbos does), so roles of unvisited parent scopes are not reported.
     const active = new Set<CompiledDerivedRole>();
     const errored = new Set<CompiledDerivedRole>();
-    const candidates: string[] = [];
-    for (const p of rps) {
-      for (const dr of p.derivedRoles) {
-        if (!dr.anyParent && !roles.some((r) => dr.parentRoles.has(r))) continue;
-        candidates.push(dr.name);
-      }
-    }
+    const visited = new Set<CompiledResourcePolicy>();
     ev.act.runtime = runtimeOf([]);
-    for (const p of rps) {
+    const visit = (p: CompiledResourcePolicy) => {
+      if (visited.has(p)) return;
+      visited.add(p);
+      let changed = false;
       for (const dr of p.derivedRoles) {
         if (active.has(dr) || errored.has(dr)) continue;
         if (!dr.anyParent && !roles.some((r) => dr.parentRoles.has(r))) continue;
+        ev.act.runtime = runtimeOf([]);
         const ok = ev.cond(dr.condition, dr.conditionSource, dr.params);
         if (ok === true) {
           active.add(dr);
+          changed = true;
           if (!effectiveDerivedRoles.includes(dr.name)) effectiveDerivedRoles.push(dr.name);
         } else if (ok === ERR) errored.add(dr);
       }
-    }
-
-    ev.act.runtime = runtimeOf(effectiveDerivedRoles);
-    void candidates;
+      void changed;
+      ev.act.runtime = runtimeOf(effectiveDerivedRoles);
+    };
 
     const ruleAppliesToRole = (rule: CompiledResourceRule, role: string): 'yes' | 'errored' | 'no' => {
       if (rule.anyRole || rule.roles.has(role)) return 'yes';
@@ -312,6 +315,7 @@ export function createEngine(options: EngineOptions): Engine {
         for (const p of rps) {
           let consentDenied = false;
           if (roleMatched) break;
+          visit(p);
           if (!roleHasRules(p, role, pending)) continue;
           for (const rule of rulesFor(p, action)) {
             const applies = ruleAppliesToRole(rule, role);
