@@ -93,6 +93,9 @@ export interface CompiledPrincipalPolicy {
 }
 
 export interface CompiledRoleRule {
+  readonly name: string;
+  readonly src: string;
+  readonly output?: CompiledOutput;
   readonly matchResource: Matcher;
   readonly matchAction: Matcher;
   readonly condition?: CompiledCondition;
@@ -619,7 +622,12 @@ function compileRole(ctx: Ctx, exportsIdx: Exports, p: RolePolicyDoc): CompiledR
     const path = `$.rolePolicy.rules[${i}]`;
     const cond = r.condition ? condOrIssue(ctx, r.condition, `${path}.condition`, params, varNames) : undefined;
     const cs = conditionSource(r.condition);
+    const name = ruleName(r.name, i);
+    const out = compileOutput(ctx, r.output, `${path}.output`, params, varNames);
     return {
+      name,
+      src: `${key}#${name}`,
+      ...(out ? { output: out } : {}),
       matchResource: compileGlob(r.resource),
       matchAction: anyMatcher(r.allowActions),
       ...(cond ? { condition: cond } : {}),

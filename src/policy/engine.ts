@@ -86,6 +86,12 @@ const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unkno
 const BY_ACTION_CACHE_MAX = 4096;
 
 const ERR = Symbol('error');
+
+interface RoleUnit {
+  role: string;
+  narrowing: CompiledRolePolicy[];
+  baseRoles: string[];
+}
 type CondResult = boolean | typeof ERR;
 
 /** Per-check evaluation state (one activation object reused for every expression). */
@@ -241,9 +247,33 @@ export function createEngine(options: EngineOptions): Engine {
     }
   }
 
-  /** Role policies active for the principal at a scope, keyed by the role. */
-  function rolePoliciesAt(version: string, scope: string): Map<string, CompiledRolePolicy> | undefined {
-    return set.role.get(`${version}\u0000${scope}`);
+  /** The role policy governing `role` for a resource scope: the nearest one along the scope chain. */
+  function rolePolicyFor(role: string, version: string, scope: string): CompiledRolePolicy | undefined {
+    if (set.role.size === 0) return undefined;
+    for (const s of scopeChain(scope)) {
+      const p = set.role.get(`${version}\u0000${s}`)?.get(role);
+      if (p) return p;
+    }
+    return undefined;
+  }
+
+  function roleUnit(role: string, version: string, scope: string): RoleUnit {
+    const narrowing: CompiledRolePolicy[] = [];
+    const baseRoles: string[] = [];
+    const seen = new Set<string>();
+    const walk = (r: string) => {
+      if (seen.has(r)) return;
+      seen.add(r);
+      const rp = rolePolicyFor(r, version, scope);
+      if (!rp) {
+        baseRoles.push(r);
+        return;
+      }
+      narrowing.push(rp);
+      for (const parent of rp.parentRoles) walk(parent);
+    };
+    walk(role);
+    return { role, narrowing, baseRoles };
   }
 
   function evalResource(
@@ -258,13 +288,13 @@ export function createEngine(options: EngineOptions): Engine {
   ): void {
     const scope = resource.scope ?? '';
     const rps = chain(set.resource.get(`${resource.kind}\u0000${version}`), scope);
-    const roleScopes = set.resourceScopes.get(version);
-    const hasRolePolicies = set.role.size > 0;
-    if (rps.length === 0 && !hasRolePolicies) return;
+    if (rps.length === 0 && set.role.size === 0) return;
     const policyKey = rps[0]?.key ?? resourcePolicyKey(resource.kind, version, scope);
 
-    // Roles of the principal, expanded with parent roles of role policies along the chain.
-    const roles = principal.roles;
+    // Roles of the principal; a role with a role policy in the scope chain is narrowed by it and stands for its
+    // parent roles (recursively) when resource policies are consulted.
+    const units: RoleUnit[] = principal.roles.map((r) => roleUnit(r, version, scope));
+    const roles = [...new Set(units.flatMap((u) => u.baseRoles))];
 
     // Derived roles: active when a parent role matches and the condition holds. Evaluated per policy, when the
     // scope walk first reaches that policy (as Cerbos does), so roles of unvisited parent scopes are not reported.
@@ -305,60 +335,85 @@ export function createEngine(options: EngineOptions): Engine {
       p.rules.some((r) => (r.anyRole || r.roles.has(role) || r.derivedRoles.some((d) => d.anyParent || d.parentRoles.has(role))) && pending.some((a) => r.matchAction(a)));
 
     const pending = actions.filter((a) => !effects[a]);
-    for (const action of pending) {
-      let actionEffect: ActionEffect | undefined;
-      let decided = false;
-      for (const role of roles) {
-        let roleEffect: ActionEffect = { effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' };
-        let roleMatched = false;
-        const effSet = new Set<Effect>();
-        for (const p of rps) {
-          let consentDenied = false;
-          if (roleMatched) break;
-          visit(p);
-          if (!roleHasRules(p, role, pending)) continue;
-          for (const rule of rulesFor(p, action)) {
-            const applies = ruleAppliesToRole(rule, role);
-            if (applies === 'no') continue;
-            let ok: CondResult = applies === 'errored' ? ERR : ev.cond(rule.condition, rule.conditionSource, p.params);
-            if (ok === ERR) {
-              if (strict && rule.effect === 'EFFECT_DENY') ok = true;
-              else if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
-              else continue;
-            }
-            if (ok) {
-              if (rule.effect === 'EFFECT_ALLOW' && effSet.has('EFFECT_ALLOW')) continue;
-              effSet.add(rule.effect);
-              ev.note(`${rule.src}: ${rule.effect} for ${action} (role ${role})`);
-              pushOutput(ev, outputs, rule.src, action, rule.output?.ruleActivated, p.params);
-            } else {
-              pushOutput(ev, outputs, rule.src, action, rule.output?.conditionNotMet, p.params);
-              if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') consentDenied = true;
-            }
+
+    /** Decision for one (base) role along the resource scope chain; NO_MATCH when no rule decides. */
+    const decideRole = (role: string, action: string): ActionEffect => {
+      let roleEffect: ActionEffect = { effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' };
+      const effSet = new Set<Effect>();
+      for (const p of rps) {
+        let consentDenied = false;
+        visit(p);
+        if (!roleHasRules(p, role, pending)) continue;
+        for (const rule of rulesFor(p, action)) {
+          const applies = ruleAppliesToRole(rule, role);
+          if (applies === 'no') continue;
+          let ok: CondResult = applies === 'errored' ? ERR : ev.cond(rule.condition, rule.conditionSource, p.params);
+          if (ok === ERR) {
+            if (strict && rule.effect === 'EFFECT_DENY') ok = true;
+            else if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
+            else continue;
           }
-          if (p.perm === 'CONSENT') {
-            if (consentDenied && !effSet.has('EFFECT_ALLOW')) {
-              roleEffect = { effect: 'EFFECT_DENY', policy: NO_MATCH_SCOPE, scope: p.scope };
-              roleMatched = true;
-            }
-            effSet.delete('EFFECT_ALLOW');
-          } else if (effSet.size > 0) {
-            roleEffect = { effect: effSet.has('EFFECT_DENY') ? 'EFFECT_DENY' : 'EFFECT_ALLOW', policy: policyKey, scope: p.scope };
-            roleMatched = true;
+          if (ok) {
+            if (rule.effect === 'EFFECT_ALLOW' && effSet.has('EFFECT_ALLOW')) continue;
+            effSet.add(rule.effect);
+            ev.note(`${rule.src}: ${rule.effect} for ${action} (role ${role})`);
+            pushOutput(ev, outputs, rule.src, action, rule.output?.ruleActivated, p.params);
+          } else {
+            pushOutput(ev, outputs, rule.src, action, rule.output?.conditionNotMet, p.params);
+            if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') consentDenied = true;
           }
         }
-        if (!actionEffect) actionEffect = roleEffect;
-        if (roleMatched && roleEffect.effect === 'EFFECT_ALLOW') {
-          actionEffect = roleEffect;
-          decided = true;
+        if (p.perm === 'CONSENT') {
+          if (consentDenied && !effSet.has('EFFECT_ALLOW')) return { effect: 'EFFECT_DENY', policy: NO_MATCH_SCOPE, scope: p.scope };
+          effSet.delete('EFFECT_ALLOW');
+        } else if (effSet.size > 0) {
+          roleEffect = { effect: effSet.has('EFFECT_DENY') ? 'EFFECT_DENY' : 'EFFECT_ALLOW', policy: policyKey, scope: p.scope };
           break;
         }
       }
-      void decided;
-      void roleScopes;
-      void rolePoliciesAt;
-      if (!actionEffect || actionEffect.policy === NO_MATCH) actionEffect = { effect: 'EFFECT_DENY', policy: policyKey, scope: '' };
-      if (rps.length === 0) actionEffect = { effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' };
+      return roleEffect;
+    };
+
+    /** Role policies narrow: an action not allowed by every role policy on the way down to base roles is denied. */
+    const narrowed = (unit: RoleUnit, action: string): ActionEffect | undefined => {
+      for (const rp of unit.narrowing) {
+        let allowed = false;
+        for (const rule of rp.rules) {
+          if (!rule.matchResource(resource.kind) || !rule.matchAction(action)) continue;
+          const ok = ev.cond(rule.condition, rule.conditionSource, rp.params);
+          if (ok === true) {
+            allowed = true;
+            pushOutput(ev, outputs, rule.src, action, rule.output?.ruleActivated, rp.params);
+          } else pushOutput(ev, outputs, rule.src, action, rule.output?.conditionNotMet, rp.params);
+        }
+        if (!allowed) return { effect: 'EFFECT_DENY', policy: rp.key, scope: rp.scope };
+      }
+      return undefined;
+    };
+
+    for (const action of pending) {
+      let actionEffect: ActionEffect | undefined;
+      units: for (const unit of units) {
+        let unitEffect = narrowed(unit, action);
+        if (!unitEffect) {
+          for (const base of unit.baseRoles) {
+            const e = decideRole(base, action);
+            if (!unitEffect || (unitEffect.policy === NO_MATCH && e.policy !== NO_MATCH)) unitEffect = e;
+            if (e.effect === 'EFFECT_ALLOW') {
+              unitEffect = e;
+              break;
+            }
+          }
+        }
+        if (!unitEffect) continue;
+        if (!actionEffect || (actionEffect.policy === NO_MATCH && unitEffect.policy !== NO_MATCH)) actionEffect = unitEffect;
+        if (unitEffect.effect === 'EFFECT_ALLOW') {
+          actionEffect = unitEffect;
+          break units;
+        }
+      }
+      if (!actionEffect || actionEffect.policy === NO_MATCH)
+        actionEffect = { effect: 'EFFECT_DENY', policy: rps.length === 0 ? NO_MATCH : policyKey, scope: '' };
       effects[action] = actionEffect;
     }
   }
