@@ -1,0 +1,58 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JWK } from 'jose';
+import { generateSigningJwk, SigningKeySet, toPublicJwk, type SigningAlg } from '../jose/keys.js';
+
+const KEY_FILE = /^[A-Za-z0-9._-]+\.jwk\.json$/;
+
+/** Writes a new private signing JWK into `dir` (mode 0600) and returns its kid. */
+export async function generateKeyFile(dir: string, alg: SigningAlg): Promise<{ kid: string; file: string }> {
+  mkdirSync(dir, { recursive: true });
+  const jwk = await generateSigningJwk(alg);
+  const file = join(dir, `${jwk.kid!}.jwk.json`);
+  writeFileSync(file, JSON.stringify(jwk, null, 2) + '\n', { mode: 0o600, flag: 'wx' });
+  return { kid: jwk.kid!, file };
+}
+
+export function readKeyFiles(dir: string): JWK[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => KEY_FILE.test(n));
+  } catch {
+    return [];
+  }
+  return names.map((n) => {
+    try {
+      return JSON.parse(readFileSync(join(dir, n), 'utf8')) as JWK;
+    } catch (e) {
+      throw new Error(`${join(dir, n)}: not a JSON Web Key (${(e as Error).message})`);
+    }
+  });
+}
+
+/** Every key in `dir` (newest signs). With none and `generateIfEmpty`, makes a development key and says so. */
+export async function loadSigningKeys(dir: string, alg: SigningAlg, opts: { generateIfEmpty: boolean; say: (m: string) => void }): Promise<SigningKeySet> {
+  let jwks = readKeyFiles(dir);
+  if (jwks.length === 0) {
+    if (!opts.generateIfEmpty) throw new Error(`${dir}: no signing keys (run: baton keys generate)`);
+    const { kid, file } = await generateKeyFile(dir, alg);
+    opts.say(`no signing key found: generated development key ${kid} (${alg}) at ${file}`);
+    jwks = readKeyFiles(dir);
+  }
+  return SigningKeySet.fromJwks(jwks);
+}
+
+export const DEV_IDP_ISSUER = 'urn:baton:dev-idp';
+
+/** The local development IdP's key (keys/dev-idp/), created on first use. Never a TTS signing key. */
+export async function loadDevIdpKey(keysDir: string): Promise<{ privateJwk: JWK; publicJwks: { keys: JWK[] } }> {
+  const dir = join(keysDir, 'dev-idp');
+  let jwks = readKeyFiles(dir);
+  if (jwks.length === 0) {
+    await generateKeyFile(dir, 'EdDSA');
+    jwks = readKeyFiles(dir);
+  }
+  const set = await SigningKeySet.fromJwks(jwks);
+  const privateJwk = jwks.find((j) => j.kid === set.current.kid)!;
+  return { privateJwk, publicJwks: { keys: jwks.map((j) => ({ ...toPublicJwk(j), alg: 'EdDSA', use: 'sig' })) } };
+}

@@ -1,0 +1,174 @@
+import * as z from 'zod';
+
+/** Algorithms Baton accepts for asymmetric signatures. HMAC and `none` are never accepted anywhere. */
+export const ASYMMETRIC_ALGS = ['EdDSA', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'] as const;
+const alg = z.enum(ASYMMETRIC_ALGS);
+
+const jwk = z.looseObject({ kty: z.string(), kid: z.string().optional() });
+const jwks = z.object({ keys: z.array(jwk).min(1, 'at least one key') });
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+
+export const subjectIssuerSchema = z
+  .strictObject({
+    issuer: z.string().min(1),
+    jwks: jwks.optional(),
+    jwksUri: httpUrl.optional(),
+    /** audiences this TTS accepts for the issuer's tokens; a token must carry at least one of them */
+    audiences: z.array(z.string().min(1)).min(1),
+    algorithms: z.array(alg).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+    /** accepted JWS `typ` values for access tokens (RFC 9068 fixes `at+jwt`) */
+    typ: z.array(z.string().min(1)).min(1).default(['at+jwt', 'application/at+jwt']),
+    /** claim holding the scope: a space-delimited string; an array claim (`scp`) is read too */
+    scopeClaim: z.string().min(1).default('scope'),
+    rolesClaim: z.string().min(1).optional(),
+    /** roles given when the token has no roles claim (policies need at least one role) */
+    defaultRoles: z.array(z.string().min(1)).min(1).default(['user']),
+    /** claims copied into the principal's attributes (and into `tctx.attr` of the Txn-Token) */
+    principalAttributes: z.array(z.string().min(1)).default([]),
+    /** the issuer's tokens are also accepted as ID tokens (subject_token_type id_token) */
+    idTokenAudiences: z.array(z.string().min(1)).default([]),
+    /** scopes an ID token of this issuer grants (ID tokens carry none: a configured trusted source, T-13) */
+    idTokenScopes: z.array(z.string().min(1)).default([]),
+  })
+  .refine((s) => (s.jwks === undefined) !== (s.jwksUri === undefined), {
+    error: 'exactly one of jwks or jwksUri is required',
+    path: ['jwks'],
+  });
+
+const rateLimit = z.strictObject({
+  /** exchanges per window for this workload, all subjects together */
+  perClient: z.number().int().positive(),
+  /** exchanges per window for one (workload, subject) pair */
+  perSubject: z.number().int().positive(),
+  windowSeconds: z.number().int().positive().max(3600),
+});
+
+export const clientSchema = z
+  .strictObject({
+    id: z.string().min(1).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces'),
+    auth: z.enum(['private_key_jwt', 'client_secret_basic', 'client_secret_post']),
+    jwks: jwks.optional(),
+    jwksUri: httpUrl.optional(),
+    /** plain secret, or its SHA-256 as `sha256:<base64url>` (for high-entropy generated secrets) */
+    secret: z.string().min(8, 'at least 8 characters').optional(),
+    /** the ceiling: the most this workload can ever be granted */
+    scopes: z.array(z.string().min(1)).min(1),
+    /** subject-token audiences this workload may exchange (T-11) */
+    subjectAudiences: z.array(z.string().min(1)).default([]),
+    allowUnsignedSubject: z.boolean().default(false),
+    /** may revoke a transaction by its `txn` id (otherwise only by presenting the token) */
+    revokeById: z.boolean().default(false),
+    rateLimit: rateLimit.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if (c.auth === 'private_key_jwt' && c.jwks === undefined && c.jwksUri === undefined)
+      ctx.addIssue({ code: 'custom', message: 'private_key_jwt needs jwks or jwksUri', path: ['jwks'] });
+    if (c.auth !== 'private_key_jwt' && c.secret === undefined)
+      ctx.addIssue({ code: 'custom', message: `${c.auth} needs a secret`, path: ['secret'] });
+    if (c.jwks !== undefined && c.jwksUri !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'give jwks or jwksUri, not both', path: ['jwksUri'] });
+  });
+
+const redisOptions = z.strictObject({
+  url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  keyPrefix: z.string().default('baton:'),
+  sentinels: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
+  name: z.string().optional(),
+  cluster: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
+  connectTimeoutMs: z.number().int().positive().default(1000),
+  commandTimeoutMs: z.number().int().positive().default(500),
+});
+
+export const configSchema = z
+  .strictObject({
+    issuer: z.string().min(1),
+    /** where the endpoints are served, when it differs from `issuer` (default: issuer) */
+    baseUrl: httpUrl.optional(),
+    trustDomain: z.string().min(1).optional(),
+    trustDomains: z.array(z.string().min(1)).min(1).optional(),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    tokenTtl: z.number().int().min(1).default(120),
+    maxTokenTtl: z.number().int().min(1).max(600, 'never above 600 seconds (T-17)').default(300),
+    clockSkew: z.number().int().min(0).max(60).default(30),
+    maxChainDepth: z.number().int().min(1).max(32).default(8),
+    keys: z.string().default('keys'),
+    signingAlg: z.enum(['EdDSA', 'ES256']).default('EdDSA'),
+    subjectIssuers: z.array(subjectIssuerSchema).default([]),
+    clients: z.array(clientSchema).default([]),
+    scopeImplications: z.record(z.string(), z.array(z.string().min(1))).default({}),
+    /** `request_details` members copied into `tctx` (T-18); everything else is dropped */
+    allowedRequestDetails: z.array(z.string().min(1)).default(['tool']),
+    /** `request_context` members copied into `rctx` (T-18) */
+    allowedRequestContext: z.array(z.string().min(1)).default([]),
+    /** max bytes of each of request_details / request_context JSON (T-07) */
+    maxContextBytes: z.number().int().positive().max(16384).default(4096),
+    store: z.union([z.literal('memory'), z.string().regex(/^rediss?:\/\//, 'memory or a redis:// URL'), redisOptions]).default('memory'),
+    /** what to do when the store cannot be reached for a revocation check */
+    revocationFailOpen: z.boolean().default(false),
+    defaultRateLimit: rateLimit.default({ perClient: 600, perSubject: 60, windowSeconds: 60 }),
+    /** directory of Cerbos-format policies deciding scopes (resource kind `txn_token`) */
+    policies: z.string().optional(),
+    dev: z.strictObject({ idp: z.boolean().default(false) }).default({ idp: false }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.trustDomain === undefined && c.trustDomains === undefined)
+      ctx.addIssue({ code: 'custom', message: 'trustDomain (or trustDomains) is required', path: ['trustDomain'] });
+    if (c.tokenTtl > c.maxTokenTtl)
+      ctx.addIssue({ code: 'custom', message: `tokenTtl ${c.tokenTtl} exceeds maxTokenTtl ${c.maxTokenTtl}`, path: ['tokenTtl'] });
+    const seen = new Set<string>();
+    c.clients.forEach((cl, i) => {
+      if (seen.has(cl.id)) ctx.addIssue({ code: 'custom', message: `duplicate client id ${cl.id}`, path: ['clients', i, 'id'] });
+      seen.add(cl.id);
+    });
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type SubjectIssuerConfig = z.output<typeof subjectIssuerSchema>;
+export type ClientConfig = z.output<typeof clientSchema>;
+export type RateLimitConfig = z.output<typeof rateLimit>;
+
+export function trustDomainsOf(c: Config): string[] {
+  return c.trustDomains ?? (c.trustDomain === undefined ? [] : [c.trustDomain]);
+}
+
+/** Renders zod issues as `file: path.to.field: message` lines. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], source: string): string {
+  return issues
+    .map((i) => `${source}: ${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`)
+    .join('\n');
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates an already-parsed configuration object (from a file, an env var, or a Worker binding). */
+export function parseConfig(input: unknown, source = 'config'): Config {
+  const r = configSchema.safeParse(input);
+  if (!r.success) throw new ConfigError(formatIssues(r.error.issues, source));
+  return r.data;
+}
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string value; a missing variable is an error naming the field. */
+export function substituteEnv(value: unknown, env: Record<string, string | undefined>, source: string, path: string[] = []): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, def: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (def !== undefined) return def;
+      throw new ConfigError(`${source}: ${path.join('.') || '(root)'}: environment variable ${name} is not set`);
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, source, [...path, String(i)]));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = substituteEnv(v, env, source, [...path, k]);
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,187 @@
+import type { JWTVerifyGetKey } from 'jose';
+import type { ClientConfig } from '../config/schema.js';
+import { ASYMMETRIC_ALGS } from '../config/schema.js';
+import { JwtProfileError, keySource, verifyClientAssertion } from '../jose/index.js';
+import type { Store } from '../store/types.js';
+import { StoreUnavailableError } from '../store/types.js';
+import { OAuthError, invalidClient, invalidRequest } from './errors.js';
+import { CLIENT_ASSERTION_JWT, type ClientCredentialsForm } from './request.js';
+
+/** A configured workload, prepared once at startup: key getter built, secret digested. */
+export interface Workload {
+  readonly config: ClientConfig;
+  readonly id: string;
+  /** the workload's own keys (private_key_jwt assertions and self-signed subjects) */
+  readonly getKey: JWTVerifyGetKey | undefined;
+  readonly secretDigest: Uint8Array | undefined;
+}
+
+const enc = new TextEncoder();
+
+async function sha256(s: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(s)));
+}
+
+function base64UrlDecode(s: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]+={0,2}$/.test(s)) return undefined;
+  const b64 = s.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
+  const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+/** Constant-time comparison of two digests (same length by construction). */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+export async function prepareWorkload(config: ClientConfig): Promise<Workload> {
+  let secretDigest: Uint8Array | undefined;
+  if (config.secret !== undefined) {
+    if (config.secret.startsWith('sha256:')) {
+      const d = base64UrlDecode(config.secret.slice(7));
+      if (d === undefined || d.length !== 32) throw new Error(`client ${config.id}: secret sha256: must be 32 bytes in base64url`);
+      secretDigest = d;
+    } else {
+      secretDigest = await sha256(config.secret);
+    }
+  }
+  const getKey = config.jwks !== undefined || config.jwksUri !== undefined ? keySource(config) : undefined;
+  return { config, id: config.id, getKey, secretDigest };
+}
+
+/** `sha256:<base64url>` form of a secret, for configuration files that must not hold the secret itself. */
+export async function hashSecret(secret: string): Promise<string> {
+  const d = await sha256(secret);
+  let bin = '';
+  for (const b of d) bin += String.fromCharCode(b);
+  return `sha256:${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+}
+
+export interface ClientAuthContext {
+  workloads: ReadonlyMap<string, Workload>;
+  issuer: string;
+  store: Store;
+  clockSkew: number;
+  /** longest accepted client-assertion lifetime, seconds (T-08: 5 minutes) */
+  maxAssertionLifetime?: number;
+  currentDate?: () => Date;
+}
+
+function formDecode(s: string): string {
+  return decodeURIComponent(s.replace(/\+/g, ' '));
+}
+
+/** RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`. */
+function parseBasic(header: string): { id: string; secret: string } {
+  const m = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(header.trim());
+  if (m === null) throw invalidClient('malformed Basic authorization');
+  let decoded: string;
+  try {
+    decoded = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(m[1]!), (c) => c.charCodeAt(0)));
+  } catch {
+    throw invalidClient('malformed Basic authorization');
+  }
+  const i = decoded.indexOf(':');
+  if (i < 0) throw invalidClient('malformed Basic authorization');
+  try {
+    return { id: formDecode(decoded.slice(0, i)), secret: formDecode(decoded.slice(i + 1)) };
+  } catch {
+    throw invalidClient('malformed Basic authorization');
+  }
+}
+
+const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="baton"' };
+const unknownOrWrong = (challenge: boolean) =>
+  new OAuthError('invalid_client', 'client authentication failed', { headers: challenge ? BASIC_CHALLENGE : {} });
+
+/**
+ * Authenticates the requesting workload (T-08): exactly one of client_secret_basic, client_secret_post,
+ * private_key_jwt; the method must be the one configured for the client. Failure is `invalid_client` (401),
+ * with the same description whether the client is unknown or the credential wrong.
+ */
+export async function authenticateClient(
+  ctx: ClientAuthContext,
+  authorization: string | undefined,
+  form: ClientCredentialsForm,
+): Promise<Workload> {
+  const usesBasic = authorization !== undefined && authorization.length > 0;
+  const usesPost = form.clientSecret !== undefined;
+  const usesJwt = form.clientAssertion !== undefined || form.clientAssertionType !== undefined;
+  const count = Number(usesBasic) + Number(usesPost) + Number(usesJwt);
+  if (count > 1) throw invalidRequest('more than one client authentication method was used');
+  if (count === 0) throw new OAuthError('invalid_client', 'client authentication is required', { headers: BASIC_CHALLENGE });
+
+  if (usesBasic) {
+    if (!/^Basic /i.test(authorization!)) throw new OAuthError('invalid_client', 'only Basic client authentication is accepted in Authorization', { headers: BASIC_CHALLENGE });
+    const { id, secret } = parseBasic(authorization!);
+    if (form.clientId !== undefined && form.clientId !== id) throw invalidRequest('client_id does not match the authenticated client');
+    return checkSecret(ctx, id, secret, 'client_secret_basic');
+  }
+  if (usesPost) {
+    if (form.clientId === undefined) throw invalidClient('client_id is required with client_secret');
+    return checkSecret(ctx, form.clientId, form.clientSecret!, 'client_secret_post');
+  }
+  return checkAssertion(ctx, form);
+}
+
+async function checkSecret(ctx: ClientAuthContext, id: string, secret: string, method: 'client_secret_basic' | 'client_secret_post'): Promise<Workload> {
+  const w = ctx.workloads.get(id);
+  // Always hash, so that an unknown client costs the same as a wrong secret.
+  const presented = await sha256(secret);
+  if (w === undefined || w.secretDigest === undefined || w.config.auth !== method) {
+    timingSafeEqual(presented, presented);
+    throw unknownOrWrong(method === 'client_secret_basic');
+  }
+  if (!timingSafeEqual(presented, w.secretDigest)) throw unknownOrWrong(method === 'client_secret_basic');
+  return w;
+}
+
+async function checkAssertion(ctx: ClientAuthContext, form: ClientCredentialsForm): Promise<Workload> {
+  if (form.clientAssertionType !== CLIENT_ASSERTION_JWT) throw invalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_JWT}`);
+  const assertion = form.clientAssertion;
+  if (assertion === undefined || assertion.length === 0) throw invalidClient('client_assertion is required');
+  if (assertion.length > 8192) throw invalidClient('client_assertion is too large');
+  // The client is named by the assertion's iss (and client_id when sent); the signature decides.
+  let iss: unknown;
+  try {
+    const part = assertion.split('.')[1] ?? '';
+    const bytes = base64UrlDecode(part);
+    iss = bytes === undefined ? undefined : (JSON.parse(new TextDecoder().decode(bytes)) as { iss?: unknown }).iss;
+  } catch {
+    iss = undefined;
+  }
+  if (typeof iss !== 'string') throw invalidClient('client_assertion is malformed');
+  if (form.clientId !== undefined && form.clientId !== iss) throw invalidClient('client_id does not match the client assertion');
+  const w = ctx.workloads.get(iss);
+  if (w === undefined || w.config.auth !== 'private_key_jwt' || w.getKey === undefined) throw unknownOrWrong(false);
+  const now = ctx.currentDate?.() ?? new Date();
+  let claims: { jti: string; exp: number };
+  try {
+    claims = await verifyClientAssertion(assertion, {
+      getKey: w.getKey,
+      algorithms: ASYMMETRIC_ALGS,
+      clockSkew: ctx.clockSkew,
+      clientId: w.id,
+      audience: ctx.issuer,
+      maxLifetime: ctx.maxAssertionLifetime ?? 300,
+      currentDate: now,
+    });
+  } catch (e) {
+    if (e instanceof JwtProfileError && e.code === 'key_unavailable')
+      throw new OAuthError('temporarily_unavailable', 'the client key set cannot be fetched now', { cause: e });
+    throw new OAuthError('invalid_client', e instanceof JwtProfileError ? `client assertion rejected: ${e.message}` : 'client assertion rejected', { cause: e });
+  }
+  const ttlMs = Math.max(1, claims.exp - Math.floor(now.getTime() / 1000) + ctx.clockSkew) * 1000;
+  let first: boolean;
+  try {
+    first = await ctx.store.useOnce('client_assertion', `${w.id}\u0000${claims.jti}`, ttlMs);
+  } catch (e) {
+    if (e instanceof StoreUnavailableError) throw new OAuthError('temporarily_unavailable', 'replay check unavailable; retry later', { cause: e });
+    throw e;
+  }
+  if (!first) throw invalidClient('client assertion was already used (jti replay)');
+  return w;
+}

@@ -1,0 +1,53 @@
+import { SignJWT } from 'jose';
+import type { ActClaim, SigningKeySet, TxnTokenClaims } from '../jose/index.js';
+import { TXN_TOKEN_TYP } from '../jose/index.js';
+
+export interface MintInput {
+  issuer: string;
+  audience: string;
+  sub: string;
+  scopes: readonly string[];
+  /** authenticated client id (never a caller-supplied value) */
+  workload: string;
+  act: ActClaim;
+  tctx: Record<string, unknown>;
+  rctx: Record<string, unknown>;
+  iat: number;
+  exp: number;
+  /** the transaction id: new for a first exchange, copied on replacement */
+  txn: string;
+}
+
+/** Signs a Txn-Token (T-15, T-16): typ txntoken+jwt, kid of the newest key, alg EdDSA or ES256. */
+export async function mintTxnToken(keys: SigningKeySet, m: MintInput): Promise<{ token: string; claims: TxnTokenClaims }> {
+  const claims: TxnTokenClaims = {
+    iss: m.issuer,
+    iat: m.iat,
+    exp: m.exp,
+    aud: m.audience,
+    txn: m.txn,
+    sub: m.sub,
+    scope: m.scopes.join(' '),
+    req_wl: m.workload,
+    act: m.act,
+    tctx: m.tctx,
+    rctx: m.rctx,
+  };
+  const k = keys.current;
+  const token = await new SignJWT(claims).setProtectedHeader({ alg: k.alg, kid: k.kid, typ: TXN_TOKEN_TYP }).sign(k.privateKey);
+  return { token, claims };
+}
+
+/** Keeps only allow-listed members (T-18): a caller cannot inject claims. */
+export function pickAllowed(obj: Record<string, unknown> | undefined, allowed: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (obj === undefined) return out;
+  for (const k of allowed) if (Object.prototype.hasOwnProperty.call(obj, k)) out[k] = obj[k];
+  return out;
+}
+
+export function actDepth(act: ActClaim | undefined): number {
+  let d = 0;
+  for (let a = act; a !== undefined; a = a.act) d++;
+  return d;
+}

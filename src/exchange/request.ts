@@ -1,0 +1,136 @@
+import * as z from 'zod';
+import { OAuthError, invalidRequest } from './errors.js';
+
+export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const TT_TXN_TOKEN = 'urn:ietf:params:oauth:token-type:txn_token';
+export const TT_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+export const TT_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+export const TT_ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
+export const TT_REFRESH_TOKEN = 'urn:ietf:params:oauth:token-type:refresh_token';
+export const TT_SELF_SIGNED = 'urn:ietf:params:oauth:token-type:self_signed';
+export const TT_UNSIGNED_JSON = 'urn:ietf:params:oauth:token-type:unsigned_json';
+export const CLIENT_ASSERTION_JWT = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+export const SUBJECT_TOKEN_TYPES = [TT_ACCESS_TOKEN, TT_JWT, TT_ID_TOKEN, TT_SELF_SIGNED, TT_UNSIGNED_JSON, TT_TXN_TOKEN] as const;
+export type SubjectTokenType = (typeof SUBJECT_TOKEN_TYPES)[number];
+
+const KNOWN_PARAMS = new Set([
+  'grant_type', 'requested_token_type', 'audience', 'scope', 'subject_token', 'subject_token_type',
+  'request_context', 'request_details', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type',
+  'actor_token', 'actor_token_type', 'resource',
+]);
+
+/** RFC 6749 §3.3 scope-token characters. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const MAX_TOKEN_CHARS = 16_384;
+
+export interface ExchangeRequest {
+  audience: string;
+  scopes: string[];
+  subjectToken: string;
+  subjectTokenType: SubjectTokenType;
+  requestContext: Record<string, unknown> | undefined;
+  requestDetails: Record<string, unknown> | undefined;
+}
+
+/** Client-authentication members of the form; read by client authentication, not by the exchange. */
+export interface ClientCredentialsForm {
+  clientId: string | undefined;
+  clientSecret: string | undefined;
+  clientAssertion: string | undefined;
+  clientAssertionType: string | undefined;
+}
+
+/** Every parameter at most once (RFC 6749 §3.2); returns single values. */
+export function singleValued(form: URLSearchParams): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of form) {
+    if (out.has(k)) throw invalidRequest(`parameter ${KNOWN_PARAMS.has(k) ? k : '(unknown)'} is repeated`);
+    out.set(k, v);
+  }
+  return out;
+}
+
+export function readClientCredentials(p: Map<string, string>): ClientCredentialsForm {
+  return {
+    clientId: p.get('client_id'),
+    clientSecret: p.get('client_secret'),
+    clientAssertion: p.get('client_assertion'),
+    clientAssertionType: p.get('client_assertion_type'),
+  };
+}
+
+const jsonObjectField = (name: string, maxBytes: number) =>
+  z
+    .string()
+    .optional()
+    .transform((s, ctx): Record<string, unknown> | undefined => {
+      if (s === undefined) return undefined;
+      if (new TextEncoder().encode(s).length > maxBytes) {
+        ctx.addIssue({ code: 'custom', message: `${name} exceeds ${maxBytes} bytes` });
+        return z.NEVER;
+      }
+      let v: unknown;
+      try {
+        v = JSON.parse(s);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object (not base64, not form-encoded)` });
+        return z.NEVER;
+      }
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object, not ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}` });
+        return z.NEVER;
+      }
+      return v as Record<string, unknown>;
+    });
+
+/**
+ * Validates the token-exchange parameters (T-01..T-07). Client-authentication members are not looked at here.
+ * Error codes follow RFC 6749 §5.2 and RFC 8693 §2.2.2; descriptions name the parameter, never its value.
+ */
+export function parseExchangeRequest(p: Map<string, string>, opts: { maxContextBytes: number }): ExchangeRequest {
+  const grant = p.get('grant_type');
+  if (grant === undefined) throw invalidRequest('grant_type is required');
+  if (grant !== GRANT_TOKEN_EXCHANGE) throw new OAuthError('unsupported_grant_type', `grant_type must be ${GRANT_TOKEN_EXCHANGE}`);
+
+  const rtt = p.get('requested_token_type');
+  if (rtt === undefined) throw invalidRequest('requested_token_type is required');
+  if (rtt !== TT_TXN_TOKEN) throw invalidRequest(`requested_token_type must be ${TT_TXN_TOKEN}`);
+
+  if (p.has('actor_token') || p.has('actor_token_type'))
+    throw invalidRequest('actor_token is not supported: the authenticated workload is the actor');
+  if (p.has('resource')) throw new OAuthError('invalid_target', 'resource is not supported: name the trust domain in audience');
+
+  const audience = p.get('audience');
+  if (audience === undefined || audience.length === 0) throw new OAuthError('invalid_target', 'audience is required');
+
+  const scope = p.get('scope');
+  if (scope === undefined || scope.trim().length === 0) throw invalidRequest('scope is required and must not be empty');
+  const scopes = [...new Set(scope.split(' ').filter((s) => s.length > 0))];
+  if (scopes.some((s) => !SCOPE_TOKEN.test(s))) throw new OAuthError('invalid_scope', 'scope contains characters not allowed in a scope token');
+  if (scopes.length > 64) throw new OAuthError('invalid_scope', 'too many scopes requested (at most 64)');
+
+  const subjectToken = p.get('subject_token');
+  if (subjectToken === undefined || subjectToken.length === 0) throw invalidRequest('subject_token is required');
+  if (subjectToken.length > MAX_TOKEN_CHARS) throw invalidRequest('subject_token is too large');
+  const stt = p.get('subject_token_type');
+  if (stt === undefined || stt.length === 0) throw invalidRequest('subject_token_type is required');
+  if (stt === TT_REFRESH_TOKEN) throw invalidRequest('a refresh token is never accepted as subject_token');
+  if (!(SUBJECT_TOKEN_TYPES as readonly string[]).includes(stt)) throw invalidRequest('subject_token_type is not supported');
+
+  const ctx = z
+    .object({ request_context: jsonObjectField('request_context', opts.maxContextBytes), request_details: jsonObjectField('request_details', opts.maxContextBytes) })
+    .safeParse({ request_context: p.get('request_context'), request_details: p.get('request_details') });
+  if (!ctx.success) {
+    const i = ctx.error.issues[0]!;
+    throw invalidRequest(`${String(i.path[0])}: ${i.message}`);
+  }
+  return {
+    audience,
+    scopes,
+    subjectToken,
+    subjectTokenType: stt as SubjectTokenType,
+    requestContext: ctx.data.request_context,
+    requestDetails: ctx.data.request_details,
+  };
+}

@@ -1,0 +1,310 @@
+import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
+import type { Config } from '../config/schema.js';
+import { trustDomainsOf } from '../config/schema.js';
+import { actChain, JwtProfileError, verifyTxnToken, type ActClaim, type SigningKeySet, type TxnTokenClaims } from '../jose/index.js';
+import type { Store } from '../store/types.js';
+import { StoreUnavailableError } from '../store/types.js';
+import { authenticateClient, prepareWorkload, type Workload } from './client-auth.js';
+import { OAuthError, invalidRequest } from './errors.js';
+import { actDepth, mintTxnToken, pickAllowed } from './mint.js';
+import { parseExchangeRequest, readClientCredentials, singleValued, TT_TXN_TOKEN, type ExchangeRequest } from './request.js';
+import { decideScope, expandScopes, type ScopeDecision, type ScopePolicy, type ScopePolicyInput } from './scope.js';
+import { prepareIssuer, validateSubject, type Subject, type TrustedIssuer } from './subject.js';
+
+/** One structured line per decision; never a raw token (V-11). */
+export interface DecisionEntry {
+  time: string;
+  hop: 'tts';
+  event: 'exchange' | 'replace' | 'revoke';
+  effect: 'grant' | 'deny';
+  txn?: string | undefined;
+  sub?: string | undefined;
+  workload?: string | undefined;
+  chain?: string[] | undefined;
+  audience?: string | undefined;
+  requested?: string[] | undefined;
+  granted?: string[] | undefined;
+  dropped?: ScopeDecision['dropped'] | undefined;
+  error?: string | undefined;
+  reason?: string | undefined;
+}
+export type DecisionSink = (entry: DecisionEntry) => void;
+
+export interface TokenServiceOptions {
+  config: Config;
+  keys: SigningKeySet;
+  store: Store;
+  policy?: ScopePolicy | undefined;
+  onDecision?: DecisionSink | undefined;
+  now?: () => Date;
+}
+
+export interface ExchangeInput {
+  form: URLSearchParams;
+  authorization?: string | undefined;
+  /** from the connection, never from the body (T-18) */
+  remoteAddr?: string | undefined;
+}
+
+export interface TokenResponseBody {
+  access_token: string;
+  issued_token_type: typeof TT_TXN_TOKEN;
+  token_type: 'N_A';
+  expires_in: number;
+  scope?: string;
+}
+
+/** The TTS pipeline as plain functions: parse → authenticate → limit → validate subject → decide scope → mint. */
+export class TokenService {
+  readonly config: Config;
+  readonly keys: SigningKeySet;
+  readonly store: Store;
+  readonly trustDomains: readonly string[];
+  readonly workloads: ReadonlyMap<string, Workload>;
+  readonly issuers: ReadonlyMap<string, TrustedIssuer>;
+  readonly #policy: ScopePolicy | undefined;
+  readonly #onDecision: DecisionSink | undefined;
+  readonly #now: () => Date;
+  /** the TTS's own keys, for verifying Txn-Tokens presented for replacement or revocation */
+  readonly ownKeys: JWTVerifyGetKey;
+
+  private constructor(o: TokenServiceOptions, workloads: Map<string, Workload>, issuers: Map<string, TrustedIssuer>) {
+    this.config = o.config;
+    this.keys = o.keys;
+    this.store = o.store;
+    this.trustDomains = trustDomainsOf(o.config);
+    this.workloads = workloads;
+    this.issuers = issuers;
+    this.#policy = o.policy;
+    this.#onDecision = o.onDecision;
+    this.#now = o.now ?? (() => new Date());
+    this.ownKeys = createLocalJWKSet(o.keys.jwks());
+  }
+
+  static async create(o: TokenServiceOptions): Promise<TokenService> {
+    const workloads = new Map<string, Workload>();
+    for (const c of o.config.clients) workloads.set(c.id, await prepareWorkload(c));
+    const issuers = new Map<string, TrustedIssuer>();
+    for (const s of o.config.subjectIssuers) issuers.set(s.issuer, prepareIssuer(s));
+    return new TokenService(o, workloads, issuers);
+  }
+
+  /** Authenticates the workload of a request (shared by /token and /revoke). */
+  async authenticate(params: Map<string, string>, authorization: string | undefined): Promise<Workload> {
+    return authenticateClient(
+      { workloads: this.workloads, issuer: this.config.issuer, store: this.store, clockSkew: this.config.clockSkew, currentDate: this.#now },
+      authorization,
+      readClientCredentials(params),
+    );
+  }
+
+  /** Verifies a Txn-Token issued by this TTS exactly as a receiving service would (R-01, V-02..V-07). */
+  async verifyOwnTxnToken(token: string): Promise<TxnTokenClaims> {
+    const { claims } = await verifyTxnToken(token, {
+      getKey: this.ownKeys,
+      algorithms: ['EdDSA', 'ES256'],
+      clockSkew: this.config.clockSkew,
+      audiences: this.trustDomains,
+      issuer: this.config.issuer,
+      currentDate: this.#now(),
+    });
+    return claims;
+  }
+
+  async exchange(input: ExchangeInput): Promise<TokenResponseBody> {
+    const log: Partial<DecisionEntry> = { event: 'exchange' };
+    try {
+      const params = singleValued(input.form);
+      const req = parseExchangeRequest(params, { maxContextBytes: this.config.maxContextBytes });
+      log.audience = req.audience;
+      log.requested = req.scopes;
+      if (!this.trustDomains.includes(req.audience)) throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS');
+      const workload = await this.authenticate(params, input.authorization);
+      log.workload = workload.id;
+      const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
+      await this.#limit(`c:${workload.id}`, limits.perClient, limits.windowSeconds);
+      const out =
+        req.subjectTokenType === TT_TXN_TOKEN
+          ? await this.#replace(req, workload, log)
+          : await this.#firstExchange(req, workload, input, log);
+      this.#emit({ ...log, effect: 'grant' });
+      return out;
+    } catch (e) {
+      const err = toOAuthError(e);
+      this.#emit({ ...log, effect: 'deny', error: err.error, reason: err.message });
+      throw err;
+    }
+  }
+
+  async #firstExchange(req: ExchangeRequest, workload: Workload, input: ExchangeInput, log: Partial<DecisionEntry>): Promise<TokenResponseBody> {
+    const subject = await validateSubject(
+      { issuers: this.issuers, ttsIssuer: this.config.issuer, clockSkew: this.config.clockSkew, currentDate: this.#now },
+      workload,
+      req.subjectToken,
+      req.subjectTokenType,
+    );
+    log.sub = subject.sub;
+    const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
+    await this.#limit(`s:${workload.id}\u0000${subject.sub}`, limits.perSubject, limits.windowSeconds);
+
+    const act: ActClaim = subject.act === undefined ? { sub: workload.id } : { sub: workload.id, act: subject.act };
+    this.#checkDepth(act);
+    const prior = actChain(subject.act);
+    log.chain = [workload.id, ...prior];
+
+    const decision = decideScope({
+      requested: req.scopes,
+      subjectScopes: subject.scopes,
+      ceiling: workload.config.scopes,
+      implications: this.config.scopeImplications,
+      policy: this.#policy,
+      policyInput: this.#policyInput(subject.sub, subject.roles, subject.attr, workload.id, prior, req),
+    });
+    log.granted = decision.granted;
+    log.dropped = decision.dropped;
+
+    const nowSec = Math.floor(this.#now().getTime() / 1000);
+    let exp = nowSec + Math.min(this.config.tokenTtl, this.config.maxTokenTtl);
+    if (subject.exp !== undefined) exp = Math.min(exp, subject.exp); // never outlive the user's token
+    const tctx: Record<string, unknown> = { roles: [...subject.roles], attr: { ...subject.attr } };
+    const details = pickAllowed(req.requestDetails, this.config.allowedRequestDetails);
+    if (Object.keys(details).length > 0) tctx.request_details = details;
+    const rctx: Record<string, unknown> = { ...pickAllowed(req.requestContext, this.config.allowedRequestContext) };
+    if (input.remoteAddr !== undefined) rctx.req_ip = input.remoteAddr;
+    if (subject.authn !== undefined) rctx.authn = subject.authn;
+
+    const txn = crypto.randomUUID();
+    log.txn = txn;
+    return this.#issue(req, workload, subject.sub, decision, act, tctx, rctx, nowSec, exp, txn);
+  }
+
+  /** Replacement (R-01..R-06): a Txn-Token of this trust domain as the subject token. */
+  async #replace(req: ExchangeRequest, workload: Workload, log: Partial<DecisionEntry>): Promise<TokenResponseBody> {
+    log.event = 'replace';
+    let input: TxnTokenClaims;
+    try {
+      input = await this.verifyOwnTxnToken(req.subjectToken);
+    } catch (e) {
+      if (e instanceof JwtProfileError) {
+        const why: Partial<Record<string, string>> = {
+          expired: 'the Txn-Token is expired',
+          wrong_audience: 'the Txn-Token is for another trust domain',
+          wrong_issuer: 'the Txn-Token was issued by another TTS',
+          wrong_type: 'the subject token is not a Txn-Token',
+          bad_signature: 'the Txn-Token signature is invalid',
+          unknown_kid: 'the Txn-Token was not signed by this TTS',
+        };
+        throw invalidRequest(why[e.code] ?? `the Txn-Token is rejected: ${e.message}`, e);
+      }
+      throw e;
+    }
+    log.txn = input.txn;
+    log.sub = input.sub;
+    const inputAud = Array.isArray(input.aud) ? input.aud : [input.aud];
+    if (!inputAud.includes(req.audience)) throw new OAuthError('invalid_target', 'a replacement keeps the trust domain of the input token (R-02)');
+    if (await this.#isRevoked(input.txn)) throw invalidRequest('the transaction is revoked');
+
+    const act: ActClaim = input.act === undefined ? { sub: workload.id } : { sub: workload.id, act: input.act };
+    this.#checkDepth(act);
+    const prior = actChain(input.act);
+    log.chain = [workload.id, ...prior];
+
+    const inTctx = input.tctx ?? {};
+    const roles = Array.isArray(inTctx.roles) ? (inTctx.roles as unknown[]).filter((r): r is string => typeof r === 'string') : [];
+    const attr = isObject(inTctx.attr) ? inTctx.attr : {};
+    // R-03: scope only narrows. The input token's scope plays the subject's part (with implications: `tickets` ⊇ `tickets:read`).
+    const decision = decideScope({
+      requested: req.scopes,
+      subjectScopes: input.scope.split(' ').filter((s) => s.length > 0),
+      ceiling: workload.config.scopes,
+      implications: this.config.scopeImplications,
+      policy: this.#policy,
+      policyInput: this.#policyInput(input.sub, roles.length > 0 ? roles : ['user'], attr, workload.id, prior, req),
+    });
+    log.granted = decision.granted;
+    log.dropped = decision.dropped;
+
+    // R-04: tctx members may be added, never changed or removed.
+    const tctx: Record<string, unknown> = structuredClone(inTctx);
+    const added = pickAllowed(req.requestDetails, this.config.allowedRequestDetails);
+    if (Object.keys(added).length > 0) {
+      const existing = isObject(tctx.request_details) ? tctx.request_details : {};
+      for (const [k, v] of Object.entries(added))
+        if (k in existing && JSON.stringify(existing[k]) !== JSON.stringify(v))
+          throw invalidRequest(`request_details.${k} would change a value of the transaction context (R-04)`);
+      tctx.request_details = { ...existing, ...added };
+    }
+    const nowSec = Math.floor(this.#now().getTime() / 1000);
+    // R-06: never beyond the input token's exp (no lifetime extension).
+    const exp = Math.min(nowSec + Math.min(this.config.tokenTtl, this.config.maxTokenTtl), input.exp);
+    const rctx = isObject(input.rctx) ? input.rctx : {};
+    return this.#issue(req, workload, input.sub, decision, act, tctx, rctx, nowSec, exp, input.txn);
+  }
+
+  async #issue(
+    req: ExchangeRequest, workload: Workload, sub: string, decision: ScopeDecision, act: ActClaim,
+    tctx: Record<string, unknown>, rctx: Record<string, unknown>, iat: number, exp: number, txn: string,
+  ): Promise<TokenResponseBody> {
+    if (exp <= iat) throw invalidRequest('the subject token expires too soon to issue a Txn-Token');
+    const { token } = await mintTxnToken(this.keys, {
+      issuer: this.config.issuer, audience: req.audience, sub, scopes: decision.granted, workload: workload.id,
+      act, tctx, rctx, iat, exp, txn,
+    });
+    const body: TokenResponseBody = { access_token: token, issued_token_type: TT_TXN_TOKEN, token_type: 'N_A', expires_in: exp - iat };
+    const same = decision.granted.length === req.scopes.length;
+    if (!same) body.scope = decision.granted.join(' ');
+    return body;
+  }
+
+  #policyInput(sub: string, roles: readonly string[], attr: Readonly<Record<string, unknown>>, workload: string, chain: string[], req: ExchangeRequest): ScopePolicyInput {
+    return { principal: { id: sub, roles, attr }, workload, chain, audience: req.audience, requestDetails: req.requestDetails, requestContext: req.requestContext };
+  }
+
+  #checkDepth(act: ActClaim): void {
+    if (actDepth(act) > this.config.maxChainDepth) throw invalidRequest(`the workload chain would exceed ${this.config.maxChainDepth} hops (T-23)`);
+  }
+
+  async #limit(key: string, limit: number, windowSeconds: number): Promise<void> {
+    let r;
+    try {
+      r = await this.store.rateLimit(`rl:${key}`, limit, windowSeconds * 1000);
+    } catch (e) {
+      if (e instanceof StoreUnavailableError) throw new OAuthError('temporarily_unavailable', 'rate limit check unavailable; retry later', { cause: e });
+      throw e;
+    }
+    if (!r.allowed)
+      throw new OAuthError('temporarily_unavailable', 'rate limit exceeded; retry later', { status: 429, headers: { 'Retry-After': String(r.retryAfterSec) } });
+  }
+
+  async #isRevoked(txn: string): Promise<boolean> {
+    try {
+      return await this.store.isRevoked(txn);
+    } catch (e) {
+      if (e instanceof StoreUnavailableError) {
+        if (this.config.revocationFailOpen) return false;
+        throw new OAuthError('temporarily_unavailable', 'revocation check unavailable; retry later', { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  #emit(e: Partial<DecisionEntry>): void {
+    if (this.#onDecision === undefined) return;
+    try {
+      this.#onDecision({ time: this.#now().toISOString(), hop: 'tts', event: e.event ?? 'exchange', effect: e.effect ?? 'deny', ...e });
+    } catch {
+      /* a failing log sink never changes a decision */
+    }
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Anything that is not already an OAuth error becomes one; store outages are 503, the rest is never echoed. */
+export function toOAuthError(e: unknown): OAuthError {
+  if (e instanceof OAuthError) return e;
+  if (e instanceof StoreUnavailableError) return new OAuthError('temporarily_unavailable', 'a required store is unavailable; retry later', { cause: e });
+  return new OAuthError('server_error', 'internal error', { cause: e });
+}

@@ -1,0 +1,3 @@
+export * from './keys.js';
+export * from './key-source.js';
+export * from './profiles.js';

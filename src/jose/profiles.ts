@@ -1,0 +1,255 @@
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+
+/**
+ * One validation profile per kind of JWT Baton meets. The profiles are mutually exclusive by `typ`, so that a
+ * token of one kind is never accepted as another (V-03, RFC 8725 §3.11):
+ *   Txn-Token            typ = txntoken+jwt exactly
+ *   access token         typ from the issuer's list (RFC 9068: at+jwt); never txntoken+jwt
+ *   ID token             typ absent or JWT
+ *   client assertion     typ absent, JWT or client-authentication+jwt; iss = sub = client id
+ *   self-signed subject  typ absent or JWT; iss = the workload, sub = the user (never the workload itself)
+ * HMAC and `none` are never in an allow-list; keys come only from configured key sets (never jku/x5u/jwk).
+ */
+
+export const TXN_TOKEN_TYP = 'txntoken+jwt';
+
+export type JwtErrorCode =
+  | 'malformed'
+  | 'bad_signature'
+  | 'bad_algorithm'
+  | 'unknown_kid'
+  | 'wrong_type'
+  | 'wrong_issuer'
+  | 'wrong_audience'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'missing_claim'
+  | 'invalid_claim'
+  | 'key_unavailable';
+
+export class JwtProfileError extends Error {
+  readonly code: JwtErrorCode;
+  constructor(code: JwtErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'JwtProfileError';
+    this.code = code;
+  }
+}
+
+export interface VerifyCommon {
+  getKey: JWTVerifyGetKey;
+  algorithms: readonly string[];
+  /** seconds of tolerated clock skew (V-05: at most 60, default 30) */
+  clockSkew: number;
+  /** for tests and benchmarks: the current time */
+  currentDate?: Date;
+}
+
+function normTyp(t: unknown): string | undefined {
+  if (typeof t !== 'string') return undefined;
+  const l = t.toLowerCase();
+  return l.startsWith('application/') ? l.slice('application/'.length) : l;
+}
+
+/** Reads the protected header without trusting it; malformed input becomes a `malformed` error. */
+export function peekHeader(token: string): { alg?: string; typ?: string; kid?: string } {
+  try {
+    return decodeProtectedHeader(token) as { alg?: string; typ?: string; kid?: string };
+  } catch (e) {
+    throw new JwtProfileError('malformed', 'not a compact JWS', { cause: e });
+  }
+}
+
+function mapJoseError(e: unknown): JwtProfileError {
+  if (e instanceof JwtProfileError) return e;
+  if (e instanceof errors.JWTExpired) return new JwtProfileError('expired', 'token is expired', { cause: e });
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    const claim = e.claim;
+    if (claim === 'aud') return new JwtProfileError('wrong_audience', 'audience not accepted', { cause: e });
+    if (claim === 'iss') return new JwtProfileError('wrong_issuer', 'issuer not accepted', { cause: e });
+    if (claim === 'nbf' || claim === 'iat') return new JwtProfileError('not_yet_valid', `${claim} is in the future`, { cause: e });
+    if (e.reason === 'missing') return new JwtProfileError('missing_claim', `missing claim ${claim}`, { cause: e });
+    return new JwtProfileError('invalid_claim', `invalid claim ${claim}`, { cause: e });
+  }
+  if (e instanceof errors.JWSSignatureVerificationFailed) return new JwtProfileError('bad_signature', 'signature verification failed', { cause: e });
+  if (e instanceof errors.JOSEAlgNotAllowed) return new JwtProfileError('bad_algorithm', 'algorithm not allowed', { cause: e });
+  if (e instanceof errors.JWKSNoMatchingKey || e instanceof errors.JWKSMultipleMatchingKeys)
+    return new JwtProfileError('unknown_kid', 'no key matches the token', { cause: e });
+  if (e instanceof errors.JWKSTimeout || e instanceof errors.JWKSInvalid)
+    return new JwtProfileError('key_unavailable', 'key set unavailable', { cause: e });
+  if (e instanceof errors.JOSENotSupported) return new JwtProfileError('bad_algorithm', 'algorithm or key not supported', { cause: e });
+  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid || e instanceof errors.JOSEError)
+    return new JwtProfileError('malformed', 'malformed token', { cause: e });
+  if (e instanceof TypeError || e instanceof SyntaxError) return new JwtProfileError('malformed', 'malformed token', { cause: e });
+  return new JwtProfileError('key_unavailable', 'key set unavailable', { cause: e });
+}
+
+async function verifyWith(
+  token: string,
+  common: VerifyCommon,
+  checkTyp: (typ: string | undefined) => boolean,
+  typDescription: string,
+  opts: { issuer?: string | string[]; audience?: string | string[]; requiredClaims: string[] },
+): Promise<{ payload: JWTPayload; kid: string | undefined }> {
+  if (typeof token !== 'string' || token.length === 0) throw new JwtProfileError('malformed', 'empty token');
+  const header = peekHeader(token);
+  // Refuse on type before any key is fetched: a token of another kind never reaches signature checks.
+  if (!checkTyp(normTyp(header.typ))) throw new JwtProfileError('wrong_type', `typ must be ${typDescription}`);
+  if (typeof header.alg !== 'string' || !common.algorithms.includes(header.alg))
+    throw new JwtProfileError('bad_algorithm', 'algorithm not allowed');
+  try {
+    const r = await jwtVerify(token, common.getKey, {
+      algorithms: [...common.algorithms],
+      clockTolerance: common.clockSkew,
+      ...(opts.issuer !== undefined ? { issuer: opts.issuer } : {}),
+      ...(opts.audience !== undefined ? { audience: opts.audience } : {}),
+      requiredClaims: opts.requiredClaims,
+      ...(common.currentDate !== undefined ? { currentDate: common.currentDate } : {}),
+    });
+    const now = Math.floor((common.currentDate?.getTime() ?? Date.now()) / 1000);
+    const iat = r.payload.iat;
+    if (iat !== undefined && iat > now + common.clockSkew) throw new JwtProfileError('not_yet_valid', 'iat is in the future');
+    return { payload: r.payload, kid: r.protectedHeader.kid };
+  } catch (e) {
+    throw mapJoseError(e);
+  }
+}
+
+export interface AccessTokenProfile extends VerifyCommon {
+  issuer: string;
+  audiences: readonly string[];
+  typ: readonly string[];
+}
+
+/** RFC 9068 JWT access token (T-09). */
+export async function verifyAccessToken(token: string, p: AccessTokenProfile): Promise<JWTPayload> {
+  const allowed = new Set(p.typ.map((t) => normTyp(t)));
+  const { payload } = await verifyWith(
+    token,
+    p,
+    (t) => t !== undefined && t !== TXN_TOKEN_TYP && allowed.has(t),
+    p.typ.join(' or '),
+    { issuer: p.issuer, audience: [...p.audiences], requiredClaims: ['exp', 'sub'] },
+  );
+  return payload;
+}
+
+/** OpenID Connect ID token used as a subject token. */
+export async function verifyIdToken(token: string, p: Omit<AccessTokenProfile, 'typ'>): Promise<JWTPayload> {
+  const { payload } = await verifyWith(token, p, (t) => t === undefined || t === 'jwt', 'JWT or absent', {
+    issuer: p.issuer,
+    audience: [...p.audiences],
+    requiredClaims: ['exp', 'sub', 'iat'],
+  });
+  return payload;
+}
+
+export interface ClientAssertionProfile extends VerifyCommon {
+  clientId: string;
+  /** the TTS issuer (T-08) */
+  audience: string;
+  /** longest accepted `exp - now`, seconds (T-08: short) */
+  maxLifetime: number;
+}
+
+/** RFC 7523 client assertion for private_key_jwt (T-08). The caller enforces `jti` single use. */
+export async function verifyClientAssertion(token: string, p: ClientAssertionProfile): Promise<JWTPayload & { jti: string; exp: number }> {
+  const { payload } = await verifyWith(
+    token,
+    p,
+    (t) => t === undefined || t === 'jwt' || t === 'client-authentication+jwt',
+    'JWT, client-authentication+jwt or absent',
+    { issuer: p.clientId, audience: p.audience, requiredClaims: ['exp', 'jti', 'sub'] },
+  );
+  if (payload.sub !== p.clientId) throw new JwtProfileError('invalid_claim', 'sub must equal the client id');
+  if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256)
+    throw new JwtProfileError('invalid_claim', 'jti must be a non-empty string');
+  const now = Math.floor((p.currentDate?.getTime() ?? Date.now()) / 1000);
+  const exp = payload.exp as number;
+  if (exp - now > p.maxLifetime + p.clockSkew) throw new JwtProfileError('invalid_claim', `exp is more than ${p.maxLifetime} s ahead`);
+  return payload as JWTPayload & { jti: string; exp: number };
+}
+
+export interface SelfSignedProfile extends VerifyCommon {
+  clientId: string;
+  audience: string;
+  maxLifetime: number;
+}
+
+/** A subject asserted by the workload itself, signed with its own key (T-10). */
+export async function verifySelfSigned(token: string, p: SelfSignedProfile): Promise<JWTPayload & { sub: string }> {
+  const { payload } = await verifyWith(token, p, (t) => t === undefined || t === 'jwt', 'JWT or absent', {
+    issuer: p.clientId,
+    audience: p.audience,
+    requiredClaims: ['sub', 'iat', 'exp'],
+  });
+  if (payload.sub === p.clientId) throw new JwtProfileError('invalid_claim', 'a self-signed subject must name a user, not the workload');
+  const now = Math.floor((p.currentDate?.getTime() ?? Date.now()) / 1000);
+  if ((payload.exp as number) - now > p.maxLifetime + p.clockSkew)
+    throw new JwtProfileError('invalid_claim', `exp is more than ${p.maxLifetime} s ahead`);
+  return payload as JWTPayload & { sub: string };
+}
+
+export interface TxnTokenProfile extends VerifyCommon {
+  /** accepted trust domains (V-04) */
+  audiences: readonly string[];
+  /** when set, `iss` must equal it (V-07) */
+  issuer?: string | undefined;
+}
+
+export interface TxnTokenClaims extends JWTPayload {
+  txn: string;
+  sub: string;
+  scope: string;
+  req_wl: string;
+  iat: number;
+  exp: number;
+  aud: string | string[];
+  act?: ActClaim;
+  tctx?: Record<string, unknown>;
+  rctx?: Record<string, unknown>;
+}
+
+export interface ActClaim {
+  sub: string;
+  act?: ActClaim;
+  [k: string]: unknown;
+}
+
+/** A Txn-Token as every receiving service must check it (V-02..V-07). */
+export async function verifyTxnToken(token: string, p: TxnTokenProfile): Promise<{ claims: TxnTokenClaims; kid: string | undefined }> {
+  const { payload, kid } = await verifyWith(token, p, (t) => t === TXN_TOKEN_TYP, TXN_TOKEN_TYP, {
+    ...(p.issuer !== undefined ? { issuer: p.issuer } : {}),
+    audience: [...p.audiences],
+    requiredClaims: ['txn', 'sub', 'scope', 'req_wl', 'iat', 'exp'],
+  });
+  for (const c of ['txn', 'sub', 'scope', 'req_wl'] as const)
+    if (typeof payload[c] !== 'string' || (payload[c] as string).length === 0) throw new JwtProfileError('invalid_claim', `${c} must be a non-empty string`);
+  for (const c of ['tctx', 'rctx'] as const) {
+    const v = payload[c];
+    if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) throw new JwtProfileError('invalid_claim', `${c} must be an object`);
+  }
+  if (payload.act !== undefined && !isActClaim(payload.act, 0)) throw new JwtProfileError('invalid_claim', 'act must be a nested {sub} chain');
+  return { claims: payload as TxnTokenClaims, kid };
+}
+
+function isActClaim(v: unknown, depth: number): v is ActClaim {
+  if (depth > 64 || v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  if (typeof o.sub !== 'string' || o.sub.length === 0) return false;
+  return o.act === undefined || isActClaim(o.act, depth + 1);
+}
+
+/** The workloads of an `act` chain, outermost (current actor) first. */
+export function actChain(act: ActClaim | undefined): string[] {
+  const out: string[] = [];
+  for (let a = act; a !== undefined; a = a.act) out.push(a.sub);
+  return out;
+}
+
+/** Builds a nested `act` from workloads listed outermost first. */
+export function nestAct(chain: readonly string[]): ActClaim | undefined {
+  let act: ActClaim | undefined;
+  for (let i = chain.length - 1; i >= 0; i--) act = act === undefined ? { sub: chain[i]! } : { sub: chain[i]!, act };
+  return act;
+}

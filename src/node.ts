@@ -1,0 +1,114 @@
+import { serve, type ServerType } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { AddressInfo } from 'node:net';
+import { loadConfigFile, type LoadedConfig } from './config/load.node.js';
+import { subjectIssuerSchema, type Config } from './config/schema.js';
+import { loadDevIdpKey, loadSigningKeys, DEV_IDP_ISSUER } from './cli/keys.js';
+import { TokenService, type DecisionSink } from './exchange/index.js';
+import type { ScopePolicy } from './exchange/scope.js';
+import { createApp } from './server/app.js';
+import { MemoryStore } from './store/memory.js';
+import type { Store } from './store/types.js';
+import type { Hono } from 'hono';
+
+export interface NodeOptions {
+  /** a loaded configuration; otherwise read from `configPath` */
+  loaded?: LoadedConfig;
+  configPath?: string;
+  /** overrides of the configuration (tests, CLI flags) */
+  port?: number;
+  host?: string;
+  store?: Store;
+  policy?: ScopePolicy;
+  onDecision?: DecisionSink;
+  say?: (message: string) => void;
+}
+
+export interface BatonNode {
+  app: Hono;
+  service: TokenService;
+  store: Store;
+  config: Config;
+}
+
+/** Adds the local development IdP as a trusted subject issuer (dev.idp: true only). */
+async function withDevIdp(config: Config, keysDir: string, say: (m: string) => void): Promise<Config> {
+  if (!config.dev.idp) return config;
+  const { publicJwks } = await loadDevIdpKey(keysDir);
+  const audiences = [...new Set(config.clients.flatMap((c) => c.subjectAudiences))];
+  say(`dev IdP enabled: trusting ${DEV_IDP_ISSUER} (development only; set dev.idp: false in production)`);
+  const devIssuer = subjectIssuerSchema.parse({
+    issuer: DEV_IDP_ISSUER,
+    jwks: publicJwks,
+    audiences: audiences.length > 0 ? audiences : ['urn:baton:dev'],
+    algorithms: ['EdDSA'],
+    rolesClaim: 'roles',
+    principalAttributes: ['email', 'tenant'],
+  });
+  return { ...config, subjectIssuers: [...config.subjectIssuers.filter((s) => s.issuer !== DEV_IDP_ISSUER), devIssuer] };
+}
+
+async function storeFor(config: Config): Promise<Store> {
+  if (config.store === 'memory') return new MemoryStore();
+  const mod = (await import('./store/from-url.node.js')) as { createStore(spec: unknown): Store | Promise<Store> };
+  return mod.createStore(config.store);
+}
+
+async function policyFor(config: Config, resolvePath: (p: string) => string, say: (m: string) => void): Promise<ScopePolicy | undefined> {
+  if (config.policies === undefined) return undefined;
+  const mod = (await import('./exchange/policy-scope.node.js')) as { loadScopePolicy(dir: string, say: (m: string) => void): Promise<ScopePolicy> };
+  return mod.loadScopePolicy(resolvePath(config.policies), say);
+}
+
+/** Builds the TTS from a configuration: keys (a dev key when none), store, dev IdP, policies, app. */
+export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
+  const say = o.say ?? ((m: string) => console.error(`baton: ${m}`));
+  const loaded = o.loaded ?? loadConfigFile(o.configPath ?? process.env.BATON_CONFIG ?? 'baton.config.yaml');
+  const keysDir = loaded.resolvePath(loaded.config.keys);
+  const keys = await loadSigningKeys(keysDir, loaded.config.signingAlg, { generateIfEmpty: true, say });
+  let config = await withDevIdp(loaded.config, keysDir, say);
+  if (o.port !== undefined) config = { ...config, port: o.port };
+  if (o.host !== undefined) config = { ...config, host: o.host };
+  const store = o.store ?? (await storeFor(config));
+  const policy = o.policy ?? (await policyFor(config, loaded.resolvePath, say));
+  const service = await TokenService.create({ config, keys, store, policy, onDecision: o.onDecision });
+  const app = createApp({
+    service,
+    onDecision: o.onDecision,
+    remoteAddr: (c) => {
+      try {
+        return getConnInfo(c).remote.address;
+      } catch {
+        return undefined;
+      }
+    },
+  });
+  return { app, service, store, config };
+}
+
+export interface RunningNode extends BatonNode {
+  server: ServerType;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the TTS on Node (@hono/node-server). Port 0 picks a free port; `url` says which. */
+export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
+  const built = await buildNode(o);
+  const { config } = built;
+  const server = await new Promise<ServerType>((resolveServer, reject) => {
+    const s = serve({ fetch: built.app.fetch, port: config.port, hostname: config.host }, () => resolveServer(s));
+    s.once('error', reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    ...built,
+    server,
+    url: `http://${host}:${addr.port}`,
+    close: async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+      await built.store.close();
+    },
+  };
+}

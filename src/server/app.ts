@@ -1,0 +1,123 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { ASYMMETRIC_ALGS } from '../config/schema.js';
+import { OAuthError, TokenService, toOAuthError, type DecisionSink } from '../exchange/index.js';
+import { GRANT_TOKEN_EXCHANGE } from '../exchange/request.js';
+import { singleValued } from '../exchange/request.js';
+import { JwtProfileError } from '../jose/index.js';
+import { StoreUnavailableError } from '../store/types.js';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface AppOptions {
+  service: TokenService;
+  /** the caller's address from the connection (never from the body or a spoofable header unless the runtime vouches) */
+  remoteAddr?: (c: Context) => string | undefined;
+  onDecision?: DecisionSink | undefined;
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+
+function renderError(c: Context, e: OAuthError): Response {
+  return c.json(e.toJSON(), e.status as 400, { ...NO_STORE, ...e.headers });
+}
+
+async function readForm(c: Context): Promise<URLSearchParams> {
+  const ct = c.req.header('content-type') ?? '';
+  if (!/^application\/x-www-form-urlencoded(\s*;.*)?$/i.test(ct))
+    throw new OAuthError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
+  return new URLSearchParams(await c.req.text());
+}
+
+export function endpointBase(service: TokenService): string {
+  return (service.config.baseUrl ?? service.config.issuer).replace(/\/+$/, '');
+}
+
+/** The TTS as a hono app. Same app on Node and on Workers; handlers only translate HTTP to and from the service. */
+export function createApp(o: AppOptions): Hono {
+  const { service } = o;
+  const app = new Hono();
+  const base = endpointBase(service);
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => renderError(c, new OAuthError('invalid_request', `request body exceeds ${MAX_BODY_BYTES} bytes`, { status: 413 })),
+  });
+
+  app.onError((err, c) => renderError(c, toOAuthError(err)));
+  app.notFound((c) => c.json({ error: 'not_found', error_description: 'no such endpoint' }, 404));
+
+  app.post('/token', limit, async (c) => {
+    const form = await readForm(c);
+    const body = await service.exchange({ form, authorization: c.req.header('authorization'), remoteAddr: o.remoteAddr?.(c) });
+    return c.json(body, 200, NO_STORE);
+  });
+
+  // RFC 7009-style revocation of a whole transaction (V-08): by presenting a Txn-Token, or by `txn` id for
+  // workloads allowed to. Stored until the longest possible exp of any token of the transaction.
+  app.post('/revoke', limit, async (c) => {
+    const form = await readForm(c);
+    const params = singleValued(form);
+    const workload = await service.authenticate(params, c.req.header('authorization'));
+    const token = params.get('token');
+    const txnParam = params.get('txn');
+    if ((token === undefined) === (txnParam === undefined)) throw new OAuthError('invalid_request', 'exactly one of token or txn is required');
+    let txn: string;
+    let sub: string | undefined;
+    if (token !== undefined) {
+      let claims;
+      try {
+        claims = await service.verifyOwnTxnToken(token);
+      } catch (e) {
+        // RFC 7009 §2.2: an invalid or expired token needs no revocation.
+        if (e instanceof JwtProfileError) return c.body(null, 200, NO_STORE);
+        throw e;
+      }
+      const chain = [claims.req_wl];
+      for (let a = claims.act; a !== undefined; a = a.act) chain.push(a.sub);
+      if (!chain.includes(workload.id) && !workload.config.revokeById)
+        throw new OAuthError('unauthorized_client', 'only a workload of the transaction may revoke it');
+      txn = claims.txn;
+      sub = claims.sub;
+    } else {
+      if (!workload.config.revokeById) throw new OAuthError('unauthorized_client', 'this workload may not revoke by transaction id');
+      txn = txnParam!;
+      if (txn.length === 0 || txn.length > 128) throw new OAuthError('invalid_request', 'txn must be a transaction id');
+    }
+    const until = Math.floor(Date.now() / 1000) + service.config.maxTokenTtl + service.config.clockSkew;
+    try {
+      await service.store.revoke(txn, until);
+    } catch (e) {
+      if (e instanceof StoreUnavailableError) throw new OAuthError('temporarily_unavailable', 'revocation store unavailable; retry later', { cause: e });
+      throw e;
+    }
+    o.onDecision?.({ time: new Date().toISOString(), hop: 'tts', event: 'revoke', effect: 'grant', txn, sub, workload: workload.id });
+    return c.body(null, 200, NO_STORE);
+  });
+
+  app.get('/.well-known/jwks.json', (c) => c.json(service.keys.jwks(), 200, { 'Cache-Control': 'public, max-age=300' }));
+
+  const metadata = {
+    issuer: service.config.issuer,
+    token_endpoint: `${base}/token`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    revocation_endpoint: `${base}/revoke`,
+    grant_types_supported: [GRANT_TOKEN_EXCHANGE],
+    token_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],
+    token_endpoint_auth_signing_alg_values_supported: [...ASYMMETRIC_ALGS],
+    revocation_endpoint_auth_methods_supported: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],
+    scopes_supported: [...new Set(service.config.clients.flatMap((cl) => cl.scopes))].sort(),
+  };
+  app.get('/.well-known/oauth-authorization-server', (c) => c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }));
+
+  app.get('/healthz', async (c) => {
+    let store;
+    try {
+      store = await service.store.health();
+    } catch (e) {
+      store = { ok: false, backend: service.store.backend, detail: e instanceof Error ? e.message : 'unavailable' };
+    }
+    return c.json({ status: store.ok ? 'ok' : 'degraded', store }, store.ok ? 200 : 503, { 'Cache-Control': 'no-store' });
+  });
+
+  return app;
+}
