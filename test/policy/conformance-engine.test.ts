@@ -12,7 +12,7 @@ const present = existsSync(root);
 if (!present) console.warn(`[conformance] ${root} is absent: Cerbos engine conformance tests are skipped`);
 
 /** Cases we do not pass yet, with the reason; printed, never asserted. */
-export const KNOWN_GAPS: Record<string, string> = {};
+const KNOWN_GAPS: Record<string, string> = {};
 
 interface Input {
   requestId: string;
@@ -30,13 +30,17 @@ interface Want {
   outputs?: { src: string; val?: unknown; action?: string; error?: string }[];
 }
 
+/** Output order is not part of Cerbos's contract (it differs between role-policy and resource-policy rules). */
+const byKey = (a: { src: string; action?: string }, b: { src: string; action?: string }) =>
+  `${a.src}\u0000${a.action ?? ''}`.localeCompare(`${b.src}\u0000${b.action ?? ''}`);
+
 function normalise(r: CheckResult) {
   return {
     actions: Object.fromEntries(
       Object.entries(r.actions).map(([a, e]) => [a, { effect: e.effect, policy: e.policy, scope: e.scope }]),
     ),
     effectiveDerivedRoles: [...r.effectiveDerivedRoles].sort(),
-    outputs: r.outputs.map((o) => ({ src: o.src, action: o.action, ...(o.error !== undefined ? { error: 'ERR' } : { val: o.val }) })),
+    outputs: r.outputs.map((o) => ({ src: o.src, action: o.action, ...(o.error !== undefined ? { error: 'ERR' } : { val: o.val }) })).sort(byKey),
   };
 }
 function normaliseWant(w: Want) {
@@ -45,7 +49,7 @@ function normaliseWant(w: Want) {
       Object.entries(w.actions).map(([a, e]) => [a, { effect: e.effect, policy: e.policy, scope: e.scope ?? '' }]),
     ),
     effectiveDerivedRoles: [...(w.effectiveDerivedRoles ?? w.effective_derived_roles ?? [])].sort(),
-    outputs: (w.outputs ?? []).map((o) => ({ src: o.src, action: o.action, ...(o.error !== undefined ? { error: 'ERR' } : { val: o.val }) })),
+    outputs: (w.outputs ?? []).map((o) => ({ src: o.src, action: o.action, ...(o.error !== undefined ? { error: 'ERR' } : { val: o.val }) })).sort(byKey),
   };
 }
 
