@@ -132,6 +132,7 @@ interface LoadedDoc {
   doc: PolicyDoc;
 }
 
+const NO_CONSTANTS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const key2 = (a: string, b: string) => `${a}\u0000${b}`;
 
 export function resourcePolicyKey(kind: string, version: string, scope: string): string {
@@ -307,7 +308,7 @@ function buildParams(
 
   const progs = new Map<string, CelProgram>();
   const names = new Set(defs.keys());
-  const params = { id: ctx.paramId(), constants: consts, vars: [] as { name: string; prog: CelProgram }[] };
+  const params = { id: ctx.paramId(), constants: Object.keys(consts).length > 0 ? consts : NO_CONSTANTS, vars: [] as { name: string; prog: CelProgram }[] };
   for (const [name, d] of defs) {
     const prog = celOrIssue(ctx, d.src, d.path);
     if (!prog) continue;

@@ -72,6 +72,25 @@ const ResourceSchema = z.object({
 const ActionsSchema = z.array(z.string().min(1)).min(1);
 const AuxSchema = z.object({ jwt: attrSchema.optional() }).optional();
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const ident = (v: unknown) => typeof v === 'string' && v.length > 0;
+const optStr = (v: unknown) => v === undefined || typeof v === 'string';
+const plainScope = (v: unknown) => v === undefined || (typeof v === 'string' && v !== '.' && /^([\w-]+(\.[\w-]+)*)?$/.test(v));
+/** Hot-path structural check; anything unusual goes through the zod schema (which also produces the error). */
+function fastPrincipal(p: unknown): p is Principal {
+  if (!isRecord(p) || !ident(p.id) || !Array.isArray(p.roles) || p.roles.length === 0) return false;
+  for (const r of p.roles) if (!ident(r)) return false;
+  return (p.attr === undefined || isRecord(p.attr)) && optStr(p.policyVersion) && plainScope(p.scope);
+}
+function fastResource(r: unknown): r is Resource {
+  return isRecord(r) && ident(r.kind) && ident(r.id) && (r.attr === undefined || isRecord(r.attr)) && optStr(r.policyVersion) && plainScope(r.scope);
+}
+function fastActions(a: unknown): a is string[] {
+  if (!Array.isArray(a) || a.length === 0) return false;
+  for (const x of a) if (!ident(x)) return false;
+  return true;
+}
+
 function validate<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
@@ -105,7 +124,12 @@ class Evaluation {
     this.trace = explain ? [] : undefined;
   }
   private bind(params: ParamSet): void {
-    this.act.constants = params.constants;
+    // Only replace activation fields when they change: the CEL layer caches its scope per activation object.
+    if (this.act.constants !== params.constants) this.act.constants = params.constants;
+    if (params.vars.length === 0) {
+      if (this.act.variables !== EMPTY) this.act.variables = EMPTY;
+      return;
+    }
     let vars = this.varCache.get(params.id);
     if (!vars) {
       vars = {};
@@ -119,7 +143,7 @@ class Evaluation {
       }
       this.varCache.set(params.id, vars);
     }
-    this.act.variables = vars;
+    if (this.act.variables !== vars) this.act.variables = vars;
   }
   cond(c: CompiledCondition | undefined, src: string | undefined, params: ParamSet): CondResult {
     if (!c) return true;
@@ -143,6 +167,8 @@ class Evaluation {
     this.trace?.push(s);
   }
 }
+
+const EMPTY_RUNTIME = runtimeOf([]);
 
 /** `runtime` as conditions see it (both spellings Cerbos accepts). */
 function runtimeOf(roles: string[]): { effectiveDerivedRoles: string[] } {
@@ -301,7 +327,7 @@ export function createEngine(options: EngineOptions): Engine {
     const active = new Set<CompiledDerivedRole>();
     const errored = new Set<CompiledDerivedRole>();
     const visited = new Set<CompiledResourcePolicy>();
-    ev.act.runtime = runtimeOf([]);
+    ev.act.runtime = EMPTY_RUNTIME;
     const visit = (p: CompiledResourcePolicy) => {
       if (visited.has(p)) return;
       visited.add(p);
@@ -309,7 +335,6 @@ export function createEngine(options: EngineOptions): Engine {
       for (const dr of p.derivedRoles) {
         if (active.has(dr) || errored.has(dr)) continue;
         if (!dr.anyParent && !roles.some((r) => dr.parentRoles.has(r))) continue;
-        ev.act.runtime = runtimeOf([]);
         const ok = ev.cond(dr.condition, dr.conditionSource, dr.params);
         if (ok === true) {
           active.add(dr);
@@ -317,8 +342,7 @@ export function createEngine(options: EngineOptions): Engine {
           if (!effectiveDerivedRoles.includes(dr.name)) effectiveDerivedRoles.push(dr.name);
         } else if (ok === ERR) errored.add(dr);
       }
-      void changed;
-      ev.act.runtime = runtimeOf(effectiveDerivedRoles);
+      if (changed) ev.act.runtime = runtimeOf(effectiveDerivedRoles);
     };
 
     const ruleAppliesToRole = (rule: CompiledResourceRule, role: string): 'yes' | 'errored' | 'no' => {
@@ -451,14 +475,14 @@ export function createEngine(options: EngineOptions): Engine {
   return {
     policyCount: set.policyCount,
     check(input, opts) {
-      const principal = validate(PrincipalSchema, input?.principal, 'principal');
-      const resource = validate(ResourceSchema, input?.resource, 'resource');
-      const actions = validate(ActionsSchema, input?.actions, 'actions');
-      const aux = validate(AuxSchema, input?.auxData, 'auxData');
+      const principal = fastPrincipal(input?.principal) ? input.principal : validate(PrincipalSchema, input?.principal, 'principal');
+      const resource = fastResource(input?.resource) ? input.resource : validate(ResourceSchema, input?.resource, 'resource');
+      const actions = fastActions(input?.actions) ? input.actions : validate(ActionsSchema, input?.actions, 'actions');
+      const aux = input?.auxData === undefined || (isRecord(input.auxData) && (input.auxData.jwt === undefined || isRecord(input.auxData.jwt))) ? input?.auxData : validate(AuxSchema, input?.auxData, 'auxData');
       return run(principal, resource, actions, aux, opts);
     },
     checkBatch(principalIn, resources, opts) {
-      const principal = validate(PrincipalSchema, principalIn, 'principal');
+      const principal = fastPrincipal(principalIn) ? principalIn : validate(PrincipalSchema, principalIn, 'principal');
       const aux = validate(AuxSchema, opts?.auxData, 'auxData');
       return resources.map((r, i) => {
         const resource = validate(ResourceSchema, r?.resource, `resources[${i}].resource`);
