@@ -1,0 +1,175 @@
+/**
+ * Two TTS instances (two `startNode` in one process, each with its own RedisStore built from `config.store`, one
+ * Redis, one signing-key directory) behave as one TTS: a client assertion is single-use across both, rate limits
+ * are counted across both, and a transaction revoked through one is refused by a verifier-side revocation cache built
+ * on yet another RedisStore (pushed within 1 s), and by the other instance for replacement.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningNode } from '../../src/node.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { RevocationCache } from '../../src/store/revocation-cache.js';
+import { deleteKeys, eventually, redisUrl, REDIS_SKIP_REASON, testPrefix } from '../helpers/redis.js';
+import {
+  accessToken, basic, clientAssertion, exchangeForm, makeFixture, post, startTts, ttsConfig, txnOf, withAssertion,
+  type Fixture, type RateLimitInput,
+} from './fixtures.js';
+
+const url = redisUrl();
+if (url === undefined) console.warn(`[tts-redis cluster] skipped: ${REDIS_SKIP_REASON}`);
+
+describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => {
+  let f: Fixture;
+  const open: Array<{ close(): Promise<void> | void }> = [];
+  const prefixes: string[] = [];
+
+  beforeAll(async () => {
+    f = await makeFixture();
+  });
+  afterEach(async () => {
+    for (const o of open.splice(0).reverse()) await o.close();
+    for (const p of prefixes.splice(0)) await deleteKeys(url!, p);
+  });
+  afterAll(() => f?.cleanup());
+
+  /** Starts A and B on a fresh key prefix; the store comes from the configuration's object form. */
+  async function pair(rateLimit?: RateLimitInput): Promise<{ a: RunningNode; b: RunningNode; keyPrefix: string }> {
+    const keyPrefix = testPrefix('tts');
+    prefixes.push(keyPrefix);
+    const config = ttsConfig(f, { url: url!, keyPrefix }, rateLimit === undefined ? {} : { rateLimit });
+    const a = await startTts(config);
+    open.push(a);
+    const b = await startTts(config);
+    open.push(b);
+    expect(a.store.backend).toBe('redis');
+    expect(b.store).not.toBe(a.store);
+    return { a, b, keyPrefix };
+  }
+
+  it('a client assertion accepted by A is refused by B (jti single-use across instances)', async () => {
+    const { a, b } = await pair();
+    const form = exchangeForm(await accessToken(f));
+    const assertion = await clientAssertion(f);
+
+    const first = await post(a.url, '/token', withAssertion(form, assertion));
+    expect(first.status).toBe(200);
+    expect(typeof first.body?.access_token).toBe('string');
+
+    const replay = await post(b.url, '/token', withAssertion(form, assertion));
+    expect(replay.status).toBe(401);
+    expect(replay.body?.error).toBe('invalid_client');
+    // Nothing the caller sent is echoed.
+    expect(JSON.stringify(replay.body)).not.toContain(assertion);
+
+    // And back at A too; while B accepts a fresh assertion of the same client.
+    expect((await post(a.url, '/token', withAssertion(form, assertion))).body?.error).toBe('invalid_client');
+    expect((await post(b.url, '/token', withAssertion(form, await clientAssertion(f)))).status).toBe(200);
+  });
+
+  it('per-client rate limit (5) holds across A and B: the 6th exchange is 429 with Retry-After', async () => {
+    const { a, b } = await pair({ perClient: 5, perSubject: 100, windowSeconds: 60 });
+    const form = exchangeForm(await accessToken(f));
+    const nodes = [a, b];
+    for (let i = 0; i < 5; i++) {
+      const r = await post(nodes[i % 2]!.url, '/token', form, basic('agent-basic'));
+      expect(r.status, `request ${i + 1}`).toBe(200);
+    }
+    const sixth = await post(b.url, '/token', form, basic('agent-basic'));
+    expect(sixth.status).toBe(429);
+    const retryAfter = Number(sixth.headers.get('retry-after'));
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(sixth.body?.error).toBe('temporarily_unavailable');
+    expect(typeof sixth.body?.error_description).toBe('string');
+    expect(sixth.headers.get('cache-control')).toContain('no-store');
+    // Still refused at A; another workload has its own budget.
+    expect((await post(a.url, '/token', form, basic('agent-basic'))).status).toBe(429);
+    const jwt = await post(a.url, '/token', withAssertion(form, await clientAssertion(f)));
+    expect(jwt.status).toBe(200);
+  });
+
+  it('per-(client, subject) rate limit holds across A and B; another subject is unaffected', async () => {
+    const { a, b } = await pair({ perClient: 100, perSubject: 3, windowSeconds: 60 });
+    const alice = exchangeForm(await accessToken(f, 'alice'));
+    for (let i = 0; i < 3; i++) expect((await post([a, b][i % 2]!.url, '/token', alice, basic('agent-basic'))).status).toBe(200);
+    const over = await post(b.url, '/token', alice, basic('agent-basic'));
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/);
+    expect(over.body?.error).toBe('temporarily_unavailable');
+    const bob = exchangeForm(await accessToken(f, 'bob'));
+    expect((await post(a.url, '/token', bob, basic('agent-basic'))).status).toBe(200);
+  });
+
+  it('a transaction revoked through A (by token, by txn id) is refused by a cache on another RedisStore and by B', async () => {
+    const { a, b, keyPrefix } = await pair();
+    const verifierStore = new RedisStore({ url: url!, keyPrefix, logger: () => {} });
+    open.push(verifierStore);
+    const cache = new RevocationCache(verifierStore);
+    open.push(cache);
+    expect(await eventually(() => verifierStore.revocationFeedLive(), 5000)).toBe(true);
+
+    const subject = exchangeForm(await accessToken(f));
+    const issue = async (): Promise<string> => {
+      const r = await post(a.url, '/token', subject, basic('agent-basic'));
+      expect(r.status).toBe(200);
+      return r.body!.access_token as string;
+    };
+    const t1 = await issue();
+    const t2 = await issue();
+    const t3 = await issue();
+    const [txn1, txn2, txn3] = [txnOf(t1), txnOf(t2), txnOf(t3)];
+    expect(cache.isRevokedLocal(txn1)).toBe(false);
+    expect(await cache.isRevoked(txn1)).toBe(false);
+    // Before revocation, B accepts the token for replacement.
+    expect((await post(b.url, '/token', exchangeForm(t1, { txnToken: true }), basic('agent-basic'))).status).toBe(200);
+
+    // A workload outside the chain and without revokeById may do neither.
+    const byStranger = await post(a.url, '/revoke', new URLSearchParams({ token: t1 }), basic('bystander'));
+    expect(byStranger.status).toBe(400);
+    expect(byStranger.body?.error).toBe('unauthorized_client');
+    const byStrangerId = await post(a.url, '/revoke', new URLSearchParams({ txn: txn1 }), basic('bystander'));
+    expect(byStrangerId.body?.error).toBe('unauthorized_client');
+    // The requesting workload itself may not revoke by id either (not revokeById).
+    expect((await post(a.url, '/revoke', new URLSearchParams({ txn: txn1 }), basic('agent-basic'))).body?.error).toBe('unauthorized_client');
+    expect(await cache.isRevoked(txn1)).toBe(false);
+
+    // By token, by a workload of the chain.
+    const r1 = await post(a.url, '/revoke', new URLSearchParams({ token: t1 }), basic('agent-basic'));
+    expect(r1.status).toBe(200);
+    expect(await cache.isRevoked(txn1)).toBe(true); // immediately, authoritatively
+    expect(await eventually(() => cache.isRevokedLocal(txn1) === true, 1000)).toBe(true); // pushed within 1 s (V-08)
+
+    // By txn id, by a revokeById workload (not in the chain).
+    const r2 = await post(a.url, '/revoke', new URLSearchParams({ txn: txn2 }), basic('ops-revoker'));
+    expect(r2.status).toBe(200);
+    expect(await eventually(() => cache.isRevokedLocal(txn2) === true, 1000)).toBe(true);
+
+    // An unrelated transaction stays valid.
+    expect(await cache.isRevoked(txn3)).toBe(false);
+
+    // Replacement of a revoked transaction is refused at the other instance.
+    for (const t of [t1, t2]) {
+      const rep = await post(b.url, '/token', exchangeForm(t, { txnToken: true }), basic('agent-basic'));
+      expect(rep.status).toBe(400);
+      expect(rep.body?.error).toBe('invalid_request');
+      expect(String(rep.body?.error_description)).toContain('revoked');
+    }
+    expect((await post(b.url, '/token', exchangeForm(t3, { txnToken: true }), basic('agent-basic'))).status).toBe(200);
+  });
+
+  it('/revoke is authenticated like /token', async () => {
+    const { a } = await pair();
+    const t = (await post(a.url, '/token', withAssertion(exchangeForm(await accessToken(f)), await clientAssertion(f)))).body!.access_token as string;
+    const noAuth = await post(a.url, '/revoke', new URLSearchParams({ token: t }));
+    expect(noAuth.status).toBe(401);
+    expect(noAuth.body?.error).toBe('invalid_client');
+    const wrong = await post(a.url, '/revoke', new URLSearchParams({ txn: txnOf(t) }), basic('ops-revoker', 'not-the-secret'));
+    expect(wrong.status).toBe(401);
+    // private_key_jwt works for /revoke, and its assertion is single-use there too.
+    const assertion = await clientAssertion(f);
+    const ok = await post(a.url, '/revoke', withAssertion(new URLSearchParams({ token: t }), assertion));
+    expect(ok.status).toBe(200);
+    const again = await post(a.url, '/revoke', withAssertion(new URLSearchParams({ token: t }), assertion));
+    expect(again.body?.error).toBe('invalid_client');
+  });
+});
