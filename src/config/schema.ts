@@ -1,7 +1,7 @@
 import * as z from 'zod';
 
 /** Algorithms Baton accepts for asymmetric signatures. HMAC and `none` are never accepted anywhere. */
-export const ASYMMETRIC_ALGS = ['EdDSA', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'] as const;
+export const ASYMMETRIC_ALGS = ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'] as const;
 const alg = z.enum(ASYMMETRIC_ALGS);
 
 const jwk = z.looseObject({ kty: z.string(), kid: z.string().optional() });
@@ -69,15 +69,44 @@ export const clientSchema = z
       ctx.addIssue({ code: 'custom', message: 'give jwks or jwksUri, not both', path: ['jwksUri'] });
   });
 
-const redisOptions = z.strictObject({
-  url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
-  keyPrefix: z.string().default('baton:'),
-  sentinels: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
-  name: z.string().optional(),
-  cluster: z.array(z.strictObject({ host: z.string(), port: z.number().int() })).optional(),
-  connectTimeoutMs: z.number().int().positive().default(1000),
-  commandTimeoutMs: z.number().int().positive().default(500),
-});
+const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
+/** The object form of `store`: exactly what `createStore` (src/store/from-url.node.ts, `RedisStoreOptions`) accepts. */
+const redisOptions = z
+  .strictObject({
+    url: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+    /** passed through to ioredis (username, password, db, tls, ...); timeouts and retries are Baton's own below */
+    redis: z
+      .looseObject({
+        username: z.string().optional(),
+        password: z.string().optional(),
+        db: z.number().int().min(0).optional(),
+        tls: z.record(z.string(), z.unknown()).optional(),
+      })
+      .optional(),
+    keyPrefix: z.string().default('baton:'),
+    /** Sentinel: sentinel addresses and the master group `name` */
+    sentinels: z.array(hostPort).min(1).optional(),
+    name: z.string().min(1).optional(),
+    /** Cluster: startup nodes (`clusterOptions` passed through to ioredis) */
+    cluster: z.array(hostPort).min(1).optional(),
+    clusterOptions: z.record(z.string(), z.unknown()).optional(),
+    connectTimeoutMs: z.number().int().positive().default(1000),
+    commandTimeoutMs: z.number().int().positive().default(500),
+    /** upper bound of one store operation, waiting for a connection included (default: the larger timeout above) */
+    operationTimeoutMs: z.number().int().positive().optional(),
+    healthTimeoutMs: z.number().int().positive().optional(),
+    maxReconnectDelayMs: z.number().int().positive().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.url === undefined && r.redis === undefined && r.sentinels === undefined && r.cluster === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a Redis store needs url, redis, sentinels or cluster', path: ['url'] });
+    if (r.sentinels !== undefined && r.name === undefined)
+      ctx.addIssue({ code: 'custom', message: 'sentinels need the master group name', path: ['name'] });
+    if (r.cluster !== undefined && (r.url !== undefined || r.sentinels !== undefined))
+      ctx.addIssue({ code: 'custom', message: 'give cluster alone (not with url or sentinels)', path: ['cluster'] });
+    if (r.clusterOptions !== undefined && r.cluster === undefined)
+      ctx.addIssue({ code: 'custom', message: 'clusterOptions needs cluster', path: ['clusterOptions'] });
+  });
 
 export const configSchema = z
   .strictObject({
