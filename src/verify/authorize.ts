@@ -1,0 +1,126 @@
+import type { AuxData, Effect, Engine, Resource } from '../policy/index.js';
+import { ForbiddenError } from './errors.js';
+import { emitDecision, metaOf, type ServiceDecisionSink, type TxnContext } from './verifier.js';
+
+export type ScopeImplications = Readonly<Record<string, readonly string[]>>;
+
+export interface AuthorizeOptions {
+  /** the embedded engine, built from the same policy files as the TTS (or a compiled bundle) */
+  engine: Pick<Engine, 'check'>;
+  /** the token scope(s) the action needs (V-12); each must be in the token's scope (or implied by one of it) */
+  scope?: string | readonly string[] | undefined;
+  /** scope implications as configured at the TTS (`tickets` ⊇ `tickets:read`); none by default */
+  implications?: ScopeImplications | undefined;
+  /** ask the engine for a human-readable trace */
+  explain?: boolean | undefined;
+  auxData?: AuxData | undefined;
+  /** the clock for the engine's `now()` */
+  now?: Date | undefined;
+  /** overrides the verifier's decision sink / hop name */
+  onDecision?: ServiceDecisionSink | undefined;
+  service?: string | undefined;
+}
+
+export interface AuthorizeDecision {
+  allowed: boolean;
+  effect: Effect;
+  /** the deciding policy (e.g. `resource.ticket.vdefault`), `NO_MATCH`, `scope` (token scope did not cover) or `error` */
+  policy: string;
+  /** the policy scope of the deciding policy ('' = root), as the engine reports it */
+  scope: string;
+  /** one readable sentence: why */
+  reason: string;
+  /** derived roles that applied (e.g. `owner`) */
+  derivedRoles: string[];
+  explanation?: string[] | undefined;
+}
+
+/** Whether the token's scope covers `needed`, directly or through implications (never the reverse). */
+export function scopeCovers(have: ReadonlySet<string>, needed: string, implications?: ScopeImplications): boolean {
+  if (have.has(needed)) return true;
+  if (implications === undefined) return false;
+  const seen = new Set<string>();
+  const stack = [...have];
+  while (stack.length > 0) {
+    const s = stack.pop()!;
+    if (s === needed) return true;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    const implied = implications[s];
+    if (implied !== undefined) stack.push(...implied);
+  }
+  return false;
+}
+
+/**
+ * V-12: may the user of this transaction, through this chain of workloads, do `action` on `resource`?
+ * Allowed only when every required scope is covered by the token AND the engine answers EFFECT_ALLOW for
+ * principal = `txn.principal` (see TxnPrincipal). Anything else, an engine error included, denies.
+ * Writes one decision entry to the verifier's `onDecision` (or `opts.onDecision`).
+ */
+export function authorize(txn: TxnContext, resource: Resource, action: string, opts: AuthorizeOptions): AuthorizeDecision {
+  const needed = opts.scope === undefined ? [] : typeof opts.scope === 'string' ? [opts.scope] : opts.scope;
+  let decision: AuthorizeDecision | undefined;
+  let missing: string | undefined;
+  for (const s of needed)
+    if (!scopeCovers(txn.scope, s, opts.implications)) {
+      missing = s;
+      decision = { allowed: false, effect: 'EFFECT_DENY', policy: 'scope', scope: '', reason: `the token's scope does not cover ${s}`, derivedRoles: [] };
+      break;
+    }
+  if (decision === undefined) {
+    try {
+      const r = opts.engine.check(
+        {
+          principal: { id: txn.principal.id, roles: txn.principal.roles as string[], attr: txn.principal.attr as Record<string, unknown> },
+          resource,
+          actions: [action],
+          ...(opts.auxData !== undefined ? { auxData: opts.auxData } : {}),
+        },
+        { ...(opts.explain === true ? { explain: true } : {}), ...(opts.now !== undefined ? { now: opts.now } : {}) },
+      );
+      const a = r.actions[action];
+      const allowed = a?.effect === 'EFFECT_ALLOW';
+      const policy = a?.policy ?? 'NO_MATCH';
+      const roles = r.effectiveDerivedRoles;
+      const via = roles.length > 0 ? ` (derived roles: ${roles.join(', ')})` : '';
+      decision = {
+        allowed,
+        effect: allowed ? 'EFFECT_ALLOW' : 'EFFECT_DENY',
+        policy,
+        scope: a?.scope ?? '',
+        reason: allowed ? `allowed by ${policy}${via}` : policy === 'NO_MATCH' ? `no policy allows ${action} on ${resource.kind} (default deny)` : `denied by ${policy}${via}`,
+        derivedRoles: roles,
+        ...(r.explanation !== undefined ? { explanation: r.explanation } : {}),
+      };
+    } catch {
+      decision = { allowed: false, effect: 'EFFECT_DENY', policy: 'error', scope: '', reason: 'the policy engine could not decide (denied)', derivedRoles: [] };
+    }
+  }
+  const meta = metaOf(txn);
+  const sink = opts.onDecision ?? meta?.sink;
+  if (sink !== undefined)
+    emitDecision(sink, {
+      time: new Date(meta?.now() ?? Date.now()).toISOString(),
+      hop: opts.service ?? meta?.service ?? 'service',
+      event: 'authorize',
+      effect: decision.allowed ? 'allow' : 'deny',
+      txn: txn.txn,
+      sub: txn.sub,
+      workload: txn.actor,
+      chain: [...txn.chain],
+      action,
+      resource: { kind: resource.kind, id: resource.id },
+      ...(missing !== undefined ? { scope: missing } : needed.length > 0 ? { scope: needed.join(' ') } : {}),
+      policy: decision.policy,
+      reason: decision.reason,
+    });
+  return decision;
+}
+
+/** `authorize`, throwing `ForbiddenError` (403, code `forbidden`) when denied. */
+export function requireAllowed(txn: TxnContext, resource: Resource, action: string, opts: AuthorizeOptions): AuthorizeDecision {
+  const d = authorize(txn, resource, action, opts);
+  if (!d.allowed) throw new ForbiddenError(d);
+  return d;
+}

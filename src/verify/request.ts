@@ -1,0 +1,40 @@
+import { TxnTokenError } from './errors.js';
+import type { TxnContext, Verifier } from './verifier.js';
+
+export const TXN_TOKEN_HEADER = 'Txn-Token';
+
+/**
+ * Framework-free verification of a fetch `Request` (Workers `fetch` handlers, Node via a Request adapter).
+ * Reads only the `Txn-Token` header (V-01); a token in `Authorization` is never looked at, let alone accepted.
+ */
+export async function verifyRequest(verifier: Verifier, request: Request): Promise<TxnContext> {
+  const value = request.headers.get(TXN_TOKEN_HEADER);
+  if (value === null) {
+    const hint = request.headers.has('authorization') ? ' (a token in Authorization is never accepted as a Txn-Token)' : '';
+    // Let the verifier log the refusal like any other.
+    try {
+      return await verifier.verify(null);
+    } catch (e) {
+      if (e instanceof TxnTokenError && e.code === 'missing' && hint !== '') throw new TxnTokenError('missing', `the Txn-Token header is required${hint}`);
+      throw e;
+    }
+  }
+  return verifier.verify(value);
+}
+
+type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * V-10: a fetch that forwards the Txn-Token exactly as received, in the `Txn-Token` header and nowhere else
+ * (never in `Authorization`). Any `Txn-Token` header the caller set is replaced, so there is exactly one.
+ */
+export function withTxnToken<F extends FetchLike>(fetchImpl: F, txn: TxnContext | { readonly token: string } | string): FetchLike {
+  const token = typeof txn === 'string' ? txn : txn.token;
+  if (typeof token !== 'string' || token.length === 0 || /[\s,]/.test(token)) throw new TypeError('withTxnToken: not a single Txn-Token');
+  return (input, init) => {
+    const base = init?.headers ?? (input instanceof Request ? input.headers : undefined);
+    const headers = new Headers(base);
+    headers.set(TXN_TOKEN_HEADER, token);
+    return fetchImpl(input, { ...init, headers });
+  };
+}
