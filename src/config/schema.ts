@@ -102,8 +102,8 @@ const redisOptions = z
       ctx.addIssue({ code: 'custom', message: 'a Redis store needs url, redis, sentinels or cluster', path: ['url'] });
     if (r.sentinels !== undefined && r.name === undefined)
       ctx.addIssue({ code: 'custom', message: 'sentinels need the master group name', path: ['name'] });
-    if (r.cluster !== undefined && (r.url !== undefined || r.sentinels !== undefined))
-      ctx.addIssue({ code: 'custom', message: 'give cluster alone (not with url or sentinels)', path: ['cluster'] });
+    if (r.cluster !== undefined && (r.url !== undefined || r.sentinels !== undefined || r.redis !== undefined))
+      ctx.addIssue({ code: 'custom', message: 'give cluster alone (node options go in clusterOptions.redisOptions)', path: ['cluster'] });
     if (r.clusterOptions !== undefined && r.cluster === undefined)
       ctx.addIssue({ code: 'custom', message: 'clusterOptions needs cluster', path: ['clusterOptions'] });
   });
