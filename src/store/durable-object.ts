@@ -1,0 +1,254 @@
+// The Workers backend of the `Store` contract: a Durable Object (`BatonStoreDO`) owns single-use ids, revocations and
+// rate-limit windows; `DurableObjectStore` is the client every Worker isolate uses to reach it.
+//
+// Why a Durable Object and not Workers KV: KV is eventually consistent (a write takes up to ~60 s to be visible in other
+// locations, and reads are cached at the edge), and it has no atomic read-modify-write. Two requests carrying the same
+// client-assertion `jti` that land on different edge locations (or even the same one within the cache window) would
+// both read "unseen" and both succeed: the single-use rule (T-08, V-09) would be broken, a revocation could be missed
+// for up to a minute, and rate limits could be exceeded by the number of locations. A Durable Object is a single
+// instance worldwide for a given name: every request for that name is serialised through one thread, and each
+// operation below runs as ONE synchronous SQLite statement sequence with no `await` in between, so check-and-set is
+// atomic and the answer is strongly consistent (and durable: storage is written before the response is released).
+//
+// Sharding: by default one object named "global" holds everything. For more throughput, `shards: N` spreads keys over
+// N objects by a hash of the key; every operation touches one key only, so sharding keeps the guarantees. Changing N
+// on a live deployment moves keys between objects (revocations and ids seen before the change are not found): only
+// change it together with a full token lifetime of caution (maxTokenTtl).
+//
+// Workers-safe: no Node API; the Workers types are declared structurally below (no @cloudflare/workers-types needed).
+import { StoreUnavailableError, type RateLimitResult, type Store, type StoreHealth } from './types.js';
+
+/** The part of the Workers SQL storage API used here (`ctx.storage.sql`, SQLite-backed Durable Objects). */
+export interface SqlStorageLike {
+  exec(query: string, ...bindings: (string | number | null)[]): { toArray(): Record<string, unknown>[] };
+}
+export interface DurableObjectStateLike {
+  storage: { sql: SqlStorageLike };
+}
+export interface DurableObjectStubLike {
+  fetch(input: string, init?: RequestInit): Promise<Response>;
+}
+export interface DurableObjectNamespaceLike {
+  idFromName(name: string): unknown;
+  get(id: never): DurableObjectStubLike;
+}
+
+type Op =
+  | { op: 'useOnce'; namespace: string; id: string; ttlMs: number }
+  | { op: 'revoke'; txn: string; until: number }
+  | { op: 'isRevoked'; txn: string }
+  | { op: 'rateLimit'; key: string; limit: number; windowMs: number }
+  | { op: 'health' };
+
+const MAX_KEY = 1024;
+
+function str(v: unknown, name: string): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_KEY) throw new Error(`${name} must be a string of 1..${MAX_KEY} characters`);
+  return v;
+}
+function num(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${name} must be a number`);
+  return v;
+}
+
+function parseOp(body: unknown): Op {
+  if (body === null || typeof body !== 'object') throw new Error('body must be an object');
+  const b = body as Record<string, unknown>;
+  switch (b.op) {
+    case 'useOnce':
+      return { op: 'useOnce', namespace: str(b.namespace, 'namespace'), id: str(b.id, 'id'), ttlMs: num(b.ttlMs, 'ttlMs') };
+    case 'revoke':
+      return { op: 'revoke', txn: str(b.txn, 'txn'), until: num(b.until, 'until') };
+    case 'isRevoked':
+      return { op: 'isRevoked', txn: str(b.txn, 'txn') };
+    case 'rateLimit':
+      return { op: 'rateLimit', key: str(b.key, 'key'), limit: num(b.limit, 'limit'), windowMs: num(b.windowMs, 'windowMs') };
+    case 'health':
+      return { op: 'health' };
+    default:
+      throw new Error('unknown op');
+  }
+}
+
+/**
+ * The Durable Object. Bind it in wrangler.toml (`[[durable_objects.bindings]] name = "BATON_STORE_DO"`,
+ * `class_name = "BatonStoreDO"`, migration `new_sqlite_classes = ["BatonStoreDO"]`). Internal protocol: POST JSON
+ * `{op, ...}` to any URL; answers JSON. Not reachable from the Internet (only through the binding).
+ */
+export class BatonStoreDO {
+  readonly #sql: SqlStorageLike;
+  readonly #now: () => number;
+  #ops = 0;
+
+  constructor(state: DurableObjectStateLike, _env?: unknown, options: { now?: () => number } = {}) {
+    this.#sql = state.storage.sql;
+    this.#now = options.now ?? Date.now;
+    this.#sql.exec('CREATE TABLE IF NOT EXISTS once (k TEXT PRIMARY KEY, until INTEGER NOT NULL)');
+    this.#sql.exec('CREATE INDEX IF NOT EXISTS once_until ON once (until)');
+    this.#sql.exec('CREATE TABLE IF NOT EXISTS revoked (txn TEXT PRIMARY KEY, until INTEGER NOT NULL)');
+    this.#sql.exec('CREATE INDEX IF NOT EXISTS revoked_until ON revoked (until)');
+    this.#sql.exec('CREATE TABLE IF NOT EXISTS windows (k TEXT PRIMARY KEY, count INTEGER NOT NULL, reset_at INTEGER NOT NULL)');
+    this.#sql.exec('CREATE INDEX IF NOT EXISTS windows_reset ON windows (reset_at)');
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    if (request.method !== 'POST') return Response.json({ error: 'method not allowed' }, { status: 405 });
+    let op: Op;
+    try {
+      op = parseOp(await request.json());
+    } catch (e) {
+      return Response.json({ error: (e as Error).message }, { status: 400 });
+    }
+    return Response.json(this.run(op));
+  }
+
+  /** One operation, synchronously: no other request can interleave between its read and its write. */
+  run(op: Op): unknown {
+    const now = this.#now();
+    this.#sweep(now);
+    switch (op.op) {
+      case 'useOnce': {
+        const k = `${op.namespace}\u0000${op.id}`;
+        const row = this.#sql.exec('SELECT until FROM once WHERE k = ?', k).toArray()[0];
+        if (row !== undefined && Number(row.until) > now) return { first: false };
+        this.#sql.exec('INSERT OR REPLACE INTO once (k, until) VALUES (?, ?)', k, now + Math.max(1, Math.ceil(op.ttlMs)));
+        return { first: true };
+      }
+      case 'revoke': {
+        const until = Math.floor(op.until) * 1000;
+        this.#sql.exec('INSERT INTO revoked (txn, until) VALUES (?, ?) ON CONFLICT(txn) DO UPDATE SET until = MAX(until, excluded.until)', op.txn, until);
+        return { ok: true };
+      }
+      case 'isRevoked': {
+        const row = this.#sql.exec('SELECT until FROM revoked WHERE txn = ?', op.txn).toArray()[0];
+        return { revoked: row !== undefined && Number(row.until) > now };
+      }
+      case 'rateLimit': {
+        const windowMs = Math.max(1, Math.floor(op.windowMs));
+        const limit = Math.floor(op.limit);
+        const row = this.#sql.exec('SELECT count, reset_at FROM windows WHERE k = ?', op.key).toArray()[0];
+        let count = 0;
+        let resetAt = now + windowMs;
+        if (row !== undefined && Number(row.reset_at) > now) {
+          count = Number(row.count);
+          resetAt = Number(row.reset_at);
+        }
+        const retryAfterSec = Math.max(1, Math.ceil((resetAt - now) / 1000));
+        if (count >= limit) {
+          this.#sql.exec('INSERT OR REPLACE INTO windows (k, count, reset_at) VALUES (?, ?, ?)', op.key, count, resetAt);
+          return { allowed: false, limit, remaining: 0, retryAfterSec } satisfies RateLimitResult;
+        }
+        count += 1;
+        this.#sql.exec('INSERT OR REPLACE INTO windows (k, count, reset_at) VALUES (?, ?, ?)', op.key, count, resetAt);
+        return { allowed: true, limit, remaining: limit - count, retryAfterSec } satisfies RateLimitResult;
+      }
+      case 'health':
+        this.#sql.exec('SELECT 1').toArray();
+        return { ok: true };
+    }
+  }
+
+  /** Deletes a bounded number of expired rows every 64 operations, so storage stays proportional to live entries. */
+  #sweep(now: number): void {
+    if ((++this.#ops & 63) !== 0) return;
+    this.#sql.exec('DELETE FROM once WHERE k IN (SELECT k FROM once WHERE until <= ? LIMIT 256)', now);
+    this.#sql.exec('DELETE FROM revoked WHERE txn IN (SELECT txn FROM revoked WHERE until <= ? LIMIT 256)', now);
+    this.#sql.exec('DELETE FROM windows WHERE k IN (SELECT k FROM windows WHERE reset_at <= ? LIMIT 256)', now);
+  }
+}
+
+export interface DurableObjectStoreOptions {
+  /** number of objects keys are spread over (default 1: one object named "global") */
+  shards?: number;
+  /** an operation that takes longer fails with StoreUnavailableError (default 2000 ms) */
+  timeoutMs?: number;
+}
+
+/** FNV-1a, 32 bit: a stable, cheap spread of keys over shards. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** The `Store` of a Worker: every operation is one request to the owning Durable Object. Fails closed. */
+export class DurableObjectStore implements Store {
+  readonly backend = 'durable-object';
+  readonly #ns: DurableObjectNamespaceLike;
+  readonly #shards: number;
+  readonly #timeoutMs: number;
+  readonly #stubs = new Map<string, DurableObjectStubLike>();
+
+  constructor(namespace: DurableObjectNamespaceLike, options: DurableObjectStoreOptions = {}) {
+    this.#ns = namespace;
+    this.#shards = Math.max(1, Math.floor(options.shards ?? 1));
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+  }
+
+  #stub(key: string): DurableObjectStubLike {
+    const name = this.#shards === 1 ? 'global' : `shard-${fnv1a(key) % this.#shards}`;
+    let s = this.#stubs.get(name);
+    if (s === undefined) {
+      s = this.#ns.get(this.#ns.idFromName(name) as never);
+      this.#stubs.set(name, s);
+    }
+    return s;
+  }
+
+  async #call<T>(key: string, op: Op): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const res = await Promise.race([
+        this.#stub(key).fetch('https://baton-store.internal/op', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(op),
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+        }),
+      ]);
+      if (!res.ok) throw new Error(`Durable Object answered ${res.status}`);
+      return (await res.json()) as T;
+    } catch (e) {
+      throw new StoreUnavailableError(`durable-object store: ${op.op}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  async useOnce(namespace: string, id: string, ttlMs: number): Promise<boolean> {
+    const r = await this.#call<{ first: boolean }>(`o:${namespace}\u0000${id}`, { op: 'useOnce', namespace, id, ttlMs });
+    return r.first === true;
+  }
+
+  async revoke(txn: string, untilEpochSec: number): Promise<void> {
+    await this.#call(`r:${txn}`, { op: 'revoke', txn, until: untilEpochSec });
+  }
+
+  async isRevoked(txn: string): Promise<boolean> {
+    const r = await this.#call<{ revoked: boolean }>(`r:${txn}`, { op: 'isRevoked', txn });
+    if (typeof r.revoked !== 'boolean') throw new StoreUnavailableError('durable-object store: isRevoked: malformed answer');
+    return r.revoked;
+  }
+
+  async rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
+    return this.#call<RateLimitResult>(`l:${key}`, { op: 'rateLimit', key, limit, windowMs });
+  }
+
+  async health(): Promise<StoreHealth> {
+    try {
+      await this.#call('health', { op: 'health' });
+      return { ok: true, backend: this.backend };
+    } catch (e) {
+      return { ok: false, backend: this.backend, detail: (e as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#stubs.clear();
+  }
+}
