@@ -288,8 +288,8 @@ export interface ExchangeResult {
   text: string;
   /** parsed by oauth4webapi when the exchange succeeded */
   ok?: oauth.TokenEndpointResponse;
-  /** the oauth4webapi error when it did not */
-  error?: oauth.ResponseBodyError;
+  /** the oauth4webapi error when it did not (a 401 with a Basic challenge is a WWWAuthenticateChallengeError) */
+  error?: oauth.ResponseBodyError | oauth.WWWAuthenticateChallengeError;
 }
 
 /**
@@ -312,7 +312,7 @@ export async function o4wExchange(
     const ok = await oauth.processGenericTokenEndpointResponse(as, client, response, { recognizedTokenTypes: { n_a: () => {} } });
     return { response, text, ok };
   } catch (e) {
-    if (e instanceof oauth.ResponseBodyError) return { response, text, error: e };
+    if (e instanceof oauth.ResponseBodyError || e instanceof oauth.WWWAuthenticateChallengeError) return { response, text, error: e };
     throw e;
   }
 }

@@ -326,8 +326,9 @@ describe('oauth4webapi client metadata', () => {
     const subject = await w.idp.mint();
     const r = await ex('agent', exchangeParams(subject, { audience: 'nope.example' }));
     expect(r.error).toBeInstanceOf(oauth.ResponseBodyError);
-    expect(r.error!.error).toBe('invalid_target');
-    expect(r.error!.status).toBe(400);
+    const err = r.error as oauth.ResponseBodyError;
+    expect(err.error).toBe('invalid_target');
+    expect(err.status).toBe(400);
   });
 });
 
