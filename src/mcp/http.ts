@@ -1,0 +1,37 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { Hono } from 'hono';
+import type { McpAuthEnv, McpResourceServer } from './resource-server.js';
+
+export interface McpHttpAppOptions {
+  resourceServer: McpResourceServer;
+  /** builds the MCP server (tools registered); called once per HTTP request (stateless Streamable HTTP) */
+  createServer: () => McpServer;
+  /** the MCP endpoint path (default: the path of the resource URI, or `/mcp`) */
+  path?: string | undefined;
+}
+
+/**
+ * An MCP server over Streamable HTTP (stateless: one server and transport per request, JSON responses), behind the
+ * resource-server checks: Protected Resource Metadata on the well-known paths, 401 with `resource_metadata` for a
+ * missing or invalid access token, and the validated `AuthInfo` handed to the SDK so tool handlers see
+ * `extra.authInfo`. Runs wherever hono does (Node via @hono/node-server, Workers).
+ */
+export function mcpHttpApp(o: McpHttpAppOptions): Hono<McpAuthEnv> {
+  const rs = o.resourceServer;
+  const resourcePath = new URL(rs.resource).pathname;
+  const path = o.path ?? (resourcePath === '/' ? '/mcp' : resourcePath);
+  const app = new Hono<McpAuthEnv>();
+  for (const p of rs.metadataPaths) app.get(p, () => rs.metadataResponse());
+  app.all(path, rs.middleware, async (c) => {
+    const server = o.createServer();
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    await server.connect(transport);
+    try {
+      return await transport.handleRequest(c.req.raw, { authInfo: c.var.auth });
+    } finally {
+      void server.close().catch(() => undefined);
+    }
+  });
+  return app;
+}
