@@ -1,0 +1,470 @@
+// Differential test: the embedded engine against the real Cerbos PDP (pinned 0.55.0, `engine.strictEvaluation: true`).
+// Random principals, resources and actions, drawn from the vocabulary of the policies themselves (kinds, roles,
+// actions, attribute names, literals, scopes, versions) plus unknown values, are asked of both; every action must get
+// the same effect. The deciding policy/scope, effective derived roles and outputs are compared and reported too.
+// Seeded PRNG: BATON_DIFF_SEED=<n> explores another sample, BATON_DIFF_CASES=<n> changes the number of resources per set.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../src/policy/engine.js';
+import { readPolicies } from '../../src/policy/fs.node.js';
+import type { CheckResult, PolicySource } from '../../src/policy/types.js';
+import {
+  CERBOS_VERSION,
+  cerbosBinary,
+  startCerbos,
+  type CerbosPrincipal,
+  type CerbosResource,
+  type CerbosResult,
+  type CerbosServer,
+  type CheckResourcesRequest,
+} from '../helpers/cerbos.js';
+
+const isCI = process.env.CI === 'true';
+const SEED = Number(process.env.BATON_DIFF_SEED ?? 20260813);
+const CASES = Number(process.env.BATON_DIFF_CASES ?? 400);
+const RESOURCES_PER_REQUEST = 5;
+
+const binary = cerbosBinary();
+if (!binary.ok) {
+  console.warn(
+    `[differential] the Cerbos ${CERBOS_VERSION} binary cannot be had (${binary.reason}): ` +
+      (isCI ? 'FAILING (CI=true requires it)' : 'differential tests against Cerbos are SKIPPED'),
+  );
+}
+const examplesDir = fileURLToPath(new URL('../../policies/', import.meta.url));
+const storeDir = fileURLToPath(new URL('../../../shared/conformance/cerbos/testdata/store', import.meta.url));
+const storePresent = existsSync(storeDir);
+if (binary.ok && !storePresent) console.warn(`[differential] ${storeDir} is absent: the conformance-store set is SKIPPED`);
+
+// ---------------------------------------------------------------- seeded randomness
+function prng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (n: number) => Math.floor(next() * n);
+  const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
+  const chance = (p: number) => next() < p;
+  const some = <T,>(xs: readonly T[], min: number, max: number): T[] => {
+    const want = min + int(max - min + 1);
+    const out = new Set<T>();
+    for (let i = 0; i < want * 4 && out.size < want; i++) out.add(pick(xs));
+    return [...out];
+  };
+  return { next, int, pick, chance, some };
+}
+type Rng = ReturnType<typeof prng>;
+
+// ---------------------------------------------------------------- vocabulary of a policy set
+interface Vocab {
+  kinds: string[];
+  versions: string[];
+  scopes: string[];
+  principalIds: string[];
+  roles: string[];
+  derivedRoles: string[];
+  actions: string[];
+  actionPatterns: string[];
+  /** attribute name -> sub-keys seen (`P.attr.tags.brand` gives tags -> {brand}) */
+  pAttrs: Map<string, Set<string>>;
+  rAttrs: Map<string, Set<string>>;
+  strings: string[];
+  numbers: number[];
+}
+
+function vocabulary(sources: readonly PolicySource[]): Vocab {
+  const kinds = new Set<string>();
+  const versions = new Set<string>(['default']);
+  const scopes = new Set<string>(['']);
+  const principalIds = new Set<string>();
+  const roles = new Set<string>();
+  const derivedRoles = new Set<string>();
+  const actions = new Set<string>();
+  const patterns = new Set<string>();
+  const pAttrs = new Map<string, Set<string>>();
+  const rAttrs = new Map<string, Set<string>>();
+  const strings = new Set<string>();
+  const numbers = new Set<number>();
+  const addAttr = (m: Map<string, Set<string>>, name: string, sub?: string) => {
+    const s = m.get(name) ?? new Set<string>();
+    if (sub) s.add(sub);
+    m.set(name, s);
+  };
+  const addAction = (a: unknown) => {
+    if (typeof a !== 'string' || a === '*') return;
+    (a.includes('*') ? patterns : actions).add(a);
+  };
+  const addRoles = (rs: unknown) => {
+    if (Array.isArray(rs)) for (const r of rs) if (typeof r === 'string' && r !== '*') roles.add(r);
+  };
+  const addKind = (k: unknown) => {
+    if (typeof k === 'string' && !k.includes('*')) kinds.add(k);
+  };
+  const addVersionScope = (p: Record<string, unknown>) => {
+    if (typeof p.version === 'string') versions.add(p.version);
+    if (typeof p.scope === 'string') scopes.add(p.scope);
+  };
+  const scanText = (s: string) => {
+    const attr = /(?:\b[PR]|request\.(?:principal|resource))\.attr\.([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?/g;
+    for (const m of s.matchAll(attr)) {
+      const isP = m[0].startsWith('P') || m[0].startsWith('request.principal');
+      const sub = m[2] && !/^(exists|all|map|filter|contains|startsWith|endsWith|matches|size|inIPAddrRange|exists_one|lowerAscii|upperAscii|split|ancestorOf|descendentOf|immediateChildOf|immediateParentOf|overlaps|siblingOf|timeSince|getHours|getFullYear|getMonth|getDayOfWeek)$/.test(m[2]) ? m[2] : undefined;
+      addAttr(isP ? pAttrs : rAttrs, m[1]!, sub);
+    }
+    for (const m of s.matchAll(/"(\w+)"\s+in\s+(?:[PR]|request\.(?:principal|resource))\.attr\b/g)) {
+      addAttr(/^(P|request\.principal)/.test(m[0].split(/\s+in\s+/)[1]!) ? pAttrs : rAttrs, m[1]!);
+    }
+    for (const m of s.matchAll(/"([^"\\\n]{1,40})"|'([^'\\\n]{1,40})'/g)) strings.add((m[1] ?? m[2])!);
+    for (const m of s.matchAll(/(?<![\w.])(-?\d+(?:\.\d+)?)(?![\w.])/g)) {
+      const n = Number(m[1]);
+      if (Number.isFinite(n) && Math.abs(n) < 1e9) numbers.add(n);
+    }
+  };
+  const walkStrings = (v: unknown, f: (s: string) => void) => {
+    if (typeof v === 'string') f(v);
+    else if (Array.isArray(v)) v.forEach((x) => walkStrings(x, f));
+    else if (v && typeof v === 'object') Object.values(v).forEach((x) => walkStrings(x, f));
+  };
+
+  for (const src of sources) {
+    for (const doc of parseAllDocuments(src.content)) {
+      const d = doc.toJS() as Record<string, unknown> | null;
+      if (!d || typeof d !== 'object') continue;
+      walkStrings(d, scanText);
+      const rp = d.resourcePolicy as Record<string, unknown> | undefined;
+      if (rp) {
+        addKind(rp.resource);
+        addVersionScope(rp);
+        for (const r of (rp.rules as Record<string, unknown>[] | undefined) ?? []) {
+          (r.actions as unknown[] | undefined)?.forEach(addAction);
+          addRoles(r.roles);
+        }
+      }
+      const dr = d.derivedRoles as Record<string, unknown> | undefined;
+      if (dr) {
+        for (const def of (dr.definitions as Record<string, unknown>[] | undefined) ?? []) {
+          if (typeof def.name === 'string') derivedRoles.add(def.name);
+          addRoles(def.parentRoles);
+        }
+      }
+      const pp = d.principalPolicy as Record<string, unknown> | undefined;
+      if (pp) {
+        if (typeof pp.principal === 'string') principalIds.add(pp.principal);
+        addVersionScope(pp);
+        for (const r of (pp.rules as Record<string, unknown>[] | undefined) ?? []) {
+          addKind(r.resource);
+          for (const a of (r.actions as Record<string, unknown>[] | undefined) ?? []) addAction(a.action);
+        }
+      }
+      const rl = d.rolePolicy as Record<string, unknown> | undefined;
+      if (rl) {
+        addRoles([rl.role]);
+        addRoles(rl.parentRoles);
+        addVersionScope(rl);
+        for (const r of (rl.rules as Record<string, unknown>[] | undefined) ?? []) {
+          addKind(r.resource);
+          (r.allowActions as unknown[] | undefined)?.forEach(addAction);
+        }
+      }
+      for (const key of ['exportConstants', 'constants']) {
+        const c = (d[key] as Record<string, unknown> | undefined)?.definitions;
+        walkStrings(c, (s) => s.length <= 40 && strings.add(s));
+      }
+    }
+  }
+  return {
+    kinds: [...kinds].sort(),
+    versions: [...versions].sort(),
+    scopes: [...scopes].sort(),
+    principalIds: [...principalIds].sort(),
+    roles: [...roles].sort(),
+    derivedRoles: [...derivedRoles].sort(),
+    actions: [...actions].sort(),
+    actionPatterns: [...patterns].sort(),
+    pAttrs,
+    rAttrs,
+    strings: [...strings].filter((s) => !/[\n{}]/.test(s)).sort(),
+    numbers: [...numbers].sort((a, b) => a - b),
+  };
+}
+
+// ---------------------------------------------------------------- random inputs
+const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'eve'];
+const IPS = ['10.20.1.5', '10.21.0.1', '192.168.0.10', '127.0.0.1'];
+
+function genValue(rng: Rng, v: Vocab, name: string, subs: Set<string>, ids: string[]): unknown {
+  if (subs.size > 0 && rng.chance(0.8)) {
+    const o: Record<string, unknown> = {};
+    for (const s of subs) if (rng.chance(0.85)) o[s] = genValue(rng, v, s, new Set(), ids);
+    return o;
+  }
+  const r = rng.next();
+  if (/ip/i.test(name) && r < 0.7) return rng.pick(IPS);
+  if (/(At|time|date)$/i.test(name) && r < 0.7) return new Date(Date.now() - rng.int(72) * 3_600_000).toISOString();
+  if (/(owner|id|_for|by)$/i.test(name) && r < 0.6) return rng.pick(ids);
+  if (r < 0.4) return rng.pick(v.strings.length ? v.strings : ['x']);
+  if (r < 0.55) return rng.some(v.strings.length ? v.strings : ['x'], 0, 3);
+  if (r < 0.7) return rng.chance(0.5);
+  if (r < 0.82) return v.numbers.length && rng.chance(0.7) ? rng.pick(v.numbers) : rng.int(20_000) / (rng.chance(0.3) ? 100 : 1);
+  if (r < 0.9) return rng.pick(ids);
+  return `v${rng.int(1000)}`;
+}
+
+function genAttrs(rng: Rng, v: Vocab, m: Map<string, Set<string>>, ids: string[]): Record<string, unknown> | undefined {
+  if (m.size === 0 || rng.chance(0.05)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [name, subs] of m) if (rng.chance(0.75)) out[name] = genValue(rng, v, name, subs, ids);
+  if (rng.chance(0.2)) out[`extra${rng.int(5)}`] = rng.pick(v.strings.length ? v.strings : ['x']);
+  return out;
+}
+
+function genScope(rng: Rng, v: Vocab): string | undefined {
+  if (rng.chance(0.35)) return undefined;
+  const s = rng.pick(v.scopes);
+  if (rng.chance(0.05)) return s === '' ? 'nowhere' : `${s}.nowhere`; // unknown leaf: strict scope search
+  return s;
+}
+
+function genAction(rng: Rng, v: Vocab): string {
+  const r = rng.next();
+  if (r < 0.1 || (v.actions.length === 0 && v.actionPatterns.length === 0)) return `unknown_${rng.int(3)}`;
+  if (r < 0.25 && v.actionPatterns.length) return rng.pick(v.actionPatterns).replace(/\*/g, () => rng.pick(['public', 'x', 'a:b', 'secret']));
+  return rng.pick(v.actions.length ? v.actions : ['read']);
+}
+
+interface Case {
+  request: CheckResourcesRequest;
+}
+
+function genRequest(rng: Rng, v: Vocab, n: number, jwt: boolean): Case {
+  const id = rng.chance(0.3) && v.principalIds.length ? rng.pick(v.principalIds) : rng.pick([...PEOPLE, `user${rng.int(100)}`]);
+  const ids = [id, ...PEOPLE, ...v.principalIds];
+  const roles = rng.some([...v.roles, ...v.roles, ...v.derivedRoles, 'random_role', 'user'], 1, 3);
+  const version = rng.chance(0.2) ? rng.pick([...v.versions, 'nope']) : undefined;
+  const principal: CerbosPrincipal = { id, roles };
+  const pAttr = genAttrs(rng, v, v.pAttrs, ids);
+  if (pAttr) principal.attr = pAttr;
+  if (version !== undefined) principal.policyVersion = version;
+  const pScope = genScope(rng, v);
+  if (pScope !== undefined) principal.scope = pScope;
+  const resources: CheckResourcesRequest['resources'] = [];
+  for (let i = 0; i < n; i++) {
+    const resource: CerbosResource = { kind: rng.chance(0.05) ? 'unknown_kind' : rng.pick(v.kinds), id: `r${i}` };
+    const rAttr = genAttrs(rng, v, v.rAttrs, ids);
+    if (rAttr) resource.attr = rAttr;
+    if (version !== undefined && rng.chance(0.8)) resource.policyVersion = version;
+    const rScope = rng.chance(0.5) ? pScope : genScope(rng, v);
+    if (rScope !== undefined) resource.scope = rScope;
+    const actions = [...new Set(Array.from({ length: 1 + rng.int(5) }, () => genAction(rng, v)))];
+    resources.push({ resource, actions });
+  }
+  const request: CheckResourcesRequest = { principal, resources };
+  if (jwt && rng.chance(0.5)) {
+    request.jwtClaims = {
+      sub: id,
+      iss: 'https://issuer.example',
+      aud: rng.some(['cerbos-jwt-tests', 'other-aud'], 1, 2),
+      customArray: rng.some(['A', 'B', 'C'], 0, 3),
+      exp: Math.floor(Date.now() / 1000) + 3600,
+      iat: Math.floor(Date.now() / 1000) - 10,
+    };
+  }
+  return { request };
+}
+
+// ---------------------------------------------------------------- comparison
+type Kind = 'effect' | 'policy' | 'derivedRoles' | 'outputs' | 'error';
+interface Mismatch {
+  kind: Kind;
+  key: string;
+  detail: string;
+  request: CheckResourcesRequest;
+}
+
+function ours(engine: Engine, req: CheckResourcesRequest, i: number): CheckResult | Error {
+  const { resource, actions } = req.resources[i]!;
+  try {
+    return engine.check({ principal: req.principal, resource, actions, ...(req.jwtClaims ? { auxData: { jwt: req.jwtClaims } } : {}) });
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+const sortJson = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
+/** Normalise outputs: JSON numbers are doubles on Cerbos's side; timestamps from now() differ by run. */
+const outputsOf = (os: { src: string; action: string; val?: unknown }[] | undefined) =>
+  sortJson((os ?? []).map((o) => ({ src: o.src, action: o.action, val: o.val ?? null })));
+
+function compare(c: CerbosResult, o: CheckResult | Error, req: CheckResourcesRequest, i: number): Mismatch[] {
+  const one = { principal: req.principal, resources: [req.resources[i]!], ...(req.jwtClaims ? { jwtClaims: req.jwtClaims } : {}) };
+  const kind = req.resources[i]!.resource.kind;
+  if (o instanceof Error) return [{ kind: 'error', key: `${kind}:${o.message.slice(0, 60)}`, detail: `ours threw ${o.name}: ${o.message}; cerbos ${JSON.stringify(c.actions)}`, request: one }];
+  const out: Mismatch[] = [];
+  for (const [action, effect] of Object.entries(c.actions)) {
+    const mine = o.actions[action];
+    if (mine?.effect !== effect) {
+      out.push({ kind: 'effect', key: `${kind}#${action}`, detail: `action ${action}: cerbos ${effect} (${c.meta?.actions?.[action]?.matchedPolicy ?? '?'}), ours ${mine?.effect} (${mine?.policy})`, request: { ...one, resources: [{ ...one.resources[0]!, actions: [action] }] } });
+      continue;
+    }
+    const cp = c.meta?.actions?.[action];
+    const cPolicy = cp?.matchedPolicy || 'NO_MATCH';
+    const cScope = cp?.matchedScope ?? '';
+    if (cPolicy !== mine.policy || cScope !== mine.scope) {
+      out.push({ kind: 'policy', key: `${kind}#${action}`, detail: `action ${action}: cerbos ${cPolicy} scope '${cScope}', ours ${mine.policy} scope '${mine.scope}'`, request: { ...one, resources: [{ ...one.resources[0]!, actions: [action] }] } });
+    }
+  }
+  const cd = [...(c.meta?.effectiveDerivedRoles ?? [])].sort();
+  const od = [...o.effectiveDerivedRoles].sort();
+  if (JSON.stringify(cd) !== JSON.stringify(od)) {
+    out.push({ kind: 'derivedRoles', key: `${kind}:${cd}|${od}`, detail: `effectiveDerivedRoles: cerbos [${cd}], ours [${od}]`, request: one });
+  }
+  const co = outputsOf(c.outputs);
+  const oo = outputsOf(o.outputs.filter((x) => x.error === undefined));
+  if (JSON.stringify(co) !== JSON.stringify(oo)) {
+    out.push({ kind: 'outputs', key: `${kind}:outputs`, detail: `outputs: cerbos ${JSON.stringify(co)}, ours ${JSON.stringify(oo)}`, request: one });
+  }
+  return out;
+}
+
+interface SetResult {
+  requests: number;
+  resources: number;
+  actions: number;
+  mismatches: Mismatch[];
+}
+
+async function runSet(name: string, server: CerbosServer, engine: Engine, v: Vocab, jwt: boolean): Promise<SetResult> {
+  const rng = prng(SEED ^ [...name].reduce((h, ch) => Math.imul(h, 31) + ch.charCodeAt(0), 7));
+  const cases = Array.from({ length: Math.ceil(CASES / RESOURCES_PER_REQUEST) }, () => genRequest(rng, v, RESOURCES_PER_REQUEST, jwt));
+  const res: SetResult = { requests: 0, resources: 0, actions: 0, mismatches: [] };
+  const work = async (c: Case) => {
+    const results = await server.checkResources(c.request);
+    expect(results).toHaveLength(c.request.resources.length);
+    results.forEach((r, i) => {
+      expect(r.resource.id).toBe(c.request.resources[i]!.resource.id);
+      res.resources++;
+      res.actions += c.request.resources[i]!.actions.length;
+      res.mismatches.push(...compare(r, ours(engine, c.request, i), c.request, i));
+    });
+    res.requests++;
+  };
+  for (let i = 0; i < cases.length; i += 4) await Promise.all(cases.slice(i, i + 4).map(work));
+  return res;
+}
+
+/** Shrink a one-resource mismatch against both engines: drop attributes and extra roles while it still differs. */
+async function shrink(m: Mismatch, server: CerbosServer, engine: Engine): Promise<CheckResourcesRequest> {
+  const differs = async (req: CheckResourcesRequest) => {
+    try {
+      const [c] = await server.checkResources(req);
+      return compare(c!, ours(engine, req, 0), req, 0).some((x) => x.kind === m.kind);
+    } catch {
+      return false;
+    }
+  };
+  let cur: CheckResourcesRequest = structuredClone(m.request);
+  const tryEdit = async (edit: (r: CheckResourcesRequest) => boolean) => {
+    const next = structuredClone(cur);
+    if (edit(next) && (await differs(next))) {
+      cur = next;
+      return true;
+    }
+    return false;
+  };
+  await tryEdit((r) => (r.jwtClaims ? (delete r.jwtClaims, true) : false));
+  for (const role of [...cur.principal.roles]) {
+    await tryEdit((r) => (r.principal.roles.length > 1 ? ((r.principal.roles = r.principal.roles.filter((x) => x !== role)), true) : false));
+  }
+  for (const who of ['principal', 'resource'] as const) {
+    const target = (r: CheckResourcesRequest) => (who === 'principal' ? r.principal : r.resources[0]!.resource);
+    for (const k of Object.keys(target(cur).attr ?? {})) await tryEdit((r) => (delete target(r).attr![k], true));
+    for (const f of ['scope', 'policyVersion'] as const) await tryEdit((r) => (target(r)[f] !== undefined ? (delete target(r)[f], true) : false));
+  }
+  return cur;
+}
+
+async function report(name: string, r: SetResult, server: CerbosServer, engine: Engine): Promise<void> {
+  const byKind = new Map<Kind, Mismatch[]>();
+  for (const m of r.mismatches) byKind.set(m.kind, [...(byKind.get(m.kind) ?? []), m]);
+  const counts = [...byKind].map(([k, ms]) => `${k} ${ms.length}`).join(', ') || 'none';
+  console.log(
+    `[differential] ${name}: compared ${r.resources} resources / ${r.actions} action decisions in ${r.requests} requests ` +
+      `(seed ${SEED}) against Cerbos ${CERBOS_VERSION}; mismatches: ${counts}`,
+  );
+  for (const [kind, ms] of byKind) {
+    const seen = new Set<string>();
+    for (const m of ms) {
+      if (seen.has(m.key) || seen.size >= 4) continue;
+      seen.add(m.key);
+      const min = await shrink(m, server, engine);
+      const [c] = await server.checkResources(min);
+      const o = ours(engine, min, 0);
+      const again = compare(c!, o, min, 0).find((x) => x.kind === kind);
+      console.log(`  [${kind}] ${again?.detail ?? m.detail}\n    request: ${JSON.stringify(min)}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the sets
+interface PolicySet {
+  name: string;
+  dir: string;
+  present: boolean;
+  globals?: Record<string, unknown>;
+  jwt: boolean;
+}
+const sets: PolicySet[] = [
+  { name: 'example policies', dir: examplesDir, present: true, jwt: false },
+  { name: 'conformance store', dir: storeDir, present: storePresent, globals: { environment: 'test' }, jwt: true },
+];
+
+describe.runIf(!binary.ok && isCI)(`Cerbos ${CERBOS_VERSION} binary under CI`, () => {
+  it('is available (CI=true requires the differential test to run)', () => {
+    expect.fail(`scripts/cerbos-binary.mjs could not provide the Cerbos binary: ${binary.ok ? '' : binary.reason}`);
+  });
+});
+
+describe.skipIf(!binary.ok)(`differential: embedded engine vs Cerbos ${CERBOS_VERSION} (strict evaluation)`, () => {
+  for (const set of sets) {
+    describe.skipIf(!set.present)(set.name, () => {
+      let server: CerbosServer | undefined;
+      let engine: Engine;
+      let vocab: Vocab;
+      beforeAll(async () => {
+        const sources = readPolicies(set.dir);
+        vocab = vocabulary(sources);
+        engine = createEngine({ policies: sources, lenient: false, ...(set.globals ? { globals: set.globals } : {}) });
+        server = await startCerbos({ binary: binary.ok ? binary.path : '', policyDir: set.dir, strictEvaluation: true, ...(set.globals ? { globals: set.globals } : {}) });
+      });
+      afterAll(async () => {
+        await server?.close();
+      });
+
+      it.runIf(set.name === 'example policies')('oracle runs with strict evaluation: an erroring DENY condition denies on both sides', async () => {
+        // order.yaml's no-refund-via-agent DENY rule errors when P.attr.chain is not a list (`.exists` on a string).
+        // Under strict evaluation it applies and beats the support lead's ALLOW; Cerbos's lenient default would allow.
+        const req: CheckResourcesRequest = {
+          principal: { id: 'dave', roles: ['support_lead'], attr: { chain: 'not-a-list' } },
+          resources: [{ resource: { kind: 'order', id: 'o1', attr: { owner: 'alice' } }, actions: ['refund', 'read'] }],
+        };
+        const [c] = await server!.checkResources(req);
+        expect(c!.actions).toEqual({ refund: 'EFFECT_DENY', read: 'EFFECT_ALLOW' });
+        const o = ours(engine, req, 0);
+        expect(o instanceof Error ? o.message : { refund: o.actions.refund?.effect, read: o.actions.read?.effect }).toEqual(c!.actions);
+      });
+
+      it('gives the same effect for every action (deciding policy, derived roles, outputs reported)', async () => {
+        const r = await runSet(set.name, server!, engine, vocab, set.jwt);
+        await report(set.name, r, server!, engine);
+        expect(r.resources).toBeGreaterThanOrEqual(Math.min(CASES, 100));
+        expect(r.mismatches.filter((m) => m.kind === 'effect' || m.kind === 'error').map((m) => m.detail)).toEqual([]);
+      });
+    });
+  }
+});
