@@ -48,10 +48,16 @@ async function withDevIdp(config: Config, keysDir: string, say: (m: string) => v
   return { ...config, subjectIssuers: [...config.subjectIssuers.filter((s) => s.issuer !== DEV_IDP_ISSUER), devIssuer] };
 }
 
-async function storeFor(config: Config): Promise<Store> {
+/**
+ * The configured store. Redis diagnostics (connection lost, resync failed; never URLs or secrets) go to `say`,
+ * like every other operator message, instead of straight to the console.
+ */
+async function storeFor(config: Config, say: (m: string) => void): Promise<Store> {
   if (config.store === 'memory') return new MemoryStore();
-  const mod = (await import('./store/from-url.node.js')) as { createStore(spec: unknown): Store | Promise<Store> };
-  return mod.createStore(config.store);
+  const { createStore } = await import('./store/from-url.node.js');
+  const logger = (line: string): void => say(line);
+  const spec = typeof config.store === 'string' ? { url: config.store, logger } : { ...config.store, logger };
+  return createStore(spec);
 }
 
 async function policyFor(config: Config, resolvePath: (p: string) => string, say: (m: string) => void): Promise<ScopePolicy | undefined> {
@@ -69,9 +75,16 @@ export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
   let config = await withDevIdp(loaded.config, keysDir, say);
   if (o.port !== undefined) config = { ...config, port: o.port };
   if (o.host !== undefined) config = { ...config, host: o.host };
-  const store = o.store ?? (await storeFor(config));
-  const policy = o.policy ?? (await policyFor(config, loaded.resolvePath, say));
-  const service = await TokenService.create({ config, keys, store, policy, onDecision: o.onDecision });
+  const store = o.store ?? (await storeFor(config, say));
+  let policy: ScopePolicy | undefined;
+  let service: TokenService;
+  try {
+    policy = o.policy ?? (await policyFor(config, loaded.resolvePath, say));
+    service = await TokenService.create({ config, keys, store, policy, onDecision: o.onDecision });
+  } catch (e) {
+    if (o.store === undefined) await store.close(); // do not leak the connections of a store this node opened
+    throw e;
+  }
   const app = createApp({
     service,
     onDecision: o.onDecision,
@@ -96,10 +109,17 @@ export interface RunningNode extends BatonNode {
 export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
   const built = await buildNode(o);
   const { config } = built;
-  const server = await new Promise<ServerType>((resolveServer, reject) => {
-    const s = serve({ fetch: built.app.fetch, port: config.port, hostname: config.host }, () => resolveServer(s));
-    s.once('error', reject);
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise<ServerType>((resolveServer, reject) => {
+      const s = serve({ fetch: built.app.fetch, port: config.port, hostname: config.host }, () => resolveServer(s));
+      s.once('error', reject);
+    });
+  } catch (e) {
+    // A store this node opened (e.g. Redis connections) must not keep the process alive after a failed start.
+    if (o.store === undefined) await built.store.close();
+    throw e;
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
