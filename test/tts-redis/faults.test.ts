@@ -62,6 +62,9 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
   let f: Fixture;
   let server: PrivateRedis;
   let tts: RunningNode;
+  /** a second TTS whose store comes from `config.store` (string form), its diagnostics through `say` */
+  let wired: RunningNode;
+  const said: string[] = [];
   let store: RecordingStore;
   let verifierStore: RedisStore;
   let cache: RevocationCache;
@@ -79,6 +82,7 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     const keyPrefix = testPrefix('tts-faults');
     store = new RecordingStore(new RedisStore({ url: server.url, keyPrefix, logger: () => {} }));
     tts = await startTts(ttsConfig(f, 'memory'), { store });
+    wired = await startTts(ttsConfig(f, server.url), { say: (m) => said.push(m) });
     verifierStore = new RedisStore({ url: server.url, keyPrefix, logger: () => {} });
     cache = new RevocationCache(verifierStore);
     subjectForm = exchangeForm(await accessToken(f));
@@ -88,6 +92,7 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     cache?.close();
     await verifierStore?.close();
     await tts?.close();
+    await wired?.close();
     await server?.stop(); // private and non-persistent: nothing to clean
     f?.cleanup();
     process.off('unhandledRejection', onUnhandled);
@@ -165,6 +170,12 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     const rv = await post(tts.url, '/revoke', new URLSearchParams({ txn: crypto.randomUUID() }), basic('ops-revoker'), HANG_MS);
     expect(rv.status).toBe(503);
     expect(rv.body?.error).toBe('temporarily_unavailable');
+
+    // The TTS wired from config.store reports the same, and tells the operator through its own channel.
+    expect((await getJson(wired.url, '/healthz')).status).toBe(503);
+    expect((await post(wired.url, '/token', subjectForm, basic('agent-basic'), HANG_MS)).status).toBe(503);
+    expect(await eventually(() => said.some((l) => l.includes('store redis')), 5000)).toBe(true);
+    expect(said.filter((l) => l.includes(`:${server.port}`) && l.includes('redis://'))).toEqual([]);
   });
 
   it('Redis down: the verifier-side revocation check fails closed (known revocations still refused)', async () => {
@@ -185,6 +196,7 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     expect(replay.status).toBe(401);
     expect(replay.body?.error).toBe('invalid_client');
     expect((await getJson(tts.url, '/healthz')).status).toBe(200);
+    expect(await eventually(async () => (await post(wired.url, '/token', subjectForm, basic('agent-basic'))).status === 200, 10_000, 200)).toBe(true);
 
     expect(await eventually(() => verifierStore.revocationFeedLive(), 10_000, 100)).toBe(true);
     expect(await cache.isRevoked(crypto.randomUUID())).toBe(false);

@@ -78,7 +78,7 @@ export function ttsConfig(f: Fixture, store: unknown, o: { rateLimit?: RateLimit
   );
 }
 
-export function startTts(config: Config, extra: Omit<NodeOptions, 'loaded' | 'port' | 'say'> = {}): Promise<RunningNode> {
+export function startTts(config: Config, extra: Omit<NodeOptions, 'loaded' | 'port'> = {}): Promise<RunningNode> {
   return startNode({ loaded: { config, file: 'test', resolvePath: (p) => p }, port: 0, say: () => {}, ...extra });
 }
 
