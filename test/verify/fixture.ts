@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
-import type { Hono } from 'hono';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
@@ -148,9 +147,9 @@ export interface RunningService {
 }
 
 /** Serves a hono app on a free loopback port. */
-export async function serveApp(app: Hono<never> | Hono): Promise<RunningService> {
+export async function serveApp(app: { fetch: (req: Request) => Response | Promise<Response> }): Promise<RunningService> {
   const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+    const s = serve({ fetch: (req) => app.fetch(req), port: 0, hostname: '127.0.0.1' }, () => resolve(s));
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
