@@ -2,10 +2,9 @@
 // policies, along the scope chain, default deny) with one deliberate difference: by default a DENY rule whose
 // condition fails to evaluate is treated as matched (fail closed). `lenient: true` restores Cerbos's behaviour.
 import * as z from 'zod';
-import type { CelActivation, CelRequest, CompiledCondition, CelProgram } from './cel/index.js';
+import { CelScope, type CelRequest, type CompiledCondition, type CelProgram } from './cel/index.js';
 import {
   compilePolicies,
-  principalPolicyKey,
   resourcePolicyKey,
   type CompiledDerivedRole,
   type CompiledOutput,
@@ -23,7 +22,6 @@ import type {
   CheckInput,
   CheckOptions,
   CheckResult,
-  Effect,
   OutputEntry,
   PolicySource,
   Principal,
@@ -102,73 +100,133 @@ function validate<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
 const NO_MATCH = 'NO_MATCH';
 const NO_MATCH_SCOPE = 'NO_MATCH_FOR_SCOPE_PERMISSIONS';
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
-const BY_ACTION_CACHE_MAX = 4096;
+/** Bound on every memo keyed by request input (actions, kinds, scopes, roles are caller-controlled). */
+const CACHE_MAX = 4096;
 
 const ERR = Symbol('error');
+type CondResult = boolean | typeof ERR;
+
+/** Per-check state of a derived role. */
+const DR_ACTIVE = 1;
+const DR_INACTIVE = 2;
+const DR_ERRORED = 3;
+type DrState = typeof DR_ACTIVE | typeof DR_INACTIVE | typeof DR_ERRORED;
 
 interface RoleUnit {
   role: string;
-  narrowing: CompiledRolePolicy[];
-  baseRoles: string[];
+  narrowing: readonly CompiledRolePolicy[];
+  baseRoles: readonly string[];
 }
-type CondResult = boolean | typeof ERR;
 
-/** Per-check evaluation state (one activation object reused for every expression). */
+/** The resource policies that apply to (kind, version, scope), most specific first. */
+interface Target {
+  rps: readonly CompiledResourcePolicy[];
+  policyKey: string;
+}
+
+/** A rule of a policy that can apply to one role for one action: always, or through one of `drs`. */
+interface PlanEntry {
+  rule: CompiledResourceRule;
+  always: boolean;
+  drs: readonly CompiledDerivedRole[];
+}
+
+/** Decision of one role before it is turned into the reported ActionEffect. */
+const NO_MATCH_EFFECT: ActionEffect = Object.freeze({ effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' }) as ActionEffect;
+
+/** Per-check evaluation state: one CEL scope reused for every expression, memoised variables and derived roles. */
 class Evaluation {
-  readonly act: CelActivation;
-  private readonly varCache = new Map<number, Record<string, unknown>>();
-  readonly errors: { expression: string; message: string }[] = [];
+  readonly scope: CelScope;
   readonly trace: string[] | undefined;
+  readonly outputs: OutputEntry[] = [];
+  readonly edr: string[] = [];
+  errors: { expression: string; message: string }[] | undefined;
+  private varCache: Map<number, Record<string, unknown>> | undefined;
+  private dr: Map<CompiledDerivedRole, DrState> | undefined;
+  private visited: CompiledResourcePolicy[] | undefined;
   constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean) {
-    this.act = { request, globals, now, variables: EMPTY, constants: EMPTY, runtime: { effectiveDerivedRoles: [] } };
+    this.scope = new CelScope(request, now, globals);
     this.trace = explain ? [] : undefined;
   }
+  private fail(expression: string, e: unknown): void {
+    (this.errors ??= []).push({ expression, message: (e as Error).message });
+  }
   private bind(params: ParamSet): void {
-    // Only replace activation fields when they change: the CEL layer caches its scope per activation object.
-    if (this.act.constants !== params.constants) this.act.constants = params.constants;
+    const s = this.scope;
+    if (s.C !== params.constants) s.setConstants(params.constants);
     if (params.vars.length === 0) {
-      if (this.act.variables !== EMPTY) this.act.variables = EMPTY;
+      if (s.V !== EMPTY) s.setVariables(EMPTY);
       return;
     }
-    let vars = this.varCache.get(params.id);
+    const cache = (this.varCache ??= new Map());
+    let vars = cache.get(params.id);
     if (!vars) {
       vars = {};
-      this.act.variables = vars;
+      s.setVariables(vars);
       for (const v of params.vars) {
         try {
-          vars[v.name] = v.prog.evaluate(this.act);
+          vars[v.name] = v.prog.evaluateIn(s);
         } catch (e) {
-          this.errors.push({ expression: v.prog.source, message: (e as Error).message });
+          this.fail(v.prog.source, e);
         }
       }
-      this.varCache.set(params.id, vars);
+      cache.set(params.id, vars);
     }
-    if (this.act.variables !== vars) this.act.variables = vars;
+    if (s.V !== vars) s.setVariables(vars);
   }
   cond(c: CompiledCondition | undefined, src: string | undefined, params: ParamSet): CondResult {
     if (!c) return true;
     this.bind(params);
     try {
-      return c.evaluate(this.act) === true;
+      return c.evaluateIn(this.scope) === true;
     } catch (e) {
-      this.errors.push({ expression: src ?? '', message: (e as Error).message });
+      this.fail(src ?? '', e);
       return ERR;
     }
   }
-  value(p: CelProgram, params: ParamSet): { val?: unknown; error?: string } {
+  output(src: string, action: string, p: CelProgram | undefined, params: ParamSet): void {
+    if (!p) return;
     this.bind(params);
+    const o: OutputEntry = { src, action };
     try {
-      return { val: p.evaluate(this.act) };
+      o.val = p.evaluateIn(this.scope);
     } catch (e) {
-      return { error: (e as Error).message };
+      o.error = (e as Error).message;
     }
+    this.outputs.push(o);
+  }
+  drState(dr: CompiledDerivedRole): DrState | undefined {
+    return this.dr?.get(dr);
+  }
+  /** Evaluate the derived roles of a policy the first time the scope walk reaches it (each role at most once). */
+  visit(p: CompiledResourcePolicy, roles: readonly string[]): void {
+    if (p.derivedRoles.length === 0) return;
+    const visited = (this.visited ??= []);
+    if (visited.includes(p)) return;
+    visited.push(p);
+    let changed = false;
+    for (const dr of p.derivedRoles) {
+      const states = (this.dr ??= new Map());
+      if (states.has(dr)) continue;
+      if (!dr.anyParent && !hasAny(dr.parentRoles, roles)) continue;
+      const ok = this.cond(dr.condition, dr.conditionSource, dr.params);
+      if (ok === true) {
+        states.set(dr, DR_ACTIVE);
+        changed = true;
+        if (!this.edr.includes(dr.name)) this.edr.push(dr.name);
+      } else states.set(dr, ok === ERR ? DR_ERRORED : DR_INACTIVE);
+    }
+    if (changed) this.scope.runtime = runtimeOf(this.edr);
   }
   note(s: string): void {
     this.trace?.push(s);
   }
 }
 
-const EMPTY_RUNTIME = runtimeOf([]);
+function hasAny(set: ReadonlySet<string>, xs: readonly string[]): boolean {
+  for (const x of xs) if (set.has(x)) return true;
+  return false;
+}
 
 /** `runtime` as conditions see it (both spellings Cerbos accepts). */
 function runtimeOf(roles: string[]): { effectiveDerivedRoles: string[] } {
@@ -187,43 +245,55 @@ function scopeChain(scope: string): string[] {
   return out;
 }
 
-function rulesFor(p: CompiledResourcePolicy, action: string): readonly CompiledResourceRule[] {
-  let r = p.byAction.get(action);
-  if (!r) {
-    r = p.rules.filter((x) => x.matchAction(action));
-    if (p.byAction.size >= BY_ACTION_CACHE_MAX) p.byAction.clear();
-    p.byAction.set(action, r);
+/** A two-level memo bounded by its total size (cleared when full). */
+class Memo2<V> {
+  private readonly m = new Map<string, Map<string, V>>();
+  private size = 0;
+  get(a: string, b: string): V | undefined {
+    return this.m.get(a)?.get(b);
   }
-  return r;
+  set(a: string, b: string, v: V): V {
+    if (this.size >= CACHE_MAX) {
+      this.m.clear();
+      this.size = 0;
+    }
+    let inner = this.m.get(a);
+    if (!inner) this.m.set(a, (inner = new Map()));
+    inner.set(b, v);
+    this.size++;
+    return v;
+  }
 }
 
-export function createEngine(options: EngineOptions): Engine {
-  const set: CompiledPolicySet = Array.isArray(options.policies)
-    ? compilePolicies(options.policies as readonly PolicySource[])
-    : (options.policies as CompiledPolicySet);
-  const strict = options.lenient !== true;
-  const globals = options.globals ?? {};
-  const defaultVersion = options.defaultPolicyVersion ?? 'default';
-  const lenientScope = options.lenientScopeSearch === true;
+const ruleMatters = (r: CompiledResourceRule, role: string): boolean =>
+  r.anyRole || r.roles.has(role) || r.derivedRoles.some((d) => d.anyParent || d.parentRoles.has(role));
 
-  function pushOutput(ev: Evaluation, outputs: OutputEntry[], src: string, action: string, p: CelProgram | undefined, params: ParamSet): void {
-    if (!p) return;
-    const r = ev.value(p, params);
-    const o: OutputEntry = { src, action };
-    if (r.error !== undefined) o.error = r.error;
-    else o.val = r.val;
-    outputs.push(o);
+class EngineCore {
+  readonly strict: boolean;
+  readonly globals: Record<string, unknown>;
+  readonly defaultVersion: string;
+  readonly lenientScope: boolean;
+  private readonly targets = new Memo2<Target>();
+  private readonly units = new Memo2<RoleUnit>();
+  /** per resource policy: action -> role -> applicable rules */
+  private readonly plans = new WeakMap<CompiledResourcePolicy, Memo2<readonly PlanEntry[]>>();
+
+  constructor(readonly set: CompiledPolicySet, options: EngineOptions) {
+    this.strict = options.lenient !== true;
+    this.globals = options.globals ?? {};
+    this.defaultVersion = options.defaultPolicyVersion ?? 'default';
+    this.lenientScope = options.lenientScopeSearch === true;
   }
 
   /** Resolve the chain of existing policies for a scope (most specific first). */
-  function chain<T>(scopes: Map<string, T> | undefined, scope: string): T[] {
+  chain<T>(scopes: Map<string, T> | undefined, scope: string): T[] {
     if (!scopes) return [];
     const out: T[] = [];
     let started = false;
     for (const s of scopeChain(scope)) {
       const p = scopes.get(s);
       if (!p) {
-        if (!started && !lenientScope) return [];
+        if (!started && !this.lenientScope) return [];
         continue;
       }
       started = true;
@@ -232,20 +302,70 @@ export function createEngine(options: EngineOptions): Engine {
     return out;
   }
 
-  function evalPrincipal(
-    ev: Evaluation,
-    pps: CompiledPrincipalPolicy[],
-    kind: string,
-    actions: readonly string[],
-    effects: Record<string, ActionEffect>,
-    outputs: OutputEntry[],
-  ): void {
+  target(kind: string, version: string, scope: string): Target {
+    const key = `${version}\u0000${scope}`;
+    const hit = this.targets.get(kind, key);
+    if (hit) return hit;
+    const rps = this.chain(this.set.resource.get(`${kind}\u0000${version}`), scope);
+    return this.targets.set(kind, key, { rps, policyKey: rps[0]?.key ?? resourcePolicyKey(kind, version, scope) });
+  }
+
+  plan(p: CompiledResourcePolicy, action: string, role: string): readonly PlanEntry[] {
+    let m = this.plans.get(p);
+    if (!m) this.plans.set(p, (m = new Memo2()));
+    const hit = m.get(action, role);
+    if (hit) return hit;
+    const out: PlanEntry[] = [];
+    for (const rule of p.rules) {
+      if (!rule.matchAction(action)) continue;
+      const always = rule.anyRole || rule.roles.has(role);
+      const drs = always ? [] : rule.derivedRoles.filter((d) => d.anyParent || d.parentRoles.has(role));
+      if (always || drs.length > 0) out.push({ rule, always, drs });
+    }
+    return m.set(action, role, out);
+  }
+
+  /** The role policy governing `role` for a resource scope: the nearest one along the scope chain. */
+  rolePolicyFor(role: string, version: string, scope: string): CompiledRolePolicy | undefined {
+    for (const s of scopeChain(scope)) {
+      const p = this.set.role.get(`${version}\u0000${s}`)?.get(role);
+      if (p) return p;
+    }
+    return undefined;
+  }
+
+  /** A role with a role policy in the scope chain is narrowed by it and stands for its parent roles (recursively). */
+  unit(role: string, version: string, scope: string): RoleUnit {
+    const key = this.set.role.size === 0 ? '' : `${version}\u0000${scope}`;
+    const hit = this.units.get(role, key);
+    if (hit) return hit;
+    const narrowing: CompiledRolePolicy[] = [];
+    const baseRoles: string[] = [];
+    if (this.set.role.size === 0) baseRoles.push(role);
+    else {
+      const seen = new Set<string>();
+      const walk = (r: string): void => {
+        if (seen.has(r)) return;
+        seen.add(r);
+        const rp = this.rolePolicyFor(r, version, scope);
+        if (!rp) {
+          baseRoles.push(r);
+          return;
+        }
+        narrowing.push(rp);
+        for (const parent of rp.parentRoles) walk(parent);
+      };
+      walk(role);
+    }
+    return this.units.set(role, key, { role, narrowing, baseRoles });
+  }
+
+  evalPrincipal(ev: Evaluation, pps: CompiledPrincipalPolicy[], kind: string, actions: readonly string[], effects: Record<string, ActionEffect>): void {
+    const strict = this.strict;
     for (const p of pps) {
       const resolvedBefore = new Set(Object.keys(effects));
       for (const rule of p.rules) {
         if (!rule.matchResource(kind)) continue;
-        let activated = false;
-        let activatedAction = '';
         for (const action of actions) {
           if (resolvedBefore.has(action) || !rule.matchAction(action)) continue;
           let ok = ev.cond(rule.condition, rule.conditionSource, p.params);
@@ -255,7 +375,7 @@ export function createEngine(options: EngineOptions): Engine {
             else continue;
           }
           if (!ok) {
-            pushOutput(ev, outputs, rule.src, action, rule.output?.conditionNotMet, p.params);
+            ev.output(rule.src, action, rule.output?.conditionNotMet, p.params);
             // Parental consent: an ALLOW whose condition does not hold is a DENY at this scope.
             if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') effects[action] = { effect: 'EFFECT_DENY', policy: pps[0]!.key, scope: p.scope };
             continue;
@@ -263,165 +383,110 @@ export function createEngine(options: EngineOptions): Engine {
           if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') break;
           const cur = effects[action];
           if (!cur || cur.effect !== 'EFFECT_DENY') effects[action] = { effect: rule.effect, policy: pps[0]!.key, scope: p.scope };
-          ev.note(`${rule.src}: ${rule.effect} for ${action}`);
-          activated = true;
-          activatedAction = action;
-          pushOutput(ev, outputs, rule.src, activatedAction, rule.output?.ruleActivated, p.params);
+          if (ev.trace) ev.note(`${rule.src}: ${rule.effect} for ${action}`);
+          ev.output(rule.src, action, rule.output?.ruleActivated, p.params);
         }
-        void activated;
       }
     }
   }
 
-  /** The role policy governing `role` for a resource scope: the nearest one along the scope chain. */
-  function rolePolicyFor(role: string, version: string, scope: string): CompiledRolePolicy | undefined {
-    if (set.role.size === 0) return undefined;
-    for (const s of scopeChain(scope)) {
-      const p = set.role.get(`${version}\u0000${s}`)?.get(role);
-      if (p) return p;
+  /** Does `role` have any rule in `p` for any of the pending actions? (Otherwise the walk goes on to the parent scope.) */
+  private roleHasRules(p: CompiledResourcePolicy, role: string, pending: readonly string[]): boolean {
+    for (const a of pending) if (this.plan(p, a, role).length > 0) return true;
+    return false;
+  }
+
+  /** Decision for one (base) role along the resource scope chain; NO_MATCH when no rule decides. */
+  private decideRole(ev: Evaluation, t: Target, roles: readonly string[], role: string, action: string, pending: readonly string[]): ActionEffect {
+    const strict = this.strict;
+    let hasAllow = false;
+    let hasDeny = false;
+    for (const p of t.rps) {
+      let consentDenied = false;
+      ev.visit(p, roles);
+      if (!this.roleHasRules(p, role, pending)) continue;
+      for (const entry of this.plan(p, action, role)) {
+        const rule = entry.rule;
+        let applies = entry.always;
+        let errored = false;
+        if (!applies) {
+          for (const dr of entry.drs) {
+            const st = ev.drState(dr);
+            if (st === DR_ACTIVE) {
+              applies = true;
+              break;
+            }
+            if (st === DR_ERRORED) errored = true;
+          }
+          if (!applies && !errored) continue;
+        }
+        let ok: CondResult = applies ? ev.cond(rule.condition, rule.conditionSource, p.params) : ERR;
+        if (ok === ERR) {
+          if (strict && rule.effect === 'EFFECT_DENY') ok = true;
+          else if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
+          else continue;
+        }
+        if (ok) {
+          if (rule.effect === 'EFFECT_ALLOW') {
+            if (hasAllow) continue;
+            hasAllow = true;
+          } else hasDeny = true;
+          if (ev.trace) ev.note(`${rule.src}: ${rule.effect} for ${action} (role ${role})`);
+          ev.output(rule.src, action, rule.output?.ruleActivated, p.params);
+        } else {
+          ev.output(rule.src, action, rule.output?.conditionNotMet, p.params);
+          if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') consentDenied = true;
+        }
+      }
+      if (p.perm === 'CONSENT') {
+        if (consentDenied && !hasAllow) return { effect: 'EFFECT_DENY', policy: NO_MATCH_SCOPE, scope: p.scope };
+        hasAllow = false;
+      } else if (hasAllow || hasDeny) {
+        return { effect: hasDeny ? 'EFFECT_DENY' : 'EFFECT_ALLOW', policy: t.policyKey, scope: p.scope };
+      }
+    }
+    return NO_MATCH_EFFECT;
+  }
+
+  /** Role policies narrow: an action not allowed by every role policy on the way down to base roles is denied. */
+  private narrowed(ev: Evaluation, unit: RoleUnit, kind: string, action: string): ActionEffect | undefined {
+    for (const rp of unit.narrowing) {
+      let allowed = false;
+      for (const rule of rp.rules) {
+        if (!rule.matchResource(kind) || !rule.matchAction(action)) continue;
+        const ok = ev.cond(rule.condition, rule.conditionSource, rp.params);
+        if (ok === true) {
+          allowed = true;
+          ev.output(rule.src, action, rule.output?.ruleActivated, rp.params);
+        } else ev.output(rule.src, action, rule.output?.conditionNotMet, rp.params);
+      }
+      if (!allowed) return { effect: 'EFFECT_DENY', policy: rp.key, scope: rp.scope };
     }
     return undefined;
   }
 
-  function roleUnit(role: string, version: string, scope: string): RoleUnit {
-    const narrowing: CompiledRolePolicy[] = [];
-    const baseRoles: string[] = [];
-    const seen = new Set<string>();
-    const walk = (r: string) => {
-      if (seen.has(r)) return;
-      seen.add(r);
-      const rp = rolePolicyFor(r, version, scope);
-      if (!rp) {
-        baseRoles.push(r);
-        return;
-      }
-      narrowing.push(rp);
-      for (const parent of rp.parentRoles) walk(parent);
-    };
-    walk(role);
-    return { role, narrowing, baseRoles };
-  }
-
-  function evalResource(
-    ev: Evaluation,
-    principal: Principal,
-    resource: Resource,
-    version: string,
-    actions: readonly string[],
-    effects: Record<string, ActionEffect>,
-    outputs: OutputEntry[],
-    effectiveDerivedRoles: string[],
-  ): void {
+  evalResource(ev: Evaluation, principal: Principal, resource: Resource, version: string, pending: readonly string[], effects: Record<string, ActionEffect>): void {
     const scope = resource.scope ?? '';
-    const rps = chain(set.resource.get(`${resource.kind}\u0000${version}`), scope);
-    if (rps.length === 0 && set.role.size === 0) return;
-    const policyKey = rps[0]?.key ?? resourcePolicyKey(resource.kind, version, scope);
+    const t = this.target(resource.kind, version, scope);
+    if (t.rps.length === 0 && this.set.role.size === 0) return;
 
-    // Roles of the principal; a role with a role policy in the scope chain is narrowed by it and stands for its
-    // parent roles (recursively) when resource policies are consulted.
-    const units: RoleUnit[] = principal.roles.map((r) => roleUnit(r, version, scope));
-    const roles = [...new Set(units.flatMap((u) => u.baseRoles))];
-
-    // Derived roles: active when a parent role matches and the condition holds. Evaluated per policy, when the
-    // scope walk first reaches that policy (as Cerbos does), so roles of unvisited parent scopes are not reported.
-    const active = new Set<CompiledDerivedRole>();
-    const errored = new Set<CompiledDerivedRole>();
-    const visited = new Set<CompiledResourcePolicy>();
-    ev.act.runtime = EMPTY_RUNTIME;
-    const visit = (p: CompiledResourcePolicy) => {
-      if (visited.has(p)) return;
-      visited.add(p);
-      let changed = false;
-      for (const dr of p.derivedRoles) {
-        if (active.has(dr) || errored.has(dr)) continue;
-        if (!dr.anyParent && !roles.some((r) => dr.parentRoles.has(r))) continue;
-        const ok = ev.cond(dr.condition, dr.conditionSource, dr.params);
-        if (ok === true) {
-          active.add(dr);
-          changed = true;
-          if (!effectiveDerivedRoles.includes(dr.name)) effectiveDerivedRoles.push(dr.name);
-        } else if (ok === ERR) errored.add(dr);
-      }
-      if (changed) ev.act.runtime = runtimeOf(effectiveDerivedRoles);
-    };
-
-    const ruleAppliesToRole = (rule: CompiledResourceRule, role: string): 'yes' | 'errored' | 'no' => {
-      if (rule.anyRole || rule.roles.has(role)) return 'yes';
-      let err = false;
-      for (const dr of rule.derivedRoles) {
-        if (!(dr.anyParent || dr.parentRoles.has(role))) continue;
-        if (active.has(dr)) return 'yes';
-        if (errored.has(dr)) err = true;
-      }
-      return err ? 'errored' : 'no';
-    };
-    const roleHasRules = (p: CompiledResourcePolicy, role: string, pending: readonly string[]) =>
-      p.rules.some((r) => (r.anyRole || r.roles.has(role) || r.derivedRoles.some((d) => d.anyParent || d.parentRoles.has(role))) && pending.some((a) => r.matchAction(a)));
-
-    const pending = actions.filter((a) => !effects[a]);
-
-    /** Decision for one (base) role along the resource scope chain; NO_MATCH when no rule decides. */
-    const decideRole = (role: string, action: string): ActionEffect => {
-      let roleEffect: ActionEffect = { effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' };
-      const effSet = new Set<Effect>();
-      for (const p of rps) {
-        let consentDenied = false;
-        visit(p);
-        if (!roleHasRules(p, role, pending)) continue;
-        for (const rule of rulesFor(p, action)) {
-          const applies = ruleAppliesToRole(rule, role);
-          if (applies === 'no') continue;
-          let ok: CondResult = applies === 'errored' ? ERR : ev.cond(rule.condition, rule.conditionSource, p.params);
-          if (ok === ERR) {
-            if (strict && rule.effect === 'EFFECT_DENY') ok = true;
-            else if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
-            else continue;
-          }
-          if (ok) {
-            if (rule.effect === 'EFFECT_ALLOW' && effSet.has('EFFECT_ALLOW')) continue;
-            effSet.add(rule.effect);
-            ev.note(`${rule.src}: ${rule.effect} for ${action} (role ${role})`);
-            pushOutput(ev, outputs, rule.src, action, rule.output?.ruleActivated, p.params);
-          } else {
-            pushOutput(ev, outputs, rule.src, action, rule.output?.conditionNotMet, p.params);
-            if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') consentDenied = true;
-          }
-        }
-        if (p.perm === 'CONSENT') {
-          if (consentDenied && !effSet.has('EFFECT_ALLOW')) return { effect: 'EFFECT_DENY', policy: NO_MATCH_SCOPE, scope: p.scope };
-          effSet.delete('EFFECT_ALLOW');
-        } else if (effSet.size > 0) {
-          roleEffect = { effect: effSet.has('EFFECT_DENY') ? 'EFFECT_DENY' : 'EFFECT_ALLOW', policy: policyKey, scope: p.scope };
-          break;
-        }
-      }
-      return roleEffect;
-    };
-
-    /** Role policies narrow: an action not allowed by every role policy on the way down to base roles is denied. */
-    const narrowed = (unit: RoleUnit, action: string): ActionEffect | undefined => {
-      for (const rp of unit.narrowing) {
-        let allowed = false;
-        for (const rule of rp.rules) {
-          if (!rule.matchResource(resource.kind) || !rule.matchAction(action)) continue;
-          const ok = ev.cond(rule.condition, rule.conditionSource, rp.params);
-          if (ok === true) {
-            allowed = true;
-            pushOutput(ev, outputs, rule.src, action, rule.output?.ruleActivated, rp.params);
-          } else pushOutput(ev, outputs, rule.src, action, rule.output?.conditionNotMet, rp.params);
-        }
-        if (!allowed) return { effect: 'EFFECT_DENY', policy: rp.key, scope: rp.scope };
-      }
-      return undefined;
-    };
+    const units: RoleUnit[] = [];
+    let trivial = true;
+    for (const r of principal.roles) {
+      const u = this.unit(r, version, scope);
+      units.push(u);
+      if (u.narrowing.length > 0 || u.baseRoles.length !== 1 || u.baseRoles[0] !== r) trivial = false;
+    }
+    // Base roles (deduplicated) decide which derived roles can activate.
+    const roles: readonly string[] = trivial ? principal.roles : [...new Set(units.flatMap((u) => u.baseRoles))];
 
     for (const action of pending) {
       let actionEffect: ActionEffect | undefined;
-      units: for (const unit of units) {
-        let unitEffect = narrowed(unit, action);
+      for (const unit of units) {
+        let unitEffect = unit.narrowing.length > 0 ? this.narrowed(ev, unit, resource.kind, action) : undefined;
         if (!unitEffect) {
           for (const base of unit.baseRoles) {
-            const e = decideRole(base, action);
+            const e = this.decideRole(ev, t, roles, base, action, pending);
             if (!unitEffect || (unitEffect.policy === NO_MATCH && e.policy !== NO_MATCH)) unitEffect = e;
             if (e.effect === 'EFFECT_ALLOW') {
               unitEffect = e;
@@ -433,61 +498,76 @@ export function createEngine(options: EngineOptions): Engine {
         if (!actionEffect || (actionEffect.policy === NO_MATCH && unitEffect.policy !== NO_MATCH)) actionEffect = unitEffect;
         if (unitEffect.effect === 'EFFECT_ALLOW') {
           actionEffect = unitEffect;
-          break units;
+          break;
         }
       }
       if (!actionEffect || actionEffect.policy === NO_MATCH)
-        actionEffect = { effect: 'EFFECT_DENY', policy: rps.length === 0 ? NO_MATCH : policyKey, scope: '' };
+        actionEffect = { effect: 'EFFECT_DENY', policy: t.rps.length === 0 ? NO_MATCH : t.policyKey, scope: '' };
       effects[action] = actionEffect;
     }
   }
 
-  function run(principal: Principal, resource: Resource, actions: readonly string[], auxData: AuxData | undefined, opts: CheckOptions | undefined): CheckResult {
-    const version = resource.policyVersion || defaultVersion;
-    const pVersion = principal.policyVersion || defaultVersion;
+  run(principal: Principal, resource: Resource, actions: readonly string[], auxData: AuxData | undefined, opts: CheckOptions | undefined): CheckResult {
+    const version = resource.policyVersion || this.defaultVersion;
+    const pVersion = principal.policyVersion || this.defaultVersion;
+    const pScope = principal.scope ?? '';
+    const rScope = resource.scope ?? '';
     const request: CelRequest = {
-      principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? {}, policyVersion: pVersion, scope: principal.scope ?? '' },
-      resource: { kind: resource.kind, id: resource.id, attr: resource.attr ?? {}, policyVersion: version, scope: resource.scope ?? '' },
-      auxData: { jwt: auxData?.jwt ?? {} },
+      principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: pVersion, scope: pScope },
+      resource: { kind: resource.kind, id: resource.id, attr: resource.attr ?? EMPTY, policyVersion: version, scope: rScope },
+      auxData: auxData?.jwt === undefined ? undefined : { jwt: auxData.jwt },
     };
-    const ev = new Evaluation(request, globals, opts?.now ?? new Date(), opts?.explain === true);
+    const ev = new Evaluation(request, this.globals, opts?.now ?? new Date(), opts?.explain === true);
     const effects: Record<string, ActionEffect> = {};
-    const outputs: OutputEntry[] = [];
-    const edr: string[] = [];
 
-    const pps = chain(set.principal.get(`${principal.id}\u0000${pVersion}`), principal.scope ?? '');
-    if (pps.length > 0) evalPrincipal(ev, pps, resource.kind, actions, effects, outputs);
-    if (actions.some((a) => !effects[a])) evalResource(ev, principal, resource, version, actions, effects, outputs, edr);
+    let pending: readonly string[] = actions;
+    if (this.set.principal.size > 0) {
+      const pps = this.chain(this.set.principal.get(`${principal.id}\u0000${pVersion}`), pScope);
+      if (pps.length > 0) {
+        this.evalPrincipal(ev, pps, resource.kind, actions, effects);
+        pending = actions.filter((a) => !effects[a]);
+      }
+    }
+    if (pending.length > 0) this.evalResource(ev, principal, resource, version, pending, effects);
     const ordered: Record<string, ActionEffect> = {};
     for (const a of actions) ordered[a] = effects[a] ?? { effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' };
     const res: CheckResult = {
-      resource: { kind: resource.kind, id: resource.id, policyVersion: version, scope: resource.scope ?? '' },
+      resource: { kind: resource.kind, id: resource.id, policyVersion: version, scope: rScope },
       actions: ordered,
-      effectiveDerivedRoles: edr,
-      outputs,
+      effectiveDerivedRoles: ev.edr,
+      outputs: ev.outputs,
     };
-    if (ev.errors.length > 0) res.evaluationErrors = ev.errors;
+    if (ev.errors) res.evaluationErrors = ev.errors;
     if (ev.trace) res.explanation = ev.trace;
-    void principalPolicyKey;
     return res;
   }
+}
 
+function validAux(a: unknown): a is AuxData | undefined {
+  return a === undefined || (isRecord(a) && (a.jwt === undefined || isRecord(a.jwt)));
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  const set: CompiledPolicySet = Array.isArray(options.policies)
+    ? compilePolicies(options.policies as readonly PolicySource[])
+    : (options.policies as CompiledPolicySet);
+  const core = new EngineCore(set, options);
   return {
     policyCount: set.policyCount,
     check(input, opts) {
       const principal = fastPrincipal(input?.principal) ? input.principal : validate(PrincipalSchema, input?.principal, 'principal');
       const resource = fastResource(input?.resource) ? input.resource : validate(ResourceSchema, input?.resource, 'resource');
       const actions = fastActions(input?.actions) ? input.actions : validate(ActionsSchema, input?.actions, 'actions');
-      const aux = input?.auxData === undefined || (isRecord(input.auxData) && (input.auxData.jwt === undefined || isRecord(input.auxData.jwt))) ? input?.auxData : validate(AuxSchema, input?.auxData, 'auxData');
-      return run(principal, resource, actions, aux, opts);
+      const aux = validAux(input?.auxData) ? input?.auxData : validate(AuxSchema, input?.auxData, 'auxData');
+      return core.run(principal, resource, actions, aux, opts);
     },
     checkBatch(principalIn, resources, opts) {
       const principal = fastPrincipal(principalIn) ? principalIn : validate(PrincipalSchema, principalIn, 'principal');
-      const aux = validate(AuxSchema, opts?.auxData, 'auxData');
+      const aux = validAux(opts?.auxData) ? opts?.auxData : validate(AuxSchema, opts?.auxData, 'auxData');
       return resources.map((r, i) => {
-        const resource = validate(ResourceSchema, r?.resource, `resources[${i}].resource`);
-        const actions = validate(ActionsSchema, r?.actions, `resources[${i}].actions`);
-        return run(principal, resource, actions, aux, opts);
+        const resource = fastResource(r?.resource) ? r.resource : validate(ResourceSchema, r?.resource, `resources[${i}].resource`);
+        const actions = fastActions(r?.actions) ? r.actions : validate(ActionsSchema, r?.actions, `resources[${i}].actions`);
+        return core.run(principal, resource, actions, aux, opts);
       });
     },
   };

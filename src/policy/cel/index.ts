@@ -29,6 +29,8 @@ export interface CelProgram {
   readonly source: string;
   /** throws CelEvalError on evaluation error (no such key, type mismatch, ...) */
   evaluate(activation: CelActivation): unknown;
+  /** The same, against a scope the caller built once per request (the engine's hot path). */
+  evaluateIn(scope: CelScope): unknown;
   /** names X referenced as `V.X` / `variables.X` (used by the loader for cycle detection and ordering) */
   readonly variableRefs: ReadonlySet<string>;
   readonly constantRefs: ReadonlySet<string>;
@@ -43,30 +45,10 @@ export class CelEvalError extends Error {
 
 type CelFn = ((ctx: Record<string, unknown>) => unknown) & { check(): { valid: boolean; error?: Error }; ast: unknown };
 
-/** The object every expression sees as its variables; built once per activation (cached). */
-interface Scope {
-  request: unknown;
-  P: unknown;
-  R: unknown;
-  V: unknown;
-  variables: unknown;
-  C: unknown;
-  constants: unknown;
-  G: unknown;
-  globals: unknown;
-  runtime: unknown;
-}
-interface CachedScope {
-  scope: Scope;
-  request: CelRequest;
-  variables: unknown;
-  constants: unknown;
-  globals: unknown;
-  runtime: unknown;
-}
-const scopes = new WeakMap<CelActivation, CachedScope>();
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
-const EMPTY_RUNTIME = Object.freeze({ effectiveDerivedRoles: Object.freeze([]) as readonly string[] });
+const NO_ROLES = Object.freeze([]) as readonly string[];
+/** Both spellings Cerbos accepts. */
+const EMPTY_RUNTIME = Object.freeze({ effectiveDerivedRoles: NO_ROLES, effective_derived_roles: NO_ROLES });
 
 function withDefaults<T extends { attr?: Record<string, unknown>; policyVersion?: string; scope?: string }>(x: T): T {
   // Cerbos exposes protobuf messages: absent strings read as "" and absent attr as an empty map.
@@ -74,27 +56,82 @@ function withDefaults<T extends { attr?: Record<string, unknown>; policyVersion?
   return { ...x, attr: x.attr ?? EMPTY, policyVersion: x.policyVersion ?? '', scope: x.scope ?? '' };
 }
 
-/** The per-activation variable object (cached in a WeakMap; rebuilt only if a top-level field is replaced). */
-export function scopeOf(a: CelActivation): Scope {
+/**
+ * The variables every expression sees. The engine builds ONE per request and swaps `V`/`C`/`runtime` in place as it
+ * moves between policies (no copies of attributes, no per-expression allocation). Fields are read by the CEL
+ * interpreter as plain properties; aliases (`V`/`variables`, ...) always hold the same object.
+ */
+export class CelScope {
+  readonly request: {
+    principal: CelRequest['principal'];
+    resource: CelRequest['resource'];
+    auxData: { jwt: Record<string, unknown> };
+    aux_data: { jwt: Record<string, unknown> };
+  };
+  readonly P: CelRequest['principal'];
+  readonly R: CelRequest['resource'];
+  V: Record<string, unknown>;
+  variables: Record<string, unknown>;
+  C: Record<string, unknown>;
+  constants: Record<string, unknown>;
+  readonly G: Record<string, unknown>;
+  readonly globals: Record<string, unknown>;
+  runtime: { effectiveDerivedRoles: readonly string[] };
+  /** `now()` for every expression evaluated in this scope. */
+  readonly now: Date;
+  constructor(
+    request: CelRequest,
+    now: Date,
+    globals?: Record<string, unknown>,
+    variables?: Record<string, unknown>,
+    constants?: Record<string, unknown>,
+    runtime?: { effectiveDerivedRoles: readonly string[] },
+  ) {
+    const P = withDefaults(request.principal);
+    const R = withDefaults(request.resource);
+    const jwt = request.auxData?.jwt;
+    const aux = jwt === undefined ? EMPTY_AUX : { jwt };
+    this.request = { principal: P, resource: R, auxData: aux, aux_data: aux };
+    this.P = P;
+    this.R = R;
+    this.V = this.variables = variables ?? EMPTY;
+    this.C = this.constants = constants ?? EMPTY;
+    this.G = this.globals = globals ?? EMPTY;
+    this.runtime = runtime ?? EMPTY_RUNTIME;
+    this.now = now;
+  }
+  setVariables(v: Record<string, unknown>): void {
+    this.V = this.variables = v;
+  }
+  setConstants(c: Record<string, unknown>): void {
+    this.C = this.constants = c;
+  }
+}
+const EMPTY_AUX = Object.freeze({ jwt: EMPTY }) as { jwt: Record<string, unknown> };
+
+interface CachedScope {
+  scope: CelScope;
+  request: CelRequest;
+  variables: unknown;
+  constants: unknown;
+  globals: unknown;
+  runtime: unknown;
+  now: Date;
+}
+const scopes = new WeakMap<CelActivation, CachedScope>();
+
+/** The scope for an activation (cached per activation object; rebuilt only if a top-level field is replaced). */
+export function scopeOf(a: CelActivation): CelScope {
   const c = scopes.get(a);
   if (
     c && c.request === a.request && c.variables === a.variables && c.constants === a.constants &&
-    c.globals === a.globals && c.runtime === a.runtime
+    c.globals === a.globals && c.runtime === a.runtime && c.now === a.now
   ) {
     return c.scope;
   }
-  const P = withDefaults(a.request.principal);
-  const R = withDefaults(a.request.resource);
-  const aux = { jwt: a.request.auxData?.jwt ?? EMPTY };
-  const request = { principal: P, resource: R, auxData: aux, aux_data: aux };
-  const V = a.variables ?? EMPTY;
-  const C = a.constants ?? EMPTY;
-  const G = a.globals ?? EMPTY;
-  const scope: Scope = {
-    request, P, R, V, variables: V, C, constants: C, G, globals: G, runtime: a.runtime ?? EMPTY_RUNTIME,
-  };
+  const scope = new CelScope(a.request, a.now, a.globals, a.variables, a.constants, a.runtime);
   scopes.set(a, {
-    scope, request: a.request, variables: a.variables, constants: a.constants, globals: a.globals, runtime: a.runtime,
+    scope, request: a.request, variables: a.variables, constants: a.constants, globals: a.globals, runtime: a.runtime, now: a.now,
   });
   return scope;
 }
@@ -147,9 +184,12 @@ class Program implements CelProgram {
     this.constantRefs = consts;
   }
   evaluate(activation: CelActivation): unknown {
-    const prev = clock.swap(activation.now);
+    return this.evaluateIn(scopeOf(activation));
+  }
+  evaluateIn(scope: CelScope): unknown {
+    const prev = clock.swap(scope.now);
     try {
-      return this.fn(scopeOf(activation) as unknown as Record<string, unknown>);
+      return this.fn(scope as unknown as Record<string, unknown>);
     } catch (e) {
       throw new CelEvalError(`${describe(e)}`);
     } finally {
@@ -221,11 +261,13 @@ export interface CompiledCondition {
   evaluate(a: CelActivation): boolean;
   /** Like evaluate, but never throws: returns the result and every evaluation error met on the way. */
   evaluateDetailed(a: CelActivation): { result: boolean; errors: CelEvalError[] };
+  /** `evaluate` against a scope built once per request (the engine's hot path). */
+  evaluateIn(s: CelScope): boolean;
   readonly variableRefs: ReadonlySet<string>;
   readonly constantRefs: ReadonlySet<string>;
 }
 
-type Evaluator = (a: CelActivation, errs: CelEvalError[]) => boolean;
+type Evaluator = ((s: CelScope, errs: CelEvalError[]) => boolean) & { leaf?: { prog: CelProgram; path: string } };
 
 function isObj(x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
@@ -249,10 +291,10 @@ function compileMatch(node: unknown, path: string, vars: Set<string>, consts: Se
     }
     for (const v of prog.variableRefs) vars.add(v);
     for (const c of prog.constantRefs) consts.add(c);
-    return (a, errs) => {
+    const leaf: Evaluator = (s, errs) => {
       let r: unknown;
       try {
-        r = prog.evaluate(a);
+        r = prog.evaluateIn(s);
       } catch (e) {
         errs.push(new CelEvalError(`${path}.expr: ${describe(e)}`));
         return false;
@@ -263,6 +305,8 @@ function compileMatch(node: unknown, path: string, vars: Set<string>, consts: Se
       }
       return r;
     };
+    leaf.leaf = { prog, path };
+    return leaf;
   }
   if (key !== 'all' && key !== 'any' && key !== 'none') {
     throw new CelCompileError(`${path}: unknown key "${key}" (expected expr, all, any, none)`);
@@ -312,22 +356,37 @@ export function compileCondition(node: unknown, path = 'condition'): CompiledCon
         return compileMatch(node.match, `${path}.match`, vars, consts);
       })()
     : compileMatch(node, path, vars, consts);
-  const evaluateDetailed = (a: CelActivation): { result: boolean; errors: CelEvalError[] } => {
+  const evaluateIn = (s: CelScope): boolean => {
     const errors: CelEvalError[] = [];
-    const result = inner(a, errors);
-    return { result, errors };
+    const result = inner(s, errors);
+    if (!result && errors.length > 0) {
+      throw errors.length === 1 ? errors[0] : new CelEvalError(errors.map((e) => e.message).join('; '));
+    }
+    return result;
   };
+  // A condition that is a single expression (the common case) skips the error list.
+  const leaf = inner.leaf;
+  const evaluateLeaf = leaf
+    ? (s: CelScope): boolean => {
+        let r: unknown;
+        try {
+          r = leaf.prog.evaluateIn(s);
+        } catch (e) {
+          throw new CelEvalError(`${leaf.path}.expr: ${describe(e)}`);
+        }
+        if (typeof r !== 'boolean') throw new CelEvalError(`${leaf.path}.expr: condition must evaluate to bool, got ${typeName(r)}`);
+        return r;
+      }
+    : evaluateIn;
   return {
     variableRefs: vars,
     constantRefs: consts,
-    evaluateDetailed,
-    evaluate(a: CelActivation): boolean {
+    evaluateDetailed(a: CelActivation): { result: boolean; errors: CelEvalError[] } {
       const errors: CelEvalError[] = [];
-      const result = inner(a, errors);
-      if (!result && errors.length > 0) {
-        throw errors.length === 1 ? errors[0] : new CelEvalError(errors.map((e) => e.message).join('; '));
-      }
-      return result;
+      const result = inner(scopeOf(a), errors);
+      return { result, errors };
     },
+    evaluate: (a: CelActivation): boolean => evaluateLeaf(scopeOf(a)),
+    evaluateIn: evaluateLeaf,
   };
 }
