@@ -180,7 +180,6 @@ export class DurableObjectStore implements Store {
   readonly #ns: DurableObjectNamespaceLike;
   readonly #shards: number;
   readonly #timeoutMs: number;
-  readonly #stubs = new Map<string, DurableObjectStubLike>();
 
   constructor(namespace: DurableObjectNamespaceLike, options: DurableObjectStoreOptions = {}) {
     this.#ns = namespace;
@@ -188,14 +187,13 @@ export class DurableObjectStore implements Store {
     this.#timeoutMs = options.timeoutMs ?? 2000;
   }
 
+  /**
+   * A stub per call: a stub is an I/O object of the request that created it, and the Workers runtime refuses I/O
+   * on behalf of another request, while this store lives as long as the isolate (built once, used by every request).
+   */
   #stub(key: string): DurableObjectStubLike {
     const name = this.#shards === 1 ? 'global' : `shard-${fnv1a(key) % this.#shards}`;
-    let s = this.#stubs.get(name);
-    if (s === undefined) {
-      s = this.#ns.get(this.#ns.idFromName(name) as never);
-      this.#stubs.set(name, s);
-    }
-    return s;
+    return this.#ns.get(this.#ns.idFromName(name) as never);
   }
 
   async #call<T>(key: string, op: Op): Promise<T> {
@@ -248,7 +246,5 @@ export class DurableObjectStore implements Store {
     }
   }
 
-  async close(): Promise<void> {
-    this.#stubs.clear();
-  }
+  async close(): Promise<void> {}
 }
