@@ -170,6 +170,10 @@ export class TokenService {
     const details = pickAllowed(req.requestDetails, this.config.allowedRequestDetails);
     if (Object.keys(details).length > 0) tctx.request_details = details;
     const rctx: Record<string, unknown> = { ...pickAllowed(req.requestContext, this.config.allowedRequestContext) };
+    // T-18: req_ip comes from the connection and authn from the subject token, never from the body, even when
+    // an operator allow-lists those names in request_context.
+    delete rctx.req_ip;
+    delete rctx.authn;
     if (input.remoteAddr !== undefined) rctx.req_ip = input.remoteAddr;
     if (subject.authn !== undefined) rctx.authn = subject.authn;
 
