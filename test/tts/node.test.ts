@@ -164,3 +164,30 @@ describe('policy-driven scope decision (T-12, T-24) with the example policies', 
     expect((await verifiedWith(w, ok)).payload.scope).toBe('orders:read orders:refund');
   });
 });
+
+describe('rctx.req_ip comes only from the connection (T-18)', () => {
+  let w: World;
+  beforeAll(async () => {
+    // an operator who (wrongly) allow-lists req_ip in request_context must still not let the caller set it
+    w = await startWorld({ overrides: { allowedRequestContext: ['channel', 'req_ip'] } });
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it('T-18 over HTTP the connection address wins over a req_ip in request_context', async () => {
+    const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(await w.idp.mint(), { request_context: '{"req_ip":"6.6.6.6","channel":"chat"}' }));
+    expect((await verifiedWith(w, r)).payload.rctx).toMatchObject({ req_ip: '127.0.0.1', channel: 'chat' });
+  });
+
+  it('T-18 when the runtime gives no connection address, a caller-supplied req_ip is dropped, not copied', async () => {
+    const form = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      ...exchangeParams(await w.idp.mint(), { request_context: '{"req_ip":"6.6.6.6","channel":"chat"}' }),
+    });
+    const authorization = `Basic ${Buffer.from(`mcp-support-agent:${SECRETS.agent}`).toString('base64')}`;
+    const body = await w.tts.node.service.exchange({ form, authorization });
+    const claims = (await w.tts.node.service.verifyOwnTxnToken(body.access_token)) as { rctx?: Record<string, unknown> };
+    expect(claims.rctx).toEqual({ channel: 'chat' });
+  });
+});
