@@ -1,0 +1,138 @@
+/**
+ * Replacement at the TTS (R-01..R-06, T-22, T-23) as a receiving service relies on it: refusals, and a property
+ * test over random chains of replacements with random scope requests, each token checked by the verifier.
+ */
+import * as fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSigningJwk } from '../../src/jose/keys.js';
+import { createVerifier, type TxnContext, type Verifier } from '../../src/verify/index.js';
+import { ALL_SCOPES, HOPS, startVerifyWorld, TRUST_DOMAIN, type VerifyWorld } from './fixture.js';
+
+const MAX_DEPTH = 4;
+let w: VerifyWorld;
+let v: Verifier;
+
+beforeAll(async () => {
+  w = await startVerifyWorld({ maxChainDepth: MAX_DEPTH });
+  v = createVerifier({ trustDomain: TRUST_DOMAIN, issuer: w.tts.issuer, jwks: w.jwks });
+});
+afterAll(async () => {
+  await v?.close();
+  await w?.close();
+});
+
+function refused(r: { ok?: unknown; error?: { error: string; error_description?: string | undefined }; response: Response }, error: string): string {
+  expect(r.ok, 'the replacement was granted').toBeUndefined();
+  expect(r.response.status).toBe(400);
+  expect(r.error?.error).toBe(error);
+  return r.error?.error_description ?? '';
+}
+
+describe('refusals at replacement', () => {
+  it('an expired input Txn-Token', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const expired = await w.forge({ claims: { iat: now - 600, exp: now - 120 } });
+    expect(refused(await w.replace('hop-1', expired), 'invalid_request')).toMatch(/expired/);
+  });
+
+  it('widening the scope: a scope the input token does not carry is invalid_scope', async () => {
+    const t = await w.exchange({ scope: 'tickets:read' });
+    refused(await w.replace('hop-1', t, { scope: 'orders:read' }), 'invalid_scope');
+    // a broader scope than the one carried (tickets ⊇ tickets:read) is widening too
+    refused(await w.replace('hop-1', t, { scope: 'tickets' }), 'invalid_scope');
+  });
+
+  it('widening the scope partly: only the carried part is granted, and the response says so', async () => {
+    const t = await w.exchange({ scope: 'tickets:read' });
+    const r = await w.replace('hop-1', t, { scope: 'tickets:read orders:read tickets:write' });
+    expect(r.ok?.scope).toBe('tickets:read');
+    expect([...(await v.verify(r.ok!.access_token)).scope]).toEqual(['tickets:read']);
+  });
+
+  it('request_details cannot change sub, aud or txn; only allow-listed members are added; an existing one cannot change', async () => {
+    const first = await v.verify(await w.exchange());
+    const r = await w.replace('hop-1', first.token, {
+      request_details: JSON.stringify({ sub: 'bob', aud: 'evil.example', txn: 'other-txn', iss: 'x', tool: 'lookup', ticket_id: 'T-1' }),
+    });
+    const t = await v.verify(r.ok!.access_token);
+    expect(t.sub).toBe('alice');
+    expect(t.txn).toBe(first.txn);
+    expect(t.claims.aud).toBe(TRUST_DOMAIN);
+    expect(t.claims.iss).toBe(w.tts.issuer);
+    expect(t.tctx.request_details).toEqual({ tool: 'lookup', ticket_id: 'T-1' });
+    expect(t.tctx.roles).toEqual(first.tctx.roles);
+    const changed = await w.replace('hop-2', t.token, { request_details: JSON.stringify({ ticket_id: 'T-2' }) });
+    expect(refused(changed, 'invalid_request')).toMatch(/ticket_id/);
+  });
+
+  it('audience cannot change: another trust domain in the request is invalid_target', async () => {
+    const t = await w.exchange();
+    const r = await w.replace('hop-1', t, { audience: 'other.example' });
+    expect(r.error?.error).toBe('invalid_target');
+  });
+
+  it(`a chain deeper than maxChainDepth (${MAX_DEPTH}) is invalid_request`, async () => {
+    let token = await w.exchange();
+    for (let i = 0; i < MAX_DEPTH - 1; i++) {
+      const r = await w.replace(HOPS[i]!, token);
+      token = r.ok!.access_token;
+    }
+    expect((await v.verify(token)).chain).toHaveLength(MAX_DEPTH);
+    expect(refused(await w.replace(HOPS[MAX_DEPTH - 1]!, token), 'invalid_request')).toMatch(/hops/);
+  });
+
+  it('a Txn-Token of another trust domain, or signed by another TTS, is refused', async () => {
+    const otherDomain = await w.forge({ claims: { aud: 'other.example' } });
+    expect(refused(await w.replace('hop-1', otherDomain), 'invalid_request')).toMatch(/trust domain/);
+    const otherTts = await w.forge({ jwk: await generateSigningJwk('EdDSA') });
+    refused(await w.replace('hop-1', otherTts), 'invalid_request');
+  });
+
+  it('a revoked transaction cannot be replaced', async () => {
+    const t = await v.verify(await w.exchange());
+    await w.tts.node.store.revoke(t.txn, t.exp);
+    expect(refused(await w.replace('hop-1', t.token), 'invalid_request')).toMatch(/revoked/);
+  });
+});
+
+describe('property: random chains of replacements', () => {
+  const requestable = [...ALL_SCOPES, 'tickets', 'orders'];
+  /** what the example policy always allows a `user` through a non-agent workload with the full ceiling */
+  const alwaysGrantable = new Set(['tickets:read', 'orders:read', 'tickets:write']);
+
+  it('sub and txn never change, scope ⊆ every ancestor, the chain grows by exactly one, exp never grows', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.subarray(['tickets:read', 'orders:read'], { minLength: 1 }),
+        fc.array(fc.record({ hop: fc.constantFrom(...HOPS), scopes: fc.subarray(requestable, { minLength: 1 }) }), { minLength: 1, maxLength: MAX_DEPTH - 1 }),
+        async (initial, steps) => {
+          const root = await v.verify(await w.exchange({ scope: initial.join(' ') }));
+          const ancestors: TxnContext[] = [root];
+          let cur = root;
+          for (const step of steps) {
+            const r = await w.replace(step.hop, cur.token, { scope: step.scopes.join(' ') });
+            const carried = step.scopes.filter((s) => cur.scope.has(s));
+            if (r.ok === undefined) {
+              expect(r.error?.error, r.text).toBe('invalid_scope');
+              // the TTS may refuse only when nothing requested is both carried and allowed by policy
+              expect(carried.filter((s) => alwaysGrantable.has(s))).toEqual([]);
+              continue;
+            }
+            const next = await v.verify(r.ok.access_token);
+            expect(next.sub).toBe(root.sub);
+            expect(next.txn).toBe(root.txn);
+            for (const a of ancestors) for (const s of next.scope) expect(a.scope.has(s), `${s} ∉ ancestor scope`).toBe(true);
+            for (const s of next.scope) expect(step.scopes).toContain(s);
+            for (const s of carried) if (alwaysGrantable.has(s)) expect(next.scope.has(s)).toBe(true);
+            expect(next.chain).toEqual([step.hop, ...cur.chain]);
+            expect(next.exp).toBeLessThanOrEqual(cur.exp);
+            expect(next.tctx.roles).toEqual(root.tctx.roles);
+            ancestors.push(next);
+            cur = next;
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});
