@@ -6,6 +6,7 @@ import * as fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk } from '../../src/jose/keys.js';
 import { createVerifier, type TxnContext, type Verifier } from '../../src/verify/index.js';
+import type { ExchangeResult } from '../helpers/idp.js';
 import { ALL_SCOPES, HOPS, startVerifyWorld, TRUST_DOMAIN, type VerifyWorld } from './fixture.js';
 
 const MAX_DEPTH = 4;
@@ -21,11 +22,17 @@ afterAll(async () => {
   await w?.close();
 });
 
-function refused(r: { ok?: unknown; error?: { error: string; error_description?: string | undefined }; response: Response }, error: string): string {
+/** The refusal's RFC 6749 §5.2 body (read from the raw response text). */
+function errorOf(r: ExchangeResult): { error?: string; error_description?: string } {
+  return r.ok === undefined ? (JSON.parse(r.text) as { error?: string; error_description?: string }) : {};
+}
+
+function refused(r: ExchangeResult, error: string): string {
   expect(r.ok, 'the replacement was granted').toBeUndefined();
   expect(r.response.status).toBe(400);
-  expect(r.error?.error).toBe(error);
-  return r.error?.error_description ?? '';
+  const body = errorOf(r);
+  expect(body.error).toBe(error);
+  return body.error_description ?? '';
 }
 
 describe('refusals at replacement', () => {
@@ -68,7 +75,7 @@ describe('refusals at replacement', () => {
   it('audience cannot change: another trust domain in the request is invalid_target', async () => {
     const t = await w.exchange();
     const r = await w.replace('hop-1', t, { audience: 'other.example' });
-    expect(r.error?.error).toBe('invalid_target');
+    expect(errorOf(r).error).toBe('invalid_target');
   });
 
   it(`a chain deeper than maxChainDepth (${MAX_DEPTH}) is invalid_request`, async () => {
@@ -113,7 +120,7 @@ describe('property: random chains of replacements', () => {
             const r = await w.replace(step.hop, cur.token, { scope: step.scopes.join(' ') });
             const carried = step.scopes.filter((s) => cur.scope.has(s));
             if (r.ok === undefined) {
-              expect(r.error?.error, r.text).toBe('invalid_scope');
+              expect(errorOf(r).error, r.text).toBe('invalid_scope');
               // the TTS may refuse only when nothing requested is both carried and allowed by policy
               expect(carried.filter((s) => alwaysGrantable.has(s))).toEqual([]);
               continue;
