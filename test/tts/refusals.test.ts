@@ -197,6 +197,14 @@ describe('client authentication (T-08)', () => {
     expectRefusal(r, 401, 'invalid_client', [subject, SECRETS.agent]);
   });
 
+  it('T-08 refuses a Bearer or malformed Basic Authorization header with invalid_client', async () => {
+    const subject = await w.idp.mint();
+    for (const authorization of [`Bearer ${subject}`, 'Basic !!!notbase64', `Basic ${Buffer.from('no-colon').toString('base64')}`]) {
+      const r = await rawPost(w.tts.url, form(exchangeParams(subject)), { authorization });
+      expectRefusal(r, 401, 'invalid_client', [subject]);
+    }
+  });
+
   it('T-08 refuses a request without client authentication', async () => {
     const subject = await w.idp.mint();
     const r = await o4wExchange(w.tts.as, 'mcp-support-agent', oauth.None(), exchangeParams(subject));
@@ -279,6 +287,12 @@ describe('client authentication (T-08)', () => {
 describe('subject token validation (T-09..T-11)', () => {
   it('T-09 refuses an expired subject token', async () => {
     const subject = await w.idp.mint({ exp: Math.floor(Date.now() / 1000) - 120, iat: Math.floor(Date.now() / 1000) - 600 });
+    expectRefusal(await agent(exchangeParams(subject)), 400, 'invalid_request', [subject]);
+  });
+
+  it('T-09 a subject token expired only within the clock skew still never yields a Txn-Token', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const subject = await w.idp.mint({ exp: now - 5, iat: now - 300 });
     expectRefusal(await agent(exchangeParams(subject)), 400, 'invalid_request', [subject]);
   });
 
@@ -406,5 +420,21 @@ describe('error format (T-21)', () => {
     expect(get.status).toBeLessThan(500);
     const nf = await fetch(`${w.tts.url}/nope`);
     expect(nf.status).toBe(404);
+  });
+});
+
+describe('decision log', () => {
+  it('T-21 one decision per exchange, granted and refused, and never a raw token, assertion or secret', async () => {
+    const n = w.tts.decisions.length;
+    const subject = await w.idp.mint();
+    await agent(exchangeParams(subject));
+    await agent(exchangeParams(subject, { scope: 'nope:nope' }));
+    const mine = w.tts.decisions.slice(n);
+    expect(mine.map((d) => d.effect)).toEqual(['grant', 'deny']);
+    expect(mine[0]).toMatchObject({ event: 'exchange', workload: 'mcp-support-agent', sub: 'alice', granted: ['tickets:read'] });
+    expect(mine[1]).toMatchObject({ error: 'invalid_scope' });
+    const all = JSON.stringify(w.tts.decisions);
+    expect(all).not.toMatch(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/);
+    for (const s of Object.values(SECRETS)) expect(all.includes(s)).toBe(false);
   });
 });
