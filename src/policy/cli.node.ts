@@ -71,7 +71,7 @@ export async function policyCompileCommand(argv: readonly string[], out: (s: str
   }
   try {
     const dir = readPolicyDir(resolve(args.dir));
-    const set = compilePolicies(dir.policies);
+    const set = compilePolicies(dir.policies, { schemas: dir.schemas });
     out(args.json ? JSON.stringify({ ok: true, policies: set.policyCount }) : `compiled ${set.policyCount} policies from ${dir.policies.length} files: OK`);
     return 0;
   } catch (e) {

@@ -363,7 +363,16 @@ function ruleName(name: string | undefined, i: number): string {
 }
 
 /** Load, validate and compile a list of policy sources. Throws PolicyLoadError listing every problem. */
-export function compilePolicies(sources: readonly PolicySource[]): CompiledPolicySet {
+export interface CompileOptions {
+  /**
+   * JSON schemas available to `schemas.principalSchema/resourceSchema` refs (`cerbos:///NAME` -> the file `_schemas/NAME`),
+   * keyed by NAME. When given, every ref must name an existing schema that parses as a JSON schema (object or
+   * boolean); when absent, refs are not checked (schema validation of requests is not implemented).
+   */
+  schemas?: ReadonlyMap<string, string>;
+}
+
+export function compilePolicies(sources: readonly PolicySource[], options: CompileOptions = {}): CompiledPolicySet {
   const ctx = new Ctx();
   const loaded = parsePolicySources(sources, ctx.issues).filter((l) => l.doc.disabled !== true);
 
@@ -439,6 +448,7 @@ export function compilePolicies(sources: readonly PolicySource[]): CompiledPolic
   for (const { file, doc } of loaded) {
     ctx.file = file;
     if (doc.resourcePolicy) {
+      if (options.schemas) checkSchemaRefs(ctx, doc.resourcePolicy.schemas, options.schemas);
       const rp = compileResource(ctx, exportsIdx, doc.resourcePolicy, doc.variables, getDerivedSet);
       dup(file, rp.key, '$.resourcePolicy');
       const k = key2(rp.kind, rp.version);
@@ -509,6 +519,35 @@ export function compilePolicies(sources: readonly PolicySource[]): CompiledPolic
 
   if (ctx.issues.length > 0) throw new PolicyLoadError(ctx.issues);
   return { ...set, policyCount: count };
+}
+
+function checkSchemaRefs(ctx: Ctx, schemas: Record<string, unknown> | undefined, available: ReadonlyMap<string, string>): void {
+  if (!schemas) return;
+  for (const [key, what] of [['principalSchema', 'principal'], ['resourceSchema', 'resource']] as const) {
+    const s = schemas[key];
+    if (s === undefined) continue;
+    const path = `$.resourcePolicy.schemas.${key}.ref`;
+    const ref = typeof s === 'object' && s !== null ? (s as { ref?: unknown }).ref : undefined;
+    if (typeof ref !== 'string' || !ref.startsWith('cerbos:///')) {
+      ctx.err(path, `invalid schema: ${what} schema ref must be a string of the form cerbos:///NAME`);
+      continue;
+    }
+    const name = ref.slice('cerbos:///'.length);
+    const content = available.get(name);
+    if (content === undefined) {
+      ctx.err(path, `invalid schema: failed to load ${what} schema "${ref}": schema _schemas/${name} doesn't exist`);
+      continue;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(content);
+    } catch (e) {
+      ctx.err(path, `invalid schema: failed to load ${what} schema "${ref}": ${(e as Error).message}`);
+      continue;
+    }
+    if (typeof parsed !== 'boolean' && (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)))
+      ctx.err(path, `invalid schema: failed to load ${what} schema "${ref}": a JSON schema must be an object or a boolean`);
+  }
 }
 
 function compileResource(

@@ -13,18 +13,31 @@ export interface DirContents {
   suites: PolicySource[];
   /** Every file under a `testdata/` folder, keyed by relative path (`/`-separated). */
   testdata: Map<string, string>;
+  /** Files under the top-level `_schemas/` folder, keyed by path inside it (what `cerbos:///NAME` refs name). */
+  schemas: Map<string, string>;
 }
 
 /** Read a directory tree the way `cerbos compile` does: dot-entries and `_schemas` are ignored. */
 export function readPolicyDir(dir: string): DirContents {
-  const out: DirContents = { policies: [], suites: [], testdata: new Map() };
+  const out: DirContents = { policies: [], suites: [], testdata: new Map(), schemas: new Map() };
+  const readSchemas = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      if (name.startsWith('.')) continue;
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) readSchemas(full);
+      else out.schemas.set(relative(join(dir, '_schemas'), full).split(sep).join('/'), readFileSync(full, 'utf8'));
+    }
+  };
   const walk = (d: string, inTestdata: boolean) => {
     for (const name of readdirSync(d).sort()) {
       if (name.startsWith('.')) continue;
       const full = join(d, name);
       const rel = relative(dir, full).split(sep).join('/');
       if (statSync(full).isDirectory()) {
-        if (name === '_schemas') continue;
+        if (name === '_schemas') {
+          if (d === dir) readSchemas(full);
+          continue;
+        }
         walk(full, inTestdata || name === 'testdata');
         continue;
       }

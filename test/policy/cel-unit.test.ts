@@ -51,9 +51,15 @@ describe('compileCel', () => {
     expect(compileCel('G.env == globals.env && G.env == "prod"').evaluate(a)).toBe(true);
   });
   it('reports variable and constant references', () => {
-    const p = compileCel('V.a && variables["b"] && V.c.d == C.k && constants.j > 0 && P.attr.V == 1');
+    const p = compileCel('V.a && variables.b && V.c.d == C.k && constants.j > 0 && P.attr.V == 1 && P.attr["V"] == 1');
     expect([...p.variableRefs].sort()).toEqual(['a', 'b', 'c']);
     expect([...p.constantRefs].sort()).toEqual(['j', 'k']);
+  });
+  it('refuses index lookups on variables, constants and globals, like Cerbos', () => {
+    for (const src of ['V["b"]', 'variables["b"] == 1', 'C["k"] > 0', 'constants["k"] > 0', 'G["x"] == 1', 'globals["x"] == 1', '[1].exists(x, V["a"] == x)']) {
+      expect(() => compileCel(src), src).toThrow(/no matching overload for '_\[_\]'/);
+    }
+    expect(compileCel('R.attr["owner"] == P.id').source).toBe('R.attr["owner"] == P.id');
   });
   it('now() is the activation instant, frozen for the request', () => {
     const p = compileCel('now() == timestamp("2021-04-22T15:05:20.021Z")');

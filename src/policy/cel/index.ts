@@ -198,6 +198,36 @@ class Program implements CelProgram {
   }
 }
 
+const RECORDS = new Set(['V', 'variables', 'C', 'constants', 'G', 'globals']);
+
+/** The first of V/variables/C/constants/G/globals used with an index (`V["x"]`, `C[k]`), if any. */
+function indexedRecordName(ast: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  let found: string | undefined;
+  const walk = (n: unknown): void => {
+    if (found !== undefined || n === null || typeof n !== 'object' || seen.has(n)) return;
+    seen.add(n);
+    if (Array.isArray(n)) {
+      for (const x of n) walk(x);
+      return;
+    }
+    const node = n as { op?: unknown; args?: unknown };
+    if ((node.op === '[]' || node.op === '[?]') && Array.isArray(node.args)) {
+      const target = node.args[0] as { op?: unknown; args?: unknown } | undefined;
+      if (target && target.op === 'id' && typeof target.args === 'string' && RECORDS.has(target.args)) {
+        found = target.args;
+        return;
+      }
+    }
+    for (const k of Object.keys(node)) {
+      if (k === 'parent' || k === 'checkedType' || k === 'candidates') continue;
+      walk((node as Record<string, unknown>)[k]);
+    }
+  };
+  walk(ast);
+  return found;
+}
+
 /** `t.getHours("tz")` -> `t.__baton_tz_getHours("tz")` (cel-go semantics for offsets and milliseconds). */
 function rewriteTimeZoneGetters(ast: unknown): void {
   const seen = new Set<unknown>();
@@ -231,6 +261,11 @@ export function compileCel(source: string): CelProgram {
     throw new CelCompileError(`CEL syntax error: ${describe(e)}`);
   }
   rewriteTimeZoneGetters(fn.ast);
+  const indexed = indexedRecordName(fn.ast);
+  if (indexed !== undefined) {
+    // Cerbos types V/C/G as messages (cerbos.Variables): only field selection type-checks, never `V["x"]`.
+    throw new CelCompileError(`CEL type error: found no matching overload for '_[_]' applied to '(cerbos.Variables, string)' (${indexed}[...]; use ${indexed}.name)`);
+  }
   const checked = fn.check();
   if (!checked.valid) throw new CelCompileError(`CEL type error: ${describe(checked.error)}`);
   const vars = new Set<string>();
