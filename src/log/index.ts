@@ -48,7 +48,7 @@ const CREDENTIAL_KEYS = new Set([
   'token', 'access_token', 'subject_token', 'actor_token', 'refresh_token', 'id_token', 'client_secret',
   'client_assertion', 'authorization', 'txn-token', 'txn_token', 'password', 'secret', 'assertion', 'cookie',
 ]);
-const JWT_SHAPE = /^[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*$/;
+const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const EMBEDDED_JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
 
@@ -75,7 +75,7 @@ export function scrub(value: unknown, depth = 0): unknown {
 }
 
 /** Anything a hop emits: the TTS's `DecisionEntry`, a verifier's entry, or a `DecisionRecord`. */
-export type DecisionInput = { readonly [k: string]: unknown };
+export type DecisionInput = object;
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
@@ -114,7 +114,7 @@ export class DecisionLogger {
 
   /** A callback that stamps `hop` on entries that lack one (e.g. a verifier created without `service`). */
   for(hop: string): (entry: DecisionInput) => void {
-    return (entry) => this.log(entry.hop === undefined ? { ...entry, hop } : entry);
+    return (entry) => this.log((entry as { hop?: unknown }).hop === undefined ? { ...entry, hop } : entry);
   }
 
   normalize(entry: DecisionInput): DecisionRecord {

@@ -113,7 +113,9 @@ export function createBatonMcp(o: BatonMcpOptions): BatonMcp {
     tool(name, spec, handler) {
       const requested = scopesOf(spec.scope);
       if (requested.length === 0) throw new TypeError(`tool ${name}: scope is required`);
-      return async (args, extra) => {
+      return async (argsIn, extraIn) => {
+        // the SDK calls a tool registered without inputSchema with the extra only
+        const [args, extra] = extraIn === undefined ? ([{}, argsIn] as unknown as [typeof argsIn, typeof extraIn]) : [argsIn, extraIn];
         const auth = extra.authInfo;
         const sub = typeof auth?.extra?.sub === 'string' ? auth.extra.sub : undefined;
         if (auth === undefined || typeof auth.token !== 'string' || auth.token.length === 0) {
