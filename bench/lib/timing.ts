@@ -21,6 +21,11 @@ export interface Measurement {
   opsPerSec: number;
   /** mean microseconds per operation */
   usPerOp: number;
+  /**
+   * CPU time of the whole process (all threads: main, libuv pool running WebCrypto jobs, GC) per operation, µs.
+   * Unlike wall time it hardly moves when other processes compete for the cores.
+   */
+  cpuUsPerOp?: number;
   /** when perOp: per-operation percentiles, µs */
   p50Us?: number;
   p99Us?: number;
@@ -28,7 +33,14 @@ export interface Measurement {
 
 const nowNs = (): bigint => process.hrtime.bigint();
 
-function result(name: string, iterations: number, ns: bigint, per: number[] | undefined): Measurement {
+/** CPU microseconds (user + system, all threads) since `from`. */
+export function cpuSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return d.user + d.system;
+}
+
+function result(name: string, iterations: number, ns: bigint, per: number[] | undefined, cpu0: NodeJS.CpuUsage): Measurement {
+  const cpuUs = cpuSince(cpu0);
   const totalMs = Number(ns) / 1e6;
   const m: Measurement = {
     name,
@@ -36,6 +48,7 @@ function result(name: string, iterations: number, ns: bigint, per: number[] | un
     totalMs,
     opsPerSec: iterations / (totalMs / 1000),
     usPerOp: (totalMs * 1000) / iterations,
+    cpuUsPerOp: cpuUs / iterations,
   };
   if (per !== undefined && per.length > 0) {
     per.sort((a, b) => a - b);
@@ -60,6 +73,7 @@ export function measureSync(name: string, fn: (i: number) => unknown, o: Measure
   const first = i;
   const max = first + (o.maxIterations ?? Number.POSITIVE_INFINITY);
   const per: number[] | undefined = o.perOp ? [] : undefined;
+  const cpu0 = process.cpuUsage();
   const t0 = nowNs();
   let t = t0;
   if (per !== undefined) {
@@ -73,7 +87,7 @@ export function measureSync(name: string, fn: (i: number) => unknown, o: Measure
     while (i < max && ((i - first) & 63 || (t = nowNs()) - t0 < durNs)) fn(i++);
     t = nowNs();
   }
-  return result(name, i - first, t - t0, per);
+  return result(name, i - first, t - t0, per, cpu0);
 }
 
 /** Measures an asynchronous operation, one at a time (each awaited before the next starts). */
@@ -87,6 +101,7 @@ export async function measureAsync(name: string, fn: (i: number) => Promise<unkn
   const first = i;
   const max = first + (o.maxIterations ?? Number.POSITIVE_INFINITY);
   const per: number[] | undefined = o.perOp ? [] : undefined;
+  const cpu0 = process.cpuUsage();
   const t0 = nowNs();
   let t = t0;
   while (i < max && t - t0 < durNs) {
@@ -95,7 +110,7 @@ export async function measureAsync(name: string, fn: (i: number) => Promise<unkn
     per?.push(Number(t1 - t) / 1000);
     t = t1;
   }
-  return result(name, i - first, t - t0, per);
+  return result(name, i - first, t - t0, per, cpu0);
 }
 
 /** Forces a GC between measurements when node runs with --expose-gc; otherwise does nothing. */
