@@ -8,6 +8,8 @@ import { JwtProfileError } from '../jose/index.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** The largest clock tolerance a verifier may be configured with (seconds; the verify contract caps it at 60). */
+export const MAX_VERIFIER_CLOCK_TOLERANCE = 60;
 
 export interface AppOptions {
   service: TokenService;
@@ -83,7 +85,9 @@ export function createApp(o: AppOptions): Hono {
       txn = txnParam!;
       if (txn.length === 0 || txn.length > 128) throw new OAuthError('invalid_request', 'txn must be a transaction id');
     }
-    const until = Math.floor(Date.now() / 1000) + service.config.maxTokenTtl + service.config.clockSkew;
+    // Any token of the transaction was issued by now, so expires by now + maxTokenTtl; a verifier may still accept it
+    // for its clock tolerance after that (up to MAX_VERIFIER_CLOCK_TOLERANCE), so the revocation outlives that too.
+    const until = Math.floor(Date.now() / 1000) + service.config.maxTokenTtl + Math.max(service.config.clockSkew, MAX_VERIFIER_CLOCK_TOLERANCE);
     try {
       await service.store.revoke(txn, until);
     } catch (e) {
@@ -114,7 +118,8 @@ export function createApp(o: AppOptions): Hono {
     try {
       store = await service.store.health();
     } catch (e) {
-      store = { ok: false, backend: service.store.backend, detail: e instanceof Error ? e.message : 'unavailable' };
+      // A probe that throws instead of answering is down; its message is not shown (it could name hosts or URLs).
+      store = { ok: false, backend: service.store.backend, detail: e instanceof StoreUnavailableError ? 'store unavailable' : 'health probe failed' };
     }
     return c.json({ status: store.ok ? 'ok' : 'degraded', store }, store.ok ? 200 : 503, { 'Cache-Control': 'no-store' });
   });
