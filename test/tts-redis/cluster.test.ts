@@ -4,7 +4,10 @@
  * are counted across both, and a transaction revoked through one is refused by a verifier-side revocation cache built
  * on yet another RedisStore (pushed within 1 s), and by the other instance for replacement.
  */
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.js';
+import type { Store } from '../../src/store/types.js';
 import type { RunningNode } from '../../src/node.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { RevocationCache } from '../../src/store/revocation-cache.js';
@@ -140,6 +143,16 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     // Pushed to the cache within 1 s (V-08); until the push lands a live cache may still answer from its local set.
     expect(await eventually(async () => (await cache.isRevoked(txn1)) && cache.isRevokedLocal(txn1) === true, 1000)).toBe(true);
 
+    // Kept until the longest possible exp of the transaction's tokens plus the largest verifier clock tolerance.
+    const probe = new Redis(url!, { maxRetriesPerRequest: 1 });
+    try {
+      const pttl = await probe.pttl(`${keyPrefix}rev:${txn1}`);
+      expect(pttl).toBeGreaterThan((a.config.maxTokenTtl + 60 - 10) * 1000);
+      expect(pttl).toBeLessThanOrEqual((a.config.maxTokenTtl + 60 + 1) * 1000);
+    } finally {
+      probe.disconnect();
+    }
+
     // By txn id, by a revokeById workload (not in the chain).
     const r2 = await post(a.url, '/revoke', new URLSearchParams({ txn: txn2 }), basic('ops-revoker'));
     expect(r2.status).toBe(200);
@@ -172,5 +185,36 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     expect(ok.status).toBe(200);
     const again = await post(a.url, '/revoke', withAssertion(new URLSearchParams({ token: t }), assertion));
     expect(again.body?.error).toBe('invalid_client');
+  });
+});
+
+describe('/healthz when the store probe throws', () => {
+  it('is 503 with store ok:false, and does not repeat the error message', async () => {
+    const f = await makeFixture();
+    const inner = new MemoryStore();
+    const broken: Store = {
+      backend: 'redis',
+      useOnce: (n, id, ttl) => inner.useOnce(n, id, ttl),
+      revoke: (t, u) => inner.revoke(t, u),
+      isRevoked: (t) => inner.isRevoked(t),
+      rateLimit: (k, l, w) => inner.rateLimit(k, l, w),
+      health: () => Promise.reject(new Error('connect ECONNREFUSED redis://user:hunter2@10.0.0.7:6379')),
+      close: () => inner.close(),
+    };
+    const tts = await startTts(ttsConfig(f, 'memory'), { store: broken });
+    try {
+      const res = await fetch(`${tts.url}/healthz`);
+      const text = await res.text();
+      expect(res.status).toBe(503);
+      const body = JSON.parse(text) as { status: string; store: { ok: boolean; backend: string } };
+      expect(body.status).toBe('degraded');
+      expect(body.store.ok).toBe(false);
+      expect(body.store.backend).toBe('redis');
+      expect(text).not.toContain('hunter2');
+      expect(text).not.toContain('10.0.0.7');
+    } finally {
+      await tts.close();
+      f.cleanup();
+    }
   });
 });
