@@ -118,9 +118,10 @@ export class TokenService {
       const req = parseExchangeRequest(params, { maxContextBytes: this.config.maxContextBytes });
       log.audience = req.audience;
       log.requested = req.scopes;
-      if (!this.trustDomains.includes(req.audience)) throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS');
+      // Authenticate before answering about the audience: an unauthenticated caller cannot probe trust domains.
       const workload = await this.authenticate(params, input.authorization);
       log.workload = workload.id;
+      if (!this.trustDomains.includes(req.audience)) throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS');
       const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
       await this.#limit(`c:${workload.id}`, limits.perClient, limits.windowSeconds);
       const out =
@@ -204,6 +205,9 @@ export class TokenService {
     }
     log.txn = input.txn;
     log.sub = input.sub;
+    // The per-(workload, subject) budget counts replacements too: the subject is the input token's sub.
+    const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
+    await this.#limit(`s:${workload.id}\u0000${input.sub}`, limits.perSubject, limits.windowSeconds);
     const inputAud = Array.isArray(input.aud) ? input.aud : [input.aud];
     if (!inputAud.includes(req.audience)) throw new OAuthError('invalid_target', 'a replacement keeps the trust domain of the input token (R-02)');
     if (await this.#isRevoked(input.txn)) throw invalidRequest('the transaction is revoked');

@@ -70,6 +70,14 @@ describe('request parameters (T-01..T-07)', () => {
     expectRefusal(await agent(p), 400, 'invalid_target', [subject]);
   });
 
+  it('T-03/T-08 an unauthenticated caller cannot probe trust domains: a wrong secret is invalid_client whatever the audience', async () => {
+    const subject = await w.idp.mint();
+    for (const audience of ['evil.example', 'support.example']) {
+      const r = await rawPost(w.tts.url, form(exchangeParams(subject, { audience })), { authorization: basic('mcp-support-agent', 'wrong-secret') });
+      expect({ status: r.response.status, body: r.json }).toMatchObject({ status: 401, body: { error: 'invalid_client' } });
+    }
+  });
+
   it('T-04 refuses a missing or empty scope', async () => {
     const subject = await w.idp.mint();
     const p = exchangeParams(subject);
