@@ -171,6 +171,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const { policyTestCommand, policyCompileCommand } = await import('../policy/cli.node.js');
         if (rest[0] === 'test') return await policyTestCommand(rest.slice(1));
         if (rest[0] === 'compile') return await policyCompileCommand(rest.slice(1));
+        if (rest[0] === 'build') return await (await import('./policy-build.js')).policyBuildCommand(rest.slice(1));
         throw new UsageError('baton policy test|compile [DIR]');
       }
       case 'secret':
