@@ -103,6 +103,18 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     expect((await post(a.url, '/token', bob, basic('agent-basic'))).status).toBe(200);
   });
 
+  it('replacements count against the per-(client, subject) budget too, across A and B', async () => {
+    const { a, b } = await pair({ perClient: 100, perSubject: 3, windowSeconds: 60 });
+    const first = await post(a.url, '/token', exchangeForm(await accessToken(f, 'carol')), basic('agent-basic'));
+    expect(first.status).toBe(200);
+    const replace = exchangeForm(first.body!.access_token as string, { txnToken: true });
+    expect((await post(b.url, '/token', replace, basic('agent-basic'))).status).toBe(200);
+    expect((await post(a.url, '/token', replace, basic('agent-basic'))).status).toBe(200);
+    const over = await post(b.url, '/token', replace, basic('agent-basic'));
+    expect(over.status).toBe(429);
+    expect(over.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/);
+  });
+
   it('a transaction revoked through A (by token, by txn id) is refused by a cache on another RedisStore and by B', async () => {
     const { a, b, keyPrefix } = await pair();
     const verifierStore = new RedisStore({ url: url!, keyPrefix, logger: () => {} });
