@@ -11,10 +11,11 @@ import type { Store } from '../../src/store/types.js';
 import type { RunningNode } from '../../src/node.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { RevocationCache } from '../../src/store/revocation-cache.js';
+import { createVerifier } from '../../src/verify/index.js';
 import { deleteKeys, eventually, redisUrl, REDIS_SKIP_REASON, testPrefix } from '../helpers/redis.js';
 import {
-  accessToken, basic, clientAssertion, exchangeForm, makeFixture, post, startTts, ttsConfig, txnOf, withAssertion,
-  type Fixture, type RateLimitInput,
+  accessToken, basic, clientAssertion, exchangeForm, makeFixture, post, startTts, ttsConfig, txnOf, verdict, withAssertion,
+  TRUST_DOMAIN, TTS_ISSUER, type Fixture, type RateLimitInput,
 } from './fixtures.js';
 
 const url = redisUrl();
@@ -121,6 +122,9 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     open.push(verifierStore);
     const cache = new RevocationCache(verifierStore);
     open.push(cache);
+    // A downstream service: the verifier of src/verify on its own RedisStore (revocation fail-closed by default).
+    const verifier = createVerifier({ trustDomain: TRUST_DOMAIN, issuer: TTS_ISSUER, jwks: b.service.keys.jwks(), store: verifierStore, service: 'orders' });
+    open.push(verifier);
     expect(await eventually(() => verifierStore.revocationFeedLive(), 5000)).toBe(true);
 
     const subject = exchangeForm(await accessToken(f));
@@ -135,6 +139,7 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     const [txn1, txn2, txn3] = [txnOf(t1), txnOf(t2), txnOf(t3)];
     expect(cache.isRevokedLocal(txn1)).toBe(false);
     expect(await cache.isRevoked(txn1)).toBe(false);
+    for (const t of [t1, t2, t3]) expect(await verdict(verifier, t)).toBe('accepted');
     // Before revocation, B accepts the token for replacement.
     expect((await post(b.url, '/token', exchangeForm(t1, { txnToken: true }), basic('agent-basic'))).status).toBe(200);
 
@@ -154,6 +159,7 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     expect(await verifierStore.isRevoked(txn1)).toBe(true); // in the shared store as soon as /revoke answered
     // Pushed to the cache within 1 s (V-08); until the push lands a live cache may still answer from its local set.
     expect(await eventually(async () => (await cache.isRevoked(txn1)) && cache.isRevokedLocal(txn1) === true, 1000)).toBe(true);
+    expect(await eventually(async () => (await verdict(verifier, t1)) === 'revoked', 1000)).toBe(true);
 
     // Kept until the longest possible exp of the transaction's tokens plus the largest verifier clock tolerance.
     const probe = new Redis(url!, { maxRetriesPerRequest: 1 });
@@ -169,9 +175,11 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     const r2 = await post(a.url, '/revoke', new URLSearchParams({ txn: txn2 }), basic('ops-revoker'));
     expect(r2.status).toBe(200);
     expect(await eventually(() => cache.isRevokedLocal(txn2) === true, 1000)).toBe(true);
+    expect(await eventually(async () => (await verdict(verifier, t2)) === 'revoked', 1000)).toBe(true);
 
     // An unrelated transaction stays valid.
     expect(await cache.isRevoked(txn3)).toBe(false);
+    expect(await verdict(verifier, t3)).toBe('accepted');
 
     // Replacement of a revoked transaction is refused at the other instance.
     for (const t of [t1, t2]) {

@@ -163,3 +163,14 @@ export function txnOf(token: string): string {
   if (typeof payload.txn !== 'string') throw new Error('no txn claim');
   return payload.txn;
 }
+
+/** The verify error code of a refused header value, or 'accepted'. */
+export async function verdict(verifier: { verify(h: string): Promise<unknown> }, token: string): Promise<string> {
+  try {
+    await verifier.verify(token);
+    return 'accepted';
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    return typeof code === 'string' ? code : 'threw';
+  }
+}
