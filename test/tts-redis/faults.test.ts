@@ -3,17 +3,19 @@
  * port: during a burst of private_key_jwt exchanges every answer is 200 or 503 temporarily_unavailable, nothing hangs,
  * no unhandled rejection, and no token is issued without a successful single-use check of its assertion's jti;
  * /healthz says the store is down; once Redis is back the same TTS serves again without a restart. The verifier side
- * (a RevocationCache on its own RedisStore) fails closed while Redis is down and recovers by itself.
+ * (src/verify createVerifier and a RevocationCache on their own RedisStore) fails closed while Redis is down ('unavailable';
+ * fail-open when configured, with a warning) and recovers by itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { RevocationCache } from '../../src/store/revocation-cache.js';
 import { StoreUnavailableError, type Store } from '../../src/store/types.js';
+import { createVerifier, type Verifier } from '../../src/verify/index.js';
 import { eventually, hasRedisServer, startPrivateRedis, testPrefix, type PrivateRedis } from '../helpers/redis.js';
 import {
   accessToken, basic, clientAssertion, exchangeForm, getJson, makeFixture, post, startTts, ttsConfig, txnOf, withAssertion,
-  type Fixture, type Reply,
+  verdict, TRUST_DOMAIN, TTS_ISSUER, type Fixture, type Reply,
 } from './fixtures.js';
 
 const canSpawn = await hasRedisServer();
@@ -68,6 +70,11 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
   let store: RecordingStore;
   let verifierStore: RedisStore;
   let cache: RevocationCache;
+  let verifier: Verifier;
+  let openVerifier: Verifier;
+  const warnings: string[] = [];
+  let revokedBeforeToken: string;
+  let liveToken: string;
   let subjectForm: URLSearchParams;
   let revokedBefore: string;
   const unhandled: unknown[] = [];
@@ -85,11 +92,18 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     wired = await startTts(ttsConfig(f, server.url), { say: (m) => said.push(m) });
     verifierStore = new RedisStore({ url: server.url, keyPrefix, logger: () => {} });
     cache = new RevocationCache(verifierStore);
+    const jwks = tts.service.keys.jwks();
+    verifier = createVerifier({ trustDomain: TRUST_DOMAIN, issuer: TTS_ISSUER, jwks, store: verifierStore, service: 'orders' });
+    openVerifier = createVerifier({
+      trustDomain: TRUST_DOMAIN, issuer: TTS_ISSUER, jwks, store: verifierStore, revocation: 'fail-open', service: 'search', warn: (l) => warnings.push(l),
+    });
     subjectForm = exchangeForm(await accessToken(f));
   });
 
   afterAll(async () => {
     cache?.close();
+    await verifier?.close();
+    await openVerifier?.close();
     await verifierStore?.close();
     await tts?.close();
     await wired?.close();
@@ -106,9 +120,15 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     expect((await getJson(tts.url, '/healthz')).status).toBe(200);
     expect(await eventually(() => verifierStore.revocationFeedLive(), 5000)).toBe(true);
     const r = await post(tts.url, '/token', subjectForm, basic('agent-basic'));
-    revokedBefore = txnOf(r.body!.access_token as string);
+    revokedBeforeToken = r.body!.access_token as string;
+    revokedBefore = txnOf(revokedBeforeToken);
+    liveToken = (await post(tts.url, '/token', subjectForm, basic('agent-basic'))).body!.access_token as string;
+    expect(await verdict(verifier, revokedBeforeToken)).toBe('accepted');
     expect((await post(tts.url, '/revoke', new URLSearchParams({ txn: revokedBefore }), basic('ops-revoker'))).status).toBe(200);
     expect(await eventually(() => cache.isRevokedLocal(revokedBefore) === true, 1000)).toBe(true);
+    expect(await eventually(async () => (await verdict(verifier, revokedBeforeToken)) === 'revoked', 1000)).toBe(true);
+    expect(await verdict(verifier, liveToken)).toBe('accepted');
+    expect(await verdict(openVerifier, liveToken)).toBe('accepted');
   });
 
   it('Redis killed during a burst: only 200 or 503, no hang, every 200 had its jti recorded, none after the kill', async () => {
@@ -183,6 +203,23 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     expect(cache.isRevokedLocal(crypto.randomUUID())).toBeUndefined();
     await expect(cache.isRevoked(crypto.randomUUID())).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(await cache.isRevoked(revokedBefore)).toBe(true);
+
+    // The verifier (fail-closed, the default): a token it cannot check is refused as unavailable (503), a known
+    // revocation is still refused as revoked.
+    let refusal: unknown;
+    try {
+      await verifier.verify(liveToken);
+    } catch (e) {
+      refusal = e;
+    }
+    expect((refusal as { code?: unknown }).code).toBe('unavailable');
+    expect((refusal as { status?: unknown }).status).toBe(503);
+    expect(await verdict(verifier, revokedBeforeToken)).toBe('revoked');
+    // Configured fail-open: accepted, with a warning naming the txn (never the token).
+    expect(await verdict(openVerifier, liveToken)).toBe('accepted');
+    expect(warnings.some((w) => w.includes(txnOf(liveToken)))).toBe(true);
+    expect(warnings.some((w) => w.includes(liveToken))).toBe(false);
+    expect(await verdict(openVerifier, revokedBeforeToken)).toBe('revoked');
   });
 
   it('Redis back on the same port: the same TTS and cache recover without a restart', async () => {
@@ -205,6 +242,9 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     const txn = txnOf(r.body!.access_token as string);
     expect((await post(tts.url, '/revoke', new URLSearchParams({ token: r.body!.access_token as string }), basic('agent-basic'))).status).toBe(200);
     expect(await eventually(() => cache.isRevokedLocal(txn) === true, 1000)).toBe(true);
+    // The verifier recovers by itself: accepts again, and refuses the new revocation.
+    expect(await verdict(verifier, liveToken)).toBe('accepted');
+    expect(await eventually(async () => (await verdict(verifier, r.body!.access_token as string)) === 'revoked', 1000)).toBe(true);
     expect(unhandled).toEqual([]);
   }, 60_000);
 });
