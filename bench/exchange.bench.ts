@@ -44,7 +44,7 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const ROUND_MS = QUICK ? 600 : 1500;
 const ROUNDS = QUICK ? 2 : 3;
 const HTTP_SECONDS = QUICK ? 2 : 5;
-const FRESH_TOKENS = QUICK ? 4000 : 24000;
+const FRESH_TOKENS = QUICK ? 4000 : 15000;
 
 // ---------------------------------------------------------------- setup: the default configuration, bench keys
 const keysDir = mkdtempSync(join(tmpdir(), 'baton-bench-'));
@@ -288,7 +288,7 @@ printTable('Exchange benchmark', ['measure', 'ops/s', 'µs/op (wall)', 'CPU µs/
 console.log('CPU µs/op: CPU time of the whole process (all threads) per operation, least of the rounds; for HTTP, the server process per request (autocannon runs in a child). The goals are judged on ops/s and p99 (wall); the CPU ratio says what the code costs when the cores are not shared.');
 const load1 = loadavg()[0]!;
 if (load1 > m.cores) console.log(`WARNING: load average ${load1.toFixed(1)} on ${m.cores} cores while measuring: wall-clock figures are inflated by other processes; compare the CPU columns.`);
-console.log(`HTTP: autocannon -c 10 -d ${HTTP_SECONDS} (child process) after a 1 s warm-up; /token ${fmt(http.total)} requests, ${http.non2xx} non-2xx, ${http.errors} errors; /hello ${fmt(hello.total)} requests`);
+console.log(`HTTP: autocannon -c 10 -d ${HTTP_SECONDS} (child process; latencies in whole ms) after a 1 s warm-up; closed loop, so p50 ≈ 10 / (req/s); /token ${fmt(http.total)} requests, ${http.non2xx} non-2xx, ${http.errors} errors; /hello ${fmt(hello.total)} requests`);
 console.log(`in-process: one exchange at a time; best of ${ROUNDS} interleaved rounds of ${ROUND_MS} ms; fresh = distinct pre-minted subject tokens, each used once (${fmt(cursor)} used)`);
 const roundsLine = (name: string, ms: Measurement[]) => `${name} ${ms.map((x) => fmt(x.opsPerSec)).join(' / ')}`;
 console.log(`rounds (ops/s): ${roundsLine('floor', floorRounds)}; ${roundsLine('fresh', freshRounds)}; ${roundsLine('repeated', repeatedRounds)}; fresh/floor per round ${freshRounds.map((f, i) => pct(f.opsPerSec / floorRounds[i]!.opsPerSec)).join(' / ')}`);
