@@ -56,8 +56,9 @@ export interface BatonWorker {
   policyHash?: string;
 }
 
-/** The issuer name of the local development IdP (same as src/cli/keys.ts; not imported: that file is Node-only). */
-export const DEV_IDP_ISSUER = 'urn:baton:dev-idp';
+/** The local dev IdP issuer (as src/cli/keys.ts, which is Node-only). Not exported: workerd accepts only handlers and
+ * classes as exports of the main module. */
+const DEV_IDP_ISSUER = 'urn:baton:dev-idp';
 
 function bad(field: string, message: string): ConfigError {
   return new ConfigError(`${field}: ${message}`);
