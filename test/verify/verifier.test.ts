@@ -83,6 +83,40 @@ describe('a valid Txn-Token', () => {
     await store.close();
   });
 
+  it('a cached token is refused once it expires (the cache never outlives exp)', async () => {
+    let clock = Date.now();
+    const verifier = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, now: () => clock });
+    const now = Math.floor(clock / 1000);
+    const token = await w.forge({ claims: { iat: now, exp: now + 60 } });
+    const first = await verifier.verify(token);
+    expect(await verifier.verify(token)).toBe(first);
+    clock += 60_000 + 31_000; // past exp and the 30 s tolerance
+    await expectCode(verifier, token, 'expired');
+    await verifier.close();
+  });
+
+  it('the cache is bounded: the least recently used token is verified again', async () => {
+    const verifier = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, cacheSize: 2 });
+    const [t1, t2, t3] = [await w.forge(), await w.forge(), await w.forge()];
+    const c1 = await verifier.verify(t1);
+    const c2 = await verifier.verify(t2);
+    expect(await verifier.verify(t1)).toBe(c1); // t1 is now the most recently used
+    await verifier.verify(t3); // evicts t2
+    expect(await verifier.verify(t1)).toBe(c1);
+    const again = await verifier.verify(t2);
+    expect(again).not.toBe(c2);
+    expect(again.txn).toBe(c2.txn);
+    await verifier.close();
+  });
+
+  it('identical tokens verified concurrently share one verification', async () => {
+    const verifier = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks });
+    const token = await w.forge();
+    const all = await Promise.all(Array.from({ length: 10 }, () => verifier.verify(token)));
+    for (const c of all) expect(c).toBe(all[0]);
+    await verifier.close();
+  });
+
   it('a tampered copy of a cached token is still refused (the cache compares the whole token)', async () => {
     const token = await w.exchange();
     await v.verify(token);
