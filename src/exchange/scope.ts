@@ -16,6 +16,15 @@ export function expandScopes(scopes: Iterable<string>, implications: ScopeImplic
   return out;
 }
 
+/** T-14: nothing can be granted. Carries why each scope was dropped, for the decision log (never sent to the caller). */
+export class NoScopeGranted extends OAuthError {
+  readonly dropped: ScopeDecision['dropped'];
+  constructor(dropped: ScopeDecision['dropped']) {
+    super('invalid_scope', 'none of the requested scopes can be granted');
+    this.dropped = dropped;
+  }
+}
+
 /** What policy sees when it decides scopes (the policy-engine wiring builds a Cerbos check from it). */
 export interface ScopePolicyInput {
   principal: { id: string; roles: readonly string[]; attr: Readonly<Record<string, unknown>> };
@@ -67,6 +76,6 @@ export function decideScope(args: {
     for (const d of r.denied) dropped.push({ scope: d.scope, reason: 'policy', ...(d.policy !== undefined ? { policy: d.policy } : {}) });
     candidates = candidates.filter((s) => allowed.has(s));
   }
-  if (candidates.length === 0) throw new OAuthError('invalid_scope', 'none of the requested scopes can be granted');
+  if (candidates.length === 0) throw new NoScopeGranted(dropped);
   return { granted: candidates, dropped };
 }

@@ -8,7 +8,7 @@ import { authenticateClient, prepareWorkload, type Workload } from './client-aut
 import { OAuthError, invalidRequest } from './errors.js';
 import { actDepth, mintTxnToken, pickAllowed } from './mint.js';
 import { parseExchangeRequest, readClientCredentials, singleValued, TT_TXN_TOKEN, type ExchangeRequest } from './request.js';
-import { decideScope, expandScopes, type ScopeDecision, type ScopePolicy, type ScopePolicyInput } from './scope.js';
+import { decideScope, NoScopeGranted, type ScopeDecision, type ScopePolicy, type ScopePolicyInput } from './scope.js';
 import { prepareIssuer, validateSubject, type Subject, type TrustedIssuer } from './subject.js';
 
 /** One structured line per decision; never a raw token (V-11). */
@@ -132,6 +132,7 @@ export class TokenService {
       return out;
     } catch (e) {
       const err = toOAuthError(e);
+      if (e instanceof NoScopeGranted) log.dropped = e.dropped;
       this.#emit({ ...log, effect: 'deny', error: err.error, reason: err.message });
       throw err;
     }

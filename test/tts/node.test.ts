@@ -135,6 +135,9 @@ describe('policy-driven scope decision (T-12, T-24) with the example policies', 
     const subject = await w.idp.mint({ scope: 'orders', claims: { roles: ['support_lead'] } });
     const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(subject, { scope: 'orders:refund' }));
     expectRefusal(r, 400, 'invalid_scope', [subject, SECRETS.agent]);
+    // the deny line of the decision log says which scope was dropped and why (the caller only sees invalid_scope)
+    const deny = w.tts.decisions.filter((d) => d.effect === 'deny' && d.error === 'invalid_scope').at(-1);
+    expect(deny?.dropped).toEqual([{ scope: 'orders:refund', reason: 'policy', policy: expect.stringContaining('txn_token') }]);
   });
 
   it('T-12 T-14 policy narrows a mixed request through the agent to what it allows', async () => {
