@@ -68,7 +68,7 @@ const ResourceSchema = z.object({
   scope: scopeSchema.optional(),
 });
 const ActionsSchema = z.array(z.string().min(1)).min(1);
-const AuxSchema = z.object({ jwt: attrSchema.optional() }).optional();
+const AuxSchema = z.object({ jwt: attrSchema.optional(), jwts: z.record(z.string(), z.object({ claims: attrSchema })).optional() }).optional();
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const ident = (v: unknown) => typeof v === 'string' && v.length > 0;
@@ -515,7 +515,7 @@ class EngineCore {
     const request: CelRequest = {
       principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: pVersion, scope: pScope },
       resource: { kind: resource.kind, id: resource.id, attr: resource.attr ?? EMPTY, policyVersion: version, scope: rScope },
-      auxData: auxData?.jwt === undefined ? undefined : { jwt: auxData.jwt },
+      auxData: auxData?.jwt === undefined && auxData?.jwts === undefined ? undefined : auxData,
     };
     const ev = new Evaluation(request, this.globals, opts?.now ?? new Date(), opts?.explain === true);
     const effects: Record<string, ActionEffect> = {};
@@ -543,8 +543,17 @@ class EngineCore {
   }
 }
 
+function validJwts(j: unknown): boolean {
+  if (j === undefined) return true;
+  if (!isRecord(j)) return false;
+  for (const k in j) {
+    const t = j[k];
+    if (!isRecord(t) || !isRecord(t.claims)) return false;
+  }
+  return true;
+}
 function validAux(a: unknown): a is AuxData | undefined {
-  return a === undefined || (isRecord(a) && (a.jwt === undefined || isRecord(a.jwt)));
+  return a === undefined || (isRecord(a) && (a.jwt === undefined || isRecord(a.jwt)) && validJwts(a.jwts));
 }
 
 export function createEngine(options: EngineOptions): Engine {

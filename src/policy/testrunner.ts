@@ -3,7 +3,8 @@
 // Results mirror Cerbos's TestResults so tooling can compare them directly.
 import { parse } from 'yaml';
 import * as z from 'zod';
-import { compilePolicies, type CompiledPolicySet } from './compile.js';
+import { NO_NOW, NO_NOW_MESSAGE } from './cel/clock.js';
+import { compilePolicies, resourcePolicyKey, type CompiledPolicySet } from './compile.js';
 import { createEngine, type Engine } from './engine.js';
 import type { AuxData, CheckResult, OutputEntry, PolicySource, Principal, Resource } from './types.js';
 
@@ -47,14 +48,20 @@ export interface RunTestSuitesOptions {
   testdata?: ReadonlyMap<string, string>;
   /** Cerbos's lenient condition errors (default false: Baton's fail-closed evaluation). */
   lenient?: boolean;
-  /** Only run tests whose name matches. */
+  /** Only run tests whose name matches; the others are reported as skipped. */
   filter?: RegExp;
+  /**
+   * Policies left out of the bundle under test (Cerbos FQNs such as `cerbos.resource.leave_request.v20210210`): a
+   * test whose principal or resource would be decided by one is reported as skipped.
+   */
+  excludedResourcePolicyFqns?: readonly string[];
+  excludedPrincipalPolicyFqns?: readonly string[];
 }
 
 const attr = z.record(z.string(), z.unknown());
-const PrincipalFx = z.object({ id: z.string(), roles: z.array(z.string()), attr: attr.optional(), policyVersion: z.string().optional(), scope: z.string().optional() });
-const ResourceFx = z.object({ kind: z.string(), id: z.string(), attr: attr.optional(), policyVersion: z.string().optional(), scope: z.string().optional() });
-const AuxFx = z.object({ jwt: attr.optional() });
+const PrincipalFx = z.strictObject({ id: z.string(), roles: z.array(z.string()), attr: attr.optional(), policyVersion: z.string().optional(), scope: z.string().optional() });
+const ResourceFx = z.strictObject({ kind: z.string(), id: z.string(), attr: attr.optional(), policyVersion: z.string().optional(), scope: z.string().optional() });
+const AuxFx = z.strictObject({ jwt: attr.optional(), jwts: z.record(z.string(), z.strictObject({ claims: attr })).optional() });
 const Options = z.object({
   now: z.union([z.string(), z.date()]).optional(),
   globals: attr.optional(),
@@ -136,21 +143,6 @@ function dirOf(path: string): string {
   return i < 0 ? '' : path.slice(0, i);
 }
 
-function loadFixtures(testdata: ReadonlyMap<string, string> | undefined, dir: string) {
-  const fx: z.infer<typeof Fixture> = {};
-  if (!testdata) return fx;
-  const base = dir ? `${dir}/testdata/` : 'testdata/';
-  for (const kind of ['principals', 'resources', 'auxdata'] as const) {
-    for (const ext of ['yaml', 'yml', 'json']) {
-      const text = testdata.get(`${base}${kind}.${ext}`);
-      if (text === undefined) continue;
-      const parsed = Fixture.parse(parse(text, { merge: true }));
-      Object.assign(fx, Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined)));
-    }
-  }
-  return fx;
-}
-
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a === 'number' && typeof b === 'number') return a === b;
@@ -164,19 +156,155 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return false;
 }
 
+type FixtureDoc = z.infer<typeof Fixture>;
+interface Fixtures {
+  principals: Record<string, z.infer<typeof PrincipalFx>>;
+  resources: Record<string, z.infer<typeof ResourceFx>>;
+  auxData: Record<string, z.infer<typeof AuxFx>>;
+  principalGroups: Record<string, { principals: string[] }>;
+  resourceGroups: Record<string, { resources: string[] }>;
+}
+interface TestPlan {
+  test: SuiteDoc['tests'][number];
+  principals: string[];
+  resources: string[];
+  /** `${principal}\0${resource}\0${action}` -> expected effect and outputs (src -> value) */
+  expected: Map<string, { effect?: string; outputs?: Map<string, unknown> }>;
+}
+interface SuitePlan {
+  suite: SuiteDoc;
+  fx: Fixtures;
+  tests: TestPlan[];
+}
+
+function zodMessage(e: z.ZodError): string {
+  return e.issues.map((i) => `${i.path.map(String).join('.') || '$'}: ${i.message}`).join('; ');
+}
+
+/** Fixture files of a suite's `testdata/` folder; a group must name fixtures of the same file. */
+function loadFixtures(testdata: ReadonlyMap<string, string> | undefined, dir: string): FixtureDoc {
+  const fx: FixtureDoc = {};
+  if (!testdata) return fx;
+  const base = dir ? `${dir}/testdata/` : 'testdata/';
+  for (const kind of ['principals', 'resources', 'auxdata'] as const) {
+    for (const ext of ['yaml', 'yml', 'json']) {
+      const text = testdata.get(`${base}${kind}.${ext}`);
+      if (text === undefined) continue;
+      const what = kind === 'auxdata' ? 'aux data' : kind;
+      const r = Fixture.safeParse(parse(text, { merge: true }) ?? {});
+      if (!r.success) throw new Error(`failed to load test fixtures from testdata: failed to load ${what}: ${zodMessage(r.error)}`);
+      const parsed = r.data;
+      for (const [g, grp] of Object.entries(parsed.principalGroups ?? {}))
+        for (const m of grp.principals)
+          if (!parsed.principals?.[m]) throw new Error(`failed to load test fixtures from testdata: failed to load ${what}: missing fixture "${m}" referenced in group "${g}"`);
+      for (const [g, grp] of Object.entries(parsed.resourceGroups ?? {}))
+        for (const m of grp.resources)
+          if (!parsed.resources?.[m]) throw new Error(`failed to load test fixtures from testdata: failed to load ${what}: missing fixture "${m}" referenced in group "${g}"`);
+      Object.assign(fx, Object.fromEntries(Object.entries(parsed).filter(([, v]) => v !== undefined)));
+    }
+  }
+  return fx;
+}
+
+const uniq = (xs: string[]): string[] => [...new Set(xs)];
+
+/** Parse and validate a suite completely before anything runs (as Cerbos does): any problem errors the whole suite. */
+function planSuite(src: PolicySource, testdata: ReadonlyMap<string, string> | undefined): SuitePlan {
+  let doc: unknown;
+  try {
+    doc = parse(src.content, { merge: true });
+  } catch (e) {
+    throw new Error(`failed to load test suite: ${(e as Error).message}`);
+  }
+  const parsed = Suite.safeParse(doc);
+  if (!parsed.success) throw new Error(`failed to load test suite: ${zodMessage(parsed.error)}`);
+  const suite = parsed.data;
+  const badNow = (o: OptionsDoc | undefined) => o?.now !== undefined && Number.isNaN(new Date(o.now).getTime());
+  if (badNow(suite.options)) throw new Error(`failed to load test suite: options.now: invalid timestamp value "${String(suite.options!.now)}"`);
+  const fd = loadFixtures(testdata, dirOf(src.name));
+  const fx: Fixtures = {
+    principals: { ...fd.principals, ...suite.principals },
+    resources: { ...fd.resources, ...suite.resources },
+    auxData: { ...fd.auxData, ...suite.auxData },
+    principalGroups: { ...fd.principalGroups, ...suite.principalGroups },
+    resourceGroups: { ...fd.resourceGroups, ...suite.resourceGroups },
+  };
+  const names = new Set<string>();
+  const tests: TestPlan[] = [];
+  suite.tests.forEach((test, ti) => {
+    if (names.has(test.name)) throw new Error(`Invalid test suite: another test named ${test.name} already exists`);
+    names.add(test.name);
+    const bad = (m: string): never => {
+      throw new Error(`Failed to load the test suite: invalid test "${test.name}": ${m}`);
+    };
+    if (badNow(test.options)) throw new Error(`failed to load test suite: tests[${ti}].options.now: invalid timestamp value "${String(test.options!.now)}"`);
+    const expandP = (many: string[] = [], groups: string[] = []) =>
+      uniq([...many, ...groups.flatMap((g) => fx.principalGroups[g]?.principals ?? bad(`principal group "${g}" not found`))]);
+    const expandR = (many: string[] = [], groups: string[] = []) =>
+      uniq([...many, ...groups.flatMap((g) => fx.resourceGroups[g]?.resources ?? bad(`resource group "${g}" not found`))]);
+    const principals = expandP(test.input.principals, test.input.principalGroups);
+    const resources = expandR(test.input.resources, test.input.resourceGroups);
+    for (const p of principals) if (!fx.principals[p]) bad(`principal "${p}" not found`);
+    for (const r of resources) if (!fx.resources[r]) bad(`resource "${r}" not found`);
+    if (test.input.auxData !== undefined && !fx.auxData[test.input.auxData]) bad(`auxData "${test.input.auxData}" not found`);
+    const actions = new Set(test.input.actions);
+    const expected: TestPlan['expected'] = new Map();
+    (test.expected ?? []).forEach((ex, ei) => {
+      const at = `tests[${ti}].expected[${ei}]`;
+      const pCount = [ex.principal !== undefined, ex.principals !== undefined, ex.principalGroups !== undefined].filter(Boolean).length;
+      const rCount = [ex.resource !== undefined, ex.resources !== undefined, ex.resourceGroups !== undefined].filter(Boolean).length;
+      if (pCount === 0) throw new Error(`failed to load test suite: ${at}: principal, principals, or principalGroups must be present`);
+      if (ex.principal !== undefined && ex.principals !== undefined) throw new Error(`failed to load test suite: ${at}: principal and principals may not both be present`);
+      if (rCount === 0) throw new Error(`failed to load test suite: ${at}: resource, resources, or resourceGroups must be present`);
+      if (ex.resource !== undefined && ex.resources !== undefined) throw new Error(`failed to load test suite: ${at}: resource and resources may not both be present`);
+      const missing = Object.keys(ex.actions).filter((a) => !actions.has(a));
+      if (missing.length) bad(`found expectations for actions that do not exist in the input actions list: [${missing.join(' ')}]`);
+      const missingOut = uniq((ex.outputs ?? []).map((o) => o.action).filter((a) => !actions.has(a)));
+      if (missingOut.length) bad(`found output expectations for actions that are not in the input actions list: [${missingOut.join(' ')}]`);
+      for (const p of expandP(ex.principal !== undefined ? [ex.principal, ...(ex.principals ?? [])] : ex.principals, ex.principalGroups)) {
+        for (const r of expandR(ex.resource !== undefined ? [ex.resource, ...(ex.resources ?? [])] : ex.resources, ex.resourceGroups)) {
+          if (!principals.includes(p) || !resources.includes(r))
+            bad(`found an expectation for principal "${p}" and resource "${r}", but at least one of these is not present in input`);
+          for (const a of actions) {
+            const key = `${p}\u0000${r}\u0000${a}`;
+            const cur = expected.get(key) ?? {};
+            const eff = ex.actions[a];
+            if (eff !== undefined) {
+              if (cur.effect !== undefined && cur.effect !== eff) bad(`found inconsistent expectations for principal "${p}" performing action "${a}" on resource "${r}"`);
+              cur.effect = eff;
+            }
+            for (const o of ex.outputs ?? []) {
+              if (o.action !== a) continue;
+              cur.outputs ??= new Map();
+              for (const w of o.expected) {
+                if (cur.outputs.has(w.src) && !deepEqual(cur.outputs.get(w.src), w.val))
+                  bad(`found inconsistent expectations for output "${w.src}" from principal "${p}" performing action "${a}" on resource "${r}"`);
+                cur.outputs.set(w.src, w.val);
+              }
+            }
+            if (cur.effect !== undefined || cur.outputs) expected.set(key, cur);
+          }
+        }
+      }
+    });
+    tests.push({ test, principals, resources, expected });
+  });
+  return { suite, fx, tests };
+}
+
 /** Run Cerbos-format test suites against a policy set. Throws PolicyLoadError if the policies do not load. */
 export function runTestSuites(opts: RunTestSuitesOptions): TestResults {
   const compiled: CompiledPolicySet = Array.isArray(opts.policies)
     ? compilePolicies(opts.policies as readonly PolicySource[])
     : (opts.policies as CompiledPolicySet);
   const engines = new Map<string, Engine>();
-  const engineFor = (o: OptionsDoc) => {
-    const key = JSON.stringify([o.globals ?? {}, o.defaultPolicyVersion ?? '', o.lenientScopeSearch === true]);
+  const engineFor = (o: OptionsDoc, strict: boolean) => {
+    const key = JSON.stringify([o.globals ?? {}, o.defaultPolicyVersion ?? '', o.lenientScopeSearch === true, strict]);
     let e = engines.get(key);
     if (!e) {
       e = createEngine({
         policies: compiled,
-        lenient: opts.lenient === true,
+        lenient: !strict,
         ...(o.globals ? { globals: o.globals } : {}),
         ...(o.defaultPolicyVersion ? { defaultPolicyVersion: o.defaultPolicyVersion } : {}),
         lenientScopeSearch: o.lenientScopeSearch === true,
@@ -185,102 +313,90 @@ export function runTestSuites(opts: RunTestSuitesOptions): TestResults {
     }
     return e;
   };
+  const exclusions = {
+    resource: new Set((opts.excludedResourcePolicyFqns ?? []).map((f) => f.replace(/^cerbos\./, ''))),
+    principal: new Set((opts.excludedPrincipalPolicyFqns ?? []).map((f) => f.replace(/^cerbos\./, ''))),
+  };
 
   const suites: SuiteResult[] = [];
   const all: TestResult[] = [];
   for (const src of [...opts.suites].sort((a, b) => a.name.localeCompare(b.name))) {
-    let suite: SuiteDoc;
-    let fx: ReturnType<typeof loadFixtures>;
+    let plan: SuitePlan;
     try {
-      const parsed = Suite.safeParse(parse(src.content, { merge: true }));
-      if (!parsed.success) {
-        const iss = parsed.error.issues[0]!;
-        throw new Error(`invalid test suite at $.${iss.path.join('.')}: ${iss.message}`);
-      }
-      suite = parsed.data;
-      fx = loadFixtures(opts.testdata, dirOf(src.name));
+      plan = planSuite(src, opts.testdata);
     } catch (e) {
       const summary = summarise(['RESULT_ERRORED']);
       suites.push({ file: src.name, name: src.name, summary, testCases: [], error: (e as Error).message });
       all.push('RESULT_ERRORED');
       continue;
     }
-    const principals = { ...fx.principals, ...suite.principals };
-    const resources = { ...fx.resources, ...suite.resources };
-    const auxData = { ...fx.auxData, ...suite.auxData };
-    const pGroups = { ...fx.principalGroups, ...suite.principalGroups };
-    const rGroups = { ...fx.resourceGroups, ...suite.resourceGroups };
-    const expandP = (one?: string, many?: string[], groups?: string[]) => [
-      ...(one ? [one] : []),
-      ...(many ?? []),
-      ...(groups ?? []).flatMap((g) => pGroups[g]?.principals ?? [`<unknown principal group ${g}>`]),
-    ];
-    const expandR = (one?: string, many?: string[], groups?: string[]) => [
-      ...(one ? [one] : []),
-      ...(many ?? []),
-      ...(groups ?? []).flatMap((g) => rGroups[g]?.resources ?? [`<unknown resource group ${g}>`]),
-    ];
+    const { suite, fx } = plan;
+    if (suite.skip === true) {
+      suites.push({ file: src.name, name: suite.name, ...(suite.description ? { description: suite.description } : {}), summary: summarise([]), testCases: [], ...(suite.skipReason ? { skipReason: suite.skipReason } : {}) });
+      continue;
+    }
 
     const suiteResults: TestResult[] = [];
     const testCases: TestCaseResult[] = [];
-    for (const test of suite.tests) {
-      if (opts.filter && !opts.filter.test(test.name)) continue;
+    for (const t of plan.tests) {
+      const test = t.test;
       const o: OptionsDoc = { ...suite.options, ...test.options };
-      const skip = suite.skip === true || test.skip === true;
-      const skipReason = suite.skip ? suite.skipReason : test.skipReason;
-      const now = o.now !== undefined ? new Date(o.now) : new Date();
-      const tc: TestCaseResult = { name: test.name, principals: [] };
-      const expected = new Map<string, { effect: string; outputs?: z.infer<typeof OutputExp>[] }>();
-      for (const ex of test.expected ?? []) {
-        for (const p of expandP(ex.principal, ex.principals, ex.principalGroups))
-          for (const r of expandR(ex.resource, ex.resources, ex.resourceGroups))
-            for (const [a, eff] of Object.entries(ex.actions))
-              expected.set(`${p}\u0000${r}\u0000${a}`, { effect: eff, ...(ex.outputs ? { outputs: ex.outputs.filter((x) => x.action === a) } : {}) });
+      let skipReason: string | undefined;
+      let skip = false;
+      if (test.skip === true) {
+        skip = true;
+        skipReason = test.skipReason;
+      } else if (opts.filter && !opts.filter.test(test.name)) {
+        skip = true;
+        skipReason = 'Test name did not match the provided pattern';
       }
-      for (const pName of expandP(undefined, test.input.principals, test.input.principalGroups)) {
+      const now = o.now !== undefined ? new Date(o.now) : undefined;
+      const tc: TestCaseResult = { name: test.name, principals: [] };
+      for (const pName of t.principals) {
         const pr = { name: pName, resources: [] as TestCaseResult['principals'][number]['resources'] };
-        for (const rName of expandR(undefined, test.input.resources, test.input.resourceGroups)) {
+        for (const rName of t.resources) {
           const rr = { name: rName, actions: [] as { name: string; details: ActionDetails }[] };
           let check: CheckResult | undefined;
           let error: string | undefined;
-          if (!skip) {
+          let actionSkip = skip ? (skipReason ?? '') : undefined;
+          const principal = fx.principals[pName] as Principal;
+          const resource = { ...(fx.resources[rName] as Resource) };
+          if (resource.scope === undefined && o.defaultScope) resource.scope = o.defaultScope;
+          if (actionSkip === undefined) {
+            const pv = principal.policyVersion || o.defaultPolicyVersion || 'default';
+            const rv = resource.policyVersion || o.defaultPolicyVersion || 'default';
+            if (exclusions.principal.has(`principal.${principal.id}.v${pv}`)) actionSkip = 'Principal matched a policy that was excluded from the bundle';
+            else if (exclusions.resource.has(resourcePolicyKey(resource.kind, rv, resource.scope ?? ''))) actionSkip = 'Resource matched a policy that was excluded from the bundle';
+          }
+          if (actionSkip === undefined) {
             try {
-              const principal = principals[pName] as Principal | undefined;
-              const resourceFx = resources[rName] as Resource | undefined;
-              if (!principal) throw new Error(`principal '${pName}' not found`);
-              if (!resourceFx) throw new Error(`resource '${rName}' not found`);
-              const resource = { ...resourceFx };
-              if (resource.scope === undefined && o.defaultScope) resource.scope = o.defaultScope;
-              let aux: AuxData | undefined;
-              if (test.input.auxData) {
-                aux = auxData[test.input.auxData];
-                if (!aux) throw new Error(`auxData '${test.input.auxData}' not found`);
-              }
-              check = engineFor(o).check({ principal, resource, actions: test.input.actions, ...(aux ? { auxData: aux } : {}) }, { now });
+              const aux: AuxData | undefined = test.input.auxData ? fx.auxData[test.input.auxData] : undefined;
+              const strict = o.strictEvaluation !== undefined ? o.strictEvaluation : opts.lenient !== true;
+              check = engineFor(o, strict).check({ principal, resource, actions: test.input.actions, ...(aux ? { auxData: aux } : {}) }, { now: now ?? NO_NOW });
+              if (!now && check.evaluationErrors?.some((e) => e.message.includes(NO_NOW_MESSAGE)))
+                throw new Error('a policy used a time-based condition, but `now` was not provided in the test options');
             } catch (e) {
               error = (e as Error).message;
             }
           }
           for (const action of test.input.actions) {
             let details: ActionDetails;
-            const exp = expected.get(`${pName}\u0000${rName}\u0000${action}`);
+            const exp = t.expected.get(`${pName}\u0000${rName}\u0000${action}`);
             const expEffect = exp?.effect ?? 'EFFECT_DENY';
-            if (skip) details = { result: 'RESULT_SKIPPED', ...(skipReason ? { skipReason } : {}) };
+            if (actionSkip !== undefined) details = { result: 'RESULT_SKIPPED', ...(actionSkip ? { skipReason: actionSkip } : {}) };
             else if (error !== undefined || !check) details = { result: 'RESULT_ERRORED', error: error ?? 'no result' };
             else {
               const actual = check.actions[action]!.effect;
               const outs = check.outputs.filter((x) => x.action === action);
               const outFailures: OutputFailure[] = [];
-              for (const oe of exp?.outputs ?? []) {
-                for (const want of oe.expected) {
-                  const got = outs.find((x) => x.src === want.src);
-                  if (!got) outFailures.push({ src: want.src, missing: { expected: want.val } });
-                  else if (got.error !== undefined) outFailures.push({ src: want.src, errored: { expected: want.val, error: got.error } });
-                  else if (!deepEqual(got.val, want.val)) outFailures.push({ src: want.src, mismatched: { expected: want.val, actual: got.val } });
-                }
+              for (const [srcName, val] of exp?.outputs ?? []) {
+                const got = outs.find((x) => x.src === srcName);
+                if (!got) outFailures.push({ src: srcName, missing: { expected: val } });
+                else if (got.error !== undefined) outFailures.push({ src: srcName, errored: { expected: val, error: got.error } });
+                else if (!deepEqual(got.val, val)) outFailures.push({ src: srcName, mismatched: { expected: val, actual: got.val } });
               }
               if (actual === expEffect && outFailures.length === 0)
-                details = { result: 'RESULT_PASSED', success: { effect: actual, ...(outs.length > 0 && exp?.outputs?.length ? { outputs: outs } : {}) } };
+                details = { result: 'RESULT_PASSED', success: { effect: actual, ...(outs.length > 0 && exp?.outputs?.size ? { outputs: outs } : {}) } };
               else details = { result: 'RESULT_FAILED', failure: { expected: expEffect, actual, ...(outFailures.length ? { outputs: outFailures } : {}) } };
             }
             suiteResults.push(details.result);
@@ -300,7 +416,6 @@ export function runTestSuites(opts: RunTestSuitesOptions): TestResults {
       ...(suite.description ? { description: suite.description } : {}),
       summary,
       testCases,
-      ...(suite.skip && suite.skipReason ? { skipReason: suite.skipReason } : {}),
     });
   }
   return { suites, summary: summarise(all) };

@@ -19,6 +19,8 @@ export interface Resource {
 export interface AuxData {
   /** Claims of an already verified JWT (the caller verifies it). */
   jwt?: Record<string, unknown>;
+  /** Several verified JWTs by name, seen by conditions as `request.auxData.jwts.NAME.claims`. */
+  jwts?: Record<string, { claims: Record<string, unknown> }>;
 }
 
 export interface CheckInput {

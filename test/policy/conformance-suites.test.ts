@@ -8,27 +8,11 @@ import { compilePolicies } from '../../src/policy/compile.js';
 import { PolicyLoadError } from '../../src/policy/errors.js';
 import { readPolicyDir } from '../../src/policy/fs.node.js';
 import { formatTestResults, runTestSuites } from '../../src/policy/testrunner.js';
+import { parseTxtar } from './txtar.js';
 
 const root = fileURLToPath(new URL('../../../shared/conformance/cerbos/', import.meta.url));
 const present = existsSync(root);
 if (!present) console.warn(`[conformance] ${root} is absent: Cerbos tutorial and compile conformance tests are skipped`);
-
-/** Parse a txtar archive: `-- name --` headers followed by content. */
-export function parseTxtar(text: string): Map<string, string> {
-  const files = new Map<string, string>();
-  let name: string | undefined;
-  let buf: string[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^-- (.+) --$/.exec(line);
-    if (m) {
-      if (name !== undefined) files.set(name, buf.join('\n'));
-      name = m[1]!.trim();
-      buf = [];
-    } else if (name !== undefined) buf.push(line);
-  }
-  if (name !== undefined) files.set(name, buf.join('\n'));
-  return files;
-}
 
 describe.skipIf(!present)('Cerbos tutorial suites', () => {
   for (const t of ['05-testing-policies', '07-derived-roles', '08-principal-policies']) {

@@ -127,3 +127,45 @@ describe('fail closed by default, Cerbos-lenient on request', () => {
     }
   });
 });
+
+describe('per-request state', () => {
+  const policies: PolicySource[] = [
+    { name: 'dr.yaml', content: doc('derivedRoles:\n  name: common\n  definitions:\n    - name: owner\n      parentRoles: [user]\n      condition:\n        match:\n          expr: R.attr.owner == P.id\n') },
+    {
+      name: 'doc.yaml',
+      content: rp(
+        '    - actions: [read, edit]\n      effect: EFFECT_ALLOW\n      derivedRoles: [owner]\n' +
+          '    - actions: [sign]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: \'"A" in request.auxData.jwts.idp.claims.groups\'\n',
+        '  importDerivedRoles: [common]\n',
+      ),
+    },
+  ];
+  const engine = createEngine({ policies });
+
+  it('nothing of one check leaks into the next (derived roles, attributes, aux data)', () => {
+    const owner = { principal: { id: 'alice', roles: ['user'] }, resource: { kind: 'doc', id: 'd1', attr: { owner: 'alice' } }, actions: ['read', 'edit'] };
+    const other = { principal: { id: 'bob', roles: ['user'] }, resource: { kind: 'doc', id: 'd1', attr: { owner: 'alice' } }, actions: ['read', 'edit'] };
+    for (let i = 0; i < 3; i++) {
+      const a = engine.check(owner);
+      expect(Object.values(a.actions).map((x) => x.effect)).toEqual(['EFFECT_ALLOW', 'EFFECT_ALLOW']);
+      expect(a.effectiveDerivedRoles).toEqual(['owner']);
+      const b = engine.check(other);
+      expect(Object.values(b.actions).map((x) => x.effect)).toEqual(['EFFECT_DENY', 'EFFECT_DENY']);
+      expect(b.effectiveDerivedRoles).toEqual([]);
+    }
+  });
+
+  it('several named JWTs are visible as request.auxData.jwts.NAME.claims; malformed ones are refused', () => {
+    const input = (groups: string[]) => ({
+      principal: { id: 'alice', roles: ['user'] },
+      resource: { kind: 'doc', id: 'd1', attr: {} },
+      actions: ['sign'],
+      auxData: { jwts: { idp: { claims: { groups } } } },
+    });
+    expect(engine.check(input(['A', 'B'])).actions.sign!.effect).toBe('EFFECT_ALLOW');
+    expect(engine.check(input(['B'])).actions.sign!.effect).toBe('EFFECT_DENY');
+    const noAux = { principal: { id: 'alice', roles: ['user'] }, resource: { kind: 'doc', id: 'd1', attr: {} }, actions: ['sign'] };
+    expect(engine.check(noAux).actions.sign!.effect).toBe('EFFECT_DENY');
+    expect(() => engine.check({ ...noAux, auxData: { jwts: { idp: { groups: ['A'] } } } } as never)).toThrow(PolicyInputError);
+  });
+});

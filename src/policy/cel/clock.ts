@@ -4,9 +4,14 @@
  */
 let current: Date | undefined;
 
+export const NO_NOW_MESSAGE = 'now() is not available: no time was given for this evaluation';
+/** Pass as the evaluation instant to make `now()` (and `timeSince()`) fail instead of reading the clock. */
+export const NO_NOW: Date = new Date(Number.NaN);
+
 export const clock = {
   now(): Date {
     if (!current) throw new Error('now() called outside an evaluation');
+    if (current === NO_NOW) throw new Error(NO_NOW_MESSAGE);
     return current;
   },
   swap(d: Date | undefined): Date | undefined {

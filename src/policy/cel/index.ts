@@ -11,7 +11,7 @@ import { clock } from './clock.js';
 export interface CelRequest {
   principal: { id: string; roles: string[]; attr: Record<string, unknown>; policyVersion?: string; scope?: string };
   resource: { kind: string; id: string; attr: Record<string, unknown>; policyVersion?: string; scope?: string };
-  auxData?: { jwt?: Record<string, unknown> };
+  auxData?: { jwt?: Record<string, unknown>; jwts?: Record<string, { claims: Record<string, unknown> }> };
 }
 export interface CelActivation {
   request: CelRequest;
@@ -65,8 +65,8 @@ export class CelScope {
   readonly request: {
     principal: CelRequest['principal'];
     resource: CelRequest['resource'];
-    auxData: { jwt: Record<string, unknown> };
-    aux_data: { jwt: Record<string, unknown> };
+    auxData: CelAux;
+    aux_data: CelAux;
   };
   readonly P: CelRequest['principal'];
   readonly R: CelRequest['resource'];
@@ -90,7 +90,8 @@ export class CelScope {
     const P = withDefaults(request.principal);
     const R = withDefaults(request.resource);
     const jwt = request.auxData?.jwt;
-    const aux = jwt === undefined ? EMPTY_AUX : { jwt };
+    const jwts = request.auxData?.jwts;
+    const aux: CelAux = jwt === undefined && jwts === undefined ? EMPTY_AUX : { jwt: jwt ?? EMPTY, jwts: jwts ?? EMPTY };
     this.request = { principal: P, resource: R, auxData: aux, aux_data: aux };
     this.P = P;
     this.R = R;
@@ -107,7 +108,11 @@ export class CelScope {
     this.C = this.constants = c;
   }
 }
-const EMPTY_AUX = Object.freeze({ jwt: EMPTY }) as { jwt: Record<string, unknown> };
+interface CelAux {
+  jwt: Record<string, unknown>;
+  jwts: Record<string, unknown>;
+}
+const EMPTY_AUX: CelAux = Object.freeze({ jwt: EMPTY, jwts: EMPTY }) as CelAux;
 
 interface CachedScope {
   scope: CelScope;
