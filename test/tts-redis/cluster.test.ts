@@ -191,8 +191,10 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     expect((await post(b.url, '/token', exchangeForm(t3, { txnToken: true }), basic('agent-basic'))).status).toBe(200);
   });
 
-  it('/revoke is authenticated like /token', async () => {
+  it('/revoke is authenticated like /token, and advertised in the metadata', async () => {
     const { a } = await pair();
+    const meta = (await (await fetch(`${a.url}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(meta.revocation_endpoint).toBe(`${TTS_ISSUER}/revoke`);
     const t = (await post(a.url, '/token', withAssertion(exchangeForm(await accessToken(f)), await clientAssertion(f)))).body!.access_token as string;
     const noAuth = await post(a.url, '/revoke', new URLSearchParams({ token: t }));
     expect(noAuth.status).toBe(401);
