@@ -263,13 +263,19 @@ export function createVerifier(o: VerifierOptions): Verifier {
   const maxEntries = Math.max(0, Math.floor(o.cacheSize ?? 10_000));
 
   const baseKey = keySource({ jwks: o.jwks, jwksUri: o.jwksUri }, { cooldownMs: o.jwksCooldownMs ?? 30_000 });
-  // A key set that cannot be reached is an outage (503), not a bad token: anything that is not a jose error
-  // (a failed fetch, a DNS error) becomes key_unavailable.
+  // A key set that cannot be had is an outage (503), not a bad token: only "no key for this kid/alg" is the token's
+  // fault. A failed fetch (TypeError from fetch), a non-200 answer or an unparsable JWKS become key_unavailable.
   const getKey: JWTVerifyGetKey = async (header, input) => {
     try {
       return await baseKey(header, input);
     } catch (e) {
-      if (e instanceof joseErrors.JOSEError) throw e;
+      if (
+        e instanceof joseErrors.JWKSNoMatchingKey ||
+        e instanceof joseErrors.JWKSMultipleMatchingKeys ||
+        e instanceof joseErrors.JOSEAlgNotAllowed ||
+        e instanceof joseErrors.JOSENotSupported
+      )
+        throw e;
       throw new JwtProfileError('key_unavailable', 'the TTS key set could not be fetched', { cause: e });
     }
   };

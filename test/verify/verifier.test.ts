@@ -247,6 +247,26 @@ describe('V-02 signature and keys', () => {
   });
 });
 
+describe('V-02 key set outages are 503, not 401', () => {
+  for (const [what, status, body] of [
+    ['a 500 answer', 500, '{}'],
+    ['a body that is not JSON', 200, 'not json'],
+  ] as const) {
+    it(`unavailable: the JWKS endpoint gives ${what}`, async () => {
+      const { createServer } = await import('node:http');
+      const broken = createServer((_req, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body));
+      await new Promise<void>((r) => broken.listen(0, '127.0.0.1', () => r()));
+      const remote = createVerifier({ trustDomain: TRUST_DOMAIN, jwksUri: `http://127.0.0.1:${(broken.address() as { port: number }).port}/jwks.json` });
+      try {
+        await expectCode(remote, await w.exchange(), 'unavailable');
+      } finally {
+        await remote.close();
+        await new Promise<void>((r) => broken.close(() => r()));
+      }
+    });
+  }
+});
+
 describe('V-03 typ', () => {
   it('wrong_type: at+jwt', async () => {
     await expectCode(v, await w.forge({ header: { typ: 'at+jwt' } }), 'wrong_type');
