@@ -141,6 +141,8 @@ class Evaluation {
   readonly outputs: OutputEntry[] = [];
   readonly edr: string[] = [];
   errors: { expression: string; message: string }[] | undefined;
+  /** Set when strict evaluation denied the current action because a rule could not be evaluated. */
+  forced: ActionEffect | undefined;
   private varCache: Map<number, Record<string, unknown>> | undefined;
   private dr: Map<CompiledDerivedRole, DrState> | undefined;
   private visited: CompiledResourcePolicy[] | undefined;
@@ -370,8 +372,13 @@ class EngineCore {
           if (resolvedBefore.has(action) || !rule.matchAction(action)) continue;
           let ok = ev.cond(rule.condition, rule.conditionSource, p.params);
           if (ok === ERR) {
-            if (strict && rule.effect === 'EFFECT_DENY') ok = true;
-            else if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
+            if (strict) {
+              // Strict evaluation: a rule that cannot be evaluated denies the actions it names, finally.
+              effects[action] = { effect: 'EFFECT_DENY', policy: pps[0]!.key, scope: p.scope };
+              resolvedBefore.add(action);
+              continue;
+            }
+            if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
             else continue;
           }
           if (!ok) {
@@ -422,8 +429,13 @@ class EngineCore {
         }
         let ok: CondResult = applies ? ev.cond(rule.condition, rule.conditionSource, p.params) : ERR;
         if (ok === ERR) {
-          if (strict && rule.effect === 'EFFECT_DENY') ok = true;
-          else if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
+          if (strict) {
+            // Strict evaluation: a rule (or derived role) that cannot be evaluated denies the action outright,
+            // whatever other rules or roles say.
+            if (ev.trace) ev.note(`${rule.src}: condition error denies ${action} (strict evaluation)`);
+            return (ev.forced = { effect: 'EFFECT_DENY', policy: t.policyKey, scope: p.scope });
+          }
+          if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
           else continue;
         }
         if (ok) {
@@ -482,11 +494,16 @@ class EngineCore {
 
     for (const action of pending) {
       let actionEffect: ActionEffect | undefined;
-      for (const unit of units) {
+      ev.forced = undefined;
+      units: for (const unit of units) {
         let unitEffect = unit.narrowing.length > 0 ? this.narrowed(ev, unit, resource.kind, action) : undefined;
         if (!unitEffect) {
           for (const base of unit.baseRoles) {
             const e = this.decideRole(ev, t, roles, base, action, pending);
+            if (ev.forced) {
+              actionEffect = ev.forced;
+              break units;
+            }
             if (!unitEffect || (unitEffect.policy === NO_MATCH && e.policy !== NO_MATCH)) unitEffect = e;
             if (e.effect === 'EFFECT_ALLOW') {
               unitEffect = e;
