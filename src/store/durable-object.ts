@@ -7,8 +7,9 @@
 // both read "unseen" and both succeed: the single-use rule (T-08, V-09) would be broken, a revocation could be missed
 // for up to a minute, and rate limits could be exceeded by the number of locations. A Durable Object is a single
 // instance worldwide for a given name: every request for that name is serialised through one thread, and each
-// operation below runs as ONE synchronous SQLite statement sequence with no `await` in between, so check-and-set is
-// atomic and the answer is strongly consistent (and durable: storage is written before the response is released).
+// operation below runs synchronously with no `await` in between, so check-and-set is atomic and the answer is strongly
+// consistent. Single-use ids and revocations are durable (SQLite storage, written before the response is released);
+// rate-limit windows are kept in the object's memory (see `rateLimit`).
 //
 // Sharding: by default one object named "global" holds everything. For more throughput, `shards: N` spreads keys over
 // N objects by a hash of the key; every operation touches one key only, so sharding keeps the guarantees. Changing N
@@ -78,6 +79,7 @@ function parseOp(body: unknown): Op {
 export class BatonStoreDO {
   readonly #sql: SqlStorageLike;
   readonly #now: () => number;
+  readonly #windows = new Map<string, { count: number; resetAt: number }>();
   #ops = 0;
 
   constructor(state: DurableObjectStateLike, _env?: unknown, options: { now?: () => number } = {}) {
@@ -87,8 +89,6 @@ export class BatonStoreDO {
     this.#sql.exec('CREATE INDEX IF NOT EXISTS once_until ON once (until)');
     this.#sql.exec('CREATE TABLE IF NOT EXISTS revoked (txn TEXT PRIMARY KEY, until INTEGER NOT NULL)');
     this.#sql.exec('CREATE INDEX IF NOT EXISTS revoked_until ON revoked (until)');
-    this.#sql.exec('CREATE TABLE IF NOT EXISTS windows (k TEXT PRIMARY KEY, count INTEGER NOT NULL, reset_at INTEGER NOT NULL)');
-    this.#sql.exec('CREATE INDEX IF NOT EXISTS windows_reset ON windows (reset_at)');
   }
 
   async fetch(request: Request): Promise<Response> {
@@ -124,23 +124,20 @@ export class BatonStoreDO {
         return { revoked: row !== undefined && Number(row.until) > now };
       }
       case 'rateLimit': {
+        // Windows live in the object's memory, not in storage: still one serialised truth for every isolate, and no
+        // durable write (and output-gate wait) per exchange. If the object is evicted or restarted, the windows start
+        // over: a rate limit is a brake, not a security record (single-use ids and revocations are stored durably).
         const windowMs = Math.max(1, Math.floor(op.windowMs));
         const limit = Math.floor(op.limit);
-        const row = this.#sql.exec('SELECT count, reset_at FROM windows WHERE k = ?', op.key).toArray()[0];
-        let count = 0;
-        let resetAt = now + windowMs;
-        if (row !== undefined && Number(row.reset_at) > now) {
-          count = Number(row.count);
-          resetAt = Number(row.reset_at);
+        let w = this.#windows.get(op.key);
+        if (w === undefined || w.resetAt <= now) {
+          w = { count: 0, resetAt: now + windowMs };
+          this.#windows.set(op.key, w);
         }
-        const retryAfterSec = Math.max(1, Math.ceil((resetAt - now) / 1000));
-        if (count >= limit) {
-          this.#sql.exec('INSERT OR REPLACE INTO windows (k, count, reset_at) VALUES (?, ?, ?)', op.key, count, resetAt);
-          return { allowed: false, limit, remaining: 0, retryAfterSec } satisfies RateLimitResult;
-        }
-        count += 1;
-        this.#sql.exec('INSERT OR REPLACE INTO windows (k, count, reset_at) VALUES (?, ?, ?)', op.key, count, resetAt);
-        return { allowed: true, limit, remaining: limit - count, retryAfterSec } satisfies RateLimitResult;
+        const retryAfterSec = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
+        if (w.count >= limit) return { allowed: false, limit, remaining: 0, retryAfterSec } satisfies RateLimitResult;
+        w.count += 1;
+        return { allowed: true, limit, remaining: limit - w.count, retryAfterSec } satisfies RateLimitResult;
       }
       case 'health':
         this.#sql.exec('SELECT 1').toArray();
@@ -153,7 +150,11 @@ export class BatonStoreDO {
     if ((++this.#ops & 63) !== 0) return;
     this.#sql.exec('DELETE FROM once WHERE k IN (SELECT k FROM once WHERE until <= ? LIMIT 256)', now);
     this.#sql.exec('DELETE FROM revoked WHERE txn IN (SELECT txn FROM revoked WHERE until <= ? LIMIT 256)', now);
-    this.#sql.exec('DELETE FROM windows WHERE k IN (SELECT k FROM windows WHERE reset_at <= ? LIMIT 256)', now);
+    let budget = 256;
+    for (const [k, w] of this.#windows) {
+      if (budget-- <= 0) break;
+      if (w.resetAt <= now) this.#windows.delete(k);
+    }
   }
 }
 
