@@ -2,7 +2,9 @@
 import { env, SELF } from 'cloudflare:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
+import committed from '../../policies.bundle.json';
 import { DurableObjectStore } from '../../src/store/durable-object.js';
+import { createWorker, type WorkerEnv } from '../../src/worker.js';
 import { BASE, basic, claimsOf, clientAssertion, exchangeForm, headerOf, post, TT_TXN, userToken } from './helpers.js';
 
 describe('metadata and keys', () => {
@@ -151,5 +153,43 @@ describe('revocation through the Worker', () => {
     // a revoked transaction cannot be extended by replacement
     const again = await post('/token', await exchangeForm({ subject_token: access_token, subject_token_type: TT_TXN, scope: 'orders:read' }));
     expect(again.status).toBe(400);
+  });
+});
+
+describe('rate limits through the Durable Object', () => {
+  it('refuses the exchange over the client limit with 429 and Retry-After', async () => {
+    const clientId = `rl-${crypto.randomUUID()}`;
+    const cfg = JSON.parse(env.BATON_CONFIG) as { clients: unknown[] };
+    cfg.clients.push({
+      id: clientId,
+      auth: 'client_secret_basic',
+      secret: 'rate-limit-test-secret',
+      scopes: ['orders:read'],
+      subjectAudiences: [env.TEST_MCP_AUDIENCE],
+      rateLimit: { perClient: 2, perSubject: 100, windowSeconds: 60 },
+    });
+    const w = createWorker(committed);
+    const e = { ...env, BATON_CONFIG: JSON.stringify(cfg) } as unknown as WorkerEnv;
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 3; i++) {
+      const form = await exchangeForm({ scope: 'orders:read' });
+      delete form.client_assertion;
+      delete form.client_assertion_type;
+      last = await w.fetch(
+        new Request(`${BASE}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, 'rate-limit-test-secret') },
+          body: new URLSearchParams(form).toString(),
+        }),
+        e,
+      );
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    const retry = Number(last!.headers.get('retry-after'));
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(60);
+    expect(((await last!.json()) as { error: string }).error).toBe('temporarily_unavailable');
   });
 });
