@@ -122,6 +122,13 @@ export interface CompiledPolicySet {
   readonly role: Map<string, Map<string, CompiledRolePolicy>>;
   /** All scopes (resource or role policies) per version, for scope search. */
   readonly resourceScopes: Map<string, Set<string>>;
+  /**
+   * Scopes that exist for resource checks: those of every resource or role policy, whatever its
+   * kind or version, even one without rules (Cerbos decides whether a requested scope exists across the whole store, not per kind).
+   */
+  readonly resourceScopeSet: ReadonlySet<string>;
+  /** Scopes that exist for principal checks: those of every principal policy, whoever its principal. */
+  readonly principalScopeSet: ReadonlySet<string>;
   readonly policyCount: number;
   /** Every loaded policy key, with the file it came from. */
   readonly sources: ReadonlyMap<string, string>;
@@ -440,9 +447,13 @@ export function compilePolicies(sources: readonly PolicySource[], options: Compi
     principal: new Map(),
     role: new Map(),
     resourceScopes: new Map(),
+    resourceScopeSet: new Set(),
+    principalScopeSet: new Set(),
     policyCount: 0,
     sources: seen,
   };
+  const resourceScopeSet = new Set<string>();
+  const principalScopeSet = new Set<string>();
   let count = 0;
 
   for (const { file, doc } of loaded) {
@@ -455,6 +466,7 @@ export function compilePolicies(sources: readonly PolicySource[], options: Compi
       let m = set.resource.get(k);
       if (!m) set.resource.set(k, (m = new Map()));
       m.set(rp.scope, rp);
+      resourceScopeSet.add(rp.scope);
       count++;
     } else if (doc.principalPolicy) {
       const pp = compilePrincipal(ctx, exportsIdx, doc.principalPolicy, doc.variables);
@@ -463,6 +475,7 @@ export function compilePolicies(sources: readonly PolicySource[], options: Compi
       let m = set.principal.get(k);
       if (!m) set.principal.set(k, (m = new Map()));
       m.set(pp.scope, pp);
+      principalScopeSet.add(pp.scope);
       count++;
     } else if (doc.rolePolicy) {
       const rp = compileRole(ctx, exportsIdx, doc.rolePolicy);
@@ -471,6 +484,7 @@ export function compilePolicies(sources: readonly PolicySource[], options: Compi
       let m = set.role.get(k);
       if (!m) set.role.set(k, (m = new Map()));
       m.set(rp.role, rp);
+      resourceScopeSet.add(rp.scope);
       count++;
     }
   }
@@ -518,7 +532,7 @@ export function compilePolicies(sources: readonly PolicySource[], options: Compi
   }
 
   if (ctx.issues.length > 0) throw new PolicyLoadError(ctx.issues);
-  return { ...set, policyCount: count };
+  return { ...set, resourceScopeSet, principalScopeSet, policyCount: count };
 }
 
 function checkSchemaRefs(ctx: Ctx, schemas: Record<string, unknown> | undefined, available: ReadonlyMap<string, string>): void {

@@ -5,6 +5,7 @@ import * as z from 'zod';
 import { CelScope, type CelRequest, type CompiledCondition, type CelProgram } from './cel/index.js';
 import {
   compilePolicies,
+  principalPolicyKey,
   resourcePolicyKey,
   type CompiledDerivedRole,
   type CompiledOutput,
@@ -120,8 +121,13 @@ interface RoleUnit {
 
 /** The resource policies that apply to (kind, version, scope), most specific first. */
 interface Target {
+  /** The existing scopes (store-wide) on the way from the requested scope to the root; empty: the scope does not exist. */
+  scopes: readonly string[];
   rps: readonly CompiledResourcePolicy[];
+  /** The resource policy named for decisions: (kind, version) at the first existing scope, even if that kind has no policy there. */
   policyKey: string;
+  /** Some resource or role policy rule for this kind and version exists in `scopes`. */
+  exists: boolean;
 }
 
 /** A rule of a policy that can apply to one role for one action: always, or through one of `drs`. */
@@ -287,20 +293,15 @@ class EngineCore {
     this.lenientScope = options.lenientScopeSearch === true;
   }
 
-  /** Resolve the chain of existing policies for a scope (most specific first). */
-  chain<T>(scopes: Map<string, T> | undefined, scope: string): T[] {
-    if (!scopes) return [];
-    const out: T[] = [];
-    let started = false;
-    for (const s of scopeChain(scope)) {
-      const p = scopes.get(s);
-      if (!p) {
-        if (!started && !this.lenientScope) return [];
-        continue;
-      }
-      started = true;
-      out.push(p);
-    }
+  /**
+   * The scopes searched for a requested scope, most specific first. Like Cerbos, a scope exists when any policy of the
+   * family (resource and role policies, or principal policies) has rules there, whatever its kind, principal or version.
+   * Strict search: the requested scope itself must exist, else nothing applies; lenient: start at the nearest existing one.
+   */
+  scopesOf(existing: ReadonlySet<string>, scope: string): string[] {
+    if (!existing.has(scope) && !this.lenientScope) return [];
+    const out: string[] = [];
+    for (const s of scopeChain(scope)) if (existing.has(s)) out.push(s);
     return out;
   }
 
@@ -308,8 +309,40 @@ class EngineCore {
     const key = `${version}\u0000${scope}`;
     const hit = this.targets.get(kind, key);
     if (hit) return hit;
-    const rps = this.chain(this.set.resource.get(`${kind}\u0000${version}`), scope);
-    return this.targets.set(kind, key, { rps, policyKey: rps[0]?.key ?? resourcePolicyKey(kind, version, scope) });
+    const scopes = this.scopesOf(this.set.resourceScopeSet, scope);
+    const byScope = this.set.resource.get(`${kind}\u0000${version}`);
+    const rps: CompiledResourcePolicy[] = [];
+    let exists = false;
+    for (const s of scopes) {
+      const p = byScope?.get(s);
+      if (p) {
+        rps.push(p);
+        exists = true;
+      }
+      if (!exists) {
+        const roles = this.set.role.get(`${version}\u0000${s}`);
+        if (roles) for (const rp of roles.values()) if (rp.rules.some((r) => r.matchResource(kind))) exists = true;
+      }
+    }
+    const policyKey = resourcePolicyKey(kind, version, scopes[0] ?? scope);
+    return this.targets.set(kind, key, { scopes, rps, policyKey, exists });
+  }
+
+  private readonly principalScopes = new Map<string, string[]>();
+  principalChain(id: string, version: string, scope: string): { pps: CompiledPrincipalPolicy[]; key: string } | undefined {
+    const byScope = this.set.principal.get(`${id}\u0000${version}`);
+    if (!byScope) return undefined;
+    let scopes = this.principalScopes.get(scope);
+    if (!scopes) {
+      if (this.principalScopes.size >= CACHE_MAX) this.principalScopes.clear();
+      this.principalScopes.set(scope, (scopes = this.scopesOf(this.set.principalScopeSet, scope)));
+    }
+    const pps: CompiledPrincipalPolicy[] = [];
+    for (const s of scopes) {
+      const p = byScope.get(s);
+      if (p) pps.push(p);
+    }
+    return pps.length > 0 ? { pps, key: principalPolicyKey(id, version, scopes[0]!) } : undefined;
   }
 
   plan(p: CompiledResourcePolicy, action: string, role: string): readonly PlanEntry[] {
@@ -362,7 +395,7 @@ class EngineCore {
     return this.units.set(role, key, { role, narrowing, baseRoles });
   }
 
-  evalPrincipal(ev: Evaluation, pps: CompiledPrincipalPolicy[], kind: string, actions: readonly string[], effects: Record<string, ActionEffect>): void {
+  evalPrincipal(ev: Evaluation, pps: CompiledPrincipalPolicy[], key: string, kind: string, actions: readonly string[], effects: Record<string, ActionEffect>): void {
     const strict = this.strict;
     for (const p of pps) {
       const resolvedBefore = new Set(Object.keys(effects));
@@ -374,7 +407,7 @@ class EngineCore {
           if (ok === ERR) {
             if (strict) {
               // Strict evaluation: a rule that cannot be evaluated denies the actions it names, finally.
-              effects[action] = { effect: 'EFFECT_DENY', policy: pps[0]!.key, scope: p.scope };
+              effects[action] = { effect: 'EFFECT_DENY', policy: key, scope: p.scope };
               resolvedBefore.add(action);
               continue;
             }
@@ -384,12 +417,12 @@ class EngineCore {
           if (!ok) {
             ev.output(rule.src, action, rule.output?.conditionNotMet, p.params);
             // Parental consent: an ALLOW whose condition does not hold is a DENY at this scope.
-            if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') effects[action] = { effect: 'EFFECT_DENY', policy: pps[0]!.key, scope: p.scope };
+            if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') effects[action] = { effect: 'EFFECT_DENY', policy: key, scope: p.scope };
             continue;
           }
           if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') break;
           const cur = effects[action];
-          if (!cur || cur.effect !== 'EFFECT_DENY') effects[action] = { effect: rule.effect, policy: pps[0]!.key, scope: p.scope };
+          if (!cur || cur.effect !== 'EFFECT_DENY') effects[action] = { effect: rule.effect, policy: key, scope: p.scope };
           if (ev.trace) ev.note(`${rule.src}: ${rule.effect} for ${action}`);
           ev.output(rule.src, action, rule.output?.ruleActivated, p.params);
         }
@@ -480,7 +513,7 @@ class EngineCore {
   evalResource(ev: Evaluation, principal: Principal, resource: Resource, version: string, pending: readonly string[], effects: Record<string, ActionEffect>): void {
     const scope = resource.scope ?? '';
     const t = this.target(resource.kind, version, scope);
-    if (t.rps.length === 0 && this.set.role.size === 0) return;
+    if (!t.exists) return;
 
     const units: RoleUnit[] = [];
     let trivial = true;
@@ -519,7 +552,7 @@ class EngineCore {
         }
       }
       if (!actionEffect || actionEffect.policy === NO_MATCH)
-        actionEffect = { effect: 'EFFECT_DENY', policy: t.rps.length === 0 ? NO_MATCH : t.policyKey, scope: '' };
+        actionEffect = { effect: 'EFFECT_DENY', policy: t.policyKey, scope: '' };
       effects[action] = actionEffect;
     }
   }
@@ -539,9 +572,9 @@ class EngineCore {
 
     let pending: readonly string[] = actions;
     if (this.set.principal.size > 0) {
-      const pps = this.chain(this.set.principal.get(`${principal.id}\u0000${pVersion}`), pScope);
-      if (pps.length > 0) {
-        this.evalPrincipal(ev, pps, resource.kind, actions, effects);
+      const pc = this.principalChain(principal.id, pVersion, pScope);
+      if (pc) {
+        this.evalPrincipal(ev, pc.pps, pc.key, resource.kind, actions, effects);
         pending = actions.filter((a) => !effects[a]);
       }
     }
