@@ -493,6 +493,23 @@ class EngineCore {
     return NO_MATCH_EFFECT;
   }
 
+  /** Is there, at the scope of the unit's first role policy, a rule for `kind` that any role of the unit could use? */
+  private roleRelevant(t: Target, unit: RoleUnit, kind: string, version: string): boolean {
+    const rp = unit.narrowing[0]!;
+    const names = new Set<string>([unit.role, ...unit.narrowing.map((n) => n.role), ...unit.baseRoles]);
+    for (const p of t.rps) {
+      if (p.scope !== rp.scope) continue;
+      for (const r of p.rules) {
+        if (r.anyRole) return true;
+        for (const n of names) if (r.roles.has(n)) return true;
+        for (const d of r.derivedRoles) if (d.anyParent || hasAny(d.parentRoles, [...names])) return true;
+      }
+    }
+    const roles = this.set.role.get(`${version}\u0000${rp.scope}`);
+    if (roles) for (const n of names) if (roles.get(n)?.rules.some((r) => r.matchResource(kind))) return true;
+    return false;
+  }
+
   /** Role policies narrow: an action not allowed by every role policy on the way down to base roles is denied. */
   private narrowed(ev: Evaluation, unit: RoleUnit, kind: string, action: string): ActionEffect | undefined {
     for (const rp of unit.narrowing) {
@@ -530,6 +547,9 @@ class EngineCore {
       ev.forced = undefined;
       units: for (const unit of units) {
         let unitEffect = unit.narrowing.length > 0 ? this.narrowed(ev, unit, resource.kind, action) : undefined;
+        // Cerbos only consults a role policy where some rule for this kind names the role (or one of its parents, or
+        // `*`) at the role policy's scope; elsewhere the role decides nothing (reported as the resource policy's DENY).
+        if (unitEffect && unitEffect.policy !== NO_MATCH && !this.roleRelevant(t, unit, resource.kind, version)) unitEffect = NO_MATCH_EFFECT;
         if (!unitEffect) {
           for (const base of unit.baseRoles) {
             const e = this.decideRole(ev, t, roles, base, action, pending);
