@@ -14,7 +14,7 @@ import { generateSigningJwk, toPublicJwk } from '../src/jose/keys.js';
 import { readPolicies } from '../src/policy/fs.node.js';
 import { createEngine } from '../src/policy/index.js';
 import { MemoryStore } from '../src/store/memory.js';
-import { authorize, createVerifier } from '../src/verify/index.js';
+import { authorize, createVerifier } from '../src/verify/index.node.js';
 import { fmt, machineLine, passMiss, pct, printTable } from './lib/table.js';
 import { measureAsync, measureSync, settle, type Measurement } from './lib/timing.js';
 

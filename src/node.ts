@@ -7,6 +7,7 @@ import { loadDevIdpKey, loadSigningKeys, DEV_IDP_ISSUER } from './cli/keys.js';
 import { TokenService, type DecisionSink } from './exchange/index.js';
 import type { ScopePolicy } from './exchange/scope.js';
 import { createApp } from './server/app.js';
+import { installNodeJwsCrypto } from './jose/crypto.node.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
 import type { Hono } from 'hono';
@@ -68,6 +69,7 @@ async function policyFor(config: Config, resolvePath: (p: string) => string, say
 
 /** Builds the TTS from a configuration: keys (a dev key when none), store, dev IdP, policies, app. */
 export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
+  installNodeJwsCrypto();
   const say = o.say ?? ((m: string) => console.error(`baton: ${m}`));
   const loaded = o.loaded ?? loadConfigFile(o.configPath ?? process.env.BATON_CONFIG ?? 'baton.config.yaml');
   const keysDir = loaded.resolvePath(loaded.config.keys);

@@ -2,6 +2,7 @@ import type { JWTVerifyGetKey } from 'jose';
 import type { ClientConfig } from '../config/schema.js';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { JwtProfileError, keySource, verifyClientAssertion } from '../jose/index.js';
+import { sha256 } from '../jose/sha256.js';
 import type { Store } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { OAuthError, invalidClient, invalidRequest } from './errors.js';
@@ -18,8 +19,8 @@ export interface Workload {
 
 const enc = new TextEncoder();
 
-async function sha256(s: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(s)));
+function digest(s: string): Uint8Array {
+  return sha256(enc.encode(s));
 }
 
 function base64UrlDecode(s: string): Uint8Array | undefined {
@@ -45,7 +46,7 @@ export async function prepareWorkload(config: ClientConfig): Promise<Workload> {
       if (d === undefined || d.length !== 32) throw new Error(`client ${config.id}: secret sha256: must be 32 bytes in base64url`);
       secretDigest = d;
     } else {
-      secretDigest = await sha256(config.secret);
+      secretDigest = digest(config.secret);
     }
   }
   const getKey = config.jwks !== undefined || config.jwksUri !== undefined ? keySource(config) : undefined;
@@ -54,7 +55,7 @@ export async function prepareWorkload(config: ClientConfig): Promise<Workload> {
 
 /** `sha256:<base64url>` form of a secret, for configuration files that must not hold the secret itself. */
 export async function hashSecret(secret: string): Promise<string> {
-  const d = await sha256(secret);
+  const d = digest(secret);
   let bin = '';
   for (const b of d) bin += String.fromCharCode(b);
   return `sha256:${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
@@ -130,7 +131,7 @@ export async function authenticateClient(
 async function checkSecret(ctx: ClientAuthContext, id: string, secret: string, method: 'client_secret_basic' | 'client_secret_post'): Promise<Workload> {
   const w = ctx.workloads.get(id);
   // Always hash, so that an unknown client costs the same as a wrong secret.
-  const presented = await sha256(secret);
+  const presented = digest(secret);
   if (w === undefined || w.secretDigest === undefined || w.config.auth !== method) {
     timingSafeEqual(presented, presented);
     throw unknownOrWrong(method === 'client_secret_basic');

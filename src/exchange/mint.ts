@@ -1,6 +1,6 @@
-import { SignJWT } from 'jose';
 import type { ActClaim, SigningKeySet, TxnTokenClaims } from '../jose/index.js';
 import { TXN_TOKEN_TYP } from '../jose/index.js';
+import { signCompactJws } from '../jose/jws.js';
 
 export interface MintInput {
   issuer: string;
@@ -34,7 +34,7 @@ export async function mintTxnToken(keys: SigningKeySet, m: MintInput): Promise<{
     rctx: m.rctx,
   };
   const k = keys.current;
-  const token = await new SignJWT(claims).setProtectedHeader({ alg: k.alg, kid: k.kid, typ: TXN_TOKEN_TYP }).sign(k.privateKey);
+  const token = await signCompactJws({ kid: k.kid, typ: TXN_TOKEN_TYP }, claims as unknown as Record<string, unknown>, k.alg, k.privateKey);
   return { token, claims };
 }
 

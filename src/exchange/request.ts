@@ -84,6 +84,18 @@ const jsonObjectField = (name: string, maxBytes: number) =>
       return v as Record<string, unknown>;
     });
 
+const contextSchemas = new Map<number, z.ZodType<{ request_context: Record<string, unknown> | undefined; request_details: Record<string, unknown> | undefined }>>();
+
+/** The schema of the two JSON members, built once per size bound (building a zod schema costs far more than using it). */
+function contextSchema(maxBytes: number) {
+  let s = contextSchemas.get(maxBytes);
+  if (s === undefined) {
+    s = z.object({ request_context: jsonObjectField('request_context', maxBytes), request_details: jsonObjectField('request_details', maxBytes) });
+    contextSchemas.set(maxBytes, s);
+  }
+  return s;
+}
+
 /**
  * Validates the token-exchange parameters (T-01..T-07). Client-authentication members are not looked at here.
  * Error codes follow RFC 6749 §5.2 and RFC 8693 §2.2.2; descriptions name the parameter, never its value.
@@ -118,9 +130,7 @@ export function parseExchangeRequest(p: Map<string, string>, opts: { maxContextB
   if (stt === TT_REFRESH_TOKEN) throw invalidRequest('a refresh token is never accepted as subject_token');
   if (!(SUBJECT_TOKEN_TYPES as readonly string[]).includes(stt)) throw invalidRequest('subject_token_type is not supported');
 
-  const ctx = z
-    .object({ request_context: jsonObjectField('request_context', opts.maxContextBytes), request_details: jsonObjectField('request_details', opts.maxContextBytes) })
-    .safeParse({ request_context: p.get('request_context'), request_details: p.get('request_details') });
+  const ctx = contextSchema(opts.maxContextBytes).safeParse({ request_context: p.get('request_context'), request_details: p.get('request_details') });
   if (!ctx.success) {
     const i = ctx.error.issues[0]!;
     throw invalidRequest(`${String(i.path[0])}: ${i.message}`);

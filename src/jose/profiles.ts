@@ -1,4 +1,5 @@
-import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { errors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { defaultJwsCrypto, JwsFormatError, parseCompactJws, verifyParsedJws, type JwsCrypto, type ParsedJws } from './jws.js';
 
 /**
  * One validation profile per kind of JWT Baton meets. The profiles are mutually exclusive by `typ`, so that a
@@ -43,6 +44,8 @@ export interface VerifyCommon {
   clockSkew: number;
   /** for tests and benchmarks: the current time */
   currentDate?: Date;
+  /** signature backend (default: the process default, see jws.ts) */
+  crypto?: JwsCrypto;
 }
 
 function normTyp(t: unknown): string | undefined {
@@ -51,36 +54,14 @@ function normTyp(t: unknown): string | undefined {
   return l.startsWith('application/') ? l.slice('application/'.length) : l;
 }
 
-/** Reads the protected header without trusting it; malformed input becomes a `malformed` error. */
-export function peekHeader(token: string): { alg?: string; typ?: string; kid?: string } {
-  try {
-    return decodeProtectedHeader(token) as { alg?: string; typ?: string; kid?: string };
-  } catch (e) {
-    throw new JwtProfileError('malformed', 'not a compact JWS', { cause: e });
-  }
-}
-
-function mapJoseError(e: unknown): JwtProfileError {
+/** Errors from key selection (jose's JWKS getters): the token was parsed already, so anything else is the key set. */
+function mapKeyError(e: unknown): JwtProfileError {
   if (e instanceof JwtProfileError) return e;
-  if (e instanceof errors.JWTExpired) return new JwtProfileError('expired', 'token is expired', { cause: e });
-  if (e instanceof errors.JWTClaimValidationFailed) {
-    const claim = e.claim;
-    if (claim === 'aud') return new JwtProfileError('wrong_audience', 'audience not accepted', { cause: e });
-    if (claim === 'iss') return new JwtProfileError('wrong_issuer', 'issuer not accepted', { cause: e });
-    if (claim === 'nbf' || claim === 'iat') return new JwtProfileError('not_yet_valid', `${claim} is in the future`, { cause: e });
-    if (e.reason === 'missing') return new JwtProfileError('missing_claim', `missing claim ${claim}`, { cause: e });
-    return new JwtProfileError('invalid_claim', `invalid claim ${claim}`, { cause: e });
-  }
-  if (e instanceof errors.JWSSignatureVerificationFailed) return new JwtProfileError('bad_signature', 'signature verification failed', { cause: e });
-  if (e instanceof errors.JOSEAlgNotAllowed) return new JwtProfileError('bad_algorithm', 'algorithm not allowed', { cause: e });
   if (e instanceof errors.JWKSNoMatchingKey || e instanceof errors.JWKSMultipleMatchingKeys)
     return new JwtProfileError('unknown_kid', 'no key matches the token', { cause: e });
-  if (e instanceof errors.JWKSTimeout || e instanceof errors.JWKSInvalid)
-    return new JwtProfileError('key_unavailable', 'key set unavailable', { cause: e });
-  if (e instanceof errors.JOSENotSupported) return new JwtProfileError('bad_algorithm', 'algorithm or key not supported', { cause: e });
-  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid || e instanceof errors.JOSEError)
-    return new JwtProfileError('malformed', 'malformed token', { cause: e });
-  if (e instanceof TypeError || e instanceof SyntaxError) return new JwtProfileError('malformed', 'malformed token', { cause: e });
+  if (e instanceof errors.JOSEAlgNotAllowed || e instanceof errors.JOSENotSupported)
+    return new JwtProfileError('bad_algorithm', 'algorithm or key not supported', { cause: e });
+  // timeouts, fetch failures, non-200 answers, invalid key sets: the keys cannot be had now
   return new JwtProfileError('key_unavailable', 'key set unavailable', { cause: e });
 }
 
@@ -91,28 +72,60 @@ async function verifyWith(
   typDescription: string,
   opts: { issuer?: string | string[]; audience?: string | string[]; requiredClaims: string[] },
 ): Promise<{ payload: JWTPayload; kid: string | undefined }> {
-  if (typeof token !== 'string' || token.length === 0) throw new JwtProfileError('malformed', 'empty token');
-  const header = peekHeader(token);
-  // Refuse on type before any key is fetched: a token of another kind never reaches signature checks.
-  if (!checkTyp(normTyp(header.typ))) throw new JwtProfileError('wrong_type', `typ must be ${typDescription}`);
-  if (typeof header.alg !== 'string' || !common.algorithms.includes(header.alg))
-    throw new JwtProfileError('bad_algorithm', 'algorithm not allowed');
+  let jws: ParsedJws;
   try {
-    const r = await jwtVerify(token, common.getKey, {
-      algorithms: [...common.algorithms],
-      clockTolerance: common.clockSkew,
-      ...(opts.issuer !== undefined ? { issuer: opts.issuer } : {}),
-      ...(opts.audience !== undefined ? { audience: opts.audience } : {}),
-      requiredClaims: opts.requiredClaims,
-      ...(common.currentDate !== undefined ? { currentDate: common.currentDate } : {}),
-    });
-    const now = Math.floor((common.currentDate?.getTime() ?? Date.now()) / 1000);
-    const iat = r.payload.iat;
-    if (iat !== undefined && iat > now + common.clockSkew) throw new JwtProfileError('not_yet_valid', 'iat is in the future');
-    return { payload: r.payload, kid: r.protectedHeader.kid };
+    jws = parseCompactJws(token);
   } catch (e) {
-    throw mapJoseError(e);
+    throw new JwtProfileError('malformed', e instanceof JwsFormatError ? e.message : 'malformed token', { cause: e });
   }
+  const header = jws.header;
+  // Refuse on type before any key is looked up: a token of another kind never reaches signature checks.
+  if (!checkTyp(normTyp(header.typ))) throw new JwtProfileError('wrong_type', `typ must be ${typDescription}`);
+  if (typeof header.alg !== 'string' || !common.algorithms.includes(header.alg)) throw new JwtProfileError('bad_algorithm', 'algorithm not allowed');
+  let ok: boolean;
+  try {
+    ok = await verifyParsedJws(jws, header.alg, common.getKey, common.crypto ?? defaultJwsCrypto());
+  } catch (e) {
+    throw mapKeyError(e);
+  }
+  if (!ok) throw new JwtProfileError('bad_signature', 'signature verification failed');
+  checkClaims(jws.payload, common, opts);
+  return { payload: jws.payload as JWTPayload, kid: typeof header.kid === 'string' ? header.kid : undefined };
+}
+
+function isNumericDate(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** RFC 7519 §4.1 checks, in the order jose applies them, with `clockSkew` tolerance on time claims. */
+function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: { issuer?: string | string[]; audience?: string | string[]; requiredClaims: string[] }): void {
+  const required = new Set(opts.requiredClaims);
+  if (opts.issuer !== undefined) required.add('iss');
+  if (opts.audience !== undefined) required.add('aud');
+  for (const c of required) {
+    if (p[c] !== undefined) continue;
+    if (c === 'iss') throw new JwtProfileError('wrong_issuer', 'issuer not accepted');
+    if (c === 'aud') throw new JwtProfileError('wrong_audience', 'audience not accepted');
+    throw new JwtProfileError('missing_claim', `missing claim ${c}`);
+  }
+  if (opts.issuer !== undefined) {
+    const allowed = Array.isArray(opts.issuer) ? opts.issuer : [opts.issuer];
+    if (typeof p.iss !== 'string' || !allowed.includes(p.iss)) throw new JwtProfileError('wrong_issuer', 'issuer not accepted');
+  }
+  if (opts.audience !== undefined) {
+    const allowed = Array.isArray(opts.audience) ? opts.audience : [opts.audience];
+    const aud = p.aud;
+    const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.every((a) => typeof a === 'string') ? (aud as string[]) : undefined;
+    if (auds === undefined || !auds.some((a) => allowed.includes(a))) throw new JwtProfileError('wrong_audience', 'audience not accepted');
+  }
+  const now = Math.floor((common.currentDate?.getTime() ?? Date.now()) / 1000);
+  const skew = common.clockSkew;
+  for (const c of ['iat', 'nbf', 'exp'] as const)
+    if (p[c] !== undefined && !isNumericDate(p[c])) throw new JwtProfileError('invalid_claim', `${c} must be a number`);
+  if (p.sub !== undefined && typeof p.sub !== 'string') throw new JwtProfileError('invalid_claim', 'sub must be a string');
+  if (isNumericDate(p.iat) && p.iat > now + skew) throw new JwtProfileError('not_yet_valid', 'iat is in the future');
+  if (isNumericDate(p.nbf) && p.nbf > now + skew) throw new JwtProfileError('not_yet_valid', 'nbf is in the future');
+  if (isNumericDate(p.exp) && p.exp <= now - skew) throw new JwtProfileError('expired', 'token is expired');
 }
 
 export interface AccessTokenProfile extends VerifyCommon {

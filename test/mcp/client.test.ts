@@ -119,14 +119,14 @@ describe('createTokenExchangeClient', () => {
   it('errors carry the OAuth error code and status, never a token', async () => {
     const at = await userToken();
     const expired = await userToken({ exp: Math.floor(Date.now() / 1000) - 120 });
-    const cases: Array<[Promise<unknown>, string, number]> = [
-      [createTokenExchangeClient({ issuer: tts.url, clientId: 'svc-secret', auth: clientSecret('wrong-secret-value'), trustDomain: 'support.example', allowInsecureHttp: true }).exchange({ subjectToken: at, scope: 'orders:read' }), 'invalid_client', 401],
-      [agent().exchange({ subjectToken: at, scope: 'orders:refund' }), 'invalid_scope', 400],
-      [agent().exchange({ subjectToken: expired, scope: 'orders:read' }), 'invalid_request', 400],
-      [createTokenExchangeClient({ issuer: tts.url, clientId: 'mcp-support-agent', auth: privateKeyJwt(agentJwk), trustDomain: 'other.example', allowInsecureHttp: true }).exchange({ subjectToken: at, scope: 'orders:read' }), 'invalid_target', 400],
+    const cases: Array<[() => Promise<unknown>, string, number]> = [
+      [() => createTokenExchangeClient({ issuer: tts.url, clientId: 'svc-secret', auth: clientSecret('wrong-secret-value'), trustDomain: 'support.example', allowInsecureHttp: true }).exchange({ subjectToken: at, scope: 'orders:read' }), 'invalid_client', 401],
+      [() => agent().exchange({ subjectToken: at, scope: 'orders:refund' }), 'invalid_scope', 400],
+      [() => agent().exchange({ subjectToken: expired, scope: 'orders:read' }), 'invalid_request', 400],
+      [() => createTokenExchangeClient({ issuer: tts.url, clientId: 'mcp-support-agent', auth: privateKeyJwt(agentJwk), trustDomain: 'other.example', allowInsecureHttp: true }).exchange({ subjectToken: at, scope: 'orders:read' }), 'invalid_target', 400],
     ];
     for (const [p, code, status] of cases) {
-      const e = await p.then(() => undefined, (x: unknown) => x);
+      const e = await p().then(() => undefined, (x: unknown) => x);
       expect(e).toBeInstanceOf(TokenExchangeError);
       const err = e as TokenExchangeError;
       expect([err.error, err.status]).toEqual([code, status]);

@@ -1,0 +1,152 @@
+import { base64url, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyGetKey } from 'jose';
+
+/**
+ * Compact JWS (RFC 7515) for the algorithms Baton accepts, with the signature primitive pluggable: Web Crypto by
+ * default (Workers, browsers, Node), synchronous node:crypto on Node (`crypto.node.ts`), which skips Web Crypto's
+ * per-call job dispatch on the hot paths (exchange, verification). Key selection and JWKS caching stay with jose.
+ * Claims are checked by the profiles (profiles.ts), once, whatever the backend.
+ */
+export interface JwsCrypto {
+  readonly name: string;
+  /** true when `sig` is a valid signature by `key` over `data` for `alg`; false on any mismatch (never throws for bad input) */
+  verify(alg: string, key: CryptoKey, data: Uint8Array, sig: Uint8Array): boolean | Promise<boolean>;
+  sign(alg: string, key: CryptoKey, data: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
+type SubtleParams = AlgorithmIdentifier | EcdsaParams | RsaPssParams;
+
+function subtleParams(alg: string): SubtleParams | undefined {
+  switch (alg) {
+    case 'EdDSA':
+    case 'Ed25519':
+      return { name: 'Ed25519' };
+    case 'ES256':
+      return { name: 'ECDSA', hash: 'SHA-256' };
+    case 'ES384':
+      return { name: 'ECDSA', hash: 'SHA-384' };
+    case 'ES512':
+      return { name: 'ECDSA', hash: 'SHA-512' };
+    case 'RS256':
+    case 'RS384':
+    case 'RS512':
+      return { name: 'RSASSA-PKCS1-v1_5' };
+    case 'PS256':
+      return { name: 'RSA-PSS', saltLength: 32 };
+    case 'PS384':
+      return { name: 'RSA-PSS', saltLength: 48 };
+    case 'PS512':
+      return { name: 'RSA-PSS', saltLength: 64 };
+    default:
+      return undefined;
+  }
+}
+
+export const webCryptoJws: JwsCrypto = {
+  name: 'webcrypto',
+  async verify(alg, key, data, sig) {
+    const params = subtleParams(alg);
+    if (params === undefined) return false;
+    try {
+      return await crypto.subtle.verify(params, key, sig as BufferSource, data as BufferSource);
+    } catch {
+      return false;
+    }
+  },
+  async sign(alg, key, data) {
+    const params = subtleParams(alg);
+    if (params === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
+    return new Uint8Array(await crypto.subtle.sign(params, key, data as BufferSource));
+  },
+};
+
+let defaultCrypto: JwsCrypto = webCryptoJws;
+
+/** The backend used when none is given. `node.ts` installs node:crypto; Workers keep Web Crypto. */
+export function setDefaultJwsCrypto(c: JwsCrypto): void {
+  defaultCrypto = c;
+}
+export function defaultJwsCrypto(): JwsCrypto {
+  return defaultCrypto;
+}
+
+export class JwsFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'JwsFormatError';
+  }
+}
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+export interface ParsedJws {
+  readonly header: JWSHeaderParameters & Record<string, unknown>;
+  readonly payload: Record<string, unknown>;
+  /** the bytes that were signed: ASCII of `protected.payload` */
+  readonly signingInput: Uint8Array;
+  readonly signature: Uint8Array;
+  readonly parts: readonly [string, string, string];
+}
+
+function decodeJsonObject(part: string, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(dec.decode(base64url.decode(part)));
+  } catch {
+    throw new JwsFormatError(`${what} is not base64url JSON`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new JwsFormatError(`${what} is not a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+/** Parses a compact JWS without trusting it: three base64url parts, JSON-object header and payload. */
+export function parseCompactJws(token: string): ParsedJws {
+  if (typeof token !== 'string' || token.length === 0) throw new JwsFormatError('empty token');
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new JwsFormatError('not a compact JWS (three parts)');
+  const [p0, p1, p2] = parts as [string, string, string];
+  if (p0.length === 0 || p2.length === 0 || !B64URL.test(p0) || !B64URL.test(p1) || !B64URL.test(p2))
+    throw new JwsFormatError('not base64url');
+  const header = decodeJsonObject(p0, 'header') as JWSHeaderParameters & Record<string, unknown>;
+  // No extension is understood: a critical one must fail (RFC 7515 §4.1.11), and so does unencoded payload.
+  if (header.crit !== undefined) throw new JwsFormatError('crit header parameters are not supported');
+  if (header.b64 !== undefined) throw new JwsFormatError('b64 header parameter is not supported');
+  const payload = decodeJsonObject(p1, 'payload');
+  let signature: Uint8Array;
+  try {
+    signature = base64url.decode(p2);
+  } catch {
+    throw new JwsFormatError('signature is not base64url');
+  }
+  return { header, payload, signingInput: enc.encode(`${p0}.${p1}`), signature, parts: [p0, p1, p2] };
+}
+
+/**
+ * Checks the signature of a parsed JWS with the key `getKey` selects (jose's local or remote JWKS: by kid and alg,
+ * never from `jku`/`x5u`/`jwk` headers). Throws what `getKey` throws; returns whether the signature holds.
+ */
+export async function verifyParsedJws(jws: ParsedJws, alg: string, getKey: JWTVerifyGetKey, backend: JwsCrypto = defaultCrypto): Promise<boolean> {
+  const input: FlattenedJWSInput = { protected: jws.parts[0], payload: jws.parts[1], signature: jws.parts[2] };
+  const key = await getKey(jws.header as Parameters<JWTVerifyGetKey>[0], input);
+  if (!isCryptoKey(key)) return false;
+  return backend.verify(alg, key, jws.signingInput, jws.signature);
+}
+
+function isCryptoKey(k: unknown): k is CryptoKey {
+  return typeof k === 'object' && k !== null && 'algorithm' in k && 'type' in k && (k as CryptoKey).type === 'public';
+}
+
+/** Signs a compact JWS. */
+export async function signCompactJws(
+  header: Record<string, unknown>,
+  payload: Record<string, unknown>,
+  alg: string,
+  key: CryptoKey,
+  backend: JwsCrypto = defaultCrypto,
+): Promise<string> {
+  const p0 = base64url.encode(JSON.stringify({ ...header, alg }));
+  const p1 = base64url.encode(JSON.stringify(payload));
+  const sig = await backend.sign(alg, key, enc.encode(`${p0}.${p1}`));
+  return `${p0}.${p1}.${base64url.encode(sig)}`;
+}

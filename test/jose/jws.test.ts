@@ -1,0 +1,82 @@
+// The compact-JWS layer under every profile, with both signature backends: Web Crypto (Workers) and node:crypto (Node).
+import { base64url, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { nodeJwsCrypto } from '../../src/jose/crypto.node.js';
+import { parseCompactJws, signCompactJws, verifyParsedJws, webCryptoJws, type JwsCrypto } from '../../src/jose/jws.js';
+import { JwtProfileError, verifyTxnToken } from '../../src/jose/profiles.js';
+
+async function keyPair(alg: 'EdDSA' | 'ES256' | 'RS256' | 'PS256', kid: string) {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid, alg };
+  return { privateKey, jwk };
+}
+
+const now = Math.floor(Date.now() / 1000);
+const claims = { txn: 't-1', sub: 'alice', scope: 'tickets:read', req_wl: 'mcp', iat: now, exp: now + 60, aud: 'support.example' };
+
+describe.each<[string, JwsCrypto]>([
+  ['webcrypto', webCryptoJws],
+  ['node:crypto', nodeJwsCrypto],
+])('JWS with %s', (_name, backend) => {
+  it.each(['EdDSA', 'ES256', 'RS256', 'PS256'] as const)('%s: what it signs verifies with jose and itself; what jose signs verifies here', async (alg) => {
+    const { privateKey, jwk } = await keyPair(alg, `k-${alg}`);
+    const getKey = createLocalJWKSet({ keys: [jwk] });
+    const ours = await signCompactJws({ kid: jwk.kid, typ: 'txntoken+jwt' }, claims, alg, privateKey, backend);
+    expect(await verifyParsedJws(parseCompactJws(ours), alg, getKey, backend)).toBe(true);
+    const theirs = await new SignJWT(claims).setProtectedHeader({ alg, kid: jwk.kid, typ: 'txntoken+jwt' }).sign(privateKey);
+    expect(await verifyParsedJws(parseCompactJws(theirs), alg, getKey, backend)).toBe(true);
+  });
+
+  it('a flipped signature bit, a changed payload, or a signature of another key never verifies', async () => {
+    const a = await keyPair('EdDSA', 'a');
+    const b = await keyPair('EdDSA', 'b');
+    const getKey = createLocalJWKSet({ keys: [a.jwk] });
+    const token = await signCompactJws({ kid: 'a' }, claims, 'EdDSA', a.privateKey, backend);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const sig = base64url.decode(s);
+    sig[0] = sig[0]! ^ 1;
+    expect(await verifyParsedJws(parseCompactJws(`${h}.${p}.${base64url.encode(sig)}`), 'EdDSA', getKey, backend)).toBe(false);
+    const other = base64url.encode(JSON.stringify({ ...claims, sub: 'bob' }));
+    expect(await verifyParsedJws(parseCompactJws(`${h}.${other}.${s}`), 'EdDSA', getKey, backend)).toBe(false);
+    const byB = await signCompactJws({ kid: 'a' }, claims, 'EdDSA', b.privateKey, backend);
+    expect(await verifyParsedJws(parseCompactJws(byB), 'EdDSA', getKey, backend)).toBe(false);
+  });
+
+  it('an ES256 signature of the wrong length is refused', async () => {
+    const { privateKey, jwk } = await keyPair('ES256', 'e');
+    const getKey = createLocalJWKSet({ keys: [jwk] });
+    const token = await signCompactJws({ kid: 'e' }, claims, 'ES256', privateKey, backend);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const long = new Uint8Array([...base64url.decode(s), 0]);
+    expect(await verifyParsedJws(parseCompactJws(`${h}.${p}.${base64url.encode(long)}`), 'ES256', getKey, backend)).toBe(false);
+  });
+
+  it('through the Txn-Token profile: tampering is bad_signature, an HS256 token never reaches a key', async () => {
+    const { privateKey, jwk } = await keyPair('EdDSA', 'k');
+    const profile = { getKey: createLocalJWKSet({ keys: [jwk] }), algorithms: ['EdDSA'], clockSkew: 30, audiences: ['support.example'], crypto: backend };
+    const good = await signCompactJws({ kid: 'k', typ: 'txntoken+jwt' }, claims, 'EdDSA', privateKey, backend);
+    await expect(verifyTxnToken(good, profile)).resolves.toMatchObject({ claims: { sub: 'alice' } });
+    const [h, , s] = good.split('.') as [string, string, string];
+    const tampered = `${h}.${base64url.encode(JSON.stringify({ ...claims, scope: 'orders:refund' }))}.${s}`;
+    await expect(verifyTxnToken(tampered, profile)).rejects.toMatchObject({ code: 'bad_signature' });
+    const hs = `${base64url.encode(JSON.stringify({ alg: 'HS256', typ: 'txntoken+jwt', kid: 'k' }))}.${base64url.encode(JSON.stringify(claims))}.c2ln`;
+    await expect(verifyTxnToken(hs, profile)).rejects.toMatchObject({ code: 'bad_algorithm' });
+  });
+});
+
+describe('compact JWS parsing refuses before any key is used', () => {
+  const h = (o: object) => base64url.encode(JSON.stringify(o));
+  it.each([
+    ['two parts', 'a.b'],
+    ['four parts', 'a.b.c.d'],
+    ['empty signature', `${h({ alg: 'EdDSA' })}.${h({})}.`],
+    ['non-base64url', `${h({ alg: 'EdDSA' })}.${h({})}.a+b/`],
+    ['header not JSON', `bm90IGpzb24.${h({})}.c2ln`],
+    ['payload an array', `${h({ alg: 'EdDSA' })}.${base64url.encode('[1]')}.c2ln`],
+    ['crit header', `${h({ alg: 'EdDSA', crit: ['exp'] })}.${h({})}.c2ln`],
+    ['unencoded payload (b64: false)', `${h({ alg: 'EdDSA', b64: false })}.${h({})}.c2ln`],
+  ])('%s', async (_what, token) => {
+    expect(() => parseCompactJws(token)).toThrow();
+    await expect(verifyTxnToken(token, { getKey: createLocalJWKSet({ keys: [] }), algorithms: ['EdDSA'], clockSkew: 30, audiences: ['x'] })).rejects.toBeInstanceOf(JwtProfileError);
+  });
+});
