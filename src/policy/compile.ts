@@ -142,14 +142,19 @@ interface LoadedDoc {
 const NO_CONSTANTS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 const key2 = (a: string, b: string) => `${a}\u0000${b}`;
 
+// Names in policy keys are written the way Cerbos writes them: a name of the pre-0.30 shape (letters first, then word
+// characters, `@ . - /`, in `:`-separated parts) has every run of characters other than word characters and `.`
+// replaced by `_` (`album:object` -> `album_object`); any other name is kept as it is.
+const OLD_NAME = /^[A-Za-z][\w@.\-/]*(:[A-Za-z][\w@.\-/]*)*$/;
+const sanitize = (v: string) => (OLD_NAME.test(v) ? v.replace(/[^\w.]+/g, '_') : v);
 export function resourcePolicyKey(kind: string, version: string, scope: string): string {
-  return `resource.${kind}.v${version}${scope ? `/${scope}` : ''}`;
+  return `resource.${sanitize(kind)}.v${sanitize(version)}${scope ? `/${scope}` : ''}`;
 }
 export function principalPolicyKey(id: string, version: string, scope: string): string {
-  return `principal.${id}.v${version}${scope ? `/${scope}` : ''}`;
+  return `principal.${sanitize(id)}.v${sanitize(version)}${scope ? `/${scope}` : ''}`;
 }
 export function rolePolicyKey(role: string, version: string, scope: string): string {
-  return `role.${role}.v${version}${scope ? `/${scope}` : ''}`;
+  return `role.${sanitize(role)}.v${sanitize(version)}${scope ? `/${scope}` : ''}`;
 }
 
 function perm(p: ScopePermissions | undefined): ScopePerm {
