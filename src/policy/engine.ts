@@ -199,6 +199,8 @@ class Evaluation {
     try {
       o.val = p.evaluateIn(this.scope);
     } catch (e) {
+      // Cerbos reports an output whose expression fails as `val: null`; the message is kept alongside.
+      o.val = null;
       o.error = (e as Error).message;
     }
     this.outputs.push(o);
@@ -546,10 +548,12 @@ class EngineCore {
       let actionEffect: ActionEffect | undefined;
       ev.forced = undefined;
       units: for (const unit of units) {
-        let unitEffect = unit.narrowing.length > 0 ? this.narrowed(ev, unit, resource.kind, action) : undefined;
         // Cerbos only consults a role policy where some rule for this kind names the role (or one of its parents, or
-        // `*`) at the role policy's scope; elsewhere the role decides nothing (reported as the resource policy's DENY).
-        if (unitEffect && unitEffect.policy !== NO_MATCH && !this.roleRelevant(t, unit, resource.kind, version)) unitEffect = NO_MATCH_EFFECT;
+        // `*`) at the role policy's scope; elsewhere the role decides nothing (reported as the resource policy's DENY)
+        // and its outputs are not emitted.
+        let unitEffect: ActionEffect | undefined;
+        if (unit.narrowing.length > 0)
+          unitEffect = this.roleRelevant(t, unit, resource.kind, version) ? this.narrowed(ev, unit, resource.kind, action) ?? undefined : NO_MATCH_EFFECT;
         if (!unitEffect) {
           for (const base of unit.baseRoles) {
             const e = this.decideRole(ev, t, roles, base, action, pending);

@@ -49,7 +49,9 @@ export interface OutputEntry {
   /** Rule FQN: `resource.ticket.vdefault#rule-001` (with `/scope` before `#` when scoped). */
   src: string;
   action: string;
+  /** The value of the output expression; `null` when it failed to evaluate (as Cerbos reports it). */
   val?: unknown;
+  /** Why the output expression failed to evaluate (then `val` is `null`). */
   error?: string;
 }
 

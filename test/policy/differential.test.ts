@@ -325,7 +325,7 @@ function compare(c: CerbosResult, o: CheckResult | Error, req: CheckResourcesReq
     out.push({ kind: 'derivedRoles', key: `${kind}:${cd}|${od}`, detail: `effectiveDerivedRoles: cerbos [${cd}], ours [${od}]`, request: one });
   }
   const co = outputsOf(c.outputs);
-  const oo = outputsOf(o.outputs.filter((x) => x.error === undefined));
+  const oo = outputsOf(o.outputs);
   if (JSON.stringify(co) !== JSON.stringify(oo)) {
     out.push({ kind: 'outputs', key: `${kind}:outputs`, detail: `outputs: cerbos ${JSON.stringify(co)}, ours ${JSON.stringify(oo)}`, request: one });
   }
