@@ -123,11 +123,12 @@ export class TokenService {
       log.workload = workload.id;
       if (!this.trustDomains.includes(req.audience)) throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS');
       const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
-      await this.#limit(`c:${workload.id}`, limits.perClient, limits.windowSeconds);
+      // Store round trips overlap the CPU work (subject validation, minting); each is awaited before it matters.
+      const clientLimit = started(this.#limit(`c:${workload.id}`, limits.perClient, limits.windowSeconds));
       const out =
         req.subjectTokenType === TT_TXN_TOKEN
-          ? await this.#replace(req, workload, log)
-          : await this.#firstExchange(req, workload, input, log);
+          ? await this.#replace(req, workload, log, clientLimit)
+          : await this.#firstExchange(req, workload, input, log, clientLimit);
       this.#emit({ ...log, effect: 'grant' });
       return out;
     } catch (e) {
@@ -138,16 +139,20 @@ export class TokenService {
     }
   }
 
-  async #firstExchange(req: ExchangeRequest, workload: Workload, input: ExchangeInput, log: Partial<DecisionEntry>): Promise<TokenResponseBody> {
-    const subject = await validateSubject(
-      { issuers: this.issuers, ttsIssuer: this.config.issuer, clockSkew: this.config.clockSkew, currentDate: this.#now },
-      workload,
-      req.subjectToken,
-      req.subjectTokenType,
+  async #firstExchange(req: ExchangeRequest, workload: Workload, input: ExchangeInput, log: Partial<DecisionEntry>, clientLimit: Promise<void>): Promise<TokenResponseBody> {
+    const subjectP = started(
+      validateSubject(
+        { issuers: this.issuers, ttsIssuer: this.config.issuer, clockSkew: this.config.clockSkew, currentDate: this.#now },
+        workload,
+        req.subjectToken,
+        req.subjectTokenType,
+      ),
     );
+    await clientLimit; // a workload over its limit gets 429 whatever its subject token
+    const subject = await subjectP;
     log.sub = subject.sub;
     const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
-    await this.#limit(`s:${workload.id}\u0000${subject.sub}`, limits.perSubject, limits.windowSeconds);
+    const subjectLimit = started(this.#limit(`s:${workload.id}\u0000${subject.sub}`, limits.perSubject, limits.windowSeconds));
 
     const act: ActClaim = subject.act === undefined ? { sub: workload.id } : { sub: workload.id, act: subject.act };
     this.#checkDepth(act);
@@ -181,15 +186,17 @@ export class TokenService {
 
     const txn = crypto.randomUUID();
     log.txn = txn;
-    return this.#issue(req, workload, subject.sub, decision, act, tctx, rctx, nowSec, exp, txn);
+    return this.#issue(req, workload, subject.sub, decision, act, tctx, rctx, nowSec, exp, txn, [subjectLimit]);
   }
 
   /** Replacement (R-01..R-06): a Txn-Token of this trust domain as the subject token. */
-  async #replace(req: ExchangeRequest, workload: Workload, log: Partial<DecisionEntry>): Promise<TokenResponseBody> {
+  async #replace(req: ExchangeRequest, workload: Workload, log: Partial<DecisionEntry>, clientLimit: Promise<void>): Promise<TokenResponseBody> {
     log.event = 'replace';
     let input: TxnTokenClaims;
+    const inputP = started(this.verifyOwnTxnToken(req.subjectToken));
+    await clientLimit;
     try {
-      input = await this.verifyOwnTxnToken(req.subjectToken);
+      input = await inputP;
     } catch (e) {
       if (e instanceof JwtProfileError) {
         const why: Partial<Record<string, string>> = {
@@ -208,10 +215,12 @@ export class TokenService {
     log.sub = input.sub;
     // The per-(workload, subject) budget counts replacements too: the subject is the input token's sub.
     const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
-    await this.#limit(`s:${workload.id}\u0000${input.sub}`, limits.perSubject, limits.windowSeconds);
+    const subjectLimit = started(this.#limit(`s:${workload.id}\u0000${input.sub}`, limits.perSubject, limits.windowSeconds));
+    const revoked = started(this.#isRevoked(input.txn));
     const inputAud = Array.isArray(input.aud) ? input.aud : [input.aud];
     if (!inputAud.includes(req.audience)) throw new OAuthError('invalid_target', 'a replacement keeps the trust domain of the input token (R-02)');
-    if (await this.#isRevoked(input.txn)) throw invalidRequest('the transaction is revoked');
+    await subjectLimit;
+    if (await revoked) throw invalidRequest('the transaction is revoked');
 
     const act: ActClaim = input.act === undefined ? { sub: workload.id } : { sub: workload.id, act: input.act };
     this.#checkDepth(act);
@@ -253,12 +262,15 @@ export class TokenService {
   async #issue(
     req: ExchangeRequest, workload: Workload, sub: string, decision: ScopeDecision, act: ActClaim,
     tctx: Record<string, unknown>, rctx: Record<string, unknown>, iat: number, exp: number, txn: string,
+    pending: readonly Promise<void>[] = [],
   ): Promise<TokenResponseBody> {
     if (exp <= iat) throw invalidRequest('the subject token expires too soon to issue a Txn-Token');
     const { token } = await mintTxnToken(this.keys, {
       issuer: this.config.issuer, audience: req.audience, sub, scopes: decision.granted, workload: workload.id,
       act, tctx, rctx, iat, exp, txn,
     });
+    // checks still in flight (a rate limit) decide whether the token leaves; a refused one is dropped unseen
+    for (const p of pending) await p;
     const body: TokenResponseBody = { access_token: token, issued_token_type: TT_TXN_TOKEN, token_type: 'N_A', expires_in: exp - iat };
     const same = decision.granted.length === req.scopes.length;
     if (!same) body.scope = decision.granted.join(' ');
@@ -305,6 +317,12 @@ export class TokenService {
       /* a failing log sink never changes a decision */
     }
   }
+}
+
+/** Starts a check now and awaits it later: a rejection is observed where it is awaited, never unhandled. */
+function started<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
