@@ -495,25 +495,29 @@ class EngineCore {
     return NO_MATCH_EFFECT;
   }
 
-  /** Is there, at the scope of the unit's first role policy, a rule for `kind` that any role of the unit could use? */
-  private roleRelevant(t: Target, unit: RoleUnit, kind: string, version: string): boolean {
+  /**
+   * Is there, at the scope of the unit's role policy, a resource rule for `kind` that the role could use? Its parent
+   * roles count only when the role policy is at the requested scope itself (Cerbos adds parent roles from there).
+   */
+  private roleRelevant(t: Target, unit: RoleUnit, kind: string, version: string, scope: string): 0 | 1 | 2 {
     const rp = unit.narrowing[0]!;
-    const names = new Set<string>([unit.role, ...unit.narrowing.map((n) => n.role), ...unit.baseRoles]);
+    const names = rp.scope === scope ? [unit.role, ...unit.narrowing.map((n) => n.role), ...unit.baseRoles] : [unit.role];
     for (const p of t.rps) {
       if (p.scope !== rp.scope) continue;
       for (const r of p.rules) {
-        if (r.anyRole) return true;
-        for (const n of names) if (r.roles.has(n)) return true;
-        for (const d of r.derivedRoles) if (d.anyParent || hasAny(d.parentRoles, [...names])) return true;
+        if (r.anyRole) return 2;
+        for (const n of names) if (r.roles.has(n)) return 2;
+        for (const d of r.derivedRoles) if (d.anyParent || hasAny(d.parentRoles, names)) return 2;
       }
     }
+    // Only the role policies' own rules for this kind: consulted, but (as Cerbos does) without emitting their outputs.
     const roles = this.set.role.get(`${version}\u0000${rp.scope}`);
-    if (roles) for (const n of names) if (roles.get(n)?.rules.some((r) => r.matchResource(kind))) return true;
-    return false;
+    if (roles) for (const n of names) if (roles.get(n)?.rules.some((r) => r.matchResource(kind))) return 1;
+    return 0;
   }
 
   /** Role policies narrow: an action not allowed by every role policy on the way down to base roles is denied. */
-  private narrowed(ev: Evaluation, unit: RoleUnit, kind: string, action: string): ActionEffect | undefined {
+  private narrowed(ev: Evaluation, unit: RoleUnit, kind: string, action: string, emit: boolean): ActionEffect | undefined {
     for (const rp of unit.narrowing) {
       let allowed = false;
       for (const rule of rp.rules) {
@@ -521,8 +525,8 @@ class EngineCore {
         const ok = ev.cond(rule.condition, rule.conditionSource, rp.params);
         if (ok === true) {
           allowed = true;
-          ev.output(rule.src, action, rule.output?.ruleActivated, rp.params);
-        } else ev.output(rule.src, action, rule.output?.conditionNotMet, rp.params);
+          if (emit) ev.output(rule.src, action, rule.output?.ruleActivated, rp.params);
+        } else if (emit) ev.output(rule.src, action, rule.output?.conditionNotMet, rp.params);
       }
       if (!allowed) return { effect: 'EFFECT_DENY', policy: rp.key, scope: rp.scope };
     }
@@ -552,8 +556,10 @@ class EngineCore {
         // `*`) at the role policy's scope; elsewhere the role decides nothing (reported as the resource policy's DENY)
         // and its outputs are not emitted.
         let unitEffect: ActionEffect | undefined;
-        if (unit.narrowing.length > 0)
-          unitEffect = this.roleRelevant(t, unit, resource.kind, version) ? this.narrowed(ev, unit, resource.kind, action) ?? undefined : NO_MATCH_EFFECT;
+        if (unit.narrowing.length > 0) {
+          const relevance = this.roleRelevant(t, unit, resource.kind, version, scope);
+          unitEffect = relevance === 0 ? NO_MATCH_EFFECT : this.narrowed(ev, unit, resource.kind, action, relevance === 2);
+        }
         if (!unitEffect) {
           for (const base of unit.baseRoles) {
             const e = this.decideRole(ev, t, roles, base, action, pending);
