@@ -533,6 +533,30 @@ class EngineCore {
     return undefined;
   }
 
+  private readonly parentsAt = new Map<string, Map<string, readonly string[]>>();
+  private drRoles(input: readonly string[], units: readonly RoleUnit[], scope: string): string[] {
+    let parents = this.parentsAt.get(scope);
+    if (!parents) {
+      parents = new Map();
+      for (const [k, byRole] of this.set.role) {
+        if (k.slice(k.indexOf('\u0000') + 1) !== scope) continue;
+        for (const [role, rp] of byRole) parents.set(role, [...(parents.get(role) ?? []), ...rp.parentRoles]);
+      }
+      if (this.parentsAt.size >= CACHE_MAX) this.parentsAt.clear();
+      this.parentsAt.set(scope, parents);
+    }
+    const out = new Set<string>(input);
+    for (const u of units) for (const b of u.baseRoles) out.add(b);
+    const todo = [...input];
+    while (todo.length > 0) {
+      for (const p of parents.get(todo.pop()!) ?? []) {
+        if (!out.has(p)) todo.push(p);
+        out.add(p);
+      }
+    }
+    return [...out];
+  }
+
   evalResource(ev: Evaluation, principal: Principal, resource: Resource, version: string, pending: readonly string[], effects: Record<string, ActionEffect>): void {
     const scope = resource.scope ?? '';
     const t = this.target(resource.kind, version, scope);
@@ -545,8 +569,10 @@ class EngineCore {
       units.push(u);
       if (u.narrowing.length > 0 || u.baseRoles.length !== 1 || u.baseRoles[0] !== r) trivial = false;
     }
-    // Base roles (deduplicated) decide which derived roles can activate.
-    const roles: readonly string[] = trivial ? principal.roles : [...new Set(units.flatMap((u) => u.baseRoles))];
+    // Derived roles can activate for the principal's roles, their base roles, and (as in Cerbos) the parent roles
+    // that role policies of any version at the requested scope itself give them.
+    const roles: readonly string[] =
+      this.set.role.size === 0 ? principal.roles : this.drRoles(principal.roles, units, scope);
 
     for (const action of pending) {
       let actionEffect: ActionEffect | undefined;
