@@ -387,6 +387,8 @@ class EngineCore {
         const rp = this.rolePolicyFor(r, version, scope);
         if (!rp) {
           baseRoles.push(r);
+          // A role policy of another version at the requested scope does not narrow, but still lends its parent roles.
+          for (const parent of this.parentsAtScope(scope).get(r) ?? []) walk(parent);
           return;
         }
         narrowing.push(rp);
@@ -534,7 +536,8 @@ class EngineCore {
   }
 
   private readonly parentsAt = new Map<string, Map<string, readonly string[]>>();
-  private drRoles(input: readonly string[], units: readonly RoleUnit[], scope: string): string[] {
+  /** role -> parent roles given by the role policies (of any version) at exactly `scope`. */
+  private parentsAtScope(scope: string): Map<string, readonly string[]> {
     let parents = this.parentsAt.get(scope);
     if (!parents) {
       parents = new Map();
@@ -545,6 +548,10 @@ class EngineCore {
       if (this.parentsAt.size >= CACHE_MAX) this.parentsAt.clear();
       this.parentsAt.set(scope, parents);
     }
+    return parents;
+  }
+  private drRoles(input: readonly string[], units: readonly RoleUnit[], scope: string): string[] {
+    const parents = this.parentsAtScope(scope);
     const out = new Set<string>(input);
     for (const u of units) for (const b of u.baseRoles) out.add(b);
     const todo = [...input];
