@@ -331,7 +331,7 @@ class EngineCore {
   }
 
   private readonly principalScopes = new Map<string, string[]>();
-  principalChain(id: string, version: string, scope: string): { pps: CompiledPrincipalPolicy[]; key: string } | undefined {
+  principalChain(id: string, version: string, keyVersion: string, scope: string): { pps: CompiledPrincipalPolicy[]; key: string } | undefined {
     const byScope = this.set.principal.get(`${id}\u0000${version}`);
     if (!byScope) return undefined;
     let scopes = this.principalScopes.get(scope);
@@ -344,7 +344,7 @@ class EngineCore {
       const p = byScope.get(s);
       if (p) pps.push(p);
     }
-    return pps.length > 0 ? { pps, key: principalPolicyKey(id, version, scopes[0]!) } : undefined;
+    return pps.length > 0 ? { pps, key: principalPolicyKey(id, keyVersion, scopes[0]!) } : undefined;
   }
 
   plan(p: CompiledResourcePolicy, action: string, role: string): readonly PlanEntry[] {
@@ -635,7 +635,8 @@ class EngineCore {
 
     let pending: readonly string[] = actions;
     if (this.set.principal.size > 0) {
-      const pc = this.principalChain(principal.id, pVersion, pScope);
+      // Cerbos 0.55 looks principal rules up at the resource's policy version (the key still names the principal's).
+      const pc = this.principalChain(principal.id, version, pVersion, pScope);
       if (pc) {
         this.evalPrincipal(ev, pc.pps, pc.key, resource.kind, actions, effects);
         pending = actions.filter((a) => !effects[a]);
