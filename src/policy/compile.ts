@@ -1,4 +1,4 @@
-// Loading and compiling Cerbos policies: parse (YAML, multi-document, or JSON), validate with zod, resolve imports,
+// Loading and compiling Cerbos policies: parse (YAML or JSON, one document per file), validate with zod, resolve imports,
 // compile every CEL expression once, and build the indexes the evaluator uses. Any problem is reported with file,
 // JSON path and message, and nothing is loaded.
 import { parseAllDocuments } from 'yaml';
@@ -167,7 +167,7 @@ function zodPath(path: readonly PropertyKey[]): string {
   return s;
 }
 
-/** Parse policy sources (YAML, possibly multi-document, or JSON) and validate each document's shape. */
+/** Parse policy sources (YAML or JSON, one policy document per file) and validate each document's shape. */
 export function parsePolicySources(sources: readonly PolicySource[], issues: PolicyIssue[]): LoadedDoc[] {
   const out: LoadedDoc[] = [];
   for (const src of sources) {
@@ -179,6 +179,11 @@ export function parsePolicySources(sources: readonly PolicySource[], issues: Pol
       continue;
     }
     const list = Array.isArray(docs) ? docs : [docs];
+    // Like Cerbos: one policy per file; a second YAML document (not merely a leading or trailing `---`) is refused.
+    if (list.filter((d) => d.errors.length > 0 || (d.contents !== null && d.toJS() != null)).length > 1) {
+      issues.push({ file: src.name, path: '$', message: 'more than one YAML document detected: a policy file holds exactly one policy' });
+      continue;
+    }
     list.forEach((d, i) => {
       const file = list.length > 1 ? `${src.name}#${i + 1}` : src.name;
       if (d.errors.length > 0) {

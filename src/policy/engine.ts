@@ -30,7 +30,7 @@ import type {
 } from './types.js';
 
 export interface EngineOptions {
-  /** Policy files (YAML/JSON, multi-document allowed), or an already compiled set. */
+  /** Policy files (YAML/JSON, one policy per file as Cerbos requires), or an already compiled set. */
   policies: readonly PolicySource[] | CompiledPolicySet;
   /** Cerbos's default: a DENY rule whose condition errors is skipped. Default false (such a rule denies). */
   lenient?: boolean;

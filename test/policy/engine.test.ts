@@ -55,23 +55,24 @@ describe('load errors name the file, the path and the problem', () => {
     expect(issues).toEqual([{ file: 'b.yaml', path: '$.resourcePolicy', message: 'duplicate policy definition: resource.doc.vdefault is also defined in a.yaml' }]);
   });
 
-  it('unknown fields and bad enums are refused with their path (multi-document file)', () => {
-    const two = `${rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n')}\n---\n${doc('resourcePolicy:\n  resource: other\n  version: default\n  rules:\n    - actions: [read]\n      effect: ALLOW\n      roles: [user]\n      rolez: [x]\n')}`;
-    const issues = loadIssues([{ name: 'multi.yaml', content: two }]);
+  it('unknown fields and bad enums are refused with their path', () => {
+    const bad = doc('resourcePolicy:\n  resource: other\n  version: default\n  rules:\n    - actions: [read]\n      effect: ALLOW\n      roles: [user]\n      rolez: [x]\n');
+    const issues = loadIssues([{ name: 'bad.yaml', content: bad }]);
     expect(issues).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ file: 'multi.yaml#2', path: '$.resourcePolicy.rules[0].effect' }),
-        expect.objectContaining({ file: 'multi.yaml#2', path: '$.resourcePolicy.rules[0]', message: 'unknown field(s): rolez' }),
+        expect.objectContaining({ file: 'bad.yaml', path: '$.resourcePolicy.rules[0].effect' }),
+        expect.objectContaining({ file: 'bad.yaml', path: '$.resourcePolicy.rules[0]', message: 'unknown field(s): rolez' }),
       ]),
     );
   });
 
-  it('a multi-document file with valid policies loads them all', () => {
-    const two = `${rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n')}\n---\n${doc('resourcePolicy:\n  resource: other\n  version: default\n  rules:\n    - actions: ["*"]\n      effect: EFFECT_ALLOW\n      roles: [admin]\n')}`;
-    const e = createEngine({ policies: [{ name: 'multi.yaml', content: two }] });
-    expect(e.policyCount).toBe(2);
-    const r = e.check({ principal: { id: 'u', roles: ['admin'] }, resource: { kind: 'other', id: '1' }, actions: ['x:y'] });
-    expect(r.actions['x:y']!.effect).toBe('EFFECT_ALLOW');
+  it('a multi-document file is refused like Cerbos does, naming the file; a leading --- is fine', () => {
+    const one = rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n');
+    const two = `${one}\n---\n${doc('resourcePolicy:\n  resource: other\n  version: default\n  rules:\n    - actions: ["*"]\n      effect: EFFECT_ALLOW\n      roles: [admin]\n')}`;
+    expect(loadIssues([{ name: 'multi.yaml', content: two }])).toEqual([
+      { file: 'multi.yaml', path: '$', message: 'more than one YAML document detected: a policy file holds exactly one policy' },
+    ]);
+    expect(createEngine({ policies: [{ name: 'one.yaml', content: `---\n${one}` }] }).policyCount).toBe(1);
   });
 });
 
