@@ -411,6 +411,13 @@ async function report(name: string, r: SetResult, server: CerbosServer, engine: 
   }
 }
 
+// Non-effect differences still seen with other seeds (e.g. BATON_DIFF_SEED=7 BATON_DIFF_CASES=1500): effects agree,
+// these are reported but not asserted.
+const KNOWN_GAPS = [
+  'deciding policy key: a NO_MATCH DENY in a scope chain where the kind has policies at several scopes names a more specific scope than Cerbos (e.g. leave_request at acme.hr.uk.bristol)',
+  'effectiveDerivedRoles: Cerbos evaluates derived roles per scope it actually walks for the role; ours may list a role Cerbos did not reach (role policies at nested scopes)',
+];
+
 // ---------------------------------------------------------------- the sets
 interface PolicySet {
   name: string;
@@ -462,6 +469,7 @@ describe.skipIf(!binary.ok)(`differential: embedded engine vs Cerbos ${CERBOS_VE
       it('gives the same effect for every action (deciding policy, derived roles, outputs reported)', async () => {
         const r = await runSet(set.name, server!, engine, vocab, set.jwt);
         await report(set.name, r, server!, engine);
+        if (r.mismatches.some((m) => m.kind !== 'effect' && m.kind !== 'error')) console.log(`[differential] known non-effect gaps (not asserted):\n  - ${KNOWN_GAPS.join('\n  - ')}`);
         expect(r.resources).toBeGreaterThanOrEqual(Math.min(CASES, 100));
         expect(r.mismatches.filter((m) => m.kind === 'effect' || m.kind === 'error').map((m) => m.detail)).toEqual([]);
       });
