@@ -6,7 +6,9 @@ import { subjectIssuerSchema, type Config } from './config/schema.js';
 import { loadDevIdpKey, loadSigningKeys, DEV_IDP_ISSUER } from './cli/keys.js';
 import { TokenService, type DecisionSink } from './exchange/index.js';
 import type { ScopePolicy } from './exchange/scope.js';
-import { createApp } from './server/app.js';
+import { bodyTooLarge, createApp, MAX_BODY_BYTES, readFetchBody } from './server/app.js';
+import type { HttpBindings } from '@hono/node-server';
+import type { Context } from 'hono';
 import { installNodeJwsCrypto } from './jose/crypto.node.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
@@ -90,6 +92,7 @@ export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
   const app = createApp({
     service,
     onDecision: o.onDecision,
+    readBody: readNodeBody,
     remoteAddr: (c) => {
       try {
         return getConnInfo(c).remote.address;
@@ -99,6 +102,23 @@ export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
     },
   });
   return { app, service, store, config };
+}
+
+/**
+ * Reads the body straight from Node's IncomingMessage (no Fetch Request, no web stream), at most MAX_BODY_BYTES.
+ * Falls back to the Fetch API when the app is not served by @hono/node-server (e.g. `app.fetch` in tests).
+ */
+export async function readNodeBody(c: Context): Promise<string> {
+  const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+  if (incoming === undefined) return readFetchBody(c);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of incoming as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw bodyTooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 export interface RunningNode extends BatonNode {
