@@ -7,6 +7,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // CI also writes a JSON report, summed into one plain "N passed, N failed" line by scripts/test-summary.mjs
+    reporters: process.env.CI === 'true' ? ['default', 'json'] : ['default'],
+    outputFile: { json: 'test-results/node.json' },
     globalSetup: ['test/setup/redis.ts'],
   },
 });

@@ -124,6 +124,8 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
+      reporters: process.env.CI === 'true' ? ['default', 'json'] : ['default'],
+      outputFile: { json: 'test-results/workers.json' },
       include: ['test/workers/**/*.test.ts'],
       testTimeout: 30_000,
       hookTimeout: 60_000,
