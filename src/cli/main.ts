@@ -17,6 +17,7 @@ usage:
                                                        show header, claims and chain (never the signature)
   baton policy test [DIR] [--output json]              run *_test.yaml policy suites
   baton policy compile [DIR]                           validate policies only
+  baton policy build [DIR] --out FILE [--check]        compile policies into one bundle (for Workers)
   baton secret hash SECRET                             print the sha256: form of a client secret for the config
 `;
 
@@ -172,7 +173,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (rest[0] === 'test') return await policyTestCommand(rest.slice(1));
         if (rest[0] === 'compile') return await policyCompileCommand(rest.slice(1));
         if (rest[0] === 'build') return await (await import('./policy-build.js')).policyBuildCommand(rest.slice(1));
-        throw new UsageError('baton policy test|compile [DIR]');
+        throw new UsageError('baton policy test|compile|build [DIR]');
       }
       case 'secret':
         if (rest[0] !== 'hash' || rest[1] === undefined) throw new UsageError('baton secret hash SECRET');

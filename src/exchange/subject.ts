@@ -1,6 +1,7 @@
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { SubjectIssuerConfig } from '../config/schema.js';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
+import { parseCompactJws, type ParsedJws } from '../jose/jws.js';
 import { JwtProfileError, keySource, verifyAccessToken, verifyIdToken, verifySelfSigned, type ActClaim } from '../jose/index.js';
 import type { Workload } from './client-auth.js';
 import { OAuthError, invalidRequest } from './errors.js';
@@ -38,19 +39,6 @@ export interface SubjectContext {
   ttsIssuer: string;
   clockSkew: number;
   currentDate?: () => Date;
-}
-
-function unverifiedIss(token: string): string | undefined {
-  const part = token.split('.')[1];
-  if (part === undefined || !/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
-  try {
-    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
-    const json = new TextDecoder().decode(Uint8Array.from(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)), (c) => c.charCodeAt(0)));
-    const iss = (JSON.parse(json) as { iss?: unknown }).iss;
-    return typeof iss === 'string' ? iss : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Scope from the configured claim (space-delimited string) or an `scp` array/string. Undefined when absent. */
@@ -128,7 +116,14 @@ export async function validateSubject(ctx: SubjectContext, workload: Workload, t
     case TT_ACCESS_TOKEN:
     case TT_JWT:
     case TT_ID_TOKEN: {
-      const iss = unverifiedIss(token);
+      // Parsed once: the unverified iss only picks the issuer whose keys then decide.
+      let jws: ParsedJws;
+      try {
+        jws = parseCompactJws(token);
+      } catch (e) {
+        throw invalidRequest('subject token is not a JWT', e);
+      }
+      const iss = typeof jws.payload.iss === 'string' ? jws.payload.iss : undefined;
       const ti = iss === undefined ? undefined : ctx.issuers.get(iss);
       if (ti === undefined) throw invalidRequest(iss === undefined ? 'subject token is not a JWT with an iss claim' : 'subject token issuer is not trusted');
       const c = ti.config;
@@ -136,9 +131,9 @@ export async function validateSubject(ctx: SubjectContext, workload: Workload, t
       try {
         if (type === TT_ID_TOKEN) {
           if (c.idTokenAudiences.length === 0) throw invalidRequest('ID tokens are not accepted from this issuer');
-          payload = await verifyIdToken(token, { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, audiences: c.idTokenAudiences, currentDate: now });
+          payload = await verifyIdToken(jws, { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, audiences: c.idTokenAudiences, currentDate: now });
         } else {
-          payload = await verifyAccessToken(token, { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, audiences: c.audiences, typ: c.typ, currentDate: now });
+          payload = await verifyAccessToken(jws, { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, audiences: c.audiences, typ: c.typ, currentDate: now });
         }
       } catch (e) {
         if (e instanceof OAuthError) throw e;

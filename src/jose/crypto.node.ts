@@ -48,6 +48,10 @@ function matches(k: KeyObject, a: NodeAlg): boolean {
 
 export const nodeJwsCrypto: JwsCrypto = {
   name: 'node:crypto',
+  base64url: {
+    encode: (input) => (typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString('base64url'),
+    decode: (input) => Buffer.from(input, 'base64url'),
+  },
   verify(alg, key, data, sig) {
     const a = ALGS[alg];
     if (a === undefined) return false;

@@ -66,7 +66,7 @@ function mapKeyError(e: unknown): JwtProfileError {
 }
 
 async function verifyWith(
-  token: string,
+  token: string | ParsedJws,
   common: VerifyCommon,
   checkTyp: (typ: string | undefined) => boolean,
   typDescription: string,
@@ -74,7 +74,7 @@ async function verifyWith(
 ): Promise<{ payload: JWTPayload; kid: string | undefined }> {
   let jws: ParsedJws;
   try {
-    jws = parseCompactJws(token);
+    jws = typeof token === 'string' ? parseCompactJws(token, common.crypto ?? defaultJwsCrypto()) : token;
   } catch (e) {
     throw new JwtProfileError('malformed', e instanceof JwsFormatError ? e.message : 'malformed token', { cause: e });
   }
@@ -135,7 +135,7 @@ export interface AccessTokenProfile extends VerifyCommon {
 }
 
 /** RFC 9068 JWT access token (T-09). */
-export async function verifyAccessToken(token: string, p: AccessTokenProfile): Promise<JWTPayload> {
+export async function verifyAccessToken(token: string | ParsedJws, p: AccessTokenProfile): Promise<JWTPayload> {
   const allowed = new Set(p.typ.map((t) => normTyp(t)));
   const { payload } = await verifyWith(
     token,
@@ -148,7 +148,7 @@ export async function verifyAccessToken(token: string, p: AccessTokenProfile): P
 }
 
 /** OpenID Connect ID token used as a subject token. */
-export async function verifyIdToken(token: string, p: Omit<AccessTokenProfile, 'typ'>): Promise<JWTPayload> {
+export async function verifyIdToken(token: string | ParsedJws, p: Omit<AccessTokenProfile, 'typ'>): Promise<JWTPayload> {
   const { payload } = await verifyWith(token, p, (t) => t === undefined || t === 'jwt', 'JWT or absent', {
     issuer: p.issuer,
     audience: [...p.audiences],

@@ -1,5 +1,5 @@
 // The compact-JWS layer under every profile, with both signature backends: Web Crypto (Workers) and node:crypto (Node).
-import { base64url, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { base64url, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { nodeJwsCrypto } from '../../src/jose/crypto.node.js';
 import { parseCompactJws, signCompactJws, verifyParsedJws, webCryptoJws, type JwsCrypto } from '../../src/jose/jws.js';
@@ -22,9 +22,10 @@ describe.each<[string, JwsCrypto]>([
     const { privateKey, jwk } = await keyPair(alg, `k-${alg}`);
     const getKey = createLocalJWKSet({ keys: [jwk] });
     const ours = await signCompactJws({ kid: jwk.kid, typ: 'txntoken+jwt' }, claims, alg, privateKey, backend);
-    expect(await verifyParsedJws(parseCompactJws(ours), alg, getKey, backend)).toBe(true);
+    expect(await verifyParsedJws(parseCompactJws(ours, backend), alg, getKey, backend)).toBe(true);
+    await expect(jwtVerify(ours, getKey)).resolves.toMatchObject({ payload: { sub: 'alice' } }); // an independent verifier agrees
     const theirs = await new SignJWT(claims).setProtectedHeader({ alg, kid: jwk.kid, typ: 'txntoken+jwt' }).sign(privateKey);
-    expect(await verifyParsedJws(parseCompactJws(theirs), alg, getKey, backend)).toBe(true);
+    expect(await verifyParsedJws(parseCompactJws(theirs, backend), alg, getKey, backend)).toBe(true);
   });
 
   it('a flipped signature bit, a changed payload, or a signature of another key never verifies', async () => {
