@@ -147,6 +147,18 @@ const key2 = (a: string, b: string) => `${a}\u0000${b}`;
 // replaced by `_` (`album:object` -> `album_object`); any other name is kept as it is.
 const OLD_NAME = /^[A-Za-z][\w@.\-/]*(:[A-Za-z][\w@.\-/]*)*$/;
 const sanitize = (v: string) => (OLD_NAME.test(v) ? v.replace(/[^\w.]+/g, '_') : v);
+/** A scope and its ancestors, most specific first, ending with the root scope `""` (`a.b` → `a.b`, `a`, ``). */
+export function scopeChain(scope: string): string[] {
+  const out = [scope];
+  let s = scope;
+  while (s) {
+    const i = s.lastIndexOf('.');
+    s = i < 0 ? '' : s.slice(0, i);
+    out.push(s);
+  }
+  return out;
+}
+
 export function resourcePolicyKey(kind: string, version: string, scope: string): string {
   return `resource.${sanitize(kind)}.v${sanitize(version)}${scope ? `/${scope}` : ''}`;
 }
@@ -500,16 +512,7 @@ export function compilePolicies(sources: readonly PolicySource[], options: Compi
   }
 
   // Scoped policies need every ancestor scope to exist (same kind/version, or principal id/version).
-  const ancestors = (scope: string) => {
-    const out: string[] = [];
-    let s = scope;
-    while (s) {
-      const i = s.lastIndexOf('.');
-      s = i < 0 ? '' : s.slice(0, i);
-      out.push(s);
-    }
-    return out;
-  };
+  const ancestors = (scope: string) => scopeChain(scope).slice(1);
   for (const [k, scopes] of set.resource) {
     for (const [scope, p] of scopes) {
       for (const a of ancestors(scope)) {

@@ -7,6 +7,7 @@ import {
   compilePolicies,
   principalPolicyKey,
   resourcePolicyKey,
+  scopeChain,
   type CompiledDerivedRole,
   type CompiledOutput,
   type CompiledPolicySet,
@@ -244,16 +245,6 @@ function runtimeOf(roles: string[]): { effectiveDerivedRoles: string[] } {
   return { effectiveDerivedRoles: sorted, effective_derived_roles: sorted } as { effectiveDerivedRoles: string[] };
 }
 
-function scopeChain(scope: string): string[] {
-  const out = [scope];
-  let s = scope;
-  while (s) {
-    const i = s.lastIndexOf('.');
-    s = i < 0 ? '' : s.slice(0, i);
-    out.push(s);
-  }
-  return out;
-}
 
 /** A two-level memo bounded by its total size (cleared when full). */
 class Memo2<V> {

@@ -146,8 +146,10 @@ function describe(e: unknown): string {
   return msg.replace(/\s+$/, '');
 }
 
-/** Collect X in `V.X`, `variables.X`, `V["X"]` (and the same for C/constants). */
-function collectRefs(ast: unknown, vars: Set<string>, consts: Set<string>): void {
+type AstNode = { op?: unknown; args?: unknown };
+
+/** Visits every object node of a cel-js AST once (arrays are walked through, cycles ignored). */
+function walkAst(ast: unknown, visit: (node: AstNode) => void): void {
   const seen = new Set<unknown>();
   const walk = (n: unknown): void => {
     if (n === null || typeof n !== 'object' || seen.has(n)) return;
@@ -156,7 +158,18 @@ function collectRefs(ast: unknown, vars: Set<string>, consts: Set<string>): void
       for (const x of n) walk(x);
       return;
     }
-    const node = n as { op?: unknown; args?: unknown };
+    visit(n as AstNode);
+    for (const k of Object.keys(n)) {
+      if (k === 'parent' || k === 'checkedType' || k === 'candidates') continue; // back links and type info, not syntax
+      walk((n as Record<string, unknown>)[k]);
+    }
+  };
+  walk(ast);
+}
+
+/** Collect X in `V.X`, `variables.X`, `V["X"]` (and the same for C/constants). */
+function collectRefs(ast: unknown, vars: Set<string>, consts: Set<string>): void {
+  walkAst(ast, (node) => {
     if ((node.op === '.' || node.op === '.?' || node.op === '[]' || node.op === '[?]') && Array.isArray(node.args)) {
       const [target, field] = node.args as [{ op?: unknown; args?: unknown } | undefined, unknown];
       if (target && target.op === 'id') {
@@ -173,12 +186,7 @@ function collectRefs(ast: unknown, vars: Set<string>, consts: Set<string>): void
         }
       }
     }
-    for (const k of Object.keys(node)) {
-      if (k === 'parent' || k === 'checkedType' || k === 'candidates') continue;
-      walk((node as Record<string, unknown>)[k]);
-    }
-  };
-  walk(ast);
+  });
 }
 
 class Program implements CelProgram {
@@ -235,24 +243,14 @@ function indexedRecordName(ast: unknown): string | undefined {
 
 /** `t.getHours("tz")` -> `t.__baton_tz_getHours("tz")` (cel-go semantics for offsets and milliseconds). */
 function rewriteTimeZoneGetters(ast: unknown): void {
-  const seen = new Set<unknown>();
-  const walk = (n: unknown): void => {
-    if (n === null || typeof n !== 'object' || seen.has(n)) return;
-    seen.add(n);
-    if (Array.isArray(n)) {
-      for (const x of n) walk(x);
-      return;
-    }
-    const node = n as { op?: unknown; args?: unknown };
+  walkAst(ast, (node) => {
     if (node.op === 'rcall' && Array.isArray(node.args)) {
       const [name, , params] = node.args as [unknown, unknown, unknown];
       if (typeof name === 'string' && TZ_GETTERS.has(name) && Array.isArray(params) && params.length === 1) {
         (node.args as unknown[])[0] = TZ_PREFIX + name;
       }
     }
-    for (const k of Object.keys(node)) walk((node as Record<string, unknown>)[k]);
-  };
-  walk(ast);
+  });
 }
 
 /** Compile a CEL expression once (parse + type-check). Throws CelCompileError naming what is wrong and where. */
