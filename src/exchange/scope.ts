@@ -10,7 +10,8 @@ export function expandScopes(scopes: Iterable<string>, implications: ScopeImplic
     const s = stack.pop()!;
     if (out.has(s)) continue;
     out.add(s);
-    const implied = implications[s];
+    // own members only: a scope named `constructor` or `__proto__` must not reach Object.prototype (a 500)
+    const implied = Object.hasOwn(implications, s) ? implications[s] : undefined;
     if (implied !== undefined) stack.push(...implied);
   }
   return out;

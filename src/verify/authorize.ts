@@ -46,7 +46,7 @@ export function scopeCovers(have: ReadonlySet<string>, needed: string, implicati
     if (s === needed) return true;
     if (seen.has(s)) continue;
     seen.add(s);
-    const implied = implications[s];
+    const implied = Object.hasOwn(implications, s) ? implications[s] : undefined;
     if (implied !== undefined) stack.push(...implied);
   }
   return false;

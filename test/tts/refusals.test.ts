@@ -407,6 +407,15 @@ describe('scope decision (T-12..T-14)', () => {
     expectRefusal(await agent(exchangeParams(subject, { scope: 'admin' })), 400, 'invalid_scope', [subject]);
   });
 
+  it('T-21 a subject scope named like an Object.prototype member (constructor, __proto__) is a plain scope, never a 5xx', async () => {
+    // regression: the implication lookup once reached Object.prototype and answered 500 server_error
+    const subject = await w.idp.mint({ scope: 'constructor __proto__ toString tickets:read' });
+    const r = await agent(exchangeParams(subject, { scope: 'tickets:read constructor' }));
+    expect(r.response.status, r.text).toBe(200);
+    expect(r.ok!.scope).toBe('tickets:read');
+    expectRefusal(await agent(exchangeParams(subject, { scope: 'constructor __proto__' })), 400, 'invalid_scope', [subject]);
+  });
+
   it('T-14 refuses scope tokens with characters RFC 6749 forbids', async () => {
     const subject = await w.idp.mint();
     expectRefusal(await agent(exchangeParams(subject, { scope: 'tickets:read "quoted"' })), 400, 'invalid_scope', [subject]);

@@ -240,6 +240,9 @@ describe('three hops: MCP workload → A → B → (replacement) → C', () => {
       }).allowed,
     ).toBe(true);
     expect(() => requireAllowed(t, { kind: 'ticket', id: 'T-1', attr: { owner: 'alice' } }, 'read', { engine, scope: 'tickets:read' })).toThrow(ForbiddenError);
+    // a token scope named like an Object.prototype member implies nothing (it once threw a TypeError here)
+    const odd = await v.verify(await w.forge({ claims: { scope: 'constructor __proto__' } }));
+    expect(authorize(odd, { kind: 'ticket', id: 'T-1', attr: { owner: 'alice' } }, 'read', { engine, scope: 'tickets:read', implications: { tickets: ['tickets:read'] } })).toMatchObject({ allowed: false, policy: 'scope' });
     await v.close();
   });
 
