@@ -120,6 +120,8 @@ function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: { i
   }
   const now = Math.floor((common.currentDate?.getTime() ?? Date.now()) / 1000);
   const skew = common.clockSkew;
+  // fail closed: a NaN or negative tolerance would make every time comparison below false (an expired token accepted)
+  if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0) throw new TypeError('clockSkew must be a finite number of seconds >= 0');
   for (const c of ['iat', 'nbf', 'exp'] as const)
     if (p[c] !== undefined && !isNumericDate(p[c])) throw new JwtProfileError('invalid_claim', `${c} must be a number`);
   if (p.sub !== undefined && typeof p.sub !== 'string') throw new JwtProfileError('invalid_claim', 'sub must be a string');

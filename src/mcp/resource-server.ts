@@ -92,7 +92,10 @@ export function createMcpResourceServer(o: McpResourceServerOptions): McpResourc
   const resourceUrl = new URL(o.resource);
   if (resourceUrl.hash !== '') throw new TypeError('resource must not contain a fragment (RFC 8707)');
   if (o.authorizationServers.length === 0) throw new TypeError('at least one authorization server is required');
-  const clock = Math.min(o.clockTolerance ?? 30, 60);
+  const tolerance = o.clockTolerance ?? 30;
+  // NaN or a negative value would disable the exp/iat/nbf checks (fail open): refuse it here
+  if (typeof tolerance !== 'number' || !Number.isFinite(tolerance) || tolerance < 0) throw new TypeError('clockTolerance must be a number of seconds >= 0');
+  const clock = Math.min(tolerance, 60);
   const path = resourceUrl.pathname === '/' ? '' : stripSlash(resourceUrl.pathname);
   const metadataPaths = path === '' ? ['/.well-known/oauth-protected-resource'] : [`/.well-known/oauth-protected-resource${path}`, '/.well-known/oauth-protected-resource'];
   const metadataUrl = `${resourceUrl.origin}${metadataPaths[0]}`;

@@ -63,6 +63,16 @@ describe.each<[string, JwsCrypto]>([
     const hs = `${base64url.encode(JSON.stringify({ alg: 'HS256', typ: 'txntoken+jwt', kid: 'k' }))}.${base64url.encode(JSON.stringify(claims))}.c2ln`;
     await expect(verifyTxnToken(hs, profile)).rejects.toMatchObject({ code: 'bad_algorithm' });
   });
+
+  it('a NaN or negative clockSkew fails closed (it would disable the exp check)', async () => {
+    const { privateKey, jwk } = await keyPair('EdDSA', 'k');
+    const past = Math.floor(Date.now() / 1000) - 3600;
+    const expired = await signCompactJws({ kid: 'k', typ: 'txntoken+jwt' }, { ...claims, iat: past - 60, exp: past }, 'EdDSA', privateKey, backend);
+    const profile = { getKey: createLocalJWKSet({ keys: [jwk] }), algorithms: ['EdDSA'], audiences: ['support.example'], crypto: backend };
+    await expect(verifyTxnToken(expired, { ...profile, clockSkew: 30 })).rejects.toMatchObject({ code: 'expired' });
+    await expect(verifyTxnToken(expired, { ...profile, clockSkew: Number.NaN })).rejects.toBeInstanceOf(TypeError);
+    await expect(verifyTxnToken(expired, { ...profile, clockSkew: -5 })).rejects.toBeInstanceOf(TypeError);
+  });
 });
 
 describe('compact JWS parsing refuses before any key is used', () => {

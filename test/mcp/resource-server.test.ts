@@ -59,6 +59,23 @@ describe('createMcpResourceServer', () => {
   });
 });
 
+describe('createMcpResourceServer clock tolerance', () => {
+  it('refuses a NaN or negative clockTolerance instead of accepting expired tokens', async () => {
+    const kp = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(kp.publicKey)), kid: 'k1', alg: 'ES256' };
+    const make = (clockTolerance: number) =>
+      createMcpResourceServer({ resource: RES, authorizationServers: [{ issuer: ISS, jwks: { keys: [jwk] }, algorithms: ['ES256'] }], clockTolerance });
+    expect(() => make(Number.NaN)).toThrow(TypeError);
+    expect(() => make(-1)).toThrow(TypeError);
+    const rs = make(30);
+    const expired = await new SignJWT({ scope: 'tickets' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
+      .setIssuer(ISS).setSubject('alice').setAudience(RES).setIssuedAt(Math.floor(Date.now() / 1000) - 900)
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 600).sign(kp.privateKey);
+    await expect(rs.verifyAccessToken(expired)).rejects.toMatchObject({ status: 401, error: 'invalid_token' });
+  });
+});
+
 describe('tool fetch (no token passthrough)', () => {
   it("sends the Txn-Token, drops Authorization, refuses to carry the user's access token", async () => {
     const seen: Headers[] = [];
