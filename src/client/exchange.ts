@@ -230,11 +230,19 @@ export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenE
   async function request(subjectToken: string, subjectTokenType: string, requested: string[], details?: Record<string, unknown>, context?: Record<string, unknown>): Promise<TxnTokenResult> {
     if (typeof subjectToken !== 'string' || subjectToken.length === 0)
       throw new TokenExchangeError('invalid_request', 'a subject token is required', 0);
+    // the key is built from exactly what is sent (JSON), so values that serialize differently (a Date, toJSON) never
+    // share a cached token whose tctx carries other request_details
+    let sent: unknown;
+    try {
+      sent = JSON.parse(JSON.stringify({ d: details ?? null, c: context ?? null }));
+    } catch (e) {
+      throw new TokenExchangeError('invalid_request', 'requestDetails and requestContext must be JSON-serializable', 0, { cause: e });
+    }
     const key = [
       await sha256(subjectToken),
       subjectTokenType,
       [...requested].sort().join(' '),
-      await sha256(canonical({ d: details ?? null, c: context ?? null })),
+      await sha256(canonical(sent)),
     ].join('\u0000');
     const nowSec = Math.floor(now() / 1000);
     const hit = cache.get(key);

@@ -86,6 +86,19 @@ describe('createTokenExchangeClient', () => {
     expect((await c.exchange({ subjectToken: at, scope: 'tickets:read', requestDetails: { tool: 'get_ticket', ticket_id: 'T-1' } })).cached).toBe(false);
   });
 
+  it('the cache key is what is sent: details that serialize differently (Date, toJSON) never share a cached token', async () => {
+    const c = agent();
+    const at = await userToken();
+    const a = await c.exchange({ subjectToken: at, scope: 'tickets:read', requestDetails: { tool: 'get_ticket', ticket_id: new Date(1_000) } });
+    const b = await c.exchange({ subjectToken: at, scope: 'tickets:read', requestDetails: { tool: 'get_ticket', ticket_id: new Date(2_000) } });
+    expect(b.cached).toBe(false);
+    expect(b.txn).not.toBe(a.txn);
+    const tctx = (t: string) => (JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { tctx: { request_details: unknown } }).tctx;
+    expect(tctx(b.token).request_details).toEqual({ tool: 'get_ticket', ticket_id: new Date(2_000).toISOString() });
+    const again = await c.exchange({ subjectToken: at, scope: 'tickets:read', requestDetails: { ticket_id: new Date(2_000), tool: 'get_ticket' } });
+    expect(again.cached).toBe(true);
+  });
+
   it('reports a narrower grant and refreshes a token close to expiry', async () => {
     let now = Date.now();
     const c = createTokenExchangeClient({ issuer: tts.url, clientId: 'mcp-support-agent', auth: privateKeyJwt(agentJwk), trustDomain: 'support.example', allowInsecureHttp: true, now: () => now });
