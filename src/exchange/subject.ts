@@ -174,9 +174,12 @@ export async function validateSubject(ctx: SubjectContext, workload: Workload, t
         throw rejected(e);
       }
       const claims = payload as Record<string, unknown>;
+      // T-22: earlier hops come from an IdP-issued token or a Txn-Token, never from the workload's own assertion
+      // (it would let a workload forge the chain, e.g. claim it was called through another workload)
+      if (claims.act !== undefined) throw invalidRequest('a self-signed subject cannot carry act: the workload chain is attested by the TTS');
       const scopes = scopesOf(claims, 'scope');
       if (scopes === undefined || scopes.length === 0) throw invalidRequest('the self-signed subject carries no scope (T-13)');
-      return { sub: payload.sub, scopes, roles: rolesOf(claims, { rolesClaim: 'roles', defaultRoles: ['user'] }), attr: {}, act: actOf(claims), authn: 'self_signed', exp: payload.exp, kind: 'self_signed', issuer: workload.id };
+      return { sub: payload.sub, scopes, roles: rolesOf(claims, { rolesClaim: 'roles', defaultRoles: ['user'] }), attr: {}, act: undefined, authn: 'self_signed', exp: payload.exp, kind: 'self_signed', issuer: workload.id };
     }
     case TT_UNSIGNED_JSON: {
       if (!workload.config.allowUnsignedSubject) throw invalidRequest('this workload may not present an unsigned subject');

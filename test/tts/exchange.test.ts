@@ -221,6 +221,11 @@ describe('a first exchange', () => {
     expect(claims.rctx).toMatchObject({ authn: 'self_signed' });
   });
 
+  it('T-22 a self-signed subject cannot put earlier workloads into the chain (act is refused: only the TTS attests hops)', async () => {
+    const forged = await selfSignedSubject(w.clientKey, 'jwt-client', w.tts.issuer, { scope: 'tickets:read', act: { sub: 'mcp-support-agent' } });
+    expectRefusal(await ex('jwt', exchangeParams(forged, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', [forged]);
+  });
+
   it('T-10 refuses a self-signed subject with the wrong aud, signed by another key, naming the workload itself, or from a secret-only client', async () => {
     const wrongAud = await selfSignedSubject(w.clientKey, 'jwt-client', w.tts.issuer, { scope: 'tickets:read' }, { aud: 'https://elsewhere.example' });
     expectRefusal(await ex('jwt', exchangeParams(wrongAud, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', [wrongAud]);
