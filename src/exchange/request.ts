@@ -81,8 +81,30 @@ const jsonObjectField = (name: string, maxBytes: number) =>
         ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object, not ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}` });
         return z.NEVER;
       }
+      // Allow-listed members are copied into the Txn-Token: deep nesting would overflow the stack of JSON.stringify
+      // (minting), structuredClone (replacement) and every verifier (a 5xx from bad input).
+      if (nestingDepth(v) > MAX_CONTEXT_DEPTH) {
+        ctx.addIssue({ code: 'custom', message: `${name} is nested deeper than ${MAX_CONTEXT_DEPTH} levels` });
+        return z.NEVER;
+      }
       return v as Record<string, unknown>;
     });
+
+const MAX_CONTEXT_DEPTH = 32;
+
+/** Nesting depth of parsed JSON (an object or array is one level), without recursion. */
+function nestingDepth(root: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > MAX_CONTEXT_DEPTH) return max;
+    for (const c of Object.values(v as Record<string, unknown>)) if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
+  }
+  return max;
+}
 
 const contextSchemas = new Map<number, z.ZodType<{ request_context: Record<string, unknown> | undefined; request_details: Record<string, unknown> | undefined }>>();
 

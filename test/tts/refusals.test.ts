@@ -422,6 +422,26 @@ describe('scope decision (T-12..T-14)', () => {
   });
 });
 
+describe('deeply nested request_details (T-07, T-21)', () => {
+  let big: World;
+  beforeAll(async () => {
+    big = await startWorld({ overrides: { maxContextBytes: 16_384 } });
+  });
+  afterAll(async () => {
+    await big?.close();
+  });
+
+  it('T-07 an allow-listed member nested thousands of levels deep is invalid_request, never a 5xx (it once overflowed the minting stack)', async () => {
+    const subject = await big.idp.mint();
+    const deep = `{"tool":${'['.repeat(6000)}${']'.repeat(6000)}}`;
+    const r = await o4wExchange(big.tts.as, 'mcp-support-agent', big.auth.agent, exchangeParams(subject, { request_details: deep }));
+    expectRefusal(r, 400, 'invalid_request', [subject]);
+    // ordinary nesting still passes
+    const ok = await o4wExchange(big.tts.as, 'mcp-support-agent', big.auth.agent, exchangeParams(subject, { request_details: '{"tool":{"a":[{"b":1}]}}' }));
+    expect(ok.response.status, ok.text).toBe(200);
+  });
+});
+
 describe('error format (T-21)', () => {
   it('T-21 errors are RFC 6749 §5.2 JSON with no-store', async () => {
     const subject = await w.idp.mint();
