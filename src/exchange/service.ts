@@ -1,4 +1,5 @@
-import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
+import { base64url, createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
+import { sha256 } from '../jose/sha256.js';
 import type { Config } from '../config/schema.js';
 import { trustDomainsOf } from '../config/schema.js';
 import { actChain, JwtProfileError, verifyTxnToken, type ActClaim, type SigningKeySet, type TxnTokenClaims } from '../jose/index.js';
@@ -152,7 +153,7 @@ export class TokenService {
     const subject = await subjectP;
     log.sub = subject.sub;
     const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
-    const subjectLimit = started(this.#limit(`s:${workload.id}\u0000${subject.sub}`, limits.perSubject, limits.windowSeconds));
+    const subjectLimit = started(this.#limit(subjectLimitKey(workload.id, subject.sub), limits.perSubject, limits.windowSeconds));
 
     const act: ActClaim = subject.act === undefined ? { sub: workload.id } : { sub: workload.id, act: subject.act };
     this.#checkDepth(act);
@@ -215,7 +216,7 @@ export class TokenService {
     log.sub = input.sub;
     // The per-(workload, subject) budget counts replacements too: the subject is the input token's sub.
     const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
-    const subjectLimit = started(this.#limit(`s:${workload.id}\u0000${input.sub}`, limits.perSubject, limits.windowSeconds));
+    const subjectLimit = started(this.#limit(subjectLimitKey(workload.id, input.sub), limits.perSubject, limits.windowSeconds));
     const revoked = started(this.#isRevoked(input.txn));
     const inputAud = Array.isArray(input.aud) ? input.aud : [input.aud];
     if (!inputAud.includes(req.audience)) throw new OAuthError('invalid_target', 'a replacement keeps the trust domain of the input token (R-02)');
@@ -317,6 +318,11 @@ export class TokenService {
       /* a failing log sink never changes a decision */
     }
   }
+}
+
+/** The per-(workload, user) rate-limit key: the user part hashed, so any `sub` fits every backend's key limits. */
+function subjectLimitKey(workload: string, sub: string): string {
+  return `s:${workload}:${base64url.encode(sha256(new TextEncoder().encode(sub)))}`;
 }
 
 /** Starts a check now and awaits it later: a rejection is observed where it is awaited, never unhandled. */

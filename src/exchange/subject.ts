@@ -110,7 +110,16 @@ function rejected(e: unknown): OAuthError {
  * Validates the subject token fully for its type (T-09, T-10) and checks the workload may present it (T-11).
  * Refusals are `invalid_request` (RFC 8693 §2.2.2); nothing from the token is echoed.
  */
+/** Longest accepted `sub` (RFC 7519 sets none; 1024 characters holds every real identifier). */
+export const MAX_SUB_CHARS = 1024;
+
 export async function validateSubject(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<Subject> {
+  const subject = await validateSubjectOfType(ctx, workload, token, type);
+  if (subject.sub.length > MAX_SUB_CHARS) throw invalidRequest(`the subject's sub is longer than ${MAX_SUB_CHARS} characters`);
+  return subject;
+}
+
+async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<Subject> {
   const now = ctx.currentDate?.() ?? new Date();
   switch (type) {
     case TT_ACCESS_TOKEN:

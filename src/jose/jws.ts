@@ -138,12 +138,18 @@ export function parseCompactJws(token: string, backend: JwsCrypto = defaultCrypt
 export async function verifyParsedJws(jws: ParsedJws, alg: string, getKey: JWTVerifyGetKey, backend: JwsCrypto = defaultCrypto): Promise<boolean> {
   const input: FlattenedJWSInput = { protected: jws.parts[0], payload: jws.parts[1], signature: jws.parts[2] };
   const key = await getKey(jws.header as Parameters<JWTVerifyGetKey>[0], input);
-  if (!isCryptoKey(key)) return false;
+  if (!isCryptoKey(key) || !strongEnough(key)) return false;
   return backend.verify(alg, key, jws.signingInput, jws.signature);
 }
 
 function isCryptoKey(k: unknown): k is CryptoKey {
   return typeof k === 'object' && k !== null && 'algorithm' in k && 'type' in k && (k as CryptoKey).type === 'public';
+}
+
+/** RSA keys shorter than 2048 bits never verify (RFC 7518 §3.3; what jose enforced before signatures moved here). */
+function strongEnough(key: CryptoKey): boolean {
+  const modulusLength = (key.algorithm as Partial<RsaHashedKeyAlgorithm>).modulusLength;
+  return modulusLength === undefined || modulusLength >= 2048;
 }
 
 /** Signs a compact JWS. */

@@ -75,6 +75,22 @@ describe.each<[string, JwsCrypto]>([
   });
 });
 
+describe('key strength', () => {
+  it.each<[string, JwsCrypto]>([
+    ['webcrypto', webCryptoJws],
+    ['node:crypto', nodeJwsCrypto],
+  ])('an RSA key under 2048 bits never verifies (%s), though its signature is mathematically valid', async (_n, backend) => {
+    const { generateKeyPairSync, sign } = await import('node:crypto');
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'weak', alg: 'RS256' };
+    const h = base64url.encode(JSON.stringify({ alg: 'RS256', kid: 'weak', typ: 'txntoken+jwt' }));
+    const p = base64url.encode(JSON.stringify(claims));
+    const token = `${h}.${p}.${base64url.encode(sign('sha256', Buffer.from(`${h}.${p}`), privateKey))}`;
+    const profile = { getKey: createLocalJWKSet({ keys: [jwk] }), algorithms: ['RS256'], clockSkew: 30, audiences: ['support.example'], crypto: backend };
+    await expect(verifyTxnToken(token, profile)).rejects.toBeInstanceOf(JwtProfileError);
+  });
+});
+
 describe('compact JWS parsing refuses before any key is used', () => {
   const h = (o: object) => base64url.encode(JSON.stringify(o));
   it.each([

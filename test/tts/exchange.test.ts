@@ -249,6 +249,14 @@ describe('a first exchange', () => {
     expectRefusal(await ex('unsigned', exchangeParams(notObject, { subject_token_type: TT_UNSIGNED })), 400, 'invalid_request', [notObject]);
   });
 
+  it('T-21 a sub longer than 1024 characters is invalid_request, never a store error (the rate-limit key hashes the user)', async () => {
+    const long = JSON.stringify({ sub: 'u'.repeat(1025), scope: 'tickets:read' });
+    expectRefusal(await ex('unsigned', exchangeParams(long, { subject_token_type: TT_UNSIGNED })), 400, 'invalid_request', [long]);
+    const edge = JSON.stringify({ sub: 'u'.repeat(1024), scope: 'tickets:read' });
+    const { claims } = await verified(await ex('unsigned', exchangeParams(edge, { subject_token_type: TT_UNSIGNED })));
+    expect(claims.sub).toHaveLength(1024);
+  });
+
   it('T-11 may_act naming the workload lets it exchange a token issued for another audience', async () => {
     const subject = await w.idp.mint({ aud: OTHER_AUD, claims: { may_act: { sub: 'mcp-support-agent' } } });
     const { claims } = await verified(await ex('agent', exchangeParams(subject)));
