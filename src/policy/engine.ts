@@ -18,12 +18,15 @@ import {
   type ParamSet,
 } from './compile.js';
 import { PolicyInputError } from './errors.js';
+import { Explainer, readableCondition } from './explain.js';
 import type {
   ActionEffect,
   AuxData,
   CheckInput,
   CheckOptions,
   CheckResult,
+  ConsideredRule,
+  DerivedRoleExplanation,
   OutputEntry,
   PolicySource,
   Principal,
@@ -145,6 +148,8 @@ const NO_MATCH_EFFECT: ActionEffect = Object.freeze({ effect: 'EFFECT_DENY', pol
 class Evaluation {
   readonly scope: CelScope;
   readonly trace: string[] | undefined;
+  /** Collects the structured explanation; undefined unless the check asked for one. */
+  readonly x: Explainer | undefined;
   readonly outputs: OutputEntry[] = [];
   readonly edr: string[] = [];
   errors: { expression: string; message: string }[] | undefined;
@@ -156,9 +161,11 @@ class Evaluation {
   constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean) {
     this.scope = new CelScope(request, now, globals);
     this.trace = explain ? [] : undefined;
+    this.x = explain ? new Explainer() : undefined;
   }
   private fail(expression: string, e: unknown): void {
     (this.errors ??= []).push({ expression, message: (e as Error).message });
+    if (this.x) this.x.lastError = (e as Error).message;
   }
   private bind(params: ParamSet): void {
     const s = this.scope;
@@ -219,8 +226,12 @@ class Evaluation {
     for (const dr of p.derivedRoles) {
       const states = (this.dr ??= new Map());
       if (states.has(dr)) continue;
-      if (!dr.anyParent && !hasAny(dr.parentRoles, roles)) continue;
+      if (!dr.anyParent && !hasAny(dr.parentRoles, roles)) {
+        if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'parent_role_not_matched'));
+        continue;
+      }
       const ok = this.cond(dr.condition, dr.conditionSource, dr.params);
+      if (this.x) this.x.derivedRole(dr, drExplanation(dr, ok === true ? 'activated' : ok === ERR ? 'error' : 'condition_not_met', ok === ERR ? this.x.lastError : undefined));
       if (ok === true) {
         states.set(dr, DR_ACTIVE);
         changed = true;
@@ -232,6 +243,31 @@ class Evaluation {
   note(s: string): void {
     this.trace?.push(s);
   }
+}
+
+function drExplanation(dr: CompiledDerivedRole, outcome: DerivedRoleExplanation['outcome'], error?: string): DerivedRoleExplanation {
+  const e: DerivedRoleExplanation = { name: dr.name, parentRoles: [...dr.parentRoles], activated: outcome === 'activated', outcome };
+  const c = readableCondition(dr.conditionSource);
+  if (c !== undefined) e.condition = c;
+  if (error !== undefined) e.error = error;
+  return e;
+}
+
+/** A considered rule entry (explain only). */
+function considered(
+  rule: { src: string; conditionSource?: string | undefined },
+  effect: ActionEffect['effect'],
+  outcome: ConsideredRule['outcome'],
+  role: string | undefined,
+  extra?: { condition?: string | undefined; error?: string | undefined; derivedRoles?: string[] },
+): ConsideredRule {
+  const c: ConsideredRule = { rule: rule.src, effect, outcome };
+  if (role !== undefined) c.role = role;
+  if (extra?.derivedRoles !== undefined) c.derivedRoles = extra.derivedRoles;
+  const cond = outcome === 'condition_not_met' || outcome === 'error' ? (extra?.condition ?? readableCondition(rule.conditionSource)) : extra?.condition;
+  if (cond !== undefined) c.condition = cond;
+  if (extra?.error !== undefined) c.error = extra.error;
+  return c;
 }
 
 function hasAny(set: ReadonlySet<string>, xs: readonly string[]): boolean {
@@ -399,10 +435,12 @@ class EngineCore {
         for (const action of actions) {
           if (resolvedBefore.has(action) || !rule.matchAction(action)) continue;
           let ok = ev.cond(rule.condition, rule.conditionSource, p.params);
+          if (ev.x) ev.x.consider(action, considered(rule, rule.effect, ok === true ? 'matched' : ok === ERR ? 'error' : 'condition_not_met', undefined, { error: ok === ERR ? ev.x.lastError : undefined }));
           if (ok === ERR) {
             if (strict) {
               // Strict evaluation: a rule that cannot be evaluated denies the actions it names, finally.
-              effects[action] = { effect: 'EFFECT_DENY', policy: key, scope: p.scope };
+              const f: ActionEffect = (effects[action] = { effect: 'EFFECT_DENY', policy: key, scope: p.scope });
+              if (ev.x) ev.x.decided(f, 'condition_error', rule.src);
               resolvedBefore.add(action);
               continue;
             }
@@ -412,17 +450,35 @@ class EngineCore {
           if (!ok) {
             ev.output(rule.src, action, rule.output?.conditionNotMet, p.params);
             // Parental consent: an ALLOW whose condition does not hold is a DENY at this scope.
-            if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') effects[action] = { effect: 'EFFECT_DENY', policy: key, scope: p.scope };
+            if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') {
+              const f: ActionEffect = (effects[action] = { effect: 'EFFECT_DENY', policy: key, scope: p.scope });
+              if (ev.x) ev.x.decided(f, 'scope_permissions', rule.src);
+            }
             continue;
           }
           if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') break;
           const cur = effects[action];
-          if (!cur || cur.effect !== 'EFFECT_DENY') effects[action] = { effect: rule.effect, policy: key, scope: p.scope };
+          if (!cur || cur.effect !== 'EFFECT_DENY') {
+            const f: ActionEffect = (effects[action] = { effect: rule.effect, policy: key, scope: p.scope });
+            if (ev.x) ev.x.decided(f, 'rule', rule.src);
+          }
           if (ev.trace) ev.note(`${rule.src}: ${rule.effect} for ${action}`);
           ev.output(rule.src, action, rule.output?.ruleActivated, p.params);
         }
       }
     }
+  }
+
+  /** The explanation of one plan entry after its condition was evaluated (`ok`), or not (`applies` false: a derived role errored). */
+  private consideredRule(x: Explainer, entry: PlanEntry, applies: boolean, via: CompiledDerivedRole | undefined, ok: CondResult, role: string): ConsideredRule {
+    const rule = entry.rule;
+    const drNames = via ? [via.name] : entry.always ? undefined : entry.drs.map((d) => d.name);
+    if (!applies) {
+      const bad = entry.drs.map((d) => x.derivedRoleOf(d)).find((d) => d?.outcome === 'error');
+      return considered(rule, rule.effect, 'error', role, { derivedRoles: drNames ?? [], condition: bad?.condition, error: bad?.error });
+    }
+    const outcome = ok === true ? 'matched' : ok === ERR ? 'error' : 'condition_not_met';
+    return considered(rule, rule.effect, outcome, role, { ...(drNames ? { derivedRoles: drNames } : {}), error: ok === ERR ? x.lastError : undefined });
   }
 
   /** Does `role` have any rule in `p` for any of the pending actions? (Otherwise the walk goes on to the parent scope.) */
@@ -436,6 +492,9 @@ class EngineCore {
     const strict = this.strict;
     let hasAllow = false;
     let hasDeny = false;
+    const x = ev.x;
+    let allowRule: string | undefined;
+    let denyRule: string | undefined;
     for (const p of t.rps) {
       let consentDenied = false;
       ev.visit(p, roles);
@@ -444,24 +503,35 @@ class EngineCore {
         const rule = entry.rule;
         let applies = entry.always;
         let errored = false;
+        let via: CompiledDerivedRole | undefined;
         if (!applies) {
           for (const dr of entry.drs) {
             const st = ev.drState(dr);
             if (st === DR_ACTIVE) {
               applies = true;
+              via = dr;
               break;
             }
             if (st === DR_ERRORED) errored = true;
           }
-          if (!applies && !errored) continue;
+          if (!applies && !errored) {
+            if (x) {
+              const why = entry.drs.map((d) => x.derivedRoleOf(d)).find((d) => d?.outcome === 'condition_not_met');
+              x.consider(action, considered(rule, rule.effect, 'derived_role_not_activated', role, { derivedRoles: entry.drs.map((d) => d.name), condition: why?.condition }));
+            }
+            continue;
+          }
         }
         let ok: CondResult = applies ? ev.cond(rule.condition, rule.conditionSource, p.params) : ERR;
+        if (x) x.consider(action, this.consideredRule(x, entry, applies, via, ok, role));
         if (ok === ERR) {
           if (strict) {
             // Strict evaluation: a rule (or derived role) that cannot be evaluated denies the action outright,
             // whatever other rules or roles say.
             if (ev.trace) ev.note(`${rule.src}: condition error denies ${action} (strict evaluation)`);
-            return (ev.forced = { effect: 'EFFECT_DENY', policy: t.policyKey, scope: p.scope });
+            const f: ActionEffect = { effect: 'EFFECT_DENY', policy: t.policyKey, scope: p.scope };
+            if (x) x.decided(f, 'condition_error', rule.src);
+            return (ev.forced = f);
           }
           if (p.perm === 'CONSENT' && rule.effect === 'EFFECT_ALLOW') ok = false;
           else continue;
@@ -470,7 +540,11 @@ class EngineCore {
           if (rule.effect === 'EFFECT_ALLOW') {
             if (hasAllow) continue;
             hasAllow = true;
-          } else hasDeny = true;
+            allowRule = rule.src;
+          } else {
+            hasDeny = true;
+            denyRule ??= rule.src;
+          }
           if (ev.trace) ev.note(`${rule.src}: ${rule.effect} for ${action} (role ${role})`);
           ev.output(rule.src, action, rule.output?.ruleActivated, p.params);
         } else {
@@ -479,10 +553,14 @@ class EngineCore {
         }
       }
       if (p.perm === 'CONSENT') {
-        if (consentDenied && !hasAllow) return { effect: 'EFFECT_DENY', policy: NO_MATCH_SCOPE, scope: p.scope };
+        if (consentDenied && !hasAllow) {
+          const f: ActionEffect = { effect: 'EFFECT_DENY', policy: NO_MATCH_SCOPE, scope: p.scope };
+          return x ? x.decided(f, 'scope_permissions') : f;
+        }
         hasAllow = false;
       } else if (hasAllow || hasDeny) {
-        return { effect: hasDeny ? 'EFFECT_DENY' : 'EFFECT_ALLOW', policy: t.policyKey, scope: p.scope };
+        const f: ActionEffect = { effect: hasDeny ? 'EFFECT_DENY' : 'EFFECT_ALLOW', policy: t.policyKey, scope: p.scope };
+        return x ? x.decided(f, 'rule', hasDeny ? denyRule : allowRule) : f;
       }
     }
     return NO_MATCH_EFFECT;
@@ -516,12 +594,16 @@ class EngineCore {
       for (const rule of rp.rules) {
         if (!rule.matchResource(kind) || !rule.matchAction(action)) continue;
         const ok = ev.cond(rule.condition, rule.conditionSource, rp.params);
+        if (ev.x) ev.x.consider(action, considered(rule, 'EFFECT_ALLOW', ok === true ? 'matched' : ok === ERR ? 'error' : 'condition_not_met', unit.role, { error: ok === ERR ? ev.x.lastError : undefined }));
         if (ok === true) {
           allowed = true;
           if (emit) ev.output(rule.src, action, rule.output?.ruleActivated, rp.params);
         } else if (emit) ev.output(rule.src, action, rule.output?.conditionNotMet, rp.params);
       }
-      if (!allowed) return { effect: 'EFFECT_DENY', policy: rp.key, scope: rp.scope };
+      if (!allowed) {
+        const f: ActionEffect = { effect: 'EFFECT_DENY', policy: rp.key, scope: rp.scope };
+        return ev.x ? ev.x.decided(f, 'role_policy') : f;
+      }
     }
     return undefined;
   }
@@ -553,6 +635,21 @@ class EngineCore {
       }
     }
     return [...out];
+  }
+
+  /** Explain only: the rules for `action` that were not evaluated, and why (not for these roles, or not reached). */
+  private explainUnconsidered(x: Explainer, t: Target, roles: readonly string[], units: readonly RoleUnit[], action: string): void {
+    for (const p of t.rps)
+      for (const r of p.rules) {
+        if (!r.matchAction(action) || x.has(action, r.src)) continue;
+        const reachable = units.some((u) => u.baseRoles.some((b) => ruleMatters(r, b))) || r.derivedRoles.some((d) => d.anyParent || hasAny(d.parentRoles, roles));
+        const c = considered(r, r.effect, reachable ? 'not_reached' : 'role_not_matched', undefined);
+        if (!reachable) {
+          if (r.anyRole || r.roles.size > 0) c.roles = r.anyRole ? ['*'] : [...r.roles];
+          if (r.derivedRoles.length > 0) c.derivedRoles = r.derivedRoles.map((d) => d.name);
+        }
+        x.consider(action, c);
+      }
   }
 
   evalResource(ev: Evaluation, principal: Principal, resource: Resource, version: string, pending: readonly string[], effects: Record<string, ActionEffect>): void {
@@ -608,6 +705,7 @@ class EngineCore {
       if (!actionEffect || actionEffect.policy === NO_MATCH)
         actionEffect = { effect: 'EFFECT_DENY', policy: t.policyKey, scope: '' };
       effects[action] = actionEffect;
+      if (ev.x) this.explainUnconsidered(ev.x, t, roles, units, action);
     }
   }
 
@@ -644,6 +742,7 @@ class EngineCore {
     };
     if (ev.errors) res.evaluationErrors = ev.errors;
     if (ev.trace) res.explanation = ev.trace;
+    if (ev.x) res.explained = ev.x.finish(ordered);
     return res;
   }
 }

@@ -33,7 +33,11 @@ export interface CheckInput {
 export interface CheckOptions {
   /** Clock for `now()`/`timeSince()`; defaults to the current time. */
   now?: Date;
-  /** Collect a human-readable trace of the decision. */
+  /**
+   * Explain the decision: fills `explained` (structured: which rules were considered per action and why each did or
+   * did not apply, which derived roles activated) and `explanation` (the older trace of rules that fired). Off by
+   * default; the normal path collects nothing.
+   */
   explain?: boolean;
 }
 
@@ -62,7 +66,78 @@ export interface CheckResult {
   outputs: OutputEntry[];
   /** Condition evaluation errors (expression + message), as Cerbos reports them. */
   evaluationErrors?: { expression: string; message: string }[];
+  /**
+   * With `explain: true`: one line per rule that fired (`<policy>#<rule>: EFFECT_X for <action> (role r)`).
+   * @deprecated use `explained` (structured, and says why rules did not apply); kept for existing callers.
+   */
   explanation?: string[];
+  /** With `explain: true`: why each action got its effect. JSON-serialisable. */
+  explained?: Explanation;
+}
+
+/** How one rule fared for one action. */
+export type RuleOutcome =
+  /** the rule applied (its role or an activated derived role) and its condition held */
+  | 'matched'
+  /** the rule applied but its condition was false */
+  | 'condition_not_met'
+  /** the rule is for roles (or derived roles of parent roles) the principal does not have */
+  | 'role_not_matched'
+  /** the rule is for derived roles of the principal's roles, none of which activated */
+  | 'derived_role_not_activated'
+  /** the rule could apply but was not evaluated: a more specific scope (or an earlier error) decided first */
+  | 'not_reached'
+  /** the rule's condition (or its derived role's condition) failed to evaluate */
+  | 'error';
+
+export interface ConsideredRule {
+  /** Rule FQN, e.g. `resource.ticket.vdefault#owner-reads-and-comments`. */
+  rule: string;
+  /** The rule's own effect (role policy rules: EFFECT_ALLOW, they only permit). */
+  effect: Effect;
+  outcome: RuleOutcome;
+  /** The principal role (or base role) the rule was considered for; absent for principal policies. */
+  role?: string;
+  /** For `role_not_matched`: the roles the rule names (`*` = any). */
+  roles?: string[];
+  /** Derived roles the rule names (for `derived_role_not_activated`, `role_not_matched`, and `matched` through one). */
+  derivedRoles?: string[];
+  /** The condition that was false or failed (the rule's, or for a derived role the derived role's); readable CEL. */
+  condition?: string;
+  error?: string;
+}
+
+/**
+ * Why an action got its effect. `reason`: `rule` (the rule `rule` decided), `default_deny` (the policy exists but no
+ * rule allowed), `no_policy` (no policy for the resource kind/version/scope), `condition_error` (strict evaluation: the
+ * rule `rule` could not be evaluated, which denies), `role_policy` (a role policy of the principal does not permit the
+ * action), `scope_permissions` (a scope with SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS did not allow).
+ */
+export interface ActionExplanation {
+  effect: Effect;
+  policy: string;
+  scope: string;
+  reason: 'rule' | 'default_deny' | 'no_policy' | 'condition_error' | 'role_policy' | 'scope_permissions';
+  /** The deciding rule FQN (`policy#rule`), when a rule decided. */
+  rule?: string;
+  considered: ConsideredRule[];
+}
+
+export interface DerivedRoleExplanation {
+  name: string;
+  parentRoles: string[];
+  activated: boolean;
+  outcome: 'activated' | 'condition_not_met' | 'parent_role_not_matched' | 'error';
+  condition?: string;
+  error?: string;
+}
+
+export interface Explanation {
+  actions: Record<string, ActionExplanation>;
+  /** Derived roles met while deciding (evaluated, or skipped because the principal has none of their parent roles). */
+  derivedRoles: DerivedRoleExplanation[];
+  /** The same, readable: one line per action, then one per derived role. */
+  lines: string[];
 }
 
 /** A policy file given in memory (Workers) or read from disk. `name` is used in error messages. */
