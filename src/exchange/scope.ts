@@ -40,13 +40,14 @@ export interface ScopePolicyInput {
 
 /** Decides which of `candidates` policy allows. Synchronous: the embedded engine answers in microseconds. */
 export interface ScopePolicy {
-  allowedScopes(input: ScopePolicyInput, candidates: readonly string[]): { allowed: string[]; denied: Array<{ scope: string; policy?: string }> };
+  allowedScopes(input: ScopePolicyInput, candidates: readonly string[]): { allowed: string[]; denied: Array<{ scope: string; policy?: string; rule?: string }> };
 }
 
 export interface ScopeDecision {
   granted: string[];
   /** requested scopes left out, with the reason, for the decision log */
-  dropped: Array<{ scope: string; reason: 'subject' | 'ceiling' | 'policy'; policy?: string }>;
+  /** (`policy` drops: the deciding policy, and the deciding rule `policy#rule` when a rule decided rather than default deny) */
+  dropped: Array<{ scope: string; reason: 'subject' | 'ceiling' | 'policy'; policy?: string; rule?: string }>;
 }
 
 /**
@@ -74,7 +75,8 @@ export function decideScope(args: {
     if (args.policyInput === undefined) throw new Error('policy input missing');
     const r = args.policy.allowedScopes(args.policyInput, candidates);
     const allowed = new Set(r.allowed);
-    for (const d of r.denied) dropped.push({ scope: d.scope, reason: 'policy', ...(d.policy !== undefined ? { policy: d.policy } : {}) });
+    for (const d of r.denied)
+      dropped.push({ scope: d.scope, reason: 'policy', ...(d.policy !== undefined ? { policy: d.policy } : {}), ...(d.rule !== undefined ? { rule: d.rule } : {}) });
     candidates = candidates.filter((s) => allowed.has(s));
   }
   if (candidates.length === 0) throw new NoScopeGranted(dropped);

@@ -137,7 +137,9 @@ describe('policy-driven scope decision (T-12, T-24) with the example policies', 
     expectRefusal(r, 400, 'invalid_scope', [subject, SECRETS.agent]);
     // the deny line of the decision log says which scope was dropped and why (the caller only sees invalid_scope)
     const deny = w.tts.decisions.filter((d) => d.effect === 'deny' && d.error === 'invalid_scope').at(-1);
-    expect(deny?.dropped).toEqual([{ scope: 'orders:refund', reason: 'policy', policy: expect.stringContaining('txn_token') }]);
+    expect(deny?.dropped).toEqual([{ scope: 'orders:refund', reason: 'policy', policy: expect.stringContaining('txn_token'), rule: expect.any(String) }]);
+    // ... naming the deciding rule, not just the policy
+    expect(deny?.dropped?.[0]).toMatchObject({ policy: 'resource.txn_token.vdefault', rule: 'resource.txn_token.vdefault#never-refund-via-agent' });
   });
 
   it('T-12 T-14 policy narrows a mixed request through the agent to what it allows', async () => {
@@ -146,6 +148,10 @@ describe('policy-driven scope decision (T-12, T-24) with the example policies', 
     const v = await verifiedWith(w, r);
     expect(v.payload.scope).toBe('orders:read');
     expect(r.ok!.scope).toBe('orders:read');
+    // the grant line names the rule that denied each dropped scope; a default deny names only the policy
+    const grant = w.tts.decisions.filter((d) => d.effect === 'grant').at(-1);
+    expect(grant?.dropped).toContainEqual({ scope: 'orders:refund', reason: 'policy', policy: 'resource.txn_token.vdefault', rule: 'resource.txn_token.vdefault#never-refund-via-agent' });
+    expect(grant?.dropped).toContainEqual({ scope: 'tickets:write', reason: 'policy', policy: 'resource.txn_token.vdefault' });
   });
 
   it('T-12 the same support lead through a non-agent workload gets orders:refund; a plain user does not', async () => {
