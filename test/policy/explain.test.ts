@@ -1,6 +1,8 @@
 // Explained decisions (issue 3): `check(input, { explain: true })` says, per action, which rule decided, which rules
 // were considered and why each did or did not apply, and which derived roles activated.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/policy/engine.js';
 import { readPolicies } from '../../src/policy/fs.node.js';
@@ -179,4 +181,48 @@ describe('explain: true', () => {
       expect(r.actions.read?.effect).toBe('EFFECT_DENY');
     }
   });
+});
+
+// Across the Cerbos engine conformance corpus: explaining never changes a decision, explains every action, names the
+// rule behind every ALLOW, and stays JSON. (Strict and lenient evaluation, both scope searches.)
+const corpus = fileURLToPath(new URL('../../../shared/conformance/cerbos/testdata/', import.meta.url));
+const corpusPresent = existsSync(corpus);
+if (!corpusPresent) console.warn(`[explain] ${corpus} is absent: the corpus-wide explain test is skipped`);
+describe.skipIf(!corpusPresent)('explain over the Cerbos engine conformance corpus', () => {
+  const NOW = new Date('2021-04-22T10:05:20.021-05:00');
+  for (const [dir, lenientScopeSearch] of [['engine', false], ['engine_lenient_scope_search', true]] as const) {
+    it(`${dir}: same decisions, every action explained, every ALLOW (and a deciding DENY) names its rule`, () => {
+      const policies = readPolicies(`${corpus}store`);
+      let allows = 0;
+      for (const lenient of [true, false]) {
+        const e = createEngine({ policies, lenient, lenientScopeSearch, globals: { environment: 'test' } });
+        for (const f of readdirSync(`${corpus}${dir}`).filter((n) => n.endsWith('.yaml'))) {
+          const tc = parse(readFileSync(`${corpus}${dir}/${f}`, 'utf8')) as { inputs: CheckInput[] };
+          for (const input of tc.inputs) {
+            const i: CheckInput = { principal: input.principal, resource: input.resource, actions: input.actions, ...(input.auxData ? { auxData: input.auxData } : {}) };
+            const plain = e.check(i, { now: NOW });
+            const x = e.check(i, { now: NOW, explain: true });
+            expect(x.actions, f).toEqual(plain.actions);
+            expect(x.effectiveDerivedRoles, f).toEqual(plain.effectiveDerivedRoles);
+            expect(x.outputs, f).toEqual(plain.outputs);
+            const ex = x.explained!;
+            expect(JSON.parse(JSON.stringify(ex))).toEqual(ex);
+            expect(Object.keys(ex.actions).sort(), f).toEqual(Object.keys(plain.actions).sort());
+            for (const [a, eff] of Object.entries(plain.actions)) {
+              expect(ex.actions[a], `${f} ${a}`).toMatchObject({ effect: eff.effect, policy: eff.policy, scope: eff.scope });
+              const rule = ex.actions[a]!.rule;
+              if (rule !== undefined) expect(ex.actions[a]!.considered.some((c) => c.rule === rule && (c.outcome === 'matched' || c.outcome === 'error')), `${f} ${a}`).toBe(true);
+              if (eff.effect === 'EFFECT_ALLOW') {
+                allows++;
+                expect(ex.actions[a]!.reason, `${f} ${a}`).toBe('rule');
+                expect(ex.actions[a]!.considered.some((c) => c.rule === ex.actions[a]!.rule && c.outcome === 'matched'), `${f} ${a}`).toBe(true);
+              }
+            }
+            expect(ex.lines.length).toBeGreaterThanOrEqual(Object.keys(plain.actions).length);
+          }
+        }
+      }
+      expect(allows).toBeGreaterThan(0);
+    });
+  }
 });
