@@ -40,7 +40,7 @@ export function explainedScopePolicy(engine: Pick<Engine, 'check'>, onDeny?: (e:
           const a = r.actions[s];
           if (a?.effect === 'EFFECT_ALLOW') allowed.push(s);
           else {
-            const rule = r.explanation?.find((l) => l.includes('EFFECT_DENY') && l.includes(` ${s} `))?.split(':')[0];
+            const rule = r.explained?.actions[s]?.rule;
             const policy = rule ?? (a?.policy !== undefined ? `${a.policy}#default-deny` : 'NO_MATCH');
             denied.push({ scope: s, policy });
             onDeny?.({

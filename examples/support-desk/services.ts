@@ -29,8 +29,7 @@ export interface ServiceOptions {
 function decide(o: ServiceOptions, txn: TxnContext, resource: { kind: string; id: string; attr: Record<string, unknown> }, action: string, scope: string) {
   let entry: ServiceDecisionEntry | undefined;
   const d = authorize(txn, resource, action, { engine: o.engine, scope, implications: o.implications, explain: true, onDecision: (e) => (entry = e) });
-  const named = d.explanation?.find((l) => l.includes('#') && l.includes(action))?.split(':')[0];
-  const rule = d.policy === 'scope' || d.policy === 'error' ? d.policy : named ?? `${d.policy}#${d.allowed ? 'allow' : 'default-deny'}`;
+  const rule = d.policy === 'scope' || d.policy === 'error' ? d.policy : d.rule ?? `${d.policy}#${d.allowed ? 'allow' : 'default-deny'}`;
   if (entry !== undefined) o.log({ ...entry, rule });
   return { ...d, rule };
 }

@@ -147,7 +147,6 @@ const NO_MATCH_EFFECT: ActionEffect = Object.freeze({ effect: 'EFFECT_DENY', pol
 /** Per-check evaluation state: one CEL scope reused for every expression, memoised variables and derived roles. */
 class Evaluation {
   readonly scope: CelScope;
-  readonly trace: string[] | undefined;
   /** Collects the structured explanation; undefined unless the check asked for one. */
   readonly x: Explainer | undefined;
   readonly outputs: OutputEntry[] = [];
@@ -160,7 +159,6 @@ class Evaluation {
   private visited: CompiledResourcePolicy[] | undefined;
   constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean) {
     this.scope = new CelScope(request, now, globals);
-    this.trace = explain ? [] : undefined;
     this.x = explain ? new Explainer() : undefined;
   }
   private fail(expression: string, e: unknown): void {
@@ -239,9 +237,6 @@ class Evaluation {
       } else states.set(dr, ok === ERR ? DR_ERRORED : DR_INACTIVE);
     }
     if (changed) this.scope.runtime = runtimeOf(this.edr);
-  }
-  note(s: string): void {
-    this.trace?.push(s);
   }
 }
 
@@ -462,7 +457,6 @@ class EngineCore {
             const f: ActionEffect = (effects[action] = { effect: rule.effect, policy: key, scope: p.scope });
             if (ev.x) ev.x.decided(f, 'rule', rule.src);
           }
-          if (ev.trace) ev.note(`${rule.src}: ${rule.effect} for ${action}`);
           ev.output(rule.src, action, rule.output?.ruleActivated, p.params);
         }
       }
@@ -528,7 +522,6 @@ class EngineCore {
           if (strict) {
             // Strict evaluation: a rule (or derived role) that cannot be evaluated denies the action outright,
             // whatever other rules or roles say.
-            if (ev.trace) ev.note(`${rule.src}: condition error denies ${action} (strict evaluation)`);
             const f: ActionEffect = { effect: 'EFFECT_DENY', policy: t.policyKey, scope: p.scope };
             if (x) x.decided(f, 'condition_error', rule.src);
             return (ev.forced = f);
@@ -545,7 +538,6 @@ class EngineCore {
             hasDeny = true;
             denyRule ??= rule.src;
           }
-          if (ev.trace) ev.note(`${rule.src}: ${rule.effect} for ${action} (role ${role})`);
           ev.output(rule.src, action, rule.output?.ruleActivated, p.params);
         } else {
           ev.output(rule.src, action, rule.output?.conditionNotMet, p.params);
@@ -741,7 +733,6 @@ class EngineCore {
       outputs: ev.outputs,
     };
     if (ev.errors) res.evaluationErrors = ev.errors;
-    if (ev.trace) res.explanation = ev.trace;
     if (ev.x) res.explained = ev.x.finish(ordered);
     return res;
   }

@@ -34,9 +34,8 @@ export interface CheckOptions {
   /** Clock for `now()`/`timeSince()`; defaults to the current time. */
   now?: Date;
   /**
-   * Explain the decision: fills `explained` (structured: which rules were considered per action and why each did or
-   * did not apply, which derived roles activated) and `explanation` (the older trace of rules that fired). Off by
-   * default; the normal path collects nothing.
+   * Explain the decision: fills `explained` (which rules were considered per action and why each did or did not
+   * apply, which derived roles activated, and readable `lines`). Off by default; the normal path collects nothing.
    */
   explain?: boolean;
 }
@@ -66,11 +65,6 @@ export interface CheckResult {
   outputs: OutputEntry[];
   /** Condition evaluation errors (expression + message), as Cerbos reports them. */
   evaluationErrors?: { expression: string; message: string }[];
-  /**
-   * With `explain: true`: one line per rule that fired (`<policy>#<rule>: EFFECT_X for <action> (role r)`).
-   * @deprecated use `explained` (structured, and says why rules did not apply); kept for existing callers.
-   */
-  explanation?: string[];
   /** With `explain: true`: why each action got its effect. JSON-serialisable. */
   explained?: Explanation;
 }

@@ -1,4 +1,4 @@
-import type { AuxData, Effect, Engine, Resource } from '../policy/index.js';
+import type { AuxData, Effect, Engine, Explanation, Resource } from '../policy/index.js';
 import { ForbiddenError } from './errors.js';
 import { emitDecision, metaOf, type ServiceDecisionSink, type TxnContext } from './verifier.js';
 
@@ -32,7 +32,10 @@ export interface AuthorizeDecision {
   reason: string;
   /** derived roles that applied (e.g. `owner`) */
   derivedRoles: string[];
-  explanation?: string[] | undefined;
+  /** with `explain: true`: the deciding rule (`policy#rule`) when a rule decided */
+  rule?: string | undefined;
+  /** with `explain: true`: why (which rules and derived roles applied or not), as the engine explains it */
+  explanation?: Explanation | undefined;
 }
 
 /** Whether the token's scope covers `needed`, directly or through implications (never the reverse). */
@@ -91,7 +94,7 @@ export function authorize(txn: TxnContext, resource: Resource, action: string, o
         scope: a?.scope ?? '',
         reason: allowed ? `allowed by ${policy}${via}` : policy === 'NO_MATCH' ? `no policy allows ${action} on ${resource.kind} (default deny)` : `denied by ${policy}${via}`,
         derivedRoles: roles,
-        ...(r.explanation !== undefined ? { explanation: r.explanation } : {}),
+        ...(r.explained !== undefined ? { explanation: r.explained, rule: r.explained.actions[action]?.rule } : {}),
       };
     } catch {
       decision = { allowed: false, effect: 'EFFECT_DENY', policy: 'error', scope: '', reason: 'the policy engine could not decide (denied)', derivedRoles: [] };

@@ -177,7 +177,6 @@ describe('explain: true', () => {
     for (const opts of [undefined, {}, { explain: false }]) {
       const r = engine.check({ principal: alice, resource: ticketOfBob, actions: ['read'] }, opts);
       expect(r.explained).toBeUndefined();
-      expect(r.explanation).toBeUndefined();
       expect(r.actions.read?.effect).toBe('EFFECT_DENY');
     }
   });

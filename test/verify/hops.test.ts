@@ -253,7 +253,8 @@ describe('three hops: MCP workload → A → B → (replacement) → C', () => {
     expect(authorize(t, { kind: 'ticket', id: 'T-1', attr: { owner: 'alice' } }, 'read', { engine: broken })).toMatchObject({ allowed: false, policy: 'error' });
     const d = authorize(t, { kind: 'ticket', id: 'T-1', attr: { owner: 'alice' } }, 'read', { engine, explain: true });
     expect(d.allowed).toBe(true);
-    expect(d.explanation?.length ?? 0).toBeGreaterThan(0);
+    expect(d.rule).toBe('resource.ticket.vdefault#owner-reads-and-comments');
+    expect(d.explanation?.lines.some((l) => l.includes('owner'))).toBe(true);
     await v.close();
   });
 
