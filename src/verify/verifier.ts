@@ -36,6 +36,9 @@ export interface ServiceDecisionEntry {
 }
 export type ServiceDecisionSink = (entry: ServiceDecisionEntry) => void;
 
+/** The default decision log: one JSON line per decision on stdout (entries never hold a raw token). */
+export const stdoutDecisionSink: ServiceDecisionSink = (entry) => console.log(JSON.stringify(entry));
+
 /**
  * The principal a receiving service hands to the policy engine (V-12, T-24):
  *   id    = the token's `sub` (the user: it stays the same through every hop)
@@ -93,8 +96,11 @@ export interface VerifierOptions {
   revocation?: 'fail-closed' | 'fail-open' | undefined;
   /** V-09: a `txn` already seen by this service (namespace) is refused until its `exp`. Needs `store`. */
   replayGuard?: { namespace: string } | undefined;
-  /** one entry per refusal here and per `authorize` decision on contexts of this verifier */
-  onDecision?: ServiceDecisionSink | undefined;
+  /**
+   * One entry per refusal here and per `authorize` decision on contexts of this verifier. Default: one JSON line on
+   * stdout (`console.log`); `null` turns the log off.
+   */
+  onDecision?: ServiceDecisionSink | null | undefined;
   /** this hop's name in decision entries (default `service`) */
   service?: string | undefined;
   /** verified tokens kept (by token, until `exp`) so that a token used for many calls is verified once; 0 disables. Default 10 000. */
@@ -255,7 +261,8 @@ export function createVerifier(o: VerifierOptions): Verifier {
   const fixedClock = o.now !== undefined;
   const warn = o.warn ?? ((line: string) => console.warn(line));
   const service = o.service ?? 'service';
-  const meta: ContextMeta = { sink: o.onDecision, service, now };
+  const sink = o.onDecision === undefined ? stdoutDecisionSink : (o.onDecision ?? undefined);
+  const meta: ContextMeta = { sink, service, now };
   const failOpen = o.revocation === 'fail-open';
   const store = o.store;
   const revocations = store === undefined ? undefined : new RevocationCache(store, { now });
@@ -393,8 +400,8 @@ export function createVerifier(o: VerifierOptions): Verifier {
       return ctx;
     } catch (e) {
       const err = e instanceof TxnTokenError ? e : new TxnTokenError('unavailable', 'verification failed unexpectedly', { cause: e });
-      if (o.onDecision !== undefined)
-        emitDecision(o.onDecision, {
+      if (sink !== undefined)
+        emitDecision(sink, {
           time: new Date(now()).toISOString(),
           hop: service,
           event: 'verify',

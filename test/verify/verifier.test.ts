@@ -398,3 +398,22 @@ describe('V-11 decision log', () => {
   });
 });
 
+
+describe('the decision log (issue 7: stdout by default, pluggable, never a token)', () => {
+  it('writes one JSON line per refusal to stdout by default, and nothing with onDecision: null', async () => {
+    const token = tamperPayload(await w.exchange(), (c) => ({ ...c, sub: 'mallory' }));
+    const lines: string[] = [];
+    const original = console.log;
+    console.log = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
+    try {
+      await expect(createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, service: 'tickets' }).verify(token)).rejects.toBeInstanceOf(TxnTokenError);
+      await expect(createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, onDecision: null }).verify(token)).rejects.toBeInstanceOf(TxnTokenError);
+    } finally {
+      console.log = original;
+    }
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ hop: 'tickets', event: 'verify', effect: 'deny' });
+    expect(lines[0]).not.toContain(token);
+    expect(lines[0]).not.toContain(token.split('.')[2]!);
+  });
+});
