@@ -3,8 +3,8 @@ import { sha256 } from '../jose/sha256.js';
 import type { Config } from '../config/schema.js';
 import { trustDomainsOf } from '../config/schema.js';
 import { actChain, JwtProfileError, verifyTxnToken, type ActClaim, type SigningKeySet, type TxnTokenClaims } from '../jose/index.js';
-import type { Store } from '../store/types.js';
-import { StoreUnavailableError } from '../store/types.js';
+import type { RateLimitCheck, RateLimitResult, Store } from '../store/types.js';
+import { rateLimitAll, StoreUnavailableError } from '../store/types.js';
 import { authenticateClient, prepareWorkload, type Workload } from './client-auth.js';
 import { OAuthError, invalidRequest } from './errors.js';
 import { actDepth, mintTxnToken, pickAllowed } from './mint.js';
@@ -123,13 +123,15 @@ export class TokenService {
       const workload = await this.authenticate(params, input.authorization);
       log.workload = workload.id;
       if (!this.trustDomains.includes(req.audience)) throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS');
-      const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
       // Store round trips overlap the CPU work (subject validation, minting); each is awaited before it matters.
-      const clientLimit = started(this.#limit(`c:${workload.id}`, limits.perClient, limits.windowSeconds));
+      // The per-client and per-(client, subject) limits go in one store call, started now with the subject token's
+      // sub read WITHOUT verification (see #startLimits): its result is used only once the validated sub equals it.
+      const claimed = peekClaims(req.subjectToken);
+      const limits = this.#startLimits(workload, claimed?.sub);
       const out =
         req.subjectTokenType === TT_TXN_TOKEN
-          ? await this.#replace(req, workload, log, clientLimit)
-          : await this.#firstExchange(req, workload, input, log, clientLimit);
+          ? await this.#replace(req, workload, log, limits, claimed)
+          : await this.#firstExchange(req, workload, input, log, limits);
       this.#emit({ ...log, effect: 'grant' });
       return out;
     } catch (e) {
@@ -140,7 +142,7 @@ export class TokenService {
     }
   }
 
-  async #firstExchange(req: ExchangeRequest, workload: Workload, input: ExchangeInput, log: Partial<DecisionEntry>, clientLimit: Promise<void>): Promise<TokenResponseBody> {
+  async #firstExchange(req: ExchangeRequest, workload: Workload, input: ExchangeInput, log: Partial<DecisionEntry>, limits: StartedLimits): Promise<TokenResponseBody> {
     const subjectP = started(
       validateSubject(
         { issuers: this.issuers, ttsIssuer: this.config.issuer, clockSkew: this.config.clockSkew, currentDate: this.#now },
@@ -149,11 +151,10 @@ export class TokenService {
         req.subjectTokenType,
       ),
     );
-    await clientLimit; // a workload over its limit gets 429 whatever its subject token
+    await this.#clientVerdict(limits); // a workload over its limit gets 429 whatever its subject token
     const subject = await subjectP;
     log.sub = subject.sub;
-    const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
-    const subjectLimit = started(this.#limit(subjectLimitKey(workload.id, subject.sub), limits.perSubject, limits.windowSeconds));
+    const subjectLimit = this.#subjectVerdict(limits, workload, subject.sub);
 
     const act: ActClaim = subject.act === undefined ? { sub: workload.id } : { sub: workload.id, act: subject.act };
     this.#checkDepth(act);
@@ -191,11 +192,14 @@ export class TokenService {
   }
 
   /** Replacement (R-01..R-06): a Txn-Token of this trust domain as the subject token. */
-  async #replace(req: ExchangeRequest, workload: Workload, log: Partial<DecisionEntry>, clientLimit: Promise<void>): Promise<TokenResponseBody> {
+  async #replace(req: ExchangeRequest, workload: Workload, log: Partial<DecisionEntry>, limits: StartedLimits, claimed: PeekedClaims | undefined): Promise<TokenResponseBody> {
     log.event = 'replace';
     let input: TxnTokenClaims;
     const inputP = started(this.verifyOwnTxnToken(req.subjectToken));
-    await clientLimit;
+    // The revocation check is a read: started with the unverified txn, its answer counts only for that same txn.
+    const claimedTxn = claimed?.txn;
+    const revokedEarly = claimedTxn === undefined ? undefined : started(this.#isRevoked(claimedTxn));
+    await this.#clientVerdict(limits);
     try {
       input = await inputP;
     } catch (e) {
@@ -215,9 +219,8 @@ export class TokenService {
     log.txn = input.txn;
     log.sub = input.sub;
     // The per-(workload, subject) budget counts replacements too: the subject is the input token's sub.
-    const limits = workload.config.rateLimit ?? this.config.defaultRateLimit;
-    const subjectLimit = started(this.#limit(subjectLimitKey(workload.id, input.sub), limits.perSubject, limits.windowSeconds));
-    const revoked = started(this.#isRevoked(input.txn));
+    const subjectLimit = this.#subjectVerdict(limits, workload, input.sub);
+    const revoked = revokedEarly !== undefined && claimedTxn === input.txn ? revokedEarly : started(this.#isRevoked(input.txn));
     const inputAud = Array.isArray(input.aud) ? input.aud : [input.aud];
     if (!inputAud.includes(req.audience)) throw new OAuthError('invalid_target', 'a replacement keeps the trust domain of the input token (R-02)');
     await subjectLimit;
@@ -286,16 +289,64 @@ export class TokenService {
     if (actDepth(act) > this.config.maxChainDepth) throw invalidRequest(`the workload chain would exceed ${this.config.maxChainDepth} hops (T-23)`);
   }
 
+  /**
+   * Starts the exchange's rate limits in one store call: per client, then per (client, `claimedSub`) when the
+   * subject token names a sub. `claimedSub` is read without verification: it only chooses which counter to start
+   * counting early. Its result is used only after validation, and only when the validated sub is the same string
+   * (#subjectVerdict); otherwise the validated sub's counter is counted on its own. Consequence (documented): a
+   * subject token that names a sub but fails validation still spends one unit of that (client, sub) budget, i.e. a
+   * workload can only spend its own budget. As before, nothing is counted per subject when the client is refused.
+   */
+  #startLimits(workload: Workload, claimedSub: string | undefined): StartedLimits {
+    const l = workload.config.rateLimit ?? this.config.defaultRateLimit;
+    const windowMs = l.windowSeconds * 1000;
+    const checks: RateLimitCheck[] = [{ key: `rl:c:${workload.id}`, limit: l.perClient, windowMs }];
+    if (claimedSub !== undefined) checks.push({ key: `rl:${subjectLimitKey(workload.id, claimedSub)}`, limit: l.perSubject, windowMs });
+    return { results: started(this.#rateLimitAll(checks)), claimedSub };
+  }
+
+  async #rateLimitAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+    let r: RateLimitResult[];
+    try {
+      r = await rateLimitAll(this.store, checks);
+    } catch (e) {
+      if (e instanceof StoreUnavailableError) throw rateLimitUnavailable(e);
+      throw e;
+    }
+    // a refusal ends the answer early; anything else shorter is a broken store: fail closed
+    const last = r[r.length - 1];
+    if (last === undefined || (r.length < checks.length && last.allowed)) throw rateLimitUnavailable(new StoreUnavailableError('rate limit answer is incomplete'));
+    return r;
+  }
+
+  async #clientVerdict(limits: StartedLimits): Promise<void> {
+    const [client] = await limits.results;
+    if (client === undefined || !client.allowed) throw rateLimited(client);
+  }
+
+  /** The per-(client, subject) verdict for the VALIDATED `sub`: the early count when it was for the same sub, else a new count. */
+  #subjectVerdict(limits: StartedLimits, workload: Workload, sub: string): Promise<void> {
+    if (limits.claimedSub === sub) {
+      return started(
+        limits.results.then((r) => {
+          const s = r[1];
+          if (s === undefined || !s.allowed) throw rateLimited(s);
+        }),
+      );
+    }
+    const l = workload.config.rateLimit ?? this.config.defaultRateLimit;
+    return started(this.#limit(subjectLimitKey(workload.id, sub), l.perSubject, l.windowSeconds));
+  }
+
   async #limit(key: string, limit: number, windowSeconds: number): Promise<void> {
     let r;
     try {
       r = await this.store.rateLimit(`rl:${key}`, limit, windowSeconds * 1000);
     } catch (e) {
-      if (e instanceof StoreUnavailableError) throw new OAuthError('temporarily_unavailable', 'rate limit check unavailable; retry later', { cause: e });
+      if (e instanceof StoreUnavailableError) throw rateLimitUnavailable(e);
       throw e;
     }
-    if (!r.allowed)
-      throw new OAuthError('temporarily_unavailable', 'rate limit exceeded; retry later', { status: 429, headers: { 'Retry-After': String(r.retryAfterSec) } });
+    if (!r.allowed) throw rateLimited(r);
   }
 
   async #isRevoked(txn: string): Promise<boolean> {
@@ -318,6 +369,49 @@ export class TokenService {
       /* a failing log sink never changes a decision */
     }
   }
+}
+
+interface StartedLimits {
+  /** per client, then per (client, claimedSub) when there is one; rejects with an OAuthError */
+  readonly results: Promise<RateLimitResult[]>;
+  readonly claimedSub: string | undefined;
+}
+
+interface PeekedClaims {
+  sub?: string;
+  txn?: string;
+}
+
+/**
+ * `sub` and `txn` of a JWT-shaped token, read WITHOUT verifying anything: only ever used to start a store call
+ * early, whose answer is used only when the verified claim turns out to be the same string. Undefined when the
+ * token is not a JWT with a JSON payload.
+ */
+const utf8 = new TextDecoder();
+
+function peekClaims(token: string): PeekedClaims | undefined {
+  const a = token.indexOf('.');
+  const b = a < 0 ? -1 : token.indexOf('.', a + 1);
+  if (a <= 0 || b < 0 || token.indexOf('.', b + 1) >= 0 || b - a > 16_384) return undefined;
+  try {
+    const payload: unknown = JSON.parse(utf8.decode(base64url.decode(token.slice(a + 1, b))));
+    if (!isObject(payload)) return undefined;
+    const out: PeekedClaims = {};
+    if (typeof payload.sub === 'string' && payload.sub.length > 0) out.sub = payload.sub;
+    if (typeof payload.txn === 'string' && payload.txn.length > 0) out.txn = payload.txn;
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+function rateLimited(r: RateLimitResult | undefined): OAuthError {
+  if (r === undefined) return rateLimitUnavailable(new StoreUnavailableError('rate limit answer is incomplete'));
+  return new OAuthError('temporarily_unavailable', 'rate limit exceeded; retry later', { status: 429, headers: { 'Retry-After': String(r.retryAfterSec) } });
+}
+
+function rateLimitUnavailable(e: StoreUnavailableError): OAuthError {
+  return new OAuthError('temporarily_unavailable', 'rate limit check unavailable; retry later', { cause: e });
 }
 
 /** The per-(workload, user) rate-limit key: the user part hashed, so any `sub` fits every backend's key limits. */

@@ -17,7 +17,8 @@
 // change it together with a full token lifetime of caution (maxTokenTtl).
 //
 // Workers-safe: no Node API; the Workers types are declared structurally below (no @cloudflare/workers-types needed).
-import { StoreUnavailableError, type RateLimitResult, type Store, type StoreHealth } from './types.js';
+import { rateLimitSequential, StoreUnavailableError, type RateLimitCheck, type RateLimitResult, type Store, type StoreHealth } from './types.js';
+import { countWindow, countWindows, type RateWindow } from './windows.js';
 
 /** The part of the Workers SQL storage API used here (`ctx.storage.sql`, SQLite-backed Durable Objects). */
 export interface SqlStorageLike {
@@ -39,9 +40,11 @@ type Op =
   | { op: 'revoke'; txn: string; until: number }
   | { op: 'isRevoked'; txn: string }
   | { op: 'rateLimit'; key: string; limit: number; windowMs: number }
+  | { op: 'rateLimitAll'; checks: RateLimitCheck[] }
   | { op: 'health' };
 
 const MAX_KEY = 1024;
+const MAX_CHECKS = 16;
 
 function str(v: unknown, name: string): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > MAX_KEY) throw new Error(`${name} must be a string of 1..${MAX_KEY} characters`);
@@ -64,6 +67,15 @@ function parseOp(body: unknown): Op {
       return { op: 'isRevoked', txn: str(b.txn, 'txn') };
     case 'rateLimit':
       return { op: 'rateLimit', key: str(b.key, 'key'), limit: num(b.limit, 'limit'), windowMs: num(b.windowMs, 'windowMs') };
+    case 'rateLimitAll': {
+      if (!Array.isArray(b.checks) || b.checks.length === 0 || b.checks.length > MAX_CHECKS) throw new Error(`checks must be an array of 1..${MAX_CHECKS}`);
+      const checks = (b.checks as unknown[]).map((c) => {
+        if (c === null || typeof c !== 'object') throw new Error('each check must be an object');
+        const o = c as Record<string, unknown>;
+        return { key: str(o.key, 'key'), limit: num(o.limit, 'limit'), windowMs: num(o.windowMs, 'windowMs') };
+      });
+      return { op: 'rateLimitAll', checks };
+    }
     case 'health':
       return { op: 'health' };
     default:
@@ -79,7 +91,7 @@ function parseOp(body: unknown): Op {
 export class BatonStoreDO {
   readonly #sql: SqlStorageLike;
   readonly #now: () => number;
-  readonly #windows = new Map<string, { count: number; resetAt: number }>();
+  readonly #windows = new Map<string, RateWindow>();
   #ops = 0;
 
   constructor(state: DurableObjectStateLike, _env?: unknown, options: { now?: () => number } = {}) {
@@ -127,17 +139,12 @@ export class BatonStoreDO {
         // Windows live in the object's memory, not in storage: still one serialised truth for every isolate, and no
         // durable write (and output-gate wait) per exchange. If the object is evicted or restarted, the windows start
         // over: a rate limit is a brake, not a security record (single-use ids and revocations are stored durably).
-        const windowMs = Math.max(1, Math.floor(op.windowMs));
-        const limit = Math.floor(op.limit);
-        let w = this.#windows.get(op.key);
-        if (w === undefined || w.resetAt <= now) {
-          w = { count: 0, resetAt: now + windowMs };
-          this.#windows.set(op.key, w);
-        }
-        const retryAfterSec = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
-        if (w.count >= limit) return { allowed: false, limit, remaining: 0, retryAfterSec } satisfies RateLimitResult;
-        w.count += 1;
-        return { allowed: true, limit, remaining: limit - w.count, retryAfterSec } satisfies RateLimitResult;
+        return countWindow(this.#windows, op.key, Math.floor(op.limit), Math.max(1, Math.floor(op.windowMs)), now);
+      }
+      case 'rateLimitAll': {
+        // In order, stopping at the first refusal, with no other request in between (same windows as `rateLimit`).
+        const checks = op.checks.map((c) => ({ key: c.key, limit: Math.floor(c.limit), windowMs: Math.max(1, Math.floor(c.windowMs)) }));
+        return { results: countWindows(this.#windows, checks, now) };
       }
       case 'health':
         this.#sql.exec('SELECT 1').toArray();
@@ -193,8 +200,14 @@ export class DurableObjectStore implements Store {
    * on behalf of another request, while this store lives as long as the isolate (built once, used by every request).
    */
   #stub(key: string): DurableObjectStubLike {
-    const name = this.#shards === 1 ? 'global' : `shard-${fnv1a(key) % this.#shards}`;
+    const shard = this.#shardOf(key);
+    const name = shard < 0 ? 'global' : `shard-${shard}`;
     return this.#ns.get(this.#ns.idFromName(name) as never);
+  }
+
+  /** -1 for the single object "global", else the shard number. */
+  #shardOf(key: string): number {
+    return this.#shards === 1 ? -1 : fnv1a(key) % this.#shards;
   }
 
   async #call<T>(key: string, op: Op): Promise<T> {
@@ -236,6 +249,23 @@ export class DurableObjectStore implements Store {
 
   async rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
     return this.#call<RateLimitResult>(`l:${key}`, { op: 'rateLimit', key, limit, windowMs });
+  }
+
+  /**
+   * One request when every key lives in the same object (always with one shard); otherwise one check at a time
+   * (still stopping at the first refusal), because no object sees the other shards' windows.
+   */
+  async rateLimitAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+    if (checks.length === 0) return [];
+    const first = this.#shardOf(`l:${checks[0]!.key}`);
+    if (checks.length > MAX_CHECKS || checks.some((c) => this.#shardOf(`l:${c.key}`) !== first)) return rateLimitSequential(this, checks);
+    const r = await this.#call<{ results?: unknown }>(`l:${checks[0]!.key}`, {
+      op: 'rateLimitAll',
+      checks: checks.map((c) => ({ key: c.key, limit: c.limit, windowMs: c.windowMs })),
+    });
+    if (!Array.isArray(r.results) || r.results.length === 0 || r.results.length > checks.length)
+      throw new StoreUnavailableError('durable-object store: rateLimitAll: malformed answer');
+    return r.results as RateLimitResult[];
   }
 
   async health(): Promise<StoreHealth> {

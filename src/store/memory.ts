@@ -1,9 +1,5 @@
-import type { RateLimitResult, RevocationListener, Store, StoreHealth } from './types.js';
-
-interface Window {
-  count: number;
-  resetAt: number;
-}
+import type { RateLimitCheck, RateLimitResult, RevocationListener, Store, StoreHealth } from './types.js';
+import { countWindow, countWindows, type RateWindow } from './windows.js';
 
 /**
  * In-process store: the default for a single instance and for tests. Expired entries are swept lazily, a bounded
@@ -13,7 +9,7 @@ export class MemoryStore implements Store {
   readonly backend = 'memory';
   readonly #once = new Map<string, number>();
   readonly #revoked = new Map<string, number>();
-  readonly #windows = new Map<string, Window>();
+  readonly #windows = new Map<string, RateWindow>();
   readonly #listeners = new Set<RevocationListener>();
   readonly #now: () => number;
   #ops = 0;
@@ -51,16 +47,12 @@ export class MemoryStore implements Store {
 
   async rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
     this.#sweep();
-    const now = this.#now();
-    let w = this.#windows.get(key);
-    if (w === undefined || w.resetAt <= now) {
-      w = { count: 0, resetAt: now + windowMs };
-      this.#windows.set(key, w);
-    }
-    const retryAfterSec = Math.max(1, Math.ceil((w.resetAt - now) / 1000));
-    if (w.count >= limit) return { allowed: false, limit, remaining: 0, retryAfterSec };
-    w.count += 1;
-    return { allowed: true, limit, remaining: limit - w.count, retryAfterSec };
+    return countWindow(this.#windows, key, limit, windowMs, this.#now());
+  }
+
+  async rateLimitAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+    this.#sweep();
+    return countWindows(this.#windows, checks, this.#now());
   }
 
   onRevoke(listener: RevocationListener): () => void {

@@ -10,8 +10,8 @@
  */
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis';
-import type { RateLimitResult, RevocationListener, Store, StoreHealth } from './types.js';
-import { StoreUnavailableError } from './types.js';
+import type { RateLimitCheck, RateLimitResult, RevocationListener, Store, StoreHealth } from './types.js';
+import { rateLimitSequential, StoreUnavailableError } from './types.js';
 
 export interface RedisStoreOptions {
   /** `redis://[user:password@]host:port/db` or `rediss://` (TLS). */
@@ -45,6 +45,7 @@ type Client = Redis | Cluster;
 interface ScriptedClient {
   batonRevoke(key: string, untilSec: string, untilMs: string, channel: string, message: string): Promise<number>;
   batonRateLimit(key: string, limit: string, windowMs: string): Promise<[number, number, number]>;
+  batonRateLimitAll(numKeys: number, ...keysThenArgs: string[]): Promise<[number, number, number][]>;
 }
 
 /** Marks `txn` revoked until ARGV[2] (ms), keeping the later of the existing and the new time; publishes on change. */
@@ -76,6 +77,33 @@ count = redis.call('INCR', KEYS[1])
 return {1, count, ttl}
 `;
 
+/**
+ * `rateLimitAll`: the fixed window of RATE_LIMIT_LUA for KEYS[i] with limit ARGV[2i-1] and window ARGV[2i], in order,
+ * stopping at the first refusal (that key and the later ones are not counted). Returns one {allowed, count, pttl}
+ * per evaluated key.
+ */
+const RATE_LIMIT_ALL_LUA = `
+local out = {}
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[2 * i - 1])
+  local window = tonumber(ARGV[2 * i])
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl < 0 then
+    count = 0
+    redis.call('SET', KEYS[i], '0', 'PX', window)
+    ttl = window
+  end
+  if count >= limit then
+    out[i] = {0, count, ttl}
+    return out
+  end
+  count = redis.call('INCR', KEYS[i])
+  out[i] = {1, count, ttl}
+end
+return out
+`;
+
 const LOG_INTERVAL_MS = 30_000;
 const RESYNC_RETRY_MS = 1_000;
 const SUB_PING_MS = 2_000;
@@ -95,6 +123,19 @@ function describe(e: unknown): string {
 function positiveInt(name: string, v: number): number {
   if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${name} must be a positive finite number`);
   return Math.max(1, Math.ceil(v));
+}
+
+/** Validates a limit and returns the window in whole milliseconds. */
+function checkLimit(limit: number, windowMs: number): number {
+  if (!Number.isInteger(limit) || limit < 0) throw new RangeError('limit must be a non-negative integer');
+  return positiveInt('windowMs', windowMs);
+}
+
+/** A script's {allowed, count, pttl} as a `RateLimitResult`. */
+function rateResult([allowed, count, pttl]: [number, number, number], limit: number): RateLimitResult {
+  const retryAfterSec = Math.max(1, Math.ceil(Number(pttl) / 1000));
+  if (allowed !== 1) return { allowed: false, limit, remaining: 0, retryAfterSec };
+  return { allowed: true, limit, remaining: Math.max(0, limit - Number(count)), retryAfterSec };
 }
 
 /** Escapes glob characters for SCAN MATCH. */
@@ -162,6 +203,8 @@ export class RedisStore implements Store {
     this.#watch(this.#client, 'main');
     this.#client.defineCommand('batonRevoke', { numberOfKeys: 1, lua: REVOKE_LUA });
     this.#client.defineCommand('batonRateLimit', { numberOfKeys: 1, lua: RATE_LIMIT_LUA });
+    // numberOfKeys given per call (the first argument)
+    this.#client.defineCommand('batonRateLimitAll', { lua: RATE_LIMIT_ALL_LUA });
     this.#scripted = this.#client as unknown as ScriptedClient;
   }
 
@@ -187,14 +230,31 @@ export class RedisStore implements Store {
   }
 
   async rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
-    if (!Number.isInteger(limit) || limit < 0) throw new RangeError('limit must be a non-negative integer');
-    const window = positiveInt('windowMs', windowMs);
-    const [allowed, count, pttl] = await this.#run('rateLimit', this.#opTimeoutMs, () =>
+    const window = checkLimit(limit, windowMs);
+    const r = await this.#run('rateLimit', this.#opTimeoutMs, () =>
       this.#scripted.batonRateLimit(`${this.keyPrefix}rl:${key}`, String(limit), String(window)),
     );
-    const retryAfterSec = Math.max(1, Math.ceil(Number(pttl) / 1000));
-    if (allowed !== 1) return { allowed: false, limit, remaining: 0, retryAfterSec };
-    return { allowed: true, limit, remaining: Math.max(0, limit - Number(count)), retryAfterSec };
+    return rateResult(r, limit);
+  }
+
+  /**
+   * One script, one round trip, for all the checks. On a Cluster the keys may live in different slots (a script
+   * may only touch one): the checks are made one at a time there, with the same stop-at-first-refusal contract.
+   */
+  async rateLimitAll(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+    const args: string[] = new Array<string>(checks.length * 3);
+    checks.forEach((c, i) => {
+      const window = checkLimit(c.limit, c.windowMs);
+      args[i] = `${this.keyPrefix}rl:${c.key}`;
+      args[checks.length + 2 * i] = String(c.limit);
+      args[checks.length + 2 * i + 1] = String(window);
+    });
+    if (checks.length === 0) return [];
+    if (this.#client instanceof Cluster) return rateLimitSequential(this, checks);
+    const replies = await this.#run('rateLimitAll', this.#opTimeoutMs, () => this.#scripted.batonRateLimitAll(checks.length, ...args));
+    if (!Array.isArray(replies) || replies.length === 0 || replies.length > checks.length)
+      throw new StoreUnavailableError('redis rateLimitAll: malformed reply');
+    return replies.map((r, i) => rateResult(r, checks[i]!.limit));
   }
 
   onRevoke(listener: RevocationListener): () => void {
@@ -238,16 +298,23 @@ export class RedisStore implements Store {
     return `${this.keyPrefix}rev:${txn}`;
   }
 
-  /** Runs one command within `budgetMs`; every failure becomes `StoreUnavailableError`. */
-  async #run<T>(op: string, budgetMs: number, fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StoreUnavailableError(`redis ${op}: store is closed`);
+  /**
+   * Runs one command within `budgetMs`; every failure becomes `StoreUnavailableError`. On a ready connection the
+   * command is written to the socket now, synchronously, so its round trip overlaps whatever the caller does next
+   * (an `await` before sending would hold it until the caller's synchronous work yields).
+   */
+  #run<T>(op: string, budgetMs: number, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreUnavailableError(`redis ${op}: store is closed`));
     const deadline = Date.now() + budgetMs;
+    let p: Promise<T>;
     try {
-      await this.#waitReady(deadline);
-      return await withDeadline(fn(), deadline);
+      p = this.#client.status === 'ready' ? fn() : this.#waitReady(deadline).then(fn);
     } catch (e) {
-      throw new StoreUnavailableError(`redis ${op} failed: ${describe(e)}`, { cause: e });
+      p = Promise.reject(e);
     }
+    return withDeadline(p, deadline).catch((e: unknown) => {
+      throw new StoreUnavailableError(`redis ${op} failed: ${describe(e)}`, { cause: e });
+    });
   }
 
   /** Resolves when the main connection is ready; waits only while one is being established, never past `deadline`. */

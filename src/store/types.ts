@@ -16,6 +16,13 @@ export interface RateLimitResult {
   readonly retryAfterSec: number;
 }
 
+/** One rate limit of a `rateLimitAll` call. */
+export interface RateLimitCheck {
+  readonly key: string;
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
 export interface StoreHealth {
   readonly ok: boolean;
   readonly backend: string;
@@ -36,6 +43,15 @@ export interface Store {
   isRevoked(txn: string): Promise<boolean>;
   /** Counts one call against `key`; fixed window of `windowMs`. Atomic across instances sharing the backend. */
   rateLimit(key: string, limit: number, windowMs: number): Promise<RateLimitResult>;
+  /**
+   * Several rate limits in one atomic step (one round trip where the backend allows it), in order: each check is
+   * counted exactly as `rateLimit` would count it, until the first refused check; that one and every later check
+   * are neither counted nor evaluated. Answers one result per evaluated check, so the answer is shorter than
+   * `checks` only when its last result is a refusal. Same as awaiting `rateLimit` for each check in turn and
+   * stopping at the first refusal, without the interleaving of other callers between the checks.
+   * Optional for third-party stores: `rateLimitAll(store, checks)` below falls back to sequential calls.
+   */
+  rateLimitAll?(checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]>;
   /** Optional push of revocations, so that verifiers can keep a local set (no round trip per check). */
   onRevoke?(listener: RevocationListener): () => void;
   /**
@@ -55,4 +71,21 @@ export class StoreUnavailableError extends Error {
     super(message, options);
     this.name = 'StoreUnavailableError';
   }
+}
+
+/** `store.rateLimitAll(checks)`, or for a store without it the same contract with one `rateLimit` call at a time. */
+export function rateLimitAll(store: Store, checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+  if (store.rateLimitAll !== undefined) return store.rateLimitAll(checks);
+  return rateLimitSequential(store, checks);
+}
+
+/** The `rateLimitAll` contract as one `rateLimit` call at a time (not atomic across the checks). */
+export async function rateLimitSequential(store: Store, checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+  const out: RateLimitResult[] = [];
+  for (const c of checks) {
+    const r = await store.rateLimit(c.key, c.limit, c.windowMs);
+    out.push(r);
+    if (!r.allowed) break;
+  }
+  return out;
 }
