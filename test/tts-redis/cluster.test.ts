@@ -104,6 +104,24 @@ describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => 
     expect((await post(a.url, '/token', bob, basic('agent-basic'))).status).toBe(200);
   });
 
+  it('the per-subject verdict is never decided by an unverified sub: a forged token naming a user over budget gets its validation error', async () => {
+    // The TTS starts the per-(client, subject) count with the sub read from the unverified token, to save a round trip;
+    // that answer may only be used once the token is valid and its sub is the same.
+    const { a, b } = await pair({ perClient: 100, perSubject: 2, windowSeconds: 60 });
+    const alice = await accessToken(f, 'alice');
+    for (const n of [a, b]) expect((await post(n.url, '/token', exchangeForm(alice), basic('agent-basic'))).status).toBe(200);
+    expect((await post(a.url, '/token', exchangeForm(alice), basic('agent-basic'))).status).toBe(429);
+    // alice's claims with another token's signature: invalid, whatever alice's budget says
+    const bobSig = (await accessToken(f, 'bob')).split('.')[2]!;
+    const forged = `${alice.split('.').slice(0, 2).join('.')}.${bobSig}`;
+    const r = await post(b.url, '/token', exchangeForm(forged), basic('agent-basic'));
+    expect(r.status).toBe(400);
+    expect(r.body?.error).toBe('invalid_request');
+    expect(r.headers.get('retry-after')).toBeNull();
+    // a valid token of another user through the same client is not limited
+    expect((await post(a.url, '/token', exchangeForm(await accessToken(f, 'bob')), basic('agent-basic'))).status).toBe(200);
+  });
+
   it('replacements count against the per-(client, subject) budget too, across A and B', async () => {
     const { a, b } = await pair({ perClient: 100, perSubject: 3, windowSeconds: 60 });
     const first = await post(a.url, '/token', exchangeForm(await accessToken(f, 'carol')), basic('agent-basic'));

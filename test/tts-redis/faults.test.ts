@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningNode } from '../../src/node.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { RevocationCache } from '../../src/store/revocation-cache.js';
-import { StoreUnavailableError, type Store } from '../../src/store/types.js';
+import { StoreUnavailableError, type RateLimitCheck, type Store } from '../../src/store/types.js';
 import { createVerifier, type Verifier } from '../../src/verify/index.js';
 import { eventually, hasRedisServer, startPrivateRedis, testPrefix, type PrivateRedis } from '../helpers/redis.js';
 import {
@@ -44,6 +44,9 @@ class RecordingStore implements Store {
   }
   rateLimit(key: string, limit: number, windowMs: number) {
     return this.inner.rateLimit(key, limit, windowMs);
+  }
+  rateLimitAll(checks: readonly RateLimitCheck[]) {
+    return this.inner.rateLimitAll(checks);
   }
   health() {
     return this.inner.health();
