@@ -1,19 +1,12 @@
+import type { JwtErrorCode } from '../jose/profiles.js';
 import type { AuthorizeDecision } from './authorize.js';
 
 /** Why a Txn-Token was refused at a receiving service. Stable: services and clients may switch on it. */
 export type TxnTokenErrorCode =
+  /** the profile's codes, except `invalid_claim` (reported as `malformed`) and `key_unavailable` (`unavailable`) */
+  | Exclude<JwtErrorCode, 'invalid_claim' | 'key_unavailable'>
   | 'missing'
   | 'multiple'
-  | 'malformed'
-  | 'bad_signature'
-  | 'bad_algorithm'
-  | 'unknown_kid'
-  | 'wrong_type'
-  | 'wrong_issuer'
-  | 'wrong_audience'
-  | 'expired'
-  | 'not_yet_valid'
-  | 'missing_claim'
   | 'revoked'
   | 'replayed'
   | 'unavailable';

@@ -193,10 +193,6 @@ export function parseTxnTokenHeader(value: string | null | undefined): string {
 function mapProfileError(e: unknown): TxnTokenError {
   if (e instanceof TxnTokenError) return e;
   if (e instanceof JwtProfileError) {
-    // A missing `iat` is reported by jose as a failed `iat` check, which the profile maps to not_yet_valid.
-    const cause = e.cause;
-    if (cause instanceof joseErrors.JWTClaimValidationFailed && cause.reason === 'missing')
-      return new TxnTokenError('missing_claim', `missing claim ${cause.claim}`, { cause: e });
     const code: TxnTokenErrorCode =
       e.code === 'key_unavailable' ? 'unavailable' : e.code === 'invalid_claim' ? 'malformed' : e.code;
     return new TxnTokenError(code, e.message, { cause: e });
