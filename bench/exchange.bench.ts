@@ -222,7 +222,7 @@ if (http.non2xx > 0 || http.errors > 0) throw new Error(`HTTP exchange: ${http.n
 const req = parseExchangeRequest(singleValued(new URLSearchParams(repeatedBody)), { maxContextBytes: config.maxContextBytes });
 const params = singleValued(new URLSearchParams(repeatedBody));
 const workload = await service.authenticate(params, authorization);
-const subjectCtx = { issuers: service.issuers, ttsIssuer: config.issuer, clockSkew: config.clockSkew };
+const subjectCtx = { issuers: service.issuers, ttsIssuer: config.issuer, clockSkew: config.clockSkew, maxClaimsBytes: config.maxSubjectClaimsBytes };
 const idp = service.issuers.get(DEV_IDP_ISSUER)!;
 const subject = await validateSubject(subjectCtx, workload, repeatedToken, TT_ACCESS_TOKEN);
 const policyInput = { principal: { id: subject.sub, roles: subject.roles, attr: subject.attr }, workload: workload.id, chain: [], audience, requestDetails: req.requestDetails, requestContext: undefined };

@@ -56,6 +56,23 @@ export const clientSchema = z
     /** subject-token audiences this workload may exchange (T-11) */
     subjectAudiences: z.array(z.string().min(1)).default([]),
     allowUnsignedSubject: z.boolean().default(false),
+    /**
+     * T-10: may present self-signed subjects (`…:self_signed`, signed with this workload's own key). Off by default:
+     * the signature proves only what client authentication already proved, i.e. who the workload is, not who the user is.
+     */
+    allowSelfSignedSubject: z.boolean().default(false),
+    /**
+     * How a subject this workload asserts itself (self_signed, unsigned_json) is read (T-10). Its roles become the
+     * principal's roles only from `rolesClaim` when set (default: asserted roles are ignored, `defaultRoles` apply),
+     * and only the claims in `principalAttributes` become principal attributes (default none).
+     */
+    assertedSubject: z
+      .strictObject({
+        rolesClaim: z.string().min(1).optional(),
+        defaultRoles: z.array(z.string().min(1)).min(1).default(['user']),
+        principalAttributes: z.array(z.string().min(1)).default([]),
+      })
+      .default({ defaultRoles: ['user'], principalAttributes: [] }),
     /** may revoke a transaction by its `txn` id (otherwise only by presenting the token) */
     revokeById: z.boolean().default(false),
     rateLimit: rateLimit.optional(),
@@ -67,6 +84,8 @@ export const clientSchema = z
       ctx.addIssue({ code: 'custom', message: `${c.auth} needs a secret`, path: ['secret'] });
     if (c.jwks !== undefined && c.jwksUri !== undefined)
       ctx.addIssue({ code: 'custom', message: 'give jwks or jwksUri, not both', path: ['jwksUri'] });
+    if (c.allowSelfSignedSubject && c.jwks === undefined && c.jwksUri === undefined)
+      ctx.addIssue({ code: 'custom', message: 'allowSelfSignedSubject needs the workload keys (jwks or jwksUri) that sign its subjects', path: ['allowSelfSignedSubject'] });
   });
 
 const hostPort = z.strictObject({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
@@ -132,6 +151,8 @@ export const configSchema = z
     allowedRequestContext: z.array(z.string().min(1)).default([]),
     /** max bytes of each of request_details / request_context JSON (T-07) */
     maxContextBytes: z.number().int().positive().max(16384).default(4096),
+    /** max bytes (JSON) of what is copied from a subject token into a Txn-Token: roles, principal attributes, act, amr */
+    maxSubjectClaimsBytes: z.number().int().positive().max(16384).default(4096),
     store: z.union([z.literal('memory'), z.string().regex(/^rediss?:\/\//, 'memory or a redis:// URL'), redisOptions]).default('memory'),
     /** what to do when the store cannot be reached for a revocation check */
     revocationFailOpen: z.boolean().default(false),

@@ -1,6 +1,8 @@
 import type { ActClaim, SigningKeySet, TxnTokenClaims } from '../jose/index.js';
 import { TXN_TOKEN_TYP } from '../jose/index.js';
+import { jsonDepth, MAX_JSON_DEPTH, MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
 import { signCompactJws } from '../jose/jws.js';
+import { invalidRequest } from './errors.js';
 
 export interface MintInput {
   issuer: string;
@@ -18,7 +20,12 @@ export interface MintInput {
   txn: string;
 }
 
-/** Signs a Txn-Token (T-15, T-16): typ txntoken+jwt, kid of the newest key, alg EdDSA or ES256. */
+/**
+ * Signs a Txn-Token (T-15, T-16): typ txntoken+jwt, kid of the newest key, alg EdDSA or ES256.
+ * The last line of defence of issue 10 finding 4, whatever the claims came from: nothing nested deeper than a
+ * verifier accepts reaches `JSON.stringify` (a stack overflow, i.e. a 500), and a token longer than every verifier
+ * accepts (MAX_TXN_TOKEN_CHARS) is never issued: both are `invalid_request`.
+ */
 export async function mintTxnToken(keys: SigningKeySet, m: MintInput): Promise<{ token: string; claims: TxnTokenClaims }> {
   const claims: TxnTokenClaims = {
     iss: m.issuer,
@@ -33,8 +40,12 @@ export async function mintTxnToken(keys: SigningKeySet, m: MintInput): Promise<{
     tctx: m.tctx,
     rctx: m.rctx,
   };
+  for (const [name, v] of [['tctx', m.tctx], ['rctx', m.rctx], ['act', m.act]] as const)
+    if (jsonDepth(v, MAX_JSON_DEPTH + 2) > MAX_JSON_DEPTH + 2) throw invalidRequest(`the Txn-Token's ${name} would be nested deeper than ${MAX_JSON_DEPTH + 2} levels`);
   const k = keys.current;
   const token = await signCompactJws({ kid: k.kid, typ: TXN_TOKEN_TYP }, claims as unknown as Record<string, unknown>, k.alg, k.privateKey);
+  if (token.length > MAX_TXN_TOKEN_CHARS)
+    throw invalidRequest(`the Txn-Token would be longer than ${MAX_TXN_TOKEN_CHARS} characters, which no verifier accepts (request_details or the subject's claims are too large)`);
   return { token, claims };
 }
 

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { jsonDepth, MAX_JSON_DEPTH, MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
 import { OAuthError, invalidRequest } from './errors.js';
 
 export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -22,7 +23,6 @@ const KNOWN_PARAMS = new Set([
 
 /** RFC 6749 §3.3 scope-token characters. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
-const MAX_TOKEN_CHARS = 16_384;
 
 export interface ExchangeRequest {
   audience: string;
@@ -83,28 +83,12 @@ const jsonObjectField = (name: string, maxBytes: number) =>
       }
       // Allow-listed members are copied into the Txn-Token: deep nesting would overflow the stack of JSON.stringify
       // (minting), structuredClone (replacement) and every verifier (a 5xx from bad input).
-      if (nestingDepth(v) > MAX_CONTEXT_DEPTH) {
-        ctx.addIssue({ code: 'custom', message: `${name} is nested deeper than ${MAX_CONTEXT_DEPTH} levels` });
+      if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+        ctx.addIssue({ code: 'custom', message: `${name} is nested deeper than ${MAX_JSON_DEPTH} levels` });
         return z.NEVER;
       }
       return v as Record<string, unknown>;
     });
-
-const MAX_CONTEXT_DEPTH = 32;
-
-/** Nesting depth of parsed JSON (an object or array is one level), without recursion. */
-function nestingDepth(root: unknown): number {
-  let max = 0;
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (d > max) max = d;
-    if (max > MAX_CONTEXT_DEPTH) return max;
-    for (const c of Object.values(v as Record<string, unknown>)) if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
-  }
-  return max;
-}
 
 const contextSchemas = new Map<number, z.ZodType<{ request_context: Record<string, unknown> | undefined; request_details: Record<string, unknown> | undefined }>>();
 
@@ -146,7 +130,7 @@ export function parseExchangeRequest(p: Map<string, string>, opts: { maxContextB
 
   const subjectToken = p.get('subject_token');
   if (subjectToken === undefined || subjectToken.length === 0) throw invalidRequest('subject_token is required');
-  if (subjectToken.length > MAX_TOKEN_CHARS) throw invalidRequest('subject_token is too large');
+  if (subjectToken.length > MAX_TXN_TOKEN_CHARS) throw invalidRequest('subject_token is too large');
   const stt = p.get('subject_token_type');
   if (stt === undefined || stt.length === 0) throw invalidRequest('subject_token_type is required');
   if (stt === TT_REFRESH_TOKEN) throw invalidRequest('a refresh token is never accepted as subject_token');

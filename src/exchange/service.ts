@@ -145,7 +145,7 @@ export class TokenService {
   async #firstExchange(req: ExchangeRequest, workload: Workload, input: ExchangeInput, log: Partial<DecisionEntry>, limits: StartedLimits): Promise<TokenResponseBody> {
     const subjectP = started(
       validateSubject(
-        { issuers: this.issuers, ttsIssuer: this.config.issuer, clockSkew: this.config.clockSkew, currentDate: this.#now },
+        { issuers: this.issuers, ttsIssuer: this.config.issuer, clockSkew: this.config.clockSkew, maxClaimsBytes: this.config.maxSubjectClaimsBytes, currentDate: this.#now },
         workload,
         req.subjectToken,
         req.subjectTokenType,

@@ -1,6 +1,7 @@
 import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import type { SubjectIssuerConfig } from '../config/schema.js';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
+import { jsonBytes, jsonDepth, MAX_JSON_DEPTH } from '../jose/json-bounds.js';
 import { parseCompactJws, type ParsedJws } from '../jose/jws.js';
 import { JwtProfileError, keySource, verifyAccessToken, verifyIdToken, verifySelfSigned, type ActClaim } from '../jose/index.js';
 import type { Workload } from './client-auth.js';
@@ -38,6 +39,8 @@ export interface SubjectContext {
   /** the TTS issuer: `aud` of self-signed subjects */
   ttsIssuer: string;
   clockSkew: number;
+  /** bound of what is copied from the subject token into the Txn-Token (`maxSubjectClaimsBytes`) */
+  maxClaimsBytes: number;
   currentDate?: () => Date;
 }
 
@@ -106,20 +109,63 @@ function rejected(e: unknown): OAuthError {
   return invalidRequest('subject token rejected', e);
 }
 
-/**
- * Validates the subject token fully for its type (T-09, T-10) and checks the workload may present it (T-11).
- * Refusals are `invalid_request` (RFC 8693 §2.2.2); nothing from the token is echoed.
- */
 /** Longest accepted `sub` (RFC 7519 sets none; 1024 characters holds every real identifier). */
 export const MAX_SUB_CHARS = 1024;
 
+/** What T-11 looks at: to whom the subject token was issued. */
+interface Entitlement {
+  /** the token's `aud` values (an IdP token) */
+  readonly audiences: readonly string[];
+  /** whether the token's `may_act` names the workload */
+  readonly mayAct: boolean;
+}
+
+/**
+ * Validates the subject token fully for its type (T-09, T-10), then, whatever the type, the checks no kind of
+ * subject may skip: the workload is entitled to present it (T-11), `sub` names someone (not empty, bounded), and
+ * what will be copied into the Txn-Token is bounded in depth and size.
+ * Refusals are `invalid_request` (RFC 8693 §2.2.2); nothing from the token is echoed.
+ */
 export async function validateSubject(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<Subject> {
-  const subject = await validateSubjectOfType(ctx, workload, token, type);
+  const { subject, entitlement } = await validateSubjectOfType(ctx, workload, token, type);
+  checkEntitled(workload, subject.kind, entitlement);
+  if (subject.sub.length === 0) throw invalidRequest('the subject token has an empty sub');
   if (subject.sub.length > MAX_SUB_CHARS) throw invalidRequest(`the subject's sub is longer than ${MAX_SUB_CHARS} characters`);
+  boundCopiedClaims(subject, ctx.maxClaimsBytes);
   return subject;
 }
 
-async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<Subject> {
+/**
+ * T-11: the workload must be entitled to present this subject. An IdP token must have been issued to the workload
+ * (its `aud` is one the workload is registered for) or name it in `may_act`. A subject the workload asserts itself is
+ * addressed to this TTS (checked by its profile), and the workload's registration for it is the configuration's
+ * explicit opt-in: `allowSelfSignedSubject` / `allowUnsignedSubject` (T-10).
+ */
+function checkEntitled(workload: Workload, kind: Subject['kind'], e: Entitlement): void {
+  switch (kind) {
+    case 'access_token':
+    case 'id_token':
+      if (e.audiences.some((a) => workload.config.subjectAudiences.includes(a)) || e.mayAct) return;
+      throw invalidRequest('this workload may not exchange a subject token with this audience');
+    case 'self_signed':
+      if (workload.config.allowSelfSignedSubject) return;
+      throw invalidRequest('this workload may not present a self-signed subject (allowSelfSignedSubject is off)');
+    case 'unsigned':
+      if (workload.config.allowUnsignedSubject) return;
+      throw invalidRequest('this workload may not present an unsigned subject');
+  }
+}
+
+/** Finding 4 of issue 10: a claim nested thousands of levels deep once overflowed the stack at minting (a 500). */
+function boundCopiedClaims(s: Subject, maxBytes: number): void {
+  const copied: Array<[string, unknown]> = [['roles', s.roles], ['act', s.act], ['amr', s.authn], ...Object.entries(s.attr).map(([k, v]): [string, unknown] => [`principal attribute ${k}`, v])];
+  for (const [what, v] of copied)
+    if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw invalidRequest(`the subject token's ${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonBytes({ roles: s.roles, attr: s.attr, act: s.act, authn: s.authn }) > maxBytes)
+    throw invalidRequest(`the claims copied from the subject token (roles, principal attributes, act, amr) exceed ${maxBytes} bytes`);
+}
+
+async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<{ subject: Subject; entitlement: Entitlement }> {
   const now = ctx.currentDate?.() ?? new Date();
   switch (type) {
     case TT_ACCESS_TOKEN:
@@ -136,9 +182,10 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
       const ti = iss === undefined ? undefined : ctx.issuers.get(iss);
       if (ti === undefined) throw invalidRequest(iss === undefined ? 'subject token is not a JWT with an iss claim' : 'subject token issuer is not trusted');
       const c = ti.config;
+      const idToken = type === TT_ID_TOKEN;
       let payload: JWTPayload;
       try {
-        if (type === TT_ID_TOKEN) {
+        if (idToken) {
           if (c.idTokenAudiences.length === 0) throw invalidRequest('ID tokens are not accepted from this issuer');
           payload = await verifyIdToken(jws, { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, audiences: c.idTokenAudiences, currentDate: now });
         } else {
@@ -148,22 +195,25 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
         if (e instanceof OAuthError) throw e;
         throw rejected(e);
       }
-      // T-11: an MCP server exchanges only tokens issued to it, unless the token names it in may_act.
-      const entitled = audiences(payload).some((a) => workload.config.subjectAudiences.includes(a)) || mayActNames(payload, workload.id);
-      if (!entitled) throw invalidRequest('this workload may not exchange a subject token with this audience');
       const claims = payload as Record<string, unknown>;
-      const scopes = scopesOf(claims, c.scopeClaim) ?? (type === TT_ID_TOKEN && c.idTokenScopes.length > 0 ? [...c.idTokenScopes] : undefined);
-      if (scopes === undefined || scopes.length === 0) throw invalidRequest('the subject token carries no scope; unknown scope is never granted (T-13)');
+      // T-13: an access token's scope is its own claim; an ID token's is the issuer's configured idTokenScopes and
+      // nothing else (an ID token's own `scope` claim is not an authorization: T-13 names the configured source).
+      const scopes = idToken ? [...c.idTokenScopes] : scopesOf(claims, c.scopeClaim);
+      if (scopes === undefined || scopes.length === 0)
+        throw invalidRequest(idToken ? 'ID tokens of this issuer grant no scope (idTokenScopes is empty; T-13)' : 'the subject token carries no scope; unknown scope is never granted (T-13)');
       return {
-        sub: payload.sub as string,
-        scopes,
-        roles: rolesOf(claims, c),
-        attr: attrsOf(claims, c.principalAttributes),
-        act: actOf(claims),
-        authn: amrOf(claims),
-        exp: payload.exp,
-        kind: type === TT_ID_TOKEN ? 'id_token' : 'access_token',
-        issuer: c.issuer,
+        subject: {
+          sub: payload.sub as string,
+          scopes,
+          roles: rolesOf(claims, c),
+          attr: attrsOf(claims, c.principalAttributes),
+          act: actOf(claims),
+          authn: amrOf(claims),
+          exp: payload.exp,
+          kind: idToken ? 'id_token' : 'access_token',
+          issuer: c.issuer,
+        },
+        entitlement: { audiences: audiences(payload), mayAct: mayActNames(payload, workload.id) },
       };
     }
     case TT_SELF_SIGNED: {
@@ -186,12 +236,9 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
       // T-22: earlier hops come from an IdP-issued token or a Txn-Token, never from the workload's own assertion
       // (it would let a workload forge the chain, e.g. claim it was called through another workload)
       if (claims.act !== undefined) throw invalidRequest('a self-signed subject cannot carry act: the workload chain is attested by the TTS');
-      const scopes = scopesOf(claims, 'scope');
-      if (scopes === undefined || scopes.length === 0) throw invalidRequest('the self-signed subject carries no scope (T-13)');
-      return { sub: payload.sub, scopes, roles: rolesOf(claims, { rolesClaim: 'roles', defaultRoles: ['user'] }), attr: {}, act: undefined, authn: 'self_signed', exp: payload.exp, kind: 'self_signed', issuer: workload.id };
+      return { subject: asserted(claims, payload.sub, workload, 'self_signed', payload.exp), entitlement: NO_AUDIENCE };
     }
     case TT_UNSIGNED_JSON: {
-      if (!workload.config.allowUnsignedSubject) throw invalidRequest('this workload may not present an unsigned subject');
       let v: unknown;
       try {
         v = JSON.parse(token);
@@ -201,15 +248,26 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
       if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('the unsigned subject must be a JSON object');
       const claims = v as Record<string, unknown>;
       if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw invalidRequest('the unsigned subject must carry sub');
-      const scopes = scopesOf(claims, 'scope');
-      if (scopes === undefined || scopes.length === 0) throw invalidRequest('the unsigned subject carries no scope (T-13)');
-      return { sub: claims.sub, scopes, roles: rolesOf(claims, { rolesClaim: 'roles', defaultRoles: ['user'] }), attr: {}, act: undefined, authn: 'unsigned', exp: undefined, kind: 'unsigned', issuer: undefined };
+      return { subject: asserted(claims, claims.sub, workload, 'unsigned', undefined), entitlement: NO_AUDIENCE };
     }
     default:
       throw invalidRequest('subject_token_type is not supported here');
   }
 }
 
+const NO_AUDIENCE: Entitlement = { audiences: [], mayAct: false };
+
+/**
+ * A subject the workload asserts itself (self-signed or unsigned). Its scope is what it asserts (bounded later by the
+ * workload's ceiling and policy); none is refused (T-13, draft -10: a subject whose scope cannot be determined MUST
+ * be rejected). Roles and attributes come only from the workload's `assertedSubject` configuration (T-10).
+ */
+function asserted(claims: Record<string, unknown>, sub: string, workload: Workload, kind: 'self_signed' | 'unsigned', exp: number | undefined): Subject {
+  const scopes = scopesOf(claims, 'scope');
+  if (scopes === undefined || scopes.length === 0) throw invalidRequest(`the ${kind === 'unsigned' ? 'unsigned' : 'self-signed'} subject carries no scope (T-13)`);
+  const cfg = workload.config.assertedSubject;
+  return { sub, scopes, roles: rolesOf(claims, cfg), attr: attrsOf(claims, cfg.principalAttributes), act: undefined, authn: kind, exp, kind, issuer: kind === 'self_signed' ? workload.id : undefined };
+}
 function amrOf(claims: Record<string, unknown>): string | string[] | undefined {
   const amr = claims.amr;
   if (Array.isArray(amr) && amr.every((a) => typeof a === 'string')) return amr as string[];

@@ -1,4 +1,5 @@
 import { errors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { jsonDepth, MAX_TXN_TOKEN_DEPTH } from './json-bounds.js';
 import { defaultJwsCrypto, JwsFormatError, parseCompactJws, verifyParsedJws, type JwsCrypto, type ParsedJws } from './jws.js';
 
 /**
@@ -70,7 +71,7 @@ async function verifyWith(
   common: VerifyCommon,
   checkTyp: (typ: string | undefined) => boolean,
   typDescription: string,
-  opts: { issuer?: string | string[]; audience?: string | string[]; requiredClaims: string[] },
+  opts: ClaimChecks,
 ): Promise<{ payload: JWTPayload; kid: string | undefined }> {
   let jws: ParsedJws;
   try {
@@ -97,8 +98,20 @@ function isNumericDate(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
+interface ClaimChecks {
+  issuer?: string | string[];
+  audience?: string | string[];
+  /**
+   * `aud` must be one string, never an array: for JWTs addressed to the TTS itself (client assertions, self-signed
+   * subjects), the audience-injection fix of draft-ietf-oauth-rfc7523bis (T-08). An array naming the TTS next to
+   * another party was signed for that party as much as for us.
+   */
+  singleAudience?: boolean;
+  requiredClaims: string[];
+}
+
 /** RFC 7519 §4.1 checks, in the order jose applies them, with `clockSkew` tolerance on time claims. */
-function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: { issuer?: string | string[]; audience?: string | string[]; requiredClaims: string[] }): void {
+function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: ClaimChecks): void {
   const required = new Set(opts.requiredClaims);
   if (opts.issuer !== undefined) required.add('iss');
   if (opts.audience !== undefined) required.add('aud');
@@ -115,6 +128,7 @@ function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: { i
   if (opts.audience !== undefined) {
     const allowed = Array.isArray(opts.audience) ? opts.audience : [opts.audience];
     const aud = p.aud;
+    if (opts.singleAudience === true && typeof aud !== 'string') throw new JwtProfileError('wrong_audience', 'aud must be a single string, not an array');
     const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.every((a) => typeof a === 'string') ? (aud as string[]) : undefined;
     if (auds === undefined || !auds.some((a) => allowed.includes(a))) throw new JwtProfileError('wrong_audience', 'audience not accepted');
   }
@@ -125,6 +139,8 @@ function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: { i
   for (const c of ['iat', 'nbf', 'exp'] as const)
     if (p[c] !== undefined && !isNumericDate(p[c])) throw new JwtProfileError('invalid_claim', `${c} must be a number`);
   if (p.sub !== undefined && typeof p.sub !== 'string') throw new JwtProfileError('invalid_claim', 'sub must be a string');
+  // an empty subject names nobody: no profile accepts it (a Txn-Token for sub "" is refused by every verifier)
+  if (p.sub === '') throw new JwtProfileError('invalid_claim', 'sub must not be empty');
   if (isNumericDate(p.iat) && p.iat > now + skew) throw new JwtProfileError('not_yet_valid', 'iat is in the future');
   if (isNumericDate(p.nbf) && p.nbf > now + skew) throw new JwtProfileError('not_yet_valid', 'nbf is in the future');
   if (isNumericDate(p.exp) && p.exp <= now - skew) throw new JwtProfileError('expired', 'token is expired');
@@ -174,7 +190,7 @@ export async function verifyClientAssertion(token: string, p: ClientAssertionPro
     p,
     (t) => t === undefined || t === 'jwt' || t === 'client-authentication+jwt',
     'JWT, client-authentication+jwt or absent',
-    { issuer: p.clientId, audience: p.audience, requiredClaims: ['exp', 'jti', 'sub'] },
+    { issuer: p.clientId, audience: p.audience, singleAudience: true, requiredClaims: ['exp', 'jti', 'sub'] },
   );
   if (payload.sub !== p.clientId) throw new JwtProfileError('invalid_claim', 'sub must equal the client id');
   if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256)
@@ -196,6 +212,7 @@ export async function verifySelfSigned(token: string, p: SelfSignedProfile): Pro
   const { payload } = await verifyWith(token, p, (t) => t === undefined || t === 'jwt', 'JWT or absent', {
     issuer: p.clientId,
     audience: p.audience,
+    singleAudience: true,
     requiredClaims: ['sub', 'iat', 'exp'],
   });
   if (payload.sub === p.clientId) throw new JwtProfileError('invalid_claim', 'a self-signed subject must name a user, not the workload');
@@ -231,7 +248,11 @@ export interface ActClaim {
   [k: string]: unknown;
 }
 
-/** A Txn-Token as every receiving service must check it (V-02..V-07). */
+/**
+ * A Txn-Token as every receiving service must check it (V-02..V-07, T-22). The one check of a Txn-Token: the
+ * verifier (`baton/verify`) and the TTS (replacement R-01, revocation by token) both call it, so the TTS never
+ * accepts for replacement a token a receiving service would refuse.
+ */
 export async function verifyTxnToken(token: string, p: TxnTokenProfile): Promise<{ claims: TxnTokenClaims; kid: string | undefined }> {
   const { payload, kid } = await verifyWith(token, p, (t) => t === TXN_TOKEN_TYP, TXN_TOKEN_TYP, {
     ...(p.issuer !== undefined ? { issuer: p.issuer } : {}),
@@ -244,7 +265,13 @@ export async function verifyTxnToken(token: string, p: TxnTokenProfile): Promise
     const v = payload[c];
     if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) throw new JwtProfileError('invalid_claim', `${c} must be an object`);
   }
+  // before anything walks the claims recursively (freezing, cloning, re-signing on replacement)
+  if (jsonDepth(payload, MAX_TXN_TOKEN_DEPTH) > MAX_TXN_TOKEN_DEPTH)
+    throw new JwtProfileError('invalid_claim', `claims are nested deeper than ${MAX_TXN_TOKEN_DEPTH} levels`);
   if (payload.act !== undefined && !isActClaim(payload.act, 0)) throw new JwtProfileError('invalid_claim', 'act must be a nested {sub} chain');
+  // T-22: the outermost act.sub is the current requesting workload
+  if (payload.act !== undefined && (payload.act as ActClaim).sub !== payload.req_wl)
+    throw new JwtProfileError('invalid_claim', 'the outermost act does not name req_wl');
   return { claims: payload as TxnTokenClaims, kid };
 }
 

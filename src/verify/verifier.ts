@@ -1,4 +1,5 @@
 import { errors as joseErrors, type JWTVerifyGetKey } from 'jose';
+import { MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
 import { keySource } from '../jose/key-source.js';
 import { actChain, JwtProfileError, verifyTxnToken, type TxnTokenClaims } from '../jose/profiles.js';
 import { RevocationCache } from '../store/revocation-cache.js';
@@ -8,7 +9,6 @@ import { TxnTokenError, type TxnTokenErrorCode } from './errors.js';
 /** Algorithms a Txn-Token may be signed with (asymmetric only; HMAC and `none` are refused at construction). */
 export const DEFAULT_ALGORITHMS: readonly string[] = ['EdDSA', 'ES256'];
 const ASYMMETRIC = new Set(['EdDSA', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512']);
-const MAX_TOKEN_CHARS = 16_384;
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /** One structured line per decision at a receiving service; never a raw token (V-11). */
@@ -185,7 +185,7 @@ export function parseTxnTokenHeader(value: string | null | undefined): string {
   if (v.includes(',')) throw new TxnTokenError('multiple', 'exactly one Txn-Token is allowed');
   if (/^bearer\s/i.test(v)) throw new TxnTokenError('malformed', 'the Txn-Token header carries the token alone, without a Bearer prefix');
   if (/\s/.test(v)) throw new TxnTokenError('malformed', 'the Txn-Token header must hold exactly one token');
-  if (v.length > MAX_TOKEN_CHARS) throw new TxnTokenError('malformed', 'the Txn-Token is too large');
+  if (v.length > MAX_TXN_TOKEN_CHARS) throw new TxnTokenError('malformed', 'the Txn-Token is too large');
   if (!COMPACT_JWS.test(v)) throw new TxnTokenError('malformed', 'the Txn-Token is not a compact JWS');
   return v;
 }
@@ -209,9 +209,8 @@ interface CacheEntry {
 /** Builds the frozen context from verified claims. */
 function buildContext(token: string, claims: TxnTokenClaims): TxnContext {
   deepFreeze(claims);
+  // verifyTxnToken has checked that the outermost `act.sub` is the current requesting workload (T-22)
   const fromAct = actChain(claims.act);
-  // T-22: the outermost `act.sub` is the current requesting workload. A token that says otherwise is refused.
-  if (fromAct.length > 0 && fromAct[0] !== claims.req_wl) throw new TxnTokenError('malformed', 'the outermost act does not name req_wl');
   const chain = fromAct.length > 0 ? fromAct : [claims.req_wl];
   const tctx = isObject(claims.tctx) ? claims.tctx : {};
   const rctx = isObject(claims.rctx) ? claims.rctx : {};

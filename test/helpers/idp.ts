@@ -3,7 +3,7 @@
  * tokens (with knobs for typ, aud, exp, alg, kid, claims), raw JWT forgery helpers (alg none, HMAC, tampering),
  * client keys and client assertions, and a TTS started with `startNode` on a free loopback port with a temp keys dir.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac, KeyObject, randomUUID, sign as nodeSign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,6 +49,26 @@ export function tamperPayload(jwt: string, change: (claims: Record<string, unkno
 
 export function decodePart(jwt: string, i: 0 | 1): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[i]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/**
+ * A compact JWS over a payload given as JSON TEXT, signed with `key`: for payloads jose cannot build (it copies claims
+ * recursively, so a claim nested thousands of levels deep overflows its stack before anything is sent).
+ */
+export function signRawJws(key: KeyPair, header: Record<string, unknown>, payloadJson: string): string {
+  const input = `${b64u(JSON.stringify({ ...header, alg: key.alg }))}.${b64u(payloadJson)}`;
+  const k = KeyObject.from(key.privateKey);
+  const sig =
+    key.alg === 'EdDSA'
+      ? nodeSign(null, Buffer.from(input), k)
+      : nodeSign('sha256', Buffer.from(input), key.alg === 'ES256' ? { key: k, dsaEncoding: 'ieee-p1363' } : k);
+  return `${input}.${b64u(sig)}`;
+}
+
+/** JSON text of `claims` with the member `name` replaced by arrays nested `depth` levels deep (2 bytes a level). */
+export function withDeepClaim(claims: Record<string, unknown>, name: string, depth: number): string {
+  const marker = '"__deep_claim_marker__"';
+  return JSON.stringify({ ...claims, [name]: '__deep_claim_marker__' }).replace(marker, `${'['.repeat(depth)}${']'.repeat(depth)}`);
 }
 
 export interface KeyPair {
@@ -99,6 +119,10 @@ export interface TestIdp {
   /** number of JWKS fetches served */
   jwksFetches(): number;
   mint(o?: MintOptions): Promise<string>;
+  /** the standard claims of `mint` (sub alice, default scope and aud, 300 s), for building raw payloads */
+  claims(extra?: Record<string, unknown>): Record<string, unknown>;
+  /** signs a payload given as JSON text with the IdP key (typ at+jwt, its kid) */
+  mintRaw(payloadJson: string): string;
   close(): Promise<void>;
 }
 
@@ -159,6 +183,13 @@ export async function startIdp(alg: KeyAlg = 'EdDSA'): Promise<TestIdp> {
       const aud = o.aud === undefined ? 'https://mcp.support.example' : o.aud;
       if (aud !== null) jwt.setAudience(aud);
       return jwt.sign(k.privateKey);
+    },
+    claims(extra = {}) {
+      const now = Math.floor(Date.now() / 1000);
+      return { iss: issuer, sub: 'alice', aud: 'https://mcp.support.example', scope: 'tickets:read tickets:write orders:read', iat: now, exp: now + 300, jti: randomUUID(), ...extra };
+    },
+    mintRaw(payloadJson: string) {
+      return signRawJws(key, { typ: 'at+jwt', kid: key.kid }, payloadJson);
     },
     close: () => closeServer(server),
   };

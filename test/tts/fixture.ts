@@ -62,7 +62,16 @@ export function baseConfig(idp: TestIdp, clientKey: KeyPair, overrides: Partial<
         subjectAudiences: [MCP_AUD],
         allowUnsignedSubject: true,
       },
-      { id: 'jwt-client', auth: 'private_key_jwt', jwks: { keys: [{ ...clientKey.publicJwk, kty: clientKey.publicJwk.kty! }] }, scopes: ceiling, subjectAudiences: [MCP_AUD] },
+      {
+        id: 'jwt-client',
+        auth: 'private_key_jwt',
+        jwks: { keys: [{ ...clientKey.publicJwk, kty: clientKey.publicJwk.kty! }] },
+        scopes: ceiling,
+        subjectAudiences: [MCP_AUD],
+        allowSelfSignedSubject: true,
+      },
+      // the same kind of workload without the self-signed opt-in (T-10)
+      { id: 'jwt-plain', auth: 'private_key_jwt', jwks: { keys: [{ ...clientKey.publicJwk, kty: clientKey.publicJwk.kty! }] }, scopes: ceiling, subjectAudiences: [MCP_AUD] },
     ],
     scopeImplications: { tickets: ['tickets:read', 'tickets:write'], orders: ['orders:read', 'orders:refund'] },
     allowedRequestDetails: ['tool', 'ticket_id'],

@@ -102,6 +102,49 @@ describe('refusals at replacement', () => {
   });
 });
 
+describe('issue 10 finding 13: replacement verifies the input exactly as a receiving service does (R-01)', () => {
+  it("issue 10 finding 13: an input Txn-Token whose outermost act is not req_wl is refused for replacement, as baton/verify refuses it", async () => {
+    const forged = await w.forge({ claims: { req_wl: 'mcp-support-agent', act: { sub: 'hop-3', act: { sub: 'mcp-support-agent' } } } });
+    await expect(v.verify(forged)).rejects.toMatchObject({ code: 'malformed', message: 'the outermost act does not name req_wl' });
+    expect(refused(await w.replace('hop-1', forged), 'invalid_request')).toMatch(/the outermost act does not name req_wl/);
+  });
+
+  it('issue 10 finding 13: for every defect, the TTS accepts an input token for replacement exactly when the verifier accepts it', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const deep = JSON.parse(`${'['.repeat(100)}${']'.repeat(100)}`) as unknown;
+    const cases: Array<[string, Promise<string>]> = [
+      ['valid', w.forge()],
+      ['act names another workload', w.forge({ claims: { act: { sub: 'hop-2' } } })],
+      ['act nested under the wrong outermost', w.forge({ claims: { act: { sub: 'hop-2', act: { sub: 'mcp-support-agent' } } } })],
+      ['empty sub', w.forge({ claims: { sub: '' } })],
+      ['empty txn', w.forge({ claims: { txn: '' } })],
+      ['no req_wl', w.forge({ omit: ['req_wl'] })],
+      ['scope not a string', w.forge({ claims: { scope: ['tickets:read'] } })],
+      ['tctx an array', w.forge({ claims: { tctx: [] } })],
+      ['tctx nested 100 levels', w.forge({ claims: { tctx: { roles: ['user'], attr: { x: deep } } } })],
+      ['act without sub', w.forge({ claims: { act: { act: { sub: 'x' } } } })],
+      ['iat in the future', w.forge({ claims: { iat: now + 3600, exp: now + 3700 } })],
+      ['wrong typ', w.forge({ header: { typ: 'JWT' } })],
+      ['no typ', w.forge({ omitHeader: ['typ'] })],
+      ['another issuer', w.forge({ claims: { iss: 'https://other-tts.example' } })],
+      ['expired', w.forge({ claims: { iat: now - 600, exp: now - 300 } })],
+    ];
+    const verdicts: Array<{ name: string; verifier: string; tts: string }> = [];
+    for (const [name, tokenP] of cases) {
+      const token = await tokenP;
+      const verifier = await v.verify(token).then(
+        () => 'accept',
+        () => 'refuse',
+      );
+      const r = await w.replace('hop-1', token);
+      const tts = r.ok !== undefined ? 'accept' : r.response.status < 500 ? 'refuse' : `5xx ${r.response.status}`;
+      verdicts.push({ name, verifier, tts });
+    }
+    expect(verdicts.filter((x) => x.verifier !== x.tts)).toEqual([]);
+    expect(verdicts.filter((x) => x.verifier === 'accept').map((x) => x.name)).toEqual(['valid']);
+  });
+});
+
 describe('property: random chains of replacements', () => {
   const requestable = [...ALL_SCOPES, 'tickets', 'orders'];
   /** what the example policy always allows a `user` through a non-agent workload with the full ceiling */

@@ -1,0 +1,44 @@
+/**
+ * Bounds on JSON that Baton copies from one token or request into another. Deeply nested JSON parses fine (V8's
+ * parser is iterative) but every recursive walk afterwards overflows the stack: `JSON.stringify` when a Txn-Token is
+ * signed, `structuredClone`, a verifier freezing the claims. So nesting is measured here without recursion, before any
+ * such walk, and sizes are bounded so that what the TTS signs is a token every verifier accepts.
+ * Runs on Node and Workers (no Node API).
+ */
+
+/** Deepest nesting accepted in a value copied into a Txn-Token (`request_details` members, subject-token claims). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Deepest nesting of a whole Txn-Token payload a verifier accepts. What the TTS mints stays far below it (payload →
+ * tctx → request_details → a member of at most MAX_JSON_DEPTH levels); deeper is never a token of a Baton TTS.
+ */
+export const MAX_TXN_TOKEN_DEPTH = 64;
+
+/** Longest Txn-Token (characters of the compact JWS) a verifier accepts, and so the longest the TTS ever signs. */
+export const MAX_TXN_TOKEN_CHARS = 16_384;
+
+/**
+ * Nesting depth of parsed JSON (an object or array is one level; a scalar is 0), without recursion. Counting stops
+ * as soon as `limit` is exceeded, so the cost of a hostile value is bounded by its size, never by its depth.
+ */
+export function jsonDepth(root: unknown, limit = Number.POSITIVE_INFINITY): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const c of Object.values(v as Record<string, unknown>)) if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
+  }
+  return max;
+}
+
+const enc = new TextEncoder();
+
+/** UTF-8 bytes of the JSON text of `v`; call only on values whose depth was bounded first. */
+export function jsonBytes(v: unknown): number {
+  const text = JSON.stringify(v);
+  return text === undefined ? 0 : enc.encode(text).length;
+}
