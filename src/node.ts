@@ -91,7 +91,6 @@ export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
   }
   const app = createApp({
     service,
-    onDecision: o.onDecision,
     readBody: readNodeBody,
     remoteAddr: (c) => {
       try {

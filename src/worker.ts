@@ -171,7 +171,7 @@ export async function buildWorker(env: WorkerEnv, bundle: unknown, say: (m: stri
   const store = storeFor(env);
   const onDecision: DecisionSink | undefined = env.BATON_DECISION_LOG === 'off' ? undefined : (e) => console.log(JSON.stringify(e));
   const service = await TokenService.create({ config, keys, store, policy, onDecision });
-  const app = createApp({ service, onDecision, remoteAddr: (c) => c.req.header('cf-connecting-ip') ?? undefined });
+  const app = createApp({ service, remoteAddr: (c) => c.req.header('cf-connecting-ip') ?? undefined });
   return { app, service, store, config, ...(hash !== undefined ? { policyHash: hash } : {}) };
 }
 

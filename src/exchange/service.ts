@@ -12,6 +12,9 @@ import { parseExchangeRequest, readClientCredentials, singleValued, TT_TXN_TOKEN
 import { decideScope, NoScopeGranted, type ScopeDecision, type ScopePolicy, type ScopePolicyInput } from './scope.js';
 import { prepareIssuer, validateSubject, type Subject, type TrustedIssuer } from './subject.js';
 
+/** The largest clock tolerance a verifier may be configured with (seconds; the verify contract caps it at 60). */
+export const MAX_VERIFIER_CLOCK_TOLERANCE = 60;
+
 /** One structured line per decision; never a raw token (V-11). */
 export interface DecisionEntry {
   time: string;
@@ -110,6 +113,68 @@ export class TokenService {
       currentDate: this.#now(),
     });
     return claims;
+  }
+
+  /**
+   * RFC 7009-style revocation of a whole transaction (V-08): by presenting one of its Txn-Tokens (`token`), or by its
+   * id (`txn`) for workloads with `revokeById`. Authenticated like an exchange, rate limited per workload (its
+   * `perClient` budget, counted apart from exchanges), logged through the same guarded sink as every decision. The
+   * revocation is stored until the longest possible `exp` of any token of the transaction, read from the service
+   * clock, plus the longest clock tolerance a verifier may have.
+   */
+  async revoke(input: Omit<ExchangeInput, 'remoteAddr'>): Promise<void> {
+    const log: Partial<DecisionEntry> = { event: 'revoke' };
+    try {
+      const params = singleValued(input.form);
+      const workload = await this.authenticate(params, input.authorization);
+      log.workload = workload.id;
+      const l = workload.config.rateLimit ?? this.config.defaultRateLimit;
+      await this.#limit(`r:${workload.id}`, l.perClient, l.windowSeconds);
+      const token = params.get('token');
+      const txnParam = params.get('txn');
+      if ((token === undefined) === (txnParam === undefined)) throw invalidRequest('exactly one of token or txn is required');
+      let txn: string;
+      if (token !== undefined) {
+        let claims: TxnTokenClaims;
+        try {
+          claims = await this.verifyOwnTxnToken(token);
+        } catch (e) {
+          // RFC 7009 §2.2: an invalid or expired token needs no revocation (answered 200, logged as such).
+          if (e instanceof JwtProfileError) {
+            this.#emit({ ...log, effect: 'grant', reason: 'the token is invalid or expired: nothing to revoke' });
+            return;
+          }
+          throw e;
+        }
+        log.txn = claims.txn;
+        log.sub = claims.sub;
+        const chain = [claims.req_wl, ...actChain(claims.act)];
+        log.chain = actChain(claims.act);
+        if (!chain.includes(workload.id) && !workload.config.revokeById)
+          throw new OAuthError('unauthorized_client', 'only a workload of the transaction may revoke it');
+        txn = claims.txn;
+      } else {
+        if (!workload.config.revokeById) throw new OAuthError('unauthorized_client', 'this workload may not revoke by transaction id');
+        txn = txnParam!;
+        if (txn.length === 0 || txn.length > 128) throw invalidRequest('txn must be a transaction id');
+        log.txn = txn;
+      }
+      // Any token of the transaction was issued by now, so expires by now + maxTokenTtl; a verifier may still accept
+      // it for its clock tolerance after that (up to MAX_VERIFIER_CLOCK_TOLERANCE), so the revocation outlives that too.
+      const nowSec = Math.floor(this.#now().getTime() / 1000);
+      const until = nowSec + this.config.maxTokenTtl + Math.max(this.config.clockSkew, MAX_VERIFIER_CLOCK_TOLERANCE);
+      try {
+        await this.store.revoke(txn, until);
+      } catch (e) {
+        if (e instanceof StoreUnavailableError) throw new OAuthError('temporarily_unavailable', 'revocation store unavailable; retry later', { cause: e });
+        throw e;
+      }
+      this.#emit({ ...log, effect: 'grant' });
+    } catch (e) {
+      const err = toOAuthError(e);
+      this.#emit({ ...log, effect: 'deny', error: err.error, reason: err.message });
+      throw err;
+    }
   }
 
   async exchange(input: ExchangeInput): Promise<TokenResponseBody> {

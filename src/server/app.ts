@@ -1,14 +1,11 @@
 import { Hono, type Context } from 'hono';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
-import { OAuthError, TokenService, toOAuthError, type DecisionSink } from '../exchange/index.js';
+import { OAuthError, TokenService, toOAuthError } from '../exchange/index.js';
 import { GRANT_TOKEN_EXCHANGE } from '../exchange/request.js';
-import { singleValued } from '../exchange/request.js';
-import { JwtProfileError } from '../jose/index.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
-/** The largest clock tolerance a verifier may be configured with (seconds; the verify contract caps it at 60). */
-export const MAX_VERIFIER_CLOCK_TOLERANCE = 60;
+export { MAX_VERIFIER_CLOCK_TOLERANCE } from '../exchange/service.js';
 
 export interface AppOptions {
   service: TokenService;
@@ -19,7 +16,6 @@ export interface AppOptions {
    * reader (Node reads the socket stream directly instead of building a Fetch Request); default `c.req.text()`.
    */
   readBody?: (c: Context) => Promise<string>;
-  onDecision?: DecisionSink | undefined;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
@@ -85,47 +81,11 @@ export function createApp(o: AppOptions): Hono {
     return c.json(body, 200, NO_STORE);
   });
 
-  // RFC 7009-style revocation of a whole transaction (V-08): by presenting a Txn-Token, or by `txn` id for
-  // workloads allowed to. Stored until the longest possible exp of any token of the transaction.
+  // RFC 7009-style revocation of a whole transaction (V-08): the logic, its rate limit and its decision log are the
+  // service's (TokenService.revoke); this handler only translates HTTP.
   app.post('/revoke', async (c) => {
     const form = await readForm(c, o.readBody);
-    const params = singleValued(form);
-    const workload = await service.authenticate(params, c.req.header('authorization'));
-    const token = params.get('token');
-    const txnParam = params.get('txn');
-    if ((token === undefined) === (txnParam === undefined)) throw new OAuthError('invalid_request', 'exactly one of token or txn is required');
-    let txn: string;
-    let sub: string | undefined;
-    if (token !== undefined) {
-      let claims;
-      try {
-        claims = await service.verifyOwnTxnToken(token);
-      } catch (e) {
-        // RFC 7009 §2.2: an invalid or expired token needs no revocation.
-        if (e instanceof JwtProfileError) return c.body(null, 200, NO_STORE);
-        throw e;
-      }
-      const chain = [claims.req_wl];
-      for (let a = claims.act; a !== undefined; a = a.act) chain.push(a.sub);
-      if (!chain.includes(workload.id) && !workload.config.revokeById)
-        throw new OAuthError('unauthorized_client', 'only a workload of the transaction may revoke it');
-      txn = claims.txn;
-      sub = claims.sub;
-    } else {
-      if (!workload.config.revokeById) throw new OAuthError('unauthorized_client', 'this workload may not revoke by transaction id');
-      txn = txnParam!;
-      if (txn.length === 0 || txn.length > 128) throw new OAuthError('invalid_request', 'txn must be a transaction id');
-    }
-    // Any token of the transaction was issued by now, so expires by now + maxTokenTtl; a verifier may still accept it
-    // for its clock tolerance after that (up to MAX_VERIFIER_CLOCK_TOLERANCE), so the revocation outlives that too.
-    const until = Math.floor(Date.now() / 1000) + service.config.maxTokenTtl + Math.max(service.config.clockSkew, MAX_VERIFIER_CLOCK_TOLERANCE);
-    try {
-      await service.store.revoke(txn, until);
-    } catch (e) {
-      if (e instanceof StoreUnavailableError) throw new OAuthError('temporarily_unavailable', 'revocation store unavailable; retry later', { cause: e });
-      throw e;
-    }
-    o.onDecision?.({ time: new Date().toISOString(), hop: 'tts', event: 'revoke', effect: 'grant', txn, sub, workload: workload.id });
+    await service.revoke({ form, authorization: c.req.header('authorization') });
     return c.body(null, 200, NO_STORE);
   });
 

@@ -2,8 +2,9 @@ import type { RateLimitCheck, RateLimitResult, RevocationListener, Store, StoreH
 import { countWindow, countWindows, type RateWindow } from './windows.js';
 
 /**
- * In-process store: the default for a single instance and for tests. Expired entries are swept lazily, a bounded
- * amount of work per call, so memory stays proportional to live entries.
+ * In-process store: the default for a single instance and for tests. Expired entries (single-use ids, revocations,
+ * rate-limit windows) are swept lazily by every operation, a bounded amount of work per call, so memory stays
+ * proportional to live entries.
  */
 export class MemoryStore implements Store {
   readonly backend = 'memory';
@@ -29,6 +30,7 @@ export class MemoryStore implements Store {
   }
 
   async revoke(txn: string, untilEpochSec: number): Promise<void> {
+    this.#sweep();
     const prev = this.#revoked.get(txn) ?? 0;
     const until = Math.max(prev, untilEpochSec * 1000);
     this.#revoked.set(txn, until);
@@ -36,6 +38,7 @@ export class MemoryStore implements Store {
   }
 
   async isRevoked(txn: string): Promise<boolean> {
+    this.#sweep();
     const until = this.#revoked.get(txn);
     if (until === undefined) return false;
     if (until <= this.#now()) {
@@ -60,6 +63,11 @@ export class MemoryStore implements Store {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Entries held now, expired ones not yet swept included (diagnostics and tests). */
+  entryCounts(): { once: number; revoked: number; windows: number } {
+    return { once: this.#once.size, revoked: this.#revoked.size, windows: this.#windows.size };
+  }
+
   async health(): Promise<StoreHealth> {
     return { ok: true, backend: this.backend };
   }
@@ -68,19 +76,30 @@ export class MemoryStore implements Store {
     this.#listeners.clear();
   }
 
-  /** Drops up to a few expired entries every 64 operations. */
+  /**
+   * Every 64 operations, looks at up to 256 entries of each map from its oldest end: expired ones are dropped, live
+   * ones move to the young end, so successive sweeps walk the whole map (a head of long-lived entries never hides
+   * the expired ones behind it). Four entries looked at per operation, at most one added: memory follows live entries.
+   */
   #sweep(): void {
     if ((++this.#ops & 63) !== 0) return;
     const now = this.#now();
-    let budget = 256;
-    for (const [k, until] of this.#once) {
-      if (budget-- <= 0) break;
-      if (until <= now) this.#once.delete(k);
-    }
-    budget = 256;
-    for (const [k, w] of this.#windows) {
-      if (budget-- <= 0) break;
-      if (w.resetAt <= now) this.#windows.delete(k);
-    }
+    sweepMap(this.#once, (until) => until <= now);
+    sweepMap(this.#revoked, (until) => until <= now);
+    sweepMap(this.#windows, (w) => w.resetAt <= now);
   }
+}
+
+function sweepMap<V>(map: Map<string, V>, expired: (v: V) => boolean, budget = 256): void {
+  const n = Math.min(budget, map.size);
+  const it = map.entries();
+  const live: Array<[string, V]> = [];
+  for (let i = 0; i < n; i++) {
+    const r = it.next();
+    if (r.done) break;
+    const [k, v] = r.value;
+    map.delete(k);
+    if (!expired(v)) live.push([k, v]);
+  }
+  for (const [k, v] of live) map.set(k, v);
 }
