@@ -28,6 +28,7 @@ import { TokenService, type DecisionSink } from './exchange/index.js';
 import { engineScopePolicy } from './exchange/policy-scope.js';
 import type { ScopePolicy } from './exchange/scope.js';
 import { SigningKeySet, toPublicJwk } from './jose/keys.js';
+import { createDecisionLogger } from './log/index.js';
 import { loadPolicyBundle, PolicyBundleError } from './policy-bundle/index.js';
 import { createApp } from './server/app.js';
 import { DurableObjectStore, type DurableObjectNamespaceLike } from './store/durable-object.js';
@@ -169,7 +170,8 @@ export async function buildWorker(env: WorkerEnv, bundle: unknown, say: (m: stri
   const keys = await readSigningKeys(env);
   const { policy, hash } = await policyFor(config, bundle, say);
   const store = storeFor(env);
-  const onDecision: DecisionSink | undefined = env.BATON_DECISION_LOG === 'off' ? undefined : (e) => console.log(JSON.stringify(e));
+  // rendered by baton/log as every hop's lines: scrubbed, bounded, one line each
+  const onDecision: DecisionSink | undefined = env.BATON_DECISION_LOG === 'off' ? undefined : createDecisionLogger().sink;
   const service = await TokenService.create({ config, keys, store, policy, onDecision });
   const app = createApp({ service, remoteAddr: (c) => c.req.header('cf-connecting-ip') ?? undefined });
   return { app, service, store, config, ...(hash !== undefined ? { policyHash: hash } : {}) };

@@ -3,6 +3,7 @@ import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader
 import { configPathFrom, loadConfigFile } from '../config/load.node.js';
 import { ConfigError, trustDomainsOf } from '../config/schema.js';
 import { hashSecret } from '../exchange/client-auth.js';
+import { createDecisionLogger } from '../log/index.js';
 import { actChain, JwtProfileError, verifyTxnToken, type ActClaim } from '../jose/index.js';
 import { DEV_IDP_ISSUER, generateKeyFile, loadDevIdpKey } from './keys.js';
 
@@ -43,7 +44,8 @@ async function serve(argv: readonly string[]): Promise<number> {
     loaded,
     ...(port !== undefined ? { port } : {}),
     ...(host !== undefined ? { host } : {}),
-    ...(decisions ? { onDecision: (e) => process.stdout.write(JSON.stringify(e) + '\n') } : {}),
+    // the TTS's lines are rendered by baton/log, as every hop's: scrubbed, bounded, one line each
+    ...(decisions ? { onDecision: createDecisionLogger({ sink: (line) => process.stdout.write(`${line}\n`) }).sink } : {}),
   });
   console.error(`baton: TTS ${node.config.issuer} serving on ${node.url} (trust domains: ${trustDomainsOf(node.config).join(', ')}; store: ${node.store.backend})`);
   const stop = () => {

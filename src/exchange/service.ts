@@ -1,5 +1,6 @@
 import { base64url, createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
 import { sha256 } from '../jose/sha256.js';
+import { scrub } from '../log/index.js';
 import type { Config } from '../config/schema.js';
 import { trustDomainsOf } from '../config/schema.js';
 import { actChain, JwtProfileError, verifyTxnToken, type ActClaim, type SigningKeySet, type TxnTokenClaims } from '../jose/index.js';
@@ -182,11 +183,13 @@ export class TokenService {
     try {
       const params = singleValued(input.form);
       const req = parseExchangeRequest(params, { maxContextBytes: this.config.maxContextBytes });
-      log.audience = req.audience;
-      log.requested = req.scopes;
       // Authenticate before answering about the audience: an unauthenticated caller cannot probe trust domains.
+      // Nothing the caller sent is logged before it authenticated (issue 10 finding 5): a refusal then carries only
+      // the error and Baton's own reason.
       const workload = await this.authenticate(params, input.authorization);
       log.workload = workload.id;
+      log.audience = req.audience;
+      log.requested = req.scopes;
       if (!this.trustDomains.includes(req.audience)) throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS');
       // Store round trips overlap the CPU work (subject validation, minting); each is awaited before it matters.
       // The per-client and per-(client, subject) limits go in one store call, started now with the subject token's
@@ -426,10 +429,14 @@ export class TokenService {
     }
   }
 
+  /**
+   * Every decision of the TTS goes through here: scrubbed and bounded by baton/log's `scrub` (the same as every hop's
+   * lines: no token, no unbounded string), and a sink that throws never changes the decision.
+   */
   #emit(e: Partial<DecisionEntry>): void {
     if (this.#onDecision === undefined) return;
     try {
-      this.#onDecision({ time: this.#now().toISOString(), hop: 'tts', event: e.event ?? 'exchange', effect: e.effect ?? 'deny', ...e });
+      this.#onDecision(scrub({ time: this.#now().toISOString(), hop: 'tts', event: e.event ?? 'exchange', effect: e.effect ?? 'deny', ...e }) as DecisionEntry);
     } catch {
       /* a failing log sink never changes a decision */
     }

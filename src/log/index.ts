@@ -1,7 +1,9 @@
 /**
  * The decision log: one structured JSON line per decision, from every hop (TTS, MCP server, downstream services).
  * Lines of one transaction join on `txn`. A raw token never reaches a sink (V-11): members that hold credentials are
- * dropped and any string shaped like a JWT is replaced by a short SHA-256 fingerprint.
+ * dropped and any string shaped like a JWT is redacted; every string is bounded and every line is one line (no raw
+ * U+2028/U+2029/U+0085 or other line-breaking or control characters). The TTS, `baton/verify` and the MCP helper run
+ * their entries through the same `scrub` before any sink sees them.
  * Runs on Node and Workers (the default sink is `console.log`, i.e. stdout on Node).
  */
 
@@ -48,30 +50,87 @@ const CREDENTIAL_KEYS = new Set([
   'token', 'access_token', 'subject_token', 'actor_token', 'refresh_token', 'id_token', 'client_secret',
   'client_assertion', 'authorization', 'txn-token', 'txn_token', 'password', 'secret', 'assertion', 'cookie',
 ]);
-const JWT_SHAPE = /^eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
-const EMBEDDED_JWT = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+/** Three or more dot-separated base64url segments: a compact JWS/JWE candidate (confirmed by its header below). */
+const COMPACT = /[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){2,}/g;
 
-function scrubString(s: string): string {
-  if (JWT_SHAPE.test(s)) return '[redacted jwt]';
-  return s.replace(EMBEDDED_JWT, '[redacted jwt]').replace(BEARER, '$1 [redacted]');
+/** Longest string kept in a log entry (longer ones are cut, with the number of characters cut). */
+export const MAX_LOG_STRING = 512;
+/** Most members of one array or object kept in a log entry. */
+export const MAX_LOG_MEMBERS = 64;
+const MAX_LOG_DEPTH = 12;
+
+const b64urlChars = /^[A-Za-z0-9_-]+$/;
+function b64urlDecodeStart(seg: string): string {
+  // the first 12 characters decode to 9 bytes: enough to see where a JSON header starts
+  const part = seg.slice(0, 12);
+  if (!b64urlChars.test(part)) return '';
+  const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+  try {
+    return atob(b64.slice(0, b64.length - (b64.length % 4)));
+  } catch {
+    return '';
+  }
 }
 
-/** Deep copy without credentials: credential-named members are dropped, JWT-shaped strings redacted. */
+/** A compact JWS/JWE: its first segment is base64url of a JSON object (whatever its whitespace or member order). */
+function isCompactJose(candidate: string): boolean {
+  return /^\s*\{/.test(b64urlDecodeStart(candidate.slice(0, candidate.indexOf('.'))));
+}
+
+function scrubString(s: string): string {
+  const noJwt = s.replace(COMPACT, (m) => (isCompactJose(m) ? '[redacted jwt]' : m)).replace(BEARER, '$1 [redacted]');
+  return noJwt.length > MAX_LOG_STRING ? `${noJwt.slice(0, MAX_LOG_STRING)}…[${noJwt.length - MAX_LOG_STRING} more characters]` : noJwt;
+}
+
+/**
+ * Deep copy without credentials, bounded: credential-named members are dropped, JWT-shaped strings (anything whose
+ * first dot-separated segment is base64url of a JSON object) redacted, `Bearer`/`Basic` credentials cut, strings cut
+ * at MAX_LOG_STRING characters, arrays and objects at MAX_LOG_MEMBERS members, nesting at 12 levels. What a caller
+ * sent therefore reaches a log only bounded, whether or not it authenticated.
+ */
 export function scrub(value: unknown, depth = 0): unknown {
-  if (depth > 12) return '[truncated]';
+  if (depth > MAX_LOG_DEPTH) return '[truncated]';
   if (typeof value === 'string') return scrubString(value);
-  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  if (Array.isArray(value)) {
+    const out = value.slice(0, MAX_LOG_MEMBERS).map((v) => scrub(v, depth + 1));
+    if (value.length > MAX_LOG_MEMBERS) out.push(`[${value.length - MAX_LOG_MEMBERS} more]`);
+    return out;
+  }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
+    let n = 0;
     for (const [k, v] of Object.entries(value)) {
       if (CREDENTIAL_KEYS.has(k.toLowerCase())) continue;
       if (v === undefined || typeof v === 'function') continue;
-      out[k] = scrub(v, depth + 1);
+      if (n++ >= MAX_LOG_MEMBERS) {
+        out['…'] = 'more members cut';
+        break;
+      }
+      out[scrubString(k)] = scrub(v, depth + 1);
     }
     return out;
   }
+  if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
   return value;
+}
+
+/**
+ * Characters a line-based reader may take for a line break or that reorder what a terminal shows: JSON.stringify
+ * escapes U+0000..U+001F itself but leaves these raw (JSON allows them), so one entry could look like several lines.
+ * DEL and the C1 controls (U+0085 NEL among them), U+2028/U+2029, zero-width and bidirectional controls, the BOM,
+ * interlinear annotation marks.
+ */
+const UNSAFE_IN_LINE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+/** JSON text of `value` on exactly one line: the characters above become `\uXXXX` escapes (the same JSON value). */
+export function toJsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(UNSAFE_IN_LINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** One decision entry as one log line: scrubbed and bounded (`scrub`), then rendered by `toJsonLine`. */
+export function renderDecisionLine(entry: object): string {
+  return toJsonLine(scrub(entry));
 }
 
 /** Anything a hop emits: the TTS's `DecisionEntry`, a verifier's entry, or a `DecisionRecord`. */
@@ -101,7 +160,7 @@ export class DecisionLogger {
       return;
     }
     try {
-      this.#sink(JSON.stringify(record), record);
+      this.#sink(toJsonLine(record), record);
     } catch {
       /* a failing log sink never changes a decision */
     }

@@ -1,6 +1,7 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { TokenExchangeError, type TokenExchangeClient, type TxnTokenResult } from '../client/index.js';
+import { scrub } from '../log/index.js';
 
 type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
 
@@ -104,7 +105,9 @@ export function createBatonMcp(o: BatonMcpOptions): BatonMcp {
   const emit = (e: Omit<McpDecisionEntry, 'time' | 'hop' | 'event'>) => {
     if (o.onDecision === undefined) return;
     try {
-      o.onDecision({ time: new Date().toISOString(), hop, event: 'tool_call', ...e });
+      // the arguments in request_details come from the agent (and so from whatever prompt it read): scrubbed and
+      // bounded like every hop's entries before any sink sees them
+      o.onDecision(scrub({ time: new Date().toISOString(), hop, event: 'tool_call', ...e }) as McpDecisionEntry);
     } catch {
       /* a failing log sink never changes a decision */
     }

@@ -1,6 +1,7 @@
 import { errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import { MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
 import { keySource } from '../jose/key-source.js';
+import { renderDecisionLine, scrub, toJsonLine } from '../log/index.js';
 import { actChain, JwtProfileError, verifyTxnToken, type TxnTokenClaims } from '../jose/profiles.js';
 import { RevocationCache } from '../store/revocation-cache.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
@@ -36,8 +37,8 @@ export interface ServiceDecisionEntry {
 }
 export type ServiceDecisionSink = (entry: ServiceDecisionEntry) => void;
 
-/** The default decision log: one JSON line per decision on stdout (entries never hold a raw token). */
-export const stdoutDecisionSink: ServiceDecisionSink = (entry) => console.log(JSON.stringify(entry));
+/** The default decision log: one line per decision on stdout, rendered as baton/log renders every hop's lines. */
+export const stdoutDecisionSink: ServiceDecisionSink = (entry) => console.log(renderDecisionLine(entry));
 
 /**
  * The principal a receiving service hands to the policy engine (V-12, T-24):
@@ -131,11 +132,11 @@ export function metaOf(txn: TxnContext): ContextMeta | undefined {
   return contextMeta.get(txn);
 }
 
-/** Emits without ever letting a failing sink change a decision. */
+/** Emits the entry scrubbed and bounded (baton/log's `scrub`), without ever letting a failing sink change a decision. */
 export function emitDecision(sink: ServiceDecisionSink | undefined, entry: ServiceDecisionEntry): void {
   if (sink === undefined) return;
   try {
-    sink(entry);
+    sink(scrub(entry) as ServiceDecisionEntry);
   } catch {
     /* a failing log sink never changes a decision */
   }
@@ -347,7 +348,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
         revoked = await store.isRevoked(ctx.txn);
       } catch (e) {
         if (failOpen && e instanceof StoreUnavailableError) {
-          warn(`baton verify [${service}]: revocation store unavailable; accepting txn ${ctx.txn} unchecked (revocation: fail-open)`);
+          warn(`baton verify [${service}]: revocation store unavailable; accepting txn ${toJsonLine(scrub(ctx.txn))} unchecked (revocation: fail-open)`);
           return;
         }
         throw new TxnTokenError('unavailable', 'the revocation check is unavailable; retry later', { cause: e });

@@ -13,6 +13,7 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { parseConfig, type ConfigInput } from '../../src/config/schema.js';
 import type { DecisionEntry } from '../../src/exchange/index.js';
+import { createDecisionLogger } from '../../src/log/index.js';
 import type { ScopePolicy } from '../../src/exchange/scope.js';
 import { startNode, type RunningNode } from '../../src/node.js';
 
@@ -248,6 +249,8 @@ export interface TestTts {
   issuer: string;
   keysDir: string;
   decisions: DecisionEntry[];
+  /** the same decisions as the lines `baton serve` writes (baton/log's renderer) */
+  lines: string[];
   /** RFC 8414 metadata discovered with oauth4webapi */
   as: oauth.AuthorizationServer;
   close(): Promise<void>;
@@ -271,6 +274,8 @@ export async function startTts(o: TtsOptions): Promise<TestTts> {
     for (const k of o.signingKeys) writeFileSync(join(keysDir, `${k.kid!}.jwk.json`), JSON.stringify(k));
   }
   const decisions: DecisionEntry[] = [];
+  const lines: string[] = [];
+  const logger = createDecisionLogger({ sink: (line) => lines.push(line) });
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
@@ -282,7 +287,10 @@ export async function startTts(o: TtsOptions): Promise<TestTts> {
         loaded: { config, file: 'test', resolvePath: o.resolvePath ?? ((p) => p) },
         port,
         say: () => {},
-        onDecision: (e) => decisions.push(e),
+        onDecision: (e) => {
+          decisions.push(e);
+          logger.log(e);
+        },
         ...(o.policy !== undefined ? { policy: o.policy } : {}),
       });
     } catch (e) {
@@ -303,6 +311,7 @@ export async function startTts(o: TtsOptions): Promise<TestTts> {
       issuer,
       keysDir,
       decisions,
+      lines,
       as,
       close: async () => {
         await node.close();
