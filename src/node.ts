@@ -1,6 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { loadConfigFile, type LoadedConfig } from './config/load.node.js';
 import { subjectIssuerSchema, type Config } from './config/schema.js';
 import { loadDevIdpKey, loadSigningKeys, DEV_IDP_ISSUER } from './cli/keys.js';
@@ -145,17 +146,110 @@ export async function readNodeBody(c: Context): Promise<string> {
 export interface RunningNode extends BatonNode {
   server: ServerType;
   url: string;
-  close(): Promise<void>;
+  /**
+   * Drains (see `drainServer`, at most `drainTimeoutSeconds`, or `graceMs` when given), then closes the store.
+   * Resolves with what the drain did.
+   */
+  close(o?: { graceMs?: number }): Promise<DrainResult>;
+}
+
+export interface DrainResult {
+  /** how long the drain took, ms */
+  elapsedMs: number;
+  /** connections still open at the deadline, closed with their request unfinished */
+  forced: number;
+}
+
+/**
+ * Graceful shutdown of an HTTP server (issue 10 finding 6): stops accepting connections; idle keep-alive connections
+ * are ended at once, busy ones as soon as their last response is sent (with `Connection: close` where the headers are
+ * not out yet); at `graceMs` every connection still open is destroyed, however slow its client, so a shutdown always
+ * ends. Connections are ended gracefully (FIN after the response bytes), never destroyed while a finished response may
+ * still sit in the socket's buffer (which node's own closeIdleConnections does). `say` gets one line when the drain
+ * starts and one when it ends; `now()` ends the drain at once (a second signal).
+ */
+export function drainServer(server: ServerType, graceMs: number, say: (m: string) => void): { done: Promise<DrainResult>; now(): void } {
+  const http = server as HttpServer;
+  const t = trackerOf(http);
+  const started = Date.now();
+  t.draining = true;
+  say(`drain started: no new connections; ${t.sockets.size} open connection(s) get up to ${graceMs} ms to finish`);
+  let finish: () => void = () => {};
+  const done = new Promise<DrainResult>((resolve) => {
+    let ended = false;
+    let forced = 0;
+    const end = (): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(deadline);
+      const r = { elapsedMs: Date.now() - started, forced };
+      say(`drain ended after ${r.elapsedMs} ms: ${forced === 0 ? 'every request finished' : `${forced} connection(s) closed with a request unfinished`}`);
+      resolve(r);
+    };
+    finish = (): void => {
+      if (ended) return;
+      forced = t.sockets.size;
+      for (const socket of t.sockets.keys()) socket.destroy();
+      end();
+    };
+    for (const [socket, inflight] of t.sockets) {
+      if (inflight.size === 0) socket.end();
+      else for (const res of inflight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    }
+    // net.Server's close: stop listening, call back once the last connection has closed (http.Server's own close
+    // would first destroy the connections it deems idle)
+    NetServer.prototype.close.call(http, () => end());
+    const deadline = setTimeout(finish, graceMs);
+    if (t.sockets.size === 0) end();
+  });
+  return { done, now: () => finish() };
+}
+
+interface Tracker {
+  /** open connections and their responses in flight */
+  sockets: Map<Socket, Set<ServerResponse>>;
+  draining: boolean;
+}
+const trackers = new WeakMap<HttpServer, Tracker>();
+
+function trackerOf(server: HttpServer): Tracker {
+  let t = trackers.get(server);
+  if (t === undefined) {
+    t = { sockets: new Map(), draining: false };
+    trackers.set(server, t);
+  }
+  return t;
+}
+
+/** Tracks connections and responses in flight from the start, so that a drain knows which connections are busy. */
+function trackConnections(server: HttpServer): void {
+  const t = trackerOf(server);
+  server.on('connection', (s: Socket) => {
+    t.sockets.set(s, new Set());
+    s.once('close', () => t.sockets.delete(s));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const inflight = t.sockets.get(req.socket);
+    if (inflight === undefined) return;
+    inflight.add(res);
+    if (t.draining && !res.headersSent) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      inflight.delete(res);
+      if (t.draining && inflight.size === 0) req.socket.end();
+    });
+  });
 }
 
 /** Starts the TTS on Node (@hono/node-server). Port 0 picks a free port; `url` says which. */
 export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
   const built = await buildNode(o);
+  const say = o.say ?? ((m: string) => console.error(`baton: ${m}`));
   const { config } = built;
   let server: ServerType;
   try {
     server = await new Promise<ServerType>((resolveServer, reject) => {
       const s = serve({ fetch: built.app.fetch, port: config.port, hostname: config.host }, () => resolveServer(s));
+      trackConnections(s as HttpServer);
       s.once('error', reject);
     });
   } catch (e) {
@@ -169,9 +263,10 @@ export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
     ...built,
     server,
     url: `http://${host}:${addr.port}`,
-    close: async () => {
-      await new Promise<void>((r) => server.close(() => r()));
+    close: async (c = {}) => {
+      const r = await drainServer(server, c.graceMs ?? config.drainTimeoutSeconds * 1000, say).done;
       await built.store.close();
+      return r;
     },
   };
 }

@@ -33,7 +33,7 @@ function flag(argv: readonly string[], name: string): string | undefined {
 class UsageError extends Error {}
 
 async function serve(argv: readonly string[]): Promise<number> {
-  const { startNode } = await import('../node.js');
+  const { startNode, drainServer } = await import('../node.js');
   const loaded = loadConfigFile(configPathFrom(argv, process.env));
   const portFlag = flag(argv, '--port') ?? process.env.PORT;
   const port = portFlag === undefined ? undefined : Number(portFlag);
@@ -48,11 +48,26 @@ async function serve(argv: readonly string[]): Promise<number> {
     ...(decisions ? { onDecision: createDecisionLogger({ sink: (line) => process.stdout.write(`${line}\n`) }).sink } : {}),
   });
   console.error(`baton: TTS ${node.config.issuer} serving on ${node.url} (trust domains: ${trustDomainsOf(node.config).join(', ')}; store: ${node.store.backend})`);
-  const stop = () => {
-    void node.close().then(() => process.exit(0));
+  // Graceful shutdown: the first SIGTERM/SIGINT drains (at most drainTimeoutSeconds, then whatever is left is closed),
+  // a second one ends the drain at once. Start and end of the drain are logged; the exit code is 0 either way.
+  let draining: { now(): void } | undefined;
+  const stop = (signal: string): void => {
+    if (draining !== undefined) {
+      console.error(`baton: ${signal} again: closing the remaining connections now`);
+      draining.now();
+      return;
+    }
+    console.error(`baton: ${signal}: shutting down`);
+    const say = (m: string): void => console.error(`baton: ${m}`);
+    const d = drainServer(node.server, node.config.drainTimeoutSeconds * 1000, say);
+    draining = d;
+    void d.done
+      .then(() => node.store.close())
+      .catch((e: unknown) => say(`closing the store failed: ${(e as Error).message}`))
+      .finally(() => process.exit(0));
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
   return new Promise<number>(() => {});
 }
 

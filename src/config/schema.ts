@@ -160,6 +160,11 @@ export const configSchema = z
     /** directory of Cerbos-format policies deciding scopes (resource kind `txn_token`) */
     policies: z.string().optional(),
     dev: z.strictObject({ idp: z.boolean().default(false) }).default({ idp: false }),
+    /**
+     * Node: on SIGTERM/SIGINT (and `close()`), stop accepting connections, let requests in flight finish for at most
+     * this long, then close what is left and exit. 0 closes at once.
+     */
+    drainTimeoutSeconds: z.number().int().min(0).max(300).default(10),
   })
   .superRefine((c, ctx) => {
     if (c.trustDomain === undefined && c.trustDomains === undefined)

@@ -23,7 +23,7 @@ if (url === undefined) console.warn(`[tts-redis cluster] skipped: ${REDIS_SKIP_R
 
 describe.skipIf(url === undefined)('two TTS instances sharing one Redis', () => {
   let f: Fixture;
-  const open: Array<{ close(): Promise<void> | void }> = [];
+  const open: Array<{ close(): unknown }> = [];
   const prefixes: string[] = [];
 
   beforeAll(async () => {
