@@ -1,4 +1,5 @@
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, errors, type CompactJWSHeaderParameters, type FlattenedJWSInput, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { JwtProfileError } from './profiles.js';
 
 export interface KeySourceConfig {
   jwks?: { keys: readonly object[] } | undefined;
@@ -6,25 +7,177 @@ export interface KeySourceConfig {
 }
 
 export interface RemoteJwksOptions {
-  /** minimum time between two fetches triggered by an unknown `kid` (V-02 cool-down) */
-  cooldownMs?: number;
-  /** how long a fetched key set is used before it is fetched again */
-  cacheMaxAgeMs?: number;
-  timeoutMs?: number;
+  /** minimum time between two fetches triggered by an unknown `kid` (V-02 cool-down). Default 30 s */
+  cooldownMs?: number | undefined;
+  /** a fetched key set is refreshed (in the background) once it is this old. Default 10 min */
+  cacheMaxAgeMs?: number | undefined;
+  /** one fetch, body included. Default 3 s */
+  timeoutMs?: number | undefined;
+  /**
+   * While refreshes fail, the last good key set keeps verifying for this long past `cacheMaxAgeMs`; after that every
+   * token is refused as `key_unavailable` until a fetch succeeds (fail closed). Default 1 h.
+   */
+  maxStaleMs?: number | undefined;
+  /** a JWKS response larger than this is refused unread past it. Default 64 KiB */
+  maxBytes?: number | undefined;
+  /** a JWKS with more keys than this is refused. Default 50 */
+  maxKeys?: number | undefined;
+  /** clock in ms (tests). Default Date.now */
+  now?: (() => number) | undefined;
 }
 
+export const JWKS_DEFAULTS = {
+  cooldownMs: 30_000,
+  cacheMaxAgeMs: 600_000,
+  timeoutMs: 3_000,
+  maxStaleMs: 3_600_000,
+  maxBytes: 64 * 1024,
+  maxKeys: 50,
+} as const;
+
+/** After a failed fetch, the next one waits 1 s, then 2, 4, ... at most this long (and never less than 1 s). */
+const BACKOFF_MIN_MS = 1_000;
+const BACKOFF_MAX_MS = 60_000;
+
 /**
- * A key getter for jose: an inline JWKS, or a remote one fetched once, cached, and refetched on an unknown `kid`
- * at most once per cool-down. Headers `jku`, `x5u`, `jwk` of the token are never used to find a key.
+ * A key getter for jose: an inline JWKS, or a remote one (`remoteKeySet`). Headers `jku`, `x5u`, `jwk` of the token
+ * are never used to find a key.
  */
 export function keySource(cfg: KeySourceConfig, opts: RemoteJwksOptions = {}): JWTVerifyGetKey {
   if (cfg.jwks !== undefined) return createLocalJWKSet(cfg.jwks as JSONWebKeySet);
-  if (cfg.jwksUri !== undefined) {
-    return createRemoteJWKSet(new URL(cfg.jwksUri), {
-      cooldownDuration: opts.cooldownMs ?? 30_000,
-      cacheMaxAge: opts.cacheMaxAgeMs ?? 600_000,
-      timeoutDuration: opts.timeoutMs ?? 3_000,
-    });
-  }
+  if (cfg.jwksUri !== undefined) return remoteKeySet(new URL(cfg.jwksUri), opts);
   throw new Error('a key source needs jwks or jwksUri');
+}
+
+/** Reads at most `max` bytes of a response body; more is an error (the rest is never read). */
+async function readCapped(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? 'NaN');
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw new Error(`the JWKS is larger than ${max} bytes`);
+  }
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw new Error(`the JWKS is larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.byteLength;
+  }
+  return new TextDecoder('utf-8', { fatal: true }).decode(all);
+}
+
+async function fetchKeySet(url: URL, timeoutMs: number, maxBytes: number, maxKeys: number): Promise<JWTVerifyGetKey> {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  try {
+    const res = await fetch(url, { signal: ctl.signal, headers: { accept: 'application/json, application/jwk-set+json' } });
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => {});
+      throw new Error(`the JWKS endpoint answered ${res.status}`);
+    }
+    const text = await readCapped(res, maxBytes);
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new Error('the JWKS is not JSON');
+    }
+    const keys = v !== null && typeof v === 'object' ? (v as { keys?: unknown }).keys : undefined;
+    if (!Array.isArray(keys)) throw new Error('the JWKS has no keys array');
+    if (keys.length > maxKeys) throw new Error(`the JWKS has more than ${maxKeys} keys`);
+    return createLocalJWKSet(v as JSONWebKeySet);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A remote JWKS, bounded and resilient (issue 10 finding 7):
+ * - fetched once, then refreshed in the background when older than `cacheMaxAgeMs` (the request that notices uses
+ *   the current set), and refetched on an unknown `kid` at most once per `cooldownMs` (V-02);
+ * - a refresh that fails keeps the last good set serving for up to `maxStaleMs`, then every token is refused as
+ *   `key_unavailable` (fail closed) until a fetch succeeds;
+ * - after a failed fetch the next one waits (1 s, doubling up to 60 s): an endpoint that is down is not hammered,
+ *   once per check;
+ * - a response is read at most `maxBytes` far and may hold at most `maxKeys` keys; non-200, not JSON, too large, too
+ *   many keys: a failed fetch.
+ * Errors: `JwtProfileError('key_unavailable')` when no usable key set can be had now; jose's `JWKSNoMatchingKey` for
+ * a `kid` the current set (fetched successfully, within the cool-down) does not have. Runs on Node and Workers.
+ */
+export function remoteKeySet(url: URL, o: RemoteJwksOptions = {}): JWTVerifyGetKey {
+  const cooldownMs = o.cooldownMs ?? JWKS_DEFAULTS.cooldownMs;
+  const maxAgeMs = o.cacheMaxAgeMs ?? JWKS_DEFAULTS.cacheMaxAgeMs;
+  const timeoutMs = o.timeoutMs ?? JWKS_DEFAULTS.timeoutMs;
+  const maxStaleMs = o.maxStaleMs ?? JWKS_DEFAULTS.maxStaleMs;
+  const maxBytes = o.maxBytes ?? JWKS_DEFAULTS.maxBytes;
+  const maxKeys = o.maxKeys ?? JWKS_DEFAULTS.maxKeys;
+  const now = o.now ?? Date.now;
+  for (const [name, v] of Object.entries({ cooldownMs, maxAgeMs, timeoutMs, maxStaleMs, maxBytes, maxKeys }))
+    if (!Number.isFinite(v) || v < 0) throw new TypeError(`remote JWKS: ${name} must be a finite number >= 0`);
+
+  let current: { getKey: JWTVerifyGetKey; fetchedAt: number } | undefined;
+  let lastAttempt = Number.NEGATIVE_INFINITY;
+  let failures = 0;
+  let notBefore = Number.NEGATIVE_INFINITY;
+  let lastError = '';
+  let inflight: Promise<void> | undefined;
+
+  /** One fetch at a time; a failure is recorded (backoff), never thrown: callers look at `current`. */
+  function refresh(): Promise<void> {
+    inflight ??= (async () => {
+      lastAttempt = now();
+      try {
+        const getKey = await fetchKeySet(url, timeoutMs, maxBytes, maxKeys);
+        current = { getKey, fetchedAt: now() };
+        failures = 0;
+        notBefore = Number.NEGATIVE_INFINITY;
+      } catch (e) {
+        failures += 1;
+        notBefore = now() + Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (failures - 1));
+        lastError = e instanceof Error && e.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : e instanceof Error ? e.message : 'fetch failed';
+      } finally {
+        inflight = undefined;
+      }
+    })();
+    return inflight;
+  }
+
+  const unavailable = (): JwtProfileError =>
+    new JwtProfileError('key_unavailable', `the key set cannot be fetched (${lastError || 'not fetched yet'}); next attempt in ${Math.max(0, Math.ceil((notBefore - now()) / 1000))} s`);
+
+  const mayFetch = (): boolean => now() >= notBefore;
+
+  return async (header: CompactJWSHeaderParameters, input: FlattenedJWSInput) => {
+    if (current === undefined || now() - current.fetchedAt > maxAgeMs + maxStaleMs) {
+      // nothing usable (never fetched, or stale beyond the bound): a fetch must succeed first
+      if (inflight !== undefined) await inflight;
+      else if (mayFetch()) await refresh();
+      if (current === undefined || now() - current.fetchedAt > maxAgeMs + maxStaleMs) throw unavailable();
+    } else if (now() - current.fetchedAt > maxAgeMs && inflight === undefined && mayFetch()) {
+      void refresh(); // stale but within the bound: serve it, refresh in the background
+    }
+    try {
+      return await current.getKey(header, input);
+    } catch (e) {
+      if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
+      // an unknown kid: perhaps a new key. Refetch at most once per cool-down, never during a backoff.
+      if (inflight !== undefined) await inflight;
+      else if (now() - lastAttempt >= cooldownMs && mayFetch()) await refresh();
+      if (failures > 0) throw unavailable(); // the set could not be refreshed: this kid may be a key we cannot see
+      return current.getKey(header, input);
+    }
+  };
 }

@@ -1,4 +1,3 @@
-import { errors as joseErrors, type JWTVerifyGetKey } from 'jose';
 import { MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
 import { keySource } from '../jose/key-source.js';
 import { renderDecisionLine, scrub, toJsonLine } from '../log/index.js';
@@ -106,8 +105,24 @@ export interface VerifierOptions {
   service?: string | undefined;
   /** verified tokens kept (by token, until `exp`) so that a token used for many calls is verified once; 0 disables. Default 10 000. */
   cacheSize?: number | undefined;
+  /**
+   * ... and at most this many bytes of them (estimated heap: `entryBytes`), whichever bound is reached first; the
+   * least recently used go first. Default 16 MiB (fits a 128 MB Workers isolate); 0 disables the cache.
+   */
+  cacheMaxBytes?: number | undefined;
   /** minimum time between JWKS fetches caused by an unknown `kid` (default 30 s) */
   jwksCooldownMs?: number | undefined;
+  /** the JWKS is refreshed (in the background) once it is this old (default 10 min) */
+  jwksCacheMaxAgeMs?: number | undefined;
+  /**
+   * while JWKS refreshes fail, the last good key set keeps verifying for this long past `jwksCacheMaxAgeMs`; then every
+   * token is refused `unavailable` until a fetch succeeds (default 1 h). Failed fetches back off (1 s doubling to 60 s).
+   */
+  jwksMaxStaleMs?: number | undefined;
+  /** a JWKS response larger than this is refused, unread past it (default 64 KiB) */
+  jwksMaxBytes?: number | undefined;
+  /** a JWKS with more keys than this is refused (default 50) */
+  jwksMaxKeys?: number | undefined;
   /** the clock in ms (tests, benchmarks); default Date.now */
   now?: (() => number) | undefined;
   /** where the fail-open warning goes (default console.warn); one line, never a token */
@@ -117,6 +132,8 @@ export interface VerifierOptions {
 export interface Verifier {
   /** Verifies the value of the `Txn-Token` header (V-01..V-09). Throws `TxnTokenError`. */
   verify(headerValue: string | null | undefined): Promise<TxnContext>;
+  /** What the verified-token cache holds now: entries and their estimated bytes (`entryBytes`). */
+  cacheStats(): { entries: number; bytes: number };
   close(): Promise<void>;
 }
 
@@ -205,6 +222,41 @@ interface CacheEntry {
   token: string;
   ctx: TxnContext;
   untilMs: number;
+  /** estimated heap bytes of the entry (`entryBytes`) */
+  bytes: number;
+}
+
+/** Default byte bound of the verified-token cache: fits a 128 MB Workers isolate with room for everything else. */
+export const DEFAULT_CACHE_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Estimated heap bytes held by one cached verification (issue 10 finding 8): the token string, the parsed and frozen
+ * claims, the context around them. Estimated from the claims' structure, not from the token's length, since the same
+ * 16 KB token costs 13 KB of heap as one long string and 236 KB as an array of empty objects (measured on Node 20):
+ * strings count their characters, numbers outside the small-integer range a boxed double, every array slot a pointer,
+ * every object a frozen dictionary (header plus three words per member). Calibrated against the real heap in
+ * test/verify/cache-memory.test.ts, where the estimate is checked to be at least the measured heap.
+ */
+export function entryBytes(token: string, claims: unknown): number {
+  let bytes = 1024 + token.length; // the context, principal, scope set, chain; the token itself
+  const stack: unknown[] = [claims];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') bytes += 16 + (/[^\u0000-\u00ff]/.test(v) ? 2 * v.length : v.length);
+    else if (typeof v === 'number') bytes += Number.isInteger(v) && Math.abs(v) < 2 ** 30 ? 0 : 16;
+    else if (Array.isArray(v)) {
+      bytes += 56 + 8 * v.length;
+      for (const x of v) stack.push(x);
+    } else if (v !== null && typeof v === 'object') {
+      const keys = Object.keys(v);
+      bytes += 56 + 32 * keys.length;
+      for (const k of keys) {
+        bytes += 16 + k.length;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return bytes;
 }
 
 /** Builds the frozen context from verified claims. */
@@ -264,35 +316,38 @@ export function createVerifier(o: VerifierOptions): Verifier {
   const revocations = store === undefined ? undefined : new RevocationCache(store, { now });
   const replayNs = o.replayGuard === undefined ? undefined : `replay:${o.replayGuard.namespace}`;
   const maxEntries = Math.max(0, Math.floor(o.cacheSize ?? 10_000));
+  const maxBytes = Math.max(0, Math.floor(o.cacheMaxBytes ?? DEFAULT_CACHE_MAX_BYTES));
+  let cacheBytes = 0;
 
-  const baseKey = keySource({ jwks: o.jwks, jwksUri: o.jwksUri }, { cooldownMs: o.jwksCooldownMs ?? 30_000 });
-  // A key set that cannot be had is an outage (503), not a bad token: only "no key for this kid/alg" is the token's
-  // fault. A failed fetch (TypeError from fetch), a non-200 answer or an unparsable JWKS become key_unavailable.
-  const getKey: JWTVerifyGetKey = async (header, input) => {
-    try {
-      return await baseKey(header, input);
-    } catch (e) {
-      if (
-        e instanceof joseErrors.JWKSNoMatchingKey ||
-        e instanceof joseErrors.JWKSMultipleMatchingKeys ||
-        e instanceof joseErrors.JOSEAlgNotAllowed ||
-        e instanceof joseErrors.JOSENotSupported
-      )
-        throw e;
-      throw new JwtProfileError('key_unavailable', 'the TTS key set could not be fetched', { cause: e });
-    }
-  };
+  // A key set that cannot be had is an outage (503 `unavailable`), not a bad token: the remote key set reports it as
+  // key_unavailable, and only "no key for this kid/alg" is the token's fault (issue 10 finding 7: bounded, resilient).
+  const getKey = keySource(
+    { jwks: o.jwks, jwksUri: o.jwksUri },
+    {
+      cooldownMs: o.jwksCooldownMs,
+      cacheMaxAgeMs: o.jwksCacheMaxAgeMs,
+      maxStaleMs: o.jwksMaxStaleMs,
+      maxBytes: o.jwksMaxBytes,
+      maxKeys: o.jwksMaxKeys,
+      now,
+    },
+  );
 
   /** verified tokens by signature segment; the full token is compared on a hit (a copied signature never hits) */
   const cache = new Map<string, CacheEntry>();
   const inflight = new Map<string, Promise<TxnContext>>();
   let closed = false;
 
+  function cacheDelete(sig: string, e: CacheEntry): void {
+    cache.delete(sig);
+    cacheBytes -= e.bytes;
+  }
+
   function cacheGet(token: string, sig: string, nowMs: number): TxnContext | undefined {
     const e = cache.get(sig);
     if (e === undefined || e.token !== token) return undefined;
     if (e.untilMs <= nowMs) {
-      cache.delete(sig);
+      cacheDelete(sig, e);
       return undefined;
     }
     // LRU-ish: a hit moves the entry to the young end.
@@ -302,21 +357,24 @@ export function createVerifier(o: VerifierOptions): Verifier {
   }
 
   function cachePut(sig: string, entry: CacheEntry): void {
-    if (maxEntries === 0) return;
-    if (cache.size >= maxEntries) {
+    if (maxEntries === 0 || entry.bytes > maxBytes) return;
+    const prev = cache.get(sig);
+    if (prev !== undefined) cacheDelete(sig, prev);
+    if (cache.size >= maxEntries || cacheBytes + entry.bytes > maxBytes) {
       const nowMs = now();
       let budget = 64;
       for (const [k, v] of cache) {
         if (budget-- <= 0) break;
-        if (v.untilMs <= nowMs) cache.delete(k);
+        if (v.untilMs <= nowMs) cacheDelete(k, v);
       }
-      while (cache.size >= maxEntries) {
-        const oldest = cache.keys().next();
+      while (cache.size >= maxEntries || cacheBytes + entry.bytes > maxBytes) {
+        const oldest = cache.entries().next();
         if (oldest.done) break;
-        cache.delete(oldest.value);
+        cacheDelete(oldest.value[0], oldest.value[1]);
       }
     }
     cache.set(sig, entry);
+    cacheBytes += entry.bytes;
   }
 
   async function verifyFresh(token: string): Promise<TxnContext> {
@@ -384,7 +442,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
           p.then(
             (c) => {
               inflight.delete(token);
-              cachePut(sig, { token, ctx: c, untilMs: c.exp * 1000 });
+              cachePut(sig, { token, ctx: c, untilMs: c.exp * 1000, bytes: entryBytes(token, c.claims) });
             },
             () => inflight.delete(token),
           );
@@ -412,9 +470,11 @@ export function createVerifier(o: VerifierOptions): Verifier {
 
   return {
     verify,
+    cacheStats: () => ({ entries: cache.size, bytes: cacheBytes }),
     async close() {
       closed = true;
       cache.clear();
+      cacheBytes = 0;
       inflight.clear();
       revocations?.close();
     },
