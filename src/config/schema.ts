@@ -115,6 +115,8 @@ const redisOptions = z
     operationTimeoutMs: z.number().int().positive().optional(),
     healthTimeoutMs: z.number().int().positive().optional(),
     maxReconnectDelayMs: z.number().int().positive().optional(),
+    /** the revocation bound: verifiers trust their pushed revocation set only while it lags at most this (default 1000) */
+    revocationFeedMaxLagMs: z.number().int().positive().max(60_000).optional(),
   })
   .superRefine((r, ctx) => {
     if (r.url === undefined && r.redis === undefined && r.sentinels === undefined && r.cluster === undefined)

@@ -36,6 +36,14 @@ export interface RedisStoreOptions {
   healthTimeoutMs?: number;
   /** Longest pause between reconnect attempts. Default 1000 ms. */
   maxReconnectDelayMs?: number;
+  /**
+   * The revocation bound (issue 10 finding 11): the pushed revocation feed counts as live (a local "not revoked" is
+   * trusted) only while the subscriber connection has answered a PING sent at most this long ago; PINGs go out every
+   * quarter of it. Past it (a frozen or partitioned link) a verifier asks Redis itself, and when Redis does not answer
+   * it refuses (fail closed). So a revocation is enforced by every verifier at most this long after it was stored.
+   * Default 1000 ms.
+   */
+  revocationFeedMaxLagMs?: number;
   /** One-line diagnostics (connection errors, throttled). Never receives secrets. Default `console.warn`. */
   logger?: (line: string) => void;
 }
@@ -106,7 +114,7 @@ return out
 
 const LOG_INTERVAL_MS = 30_000;
 const RESYNC_RETRY_MS = 1_000;
-const SUB_PING_MS = 2_000;
+const DEFAULT_FEED_MAX_LAG_MS = 1_000;
 
 function noop(): void {}
 
@@ -164,6 +172,9 @@ export class RedisStore implements Store {
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
   #readyWaiter: Promise<void> | undefined;
+  readonly #feedMaxLagMs: number;
+  /** when the last PING (or SUBSCRIBE) that the subscriber connection has answered was sent; -Infinity: none */
+  #confirmedAt = Number.NEGATIVE_INFINITY;
 
   constructor(spec: string | RedisStoreOptions = {}) {
     const o: RedisStoreOptions = typeof spec === 'string' ? { url: spec } : spec;
@@ -174,6 +185,7 @@ export class RedisStore implements Store {
     this.#opTimeoutMs = o.operationTimeoutMs ?? Math.max(connectTimeout, commandTimeout);
     this.#healthTimeoutMs = o.healthTimeoutMs ?? 1000;
     this.#log = o.logger ?? ((line) => console.warn(line));
+    this.#feedMaxLagMs = positiveInt('revocationFeedMaxLagMs', o.revocationFeedMaxLagMs ?? DEFAULT_FEED_MAX_LAG_MS);
     const maxDelay = o.maxReconnectDelayMs ?? 1000;
     const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 10), maxDelay);
 
@@ -268,8 +280,13 @@ export class RedisStore implements Store {
     };
   }
 
+  /**
+   * Live = connected, subscribed, resynchronised, AND the subscriber connection answered a PING sent within
+   * `revocationFeedMaxLagMs`. Redis delivers a connection's messages in order, so that answer proves every
+   * revocation stored before the PING was sent has been delivered: a local miss is then at most that stale.
+   */
   revocationFeedLive(): boolean {
-    return this.#feedLive && !this.#closed && this.#sub?.status === 'ready';
+    return this.#feedLive && !this.#closed && this.#sub?.status === 'ready' && Date.now() - this.#confirmedAt <= this.#feedMaxLagMs;
   }
 
   async health(): Promise<StoreHealth> {
@@ -372,6 +389,7 @@ export class RedisStore implements Store {
     const down = (): void => {
       this.#subGen += 1;
       this.#feedLive = false;
+      this.#confirmedAt = Number.NEGATIVE_INFINITY;
     };
     sub.on('close', down);
     sub.on('end', down);
@@ -385,20 +403,29 @@ export class RedisStore implements Store {
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.#channel) this.#deliver(message);
     });
-    // A half-open connection is noticed by a periodic PING (valid in subscriber mode).
+    // The heartbeat of the revocation bound (revocationFeedLive): a PING every quarter of the bound, valid in
+    // subscriber mode. A half-open connection is also noticed by it (the PING times out: reconnect).
     this.#pingTimer = setInterval(() => {
       if (sub.status !== 'ready') return;
-      sub.ping().catch((e: unknown) => {
-        this.#logThrottled('subscriber', `ping failed: ${describe(e)}`);
-        this.#feedLive = false;
-        sub.disconnect(true);
-      });
-    }, SUB_PING_MS);
+      const gen = this.#subGen;
+      const sentAt = Date.now();
+      sub.ping().then(
+        () => {
+          if (gen === this.#subGen && sentAt > this.#confirmedAt) this.#confirmedAt = sentAt;
+        },
+        (e: unknown) => {
+          this.#logThrottled('subscriber', `ping failed: ${describe(e)}`);
+          this.#feedLive = false;
+          sub.disconnect(true);
+        },
+      );
+    }, Math.max(10, Math.floor(this.#feedMaxLagMs / 4)));
     this.#pingTimer.unref?.();
   }
 
   async #subscribe(sub: Client, gen: number): Promise<void> {
     if (gen !== this.#subGen || this.#closed) return;
+    const sentAt = Date.now();
     try {
       await sub.subscribe(this.#channel);
     } catch (e) {
@@ -408,6 +435,8 @@ export class RedisStore implements Store {
     }
     if (gen !== this.#subGen) return;
     this.#subscribedGen = gen;
+    // the SUBSCRIBE answer confirms the link like a PING: every later PUBLISH reaches us in order
+    if (sentAt > this.#confirmedAt) this.#confirmedAt = sentAt;
     await this.#syncFeed(gen);
   }
 

@@ -188,3 +188,79 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+export interface TcpProxy {
+  readonly port: number;
+  readonly url: string;
+  /** Freezes every connection through the proxy: nothing is forwarded either way, nothing is closed (a partition). */
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `targetPort`, for freezing one client's link to Redis while others keep theirs
+ * (never the shared Redis itself: only this client's sockets stop). New connections made while paused are accepted and
+ * held, their upstream opened only on resume.
+ */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  let paused = false;
+  const pairs = new Set<{ a: import('node:net').Socket; b: import('node:net').Socket | undefined; start(): void }>();
+  const server = createServer((client) => {
+    const pair = {
+      a: client,
+      b: undefined as import('node:net').Socket | undefined,
+      start() {
+        if (pair.b !== undefined) return;
+        const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+        pair.b = upstream;
+        client.pipe(upstream);
+        upstream.pipe(client);
+        upstream.on('error', () => client.destroy());
+        upstream.on('close', () => client.destroy());
+      },
+    };
+    pairs.add(pair);
+    client.on('error', () => pair.b?.destroy());
+    client.on('close', () => {
+      pair.b?.destroy();
+      pairs.delete(pair);
+    });
+    if (paused) client.pause();
+    else pair.start();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pause() {
+      paused = true;
+      for (const p of pairs) {
+        p.a.unpipe();
+        p.b?.unpipe();
+        p.a.pause();
+        p.b?.pause();
+      }
+    },
+    resume() {
+      paused = false;
+      for (const p of pairs) {
+        if (p.b === undefined) p.start();
+        else {
+          p.a.pipe(p.b);
+          p.b.pipe(p.a);
+        }
+        p.a.resume();
+        p.b?.resume();
+      }
+    },
+    async close() {
+      for (const p of pairs) {
+        p.a.destroy();
+        p.b?.destroy();
+      }
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
