@@ -1,6 +1,6 @@
 // baton/verify: what a downstream service imports to receive a Txn-Token (V-01..V-12).
-// Runs unchanged on Node and Cloudflare Workers: imports only jose/, policy/ types, store/ types and the revocation
-// cache; never the server, the exchange pipeline or a Node-only module.
+// Runs unchanged on Node and Cloudflare Workers: imports only jose/, log/ (the scrubber), policy/ types, store/ types
+// and the revocation cache; never the server, the exchange pipeline or a Node-only module.
 export { createVerifier, parseTxnTokenHeader, DEFAULT_ALGORITHMS } from './verifier.js';
 export type { TxnContext, TxnPrincipal, Verifier, VerifierOptions, ServiceDecisionEntry, ServiceDecisionSink } from './verifier.js';
 export { TxnTokenError, ForbiddenError, type TxnTokenErrorCode } from './errors.js';
