@@ -24,6 +24,8 @@ export interface RemoteJwksOptions {
   maxKeys?: number | undefined;
   /** clock in ms (tests). Default Date.now */
   now?: (() => number) | undefined;
+  /** the fetch to use (a Workers service binding's, a proxy's). Default the global fetch */
+  fetch?: ((input: URL, init: RequestInit) => Promise<Response>) | undefined;
 }
 
 export const JWKS_DEFAULTS = {
@@ -79,11 +81,13 @@ async function readCapped(res: Response, max: number): Promise<string> {
   return new TextDecoder('utf-8', { fatal: true }).decode(all);
 }
 
-async function fetchKeySet(url: URL, timeoutMs: number, maxBytes: number, maxKeys: number): Promise<JWTVerifyGetKey> {
+type FetchFn = (input: URL, init: RequestInit) => Promise<Response>;
+
+async function fetchKeySet(fetchFn: FetchFn, url: URL, timeoutMs: number, maxBytes: number, maxKeys: number): Promise<JWTVerifyGetKey> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {
-    const res = await fetch(url, { signal: ctl.signal, headers: { accept: 'application/json, application/jwk-set+json' } });
+    const res = await fetchFn(url, { signal: ctl.signal, headers: { accept: 'application/json, application/jwk-set+json' } });
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => {});
       throw new Error(`the JWKS endpoint answered ${res.status}`);
@@ -125,6 +129,7 @@ export function remoteKeySet(url: URL, o: RemoteJwksOptions = {}): JWTVerifyGetK
   const maxBytes = o.maxBytes ?? JWKS_DEFAULTS.maxBytes;
   const maxKeys = o.maxKeys ?? JWKS_DEFAULTS.maxKeys;
   const now = o.now ?? Date.now;
+  const fetchFn: FetchFn = o.fetch ?? ((input, init) => fetch(input, init));
   for (const [name, v] of Object.entries({ cooldownMs, maxAgeMs, timeoutMs, maxStaleMs, maxBytes, maxKeys }))
     if (!Number.isFinite(v) || v < 0) throw new TypeError(`remote JWKS: ${name} must be a finite number >= 0`);
 
@@ -140,7 +145,7 @@ export function remoteKeySet(url: URL, o: RemoteJwksOptions = {}): JWTVerifyGetK
     inflight ??= (async () => {
       lastAttempt = now();
       try {
-        const getKey = await fetchKeySet(url, timeoutMs, maxBytes, maxKeys);
+        const getKey = await fetchKeySet(fetchFn, url, timeoutMs, maxBytes, maxKeys);
         current = { getKey, fetchedAt: now() };
         failures = 0;
         notBefore = Number.NEGATIVE_INFINITY;

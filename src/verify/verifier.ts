@@ -123,6 +123,8 @@ export interface VerifierOptions {
   jwksMaxBytes?: number | undefined;
   /** a JWKS with more keys than this is refused (default 50) */
   jwksMaxKeys?: number | undefined;
+  /** the fetch for the JWKS (e.g. a Workers service binding to the TTS); default the global fetch */
+  jwksFetch?: ((input: URL, init: RequestInit) => Promise<Response>) | undefined;
   /** the clock in ms (tests, benchmarks); default Date.now */
   now?: (() => number) | undefined;
   /** where the fail-open warning goes (default console.warn); one line, never a token */
@@ -329,6 +331,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
       maxStaleMs: o.jwksMaxStaleMs,
       maxBytes: o.jwksMaxBytes,
       maxKeys: o.jwksMaxKeys,
+      fetch: o.jwksFetch,
       now,
     },
   );

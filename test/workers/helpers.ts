@@ -38,7 +38,7 @@ export async function userToken(o: { sub?: string; scope?: string; roles?: strin
 }
 
 /** A private_key_jwt client assertion of mcp-support-agent (RFC 7523), a fresh jti unless given. */
-export async function clientAssertion(o: { jti?: string; aud?: string } = {}): Promise<string> {
+export async function clientAssertion(o: { jti?: string; aud?: string | string[] } = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return sign(env.TEST_CLIENT_PRIVATE_JWK, {
     iss: 'mcp-support-agent',
