@@ -1,5 +1,5 @@
 /**
- * Bounds on JSON that Baton copies from one token or request into another. Deeply nested JSON parses fine (V8's
+ * Bounds on what Baton reads (bodies, key sets) and on JSON it copies from one token or request into another. Deeply nested JSON parses fine (V8's
  * parser is iterative) but every recursive walk afterwards overflows the stack: `JSON.stringify` when a Txn-Token is
  * signed, `structuredClone`, a verifier freezing the claims. So nesting is measured here without recursion, before any
  * such walk, and sizes are bounded so that what the TTS signs is a token every verifier accepts.
@@ -41,4 +41,33 @@ const enc = new TextEncoder();
 export function jsonBytes(v: unknown): number {
   const text = JSON.stringify(v);
   return text === undefined ? 0 : enc.encode(text).length;
+}
+
+/**
+ * Reads a byte stream to its end, at most `maxBytes`: past that the stream is cancelled (the rest is never read) and
+ * the answer is undefined. For bodies of any size from anyone: request bodies (the TTS), JWKS answers (key sets).
+ */
+export async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (body === null) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const all = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.byteLength;
+  }
+  return all;
 }

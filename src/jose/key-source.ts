@@ -1,4 +1,5 @@
 import { createLocalJWKSet, errors, type CompactJWSHeaderParameters, type FlattenedJWSInput, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
+import { readCapped } from './json-bounds.js';
 import { JwtProfileError } from './profiles.js';
 
 export interface KeySourceConfig {
@@ -52,33 +53,15 @@ export function keySource(cfg: KeySourceConfig, opts: RemoteJwksOptions = {}): J
 }
 
 /** Reads at most `max` bytes of a response body; more is an error (the rest is never read). */
-async function readCapped(res: Response, max: number): Promise<string> {
+async function readCappedText(res: Response, max: number): Promise<string> {
   const declared = Number(res.headers.get('content-length') ?? 'NaN');
   if (Number.isFinite(declared) && declared > max) {
     await res.body?.cancel().catch(() => {});
     throw new Error(`the JWKS is larger than ${max} bytes`);
   }
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw new Error(`the JWKS is larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.byteLength;
-  }
-  return new TextDecoder('utf-8', { fatal: true }).decode(all);
+  const bytes = await readCapped(res.body, max);
+  if (bytes === undefined) throw new Error(`the JWKS is larger than ${max} bytes`);
+  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
 }
 
 type FetchFn = (input: URL, init: RequestInit) => Promise<Response>;
@@ -92,7 +75,7 @@ async function fetchKeySet(fetchFn: FetchFn, url: URL, timeoutMs: number, maxByt
       await res.body?.cancel().catch(() => {});
       throw new Error(`the JWKS endpoint answered ${res.status}`);
     }
-    const text = await readCapped(res, maxBytes);
+    const text = await readCappedText(res, maxBytes);
     let v: unknown;
     try {
       v = JSON.parse(text);

@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { OAuthError, TokenService, toOAuthError } from '../exchange/index.js';
 import { GRANT_TOKEN_EXCHANGE } from '../exchange/request.js';
+import { readCapped } from '../jose/json-bounds.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -28,28 +29,9 @@ export const bodyTooLarge = () => new OAuthError('invalid_request', `request bod
 
 /** The Fetch-API body reader (Workers, tests): streams and stops at MAX_BODY_BYTES instead of buffering any size. */
 export async function readFetchBody(c: Context): Promise<string> {
-  const body = c.req.raw.body;
-  if (body === null) return '';
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw bodyTooLarge();
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const ch of chunks) {
-    all.set(ch, off);
-    off += ch.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  const bytes = await readCapped(c.req.raw.body, MAX_BODY_BYTES);
+  if (bytes === undefined) throw bodyTooLarge();
+  return new TextDecoder().decode(bytes);
 }
 
 async function readForm(c: Context, readBody: ((c: Context) => Promise<string>) | undefined): Promise<URLSearchParams> {
