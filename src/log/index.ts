@@ -51,14 +51,20 @@ const CREDENTIAL_KEYS = new Set([
   'client_assertion', 'authorization', 'txn-token', 'txn_token', 'password', 'secret', 'assertion', 'cookie',
 ]);
 const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
-/** Three or more dot-separated base64url segments: a compact JWS/JWE candidate (confirmed by its header below). */
-const COMPACT = /[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*){2,}/g;
+/**
+ * A run of base64url characters and dots with at least one dot: a compact JWS/JWE candidate (confirmed by its first
+ * segment below), taken whole, however many segments (a token cut short is still redacted). Linear: a candidate only
+ * starts where a run starts (the lookbehind), so no input makes the engine backtrack quadratically.
+ */
+const JOSE_RUN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*/g;
 
 /** Longest string kept in a log entry (longer ones are cut, with the number of characters cut). */
 export const MAX_LOG_STRING = 512;
 /** Most members of one array or object kept in a log entry. */
 export const MAX_LOG_MEMBERS = 64;
 const MAX_LOG_DEPTH = 12;
+/** Only this much of a string is ever looked at (the cut to MAX_LOG_STRING comes after redaction). */
+const MAX_SCANNED = 8192;
 
 const b64urlChars = /^[A-Za-z0-9_-]+$/;
 function b64urlDecodeStart(seg: string): string {
@@ -79,8 +85,13 @@ function isCompactJose(candidate: string): boolean {
 }
 
 function scrubString(s: string): string {
-  const noJwt = s.replace(COMPACT, (m) => (isCompactJose(m) ? '[redacted jwt]' : m)).replace(BEARER, '$1 [redacted]');
-  return noJwt.length > MAX_LOG_STRING ? `${noJwt.slice(0, MAX_LOG_STRING)}…[${noJwt.length - MAX_LOG_STRING} more characters]` : noJwt;
+  const scanned = s.length > MAX_SCANNED ? s.slice(0, MAX_SCANNED) : s;
+  let clean = scanned;
+  if (clean.includes('.')) clean = clean.replace(JOSE_RUN, (m) => (isCompactJose(m) ? '[redacted jwt]' : m));
+  if (clean.includes(' ') || clean.includes('\t')) clean = clean.replace(BEARER, '$1 [redacted]');
+  if (clean.length <= MAX_LOG_STRING && scanned.length === s.length) return clean;
+  const kept = clean.slice(0, MAX_LOG_STRING);
+  return `${kept}…[${s.length - scanned.length + clean.length - kept.length} more characters]`;
 }
 
 /**

@@ -227,4 +227,18 @@ describe('issue 10 finding 5: bounded, escaped fields', () => {
     expectOneLineEach([line]);
     expect((JSON.parse(line) as { sub: string }).sub).toBe(sub);
   });
+
+  it('issue 10 finding 5: the scrubber reads a bounded prefix with linear patterns: adversarial 1 MB strings are scrubbed, and cut', () => {
+    // a quadratic pattern took 21 s for 64 KB of base64url characters (what an authenticated caller may put in
+    // audience); at 1 MB it would not finish. The test's timeout is only a hang guard.
+    for (const s of ['z'.repeat(1 << 20), 'eyJ'.repeat(350_000), 'a.'.repeat(500_000), `${'Bearer '.repeat(150_000)}x`, `${'A'.repeat(1 << 20)}.`]) {
+      const line = renderDecisionLine({ hop: 'tts', event: 'exchange', effect: 'deny', audience: s });
+      expect(line.length).toBeLessThan(MAX_LOG_STRING + 200);
+      expect((JSON.parse(line) as { audience: string }).audience).toMatch(/…\[\d+ more characters\]$/);
+    }
+    // a JWT cut short by the bound is still redacted (a header and a dot are enough)
+    const subjectish = `${Buffer.from('{"alg":"EdDSA"}').toString('base64url')}.${'p'.repeat(20_000)}`;
+    expect(renderDecisionLine({ hop: 'x', event: 'y', effect: 'deny', reason: subjectish })).toContain('[redacted jwt]');
+  });
 });
+
