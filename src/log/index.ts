@@ -57,6 +57,22 @@ const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
  * starts where a run starts (the lookbehind), so no input makes the engine backtrack quadratically.
  */
 const JOSE_RUN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*/g;
+/** No dot and no whitespace: neither a token nor a scheme-prefixed credential can be in it. */
+const SIMPLE = /^[^.\s]*$/;
+
+/** Output of `scrub`, frozen: scrubbing it again is a no-op, so a logger fed by a hop that already scrubbed (the TTS,
+ * the verifier, the MCP helper) does not pay twice, and nothing can be slipped into it in between. */
+const scrubbed = new WeakSet<object>();
+/** Member names seen before (a small vocabulary: the entries' own fields): undefined = a credential, dropped. */
+const memberNames = new Map<string, string | undefined>();
+/** A member name as logged: undefined for a credential member (dropped), else the name, scrubbed like a value. */
+function memberName(k: string): string | undefined {
+  const known = memberNames.get(k);
+  if (known !== undefined || memberNames.has(k)) return known;
+  const name = CREDENTIAL_KEYS.has(k.toLowerCase()) ? undefined : scrubString(k);
+  if (k.length <= 64 && memberNames.size < 4096) memberNames.set(k, name);
+  return name;
+}
 
 /** Longest string kept in a log entry (longer ones are cut, with the number of characters cut). */
 export const MAX_LOG_STRING = 512;
@@ -85,6 +101,7 @@ function isCompactJose(candidate: string): boolean {
 }
 
 function scrubString(s: string): string {
+  if (s.length <= MAX_LOG_STRING && SIMPLE.test(s)) return s;
   const scanned = s.length > MAX_SCANNED ? s.slice(0, MAX_SCANNED) : s;
   let clean = scanned;
   if (clean.includes('.')) clean = clean.replace(JOSE_RUN, (m) => (isCompactJose(m) ? '[redacted jwt]' : m));
@@ -103,23 +120,29 @@ function scrubString(s: string): string {
 export function scrub(value: unknown, depth = 0): unknown {
   if (depth > MAX_LOG_DEPTH) return '[truncated]';
   if (typeof value === 'string') return scrubString(value);
+  if (value !== null && typeof value === 'object' && scrubbed.has(value)) return value;
   if (Array.isArray(value)) {
     const out = value.slice(0, MAX_LOG_MEMBERS).map((v) => scrub(v, depth + 1));
     if (value.length > MAX_LOG_MEMBERS) out.push(`[${value.length - MAX_LOG_MEMBERS} more]`);
+    scrubbed.add(Object.freeze(out));
     return out;
   }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     let n = 0;
-    for (const [k, v] of Object.entries(value)) {
-      if (CREDENTIAL_KEYS.has(k.toLowerCase())) continue;
+    for (const k in value) {
+      if (!Object.hasOwn(value, k)) continue;
+      const v = (value as Record<string, unknown>)[k];
       if (v === undefined || typeof v === 'function') continue;
+      const name = memberName(k);
+      if (name === undefined) continue;
       if (n++ >= MAX_LOG_MEMBERS) {
         out['…'] = 'more members cut';
         break;
       }
-      out[scrubString(k)] = scrub(v, depth + 1);
+      out[name] = scrub(v, depth + 1);
     }
+    scrubbed.add(Object.freeze(out));
     return out;
   }
   if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
