@@ -213,7 +213,7 @@ describe('a first exchange', () => {
     expectRefusal(await ex('agent', exchangeParams(at, { subject_token_type: TT_ID })), 400, 'invalid_request', [at]);
   });
 
-  it('T-10 accepts a self-signed subject from a private_key_jwt workload, signed with its key', async () => {
+  it('T-10 accepts a self-signed subject from a private_key_jwt workload configured for it (allowSelfSignedSubject), signed with its key', async () => {
     const subject = await selfSignedSubject(w.clientKey, 'jwt-client', w.tts.issuer, { scope: 'tickets:read' });
     const { claims } = await verified(await ex('jwt', exchangeParams(subject, { subject_token_type: TT_SELF_SIGNED })));
     expect(claims.sub).toBe('alice');
