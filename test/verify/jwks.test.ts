@@ -81,6 +81,15 @@ async function jwksServer(published: () => JWK[]): Promise<JwksServer> {
   return s;
 }
 
+/** Polls until `f` holds (a hang guard of 10 s, not a timing assertion). */
+async function until(f: () => boolean): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!f()) {
+    if (Date.now() > end) throw new Error('condition not reached within 10 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
   for (const o of open.splice(0)) await o.close();
@@ -128,17 +137,20 @@ describe('issue 10 finding 7: JWKS resilience', () => {
       const before = server.fetches;
       // many checks: the known kid keeps verifying from the last good set; the endpoint sees one refresh, not one per check
       for (let i = 0; i < 50; i++) expect(await code(v, await txnToken(signing, clock.now)), failure).toBe('ok');
-      await new Promise((r) => setTimeout(r, 50)); // the background refresh has failed by now
+      await until(() => server.fetches - before >= 1); // the background refresh reached the endpoint
+      await new Promise((r) => setTimeout(r, 100)); // and failed (the backoff is on the verifier's clock, which stands)
       for (let i = 0; i < 50; i++) expect(await code(v, await txnToken(signing, clock.now)), failure).toBe('ok');
       expect(server.fetches - before, failure).toBe(1);
     }
     // the refresh succeeds again: served fresh
     server.mode = 'serve';
     clock.now += 61_000; // past the longest backoff
+    const m = server.fetches;
     expect(await code(v, await txnToken(signing, clock.now))).toBe('ok');
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => server.fetches > m);
+    await new Promise((r) => setTimeout(r, 100)); // the refresh has completed: the set is fresh again
     const n = server.fetches;
-    expect(await code(v, await txnToken(signing, clock.now))).toBe('ok');
+    for (let i = 0; i < 10; i++) expect(await code(v, await txnToken(signing, clock.now))).toBe('ok');
     expect(server.fetches).toBe(n);
   });
 
