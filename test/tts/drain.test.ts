@@ -96,6 +96,15 @@ async function slowClient(port: number, body: string, missing: number): Promise<
   return { socket, received: () => data, closed };
 }
 
+/**
+ * Returns once the server has taken in what the slow clients sent: a complete request on a new connection is answered
+ * after the connections accepted before it (the server accepts and reads in order), plus a short pause.
+ */
+async function reached(s: Serving): Promise<void> {
+  expect((await fetch(`http://127.0.0.1:${s.port}/healthz`, { headers: { connection: 'close' } })).status).toBe(200);
+  await new Promise((r) => setTimeout(r, 100));
+}
+
 function within<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_, j) => setTimeout(() => j(new Error(`${what} did not happen within ${HANG_MS} ms`)), HANG_MS))]);
 }
@@ -121,7 +130,7 @@ describe('issue 10 finding 6: graceful drain on SIGTERM', () => {
     // a request still in flight when the drain starts, finished during it
     const rest = 'scope=x';
     const late = await slowClient(s.port, 'grant_type=x&', rest.length);
-    await new Promise((r) => setTimeout(r, 100)); // both requests reached the server
+    await reached(s);
     s.child.kill('SIGTERM');
     await waitForLine(s, /drain started/);
     // new connections are refused once the drain has started
@@ -163,7 +172,7 @@ describe('issue 10 finding 6: graceful drain on SIGTERM', () => {
   it('issue 10 finding 6: a second SIGTERM ends the drain at once', async () => {
     const s = await serve(300);
     const stuck = await slowClient(s.port, 'grant_type=', 10);
-    await new Promise((r) => setTimeout(r, 100));
+    await reached(s);
     s.child.kill('SIGTERM');
     await waitForLine(s, /drain started/);
     s.child.kill('SIGTERM');
