@@ -3,7 +3,7 @@ import type { SubjectIssuerConfig } from '../config/schema.js';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { jsonBytes, jsonDepth, MAX_JSON_DEPTH } from '../jose/json-bounds.js';
 import { parseCompactJws, type ParsedJws } from '../jose/jws.js';
-import { JwtProfileError, keySource, verifyAccessToken, verifyIdToken, verifySelfSigned, type ActClaim } from '../jose/index.js';
+import { JwtProfileError, keySource, normTyp, verifyAccessToken, verifyIdToken, verifySelfSigned, type ActClaim } from '../jose/index.js';
 import type { Workload } from './client-auth.js';
 import { OAuthError, invalidRequest } from './errors.js';
 import { TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_JWT, TT_SELF_SIGNED, TT_UNSIGNED_JSON, type SubjectTokenType } from './request.js';
@@ -178,6 +178,10 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
       } catch (e) {
         throw invalidRequest('subject token is not a JWT', e);
       }
+      // T-15/V-03: a Txn-Token is never an access or ID token, whoever issued it; refused on its typ before the
+      // issuer is looked up (a TTS that is also configured as a subject issuer changes nothing).
+      if (normTyp(jws.header.typ) === 'txntoken+jwt')
+        throw invalidRequest('subject token rejected: typ txntoken+jwt is a Txn-Token, never an access or ID token (present it as urn:ietf:params:oauth:token-type:txn_token)');
       const iss = typeof jws.payload.iss === 'string' ? jws.payload.iss : undefined;
       const ti = iss === undefined ? undefined : ctx.issuers.get(iss);
       if (ti === undefined) throw invalidRequest(iss === undefined ? 'subject token is not a JWT with an iss claim' : 'subject token issuer is not trusted');

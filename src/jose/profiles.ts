@@ -49,7 +49,8 @@ export interface VerifyCommon {
   crypto?: JwsCrypto;
 }
 
-function normTyp(t: unknown): string | undefined {
+/** A JWS `typ` compared as RFC 7515 §4.1.9 says: case-insensitive, `application/` prefix omitted. */
+export function normTyp(t: unknown): string | undefined {
   if (typeof t !== 'string') return undefined;
   const l = t.toLowerCase();
   return l.startsWith('application/') ? l.slice('application/'.length) : l;
