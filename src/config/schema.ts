@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { claimPaths, discoverySchema, introspectionSchema, needsDiscovery, principalAttribute, requiredClaimValues } from './idp.js';
 
 /** Algorithms Baton accepts for asymmetric signatures. HMAC and `none` are never accepted anywhere. */
 export const ASYMMETRIC_ALGS = ['EdDSA', 'Ed25519', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512'] as const;
@@ -16,23 +17,37 @@ export const subjectIssuerSchema = z
     /** audiences this TTS accepts for the issuer's tokens; a token must carry at least one of them */
     audiences: z.array(z.string().min(1)).min(1),
     algorithms: z.array(alg).min(1).default(['RS256', 'PS256', 'ES256', 'EdDSA']),
-    /** accepted JWS `typ` values for access tokens (RFC 9068 fixes `at+jwt`) */
-    typ: z.array(z.string().min(1)).min(1).default(['at+jwt', 'application/at+jwt']),
-    /** claim holding the scope: a space-delimited string; an array claim (`scp`) is read too */
-    scopeClaim: z.string().min(1).default('scope'),
-    rolesClaim: z.string().min(1).optional(),
+    /** accepted JWS `typ` values for access tokens (RFC 9068 fixes `at+jwt`); `null`: no typ header (Okta) */
+    typ: z.array(z.union([z.string().min(1), z.null()])).min(1).default(['at+jwt', 'application/at+jwt']),
+    /** claim path(s) holding the scope (string or array); one path: `scp` is read too when it is absent; a list: the first present */
+    scopeClaim: claimPaths.default('scope'),
+    /** claim path(s) holding roles (string or array); a list: the union of all present */
+    rolesClaim: claimPaths.optional(),
     /** roles given when the token has no roles claim (policies need at least one role) */
     defaultRoles: z.array(z.string().min(1)).min(1).default(['user']),
-    /** claims copied into the principal's attributes (and into `tctx.attr` of the Txn-Token) */
-    principalAttributes: z.array(z.string().min(1)).default([]),
+    /** claims copied into the principal's attributes (and into `tctx.attr` of the Txn-Token): paths, or { claim, as } */
+    principalAttributes: z.array(principalAttribute).default([]),
     /** the issuer's tokens are also accepted as ID tokens (subject_token_type id_token) */
     idTokenAudiences: z.array(z.string().min(1)).default([]),
     /** scopes an ID token of this issuer grants (ID tokens carry none: a configured trusted source, T-13) */
     idTokenScopes: z.array(z.string().min(1)).default([]),
+    // issue 17: where the principal comes from, claims the token must carry, opaque tokens, discovery (see ./idp.ts)
+    /** claim path(s) of the principal id (a list: the first present string) */
+    subjectClaim: claimPaths.default('sub'),
+    /** claims the token must carry with one of the given values, e.g. `{ hd: example.com }`, `{ typ: Bearer }` */
+    requiredClaimValues: requiredClaimValues.optional(),
+    /** `{client}` in claim paths: the IdP's client id for a Baton client id (default: the Baton client id itself) */
+    clientIds: z.record(z.string().min(1), z.string().min(1)).default({}),
+    /** RFC 7662 introspection of opaque subject tokens of this issuer */
+    introspection: introspectionSchema.optional(),
+    /** discovery of the issuer's metadata (when jwks/jwksUri or introspection.endpoint are not given) */
+    discovery: discoverySchema.default({ timeoutMs: 3_000, refreshSeconds: 3_600 }),
   })
-  .refine((s) => (s.jwks === undefined) !== (s.jwksUri === undefined), {
-    error: 'exactly one of jwks or jwksUri is required',
-    path: ['jwks'],
+  .superRefine((s, ctx) => {
+    if (s.jwks !== undefined && s.jwksUri !== undefined)
+      ctx.addIssue({ code: 'custom', message: 'give jwks or jwksUri, not both', path: ['jwksUri'] });
+    if (needsDiscovery(s) && !httpUrl.safeParse(s.issuer).success)
+      ctx.addIssue({ code: 'custom', message: 'give jwks or jwksUri (and introspection.endpoint), or an http(s) issuer whose metadata can be discovered', path: ['jwks'] });
   });
 
 const rateLimit = z.strictObject({
@@ -177,6 +192,10 @@ export const configSchema = z
     c.clients.forEach((cl, i) => {
       if (seen.has(cl.id)) ctx.addIssue({ code: 'custom', message: `duplicate client id ${cl.id}`, path: ['clients', i, 'id'] });
       seen.add(cl.id);
+      // issue 17: an opaque subject token goes to the one introspecting issuer the workload accepts tokens of
+      const introspecting = c.subjectIssuers.filter((s) => s.introspection !== undefined && s.audiences.some((a) => cl.subjectAudiences.includes(a)));
+      if (introspecting.length > 1)
+        ctx.addIssue({ code: 'custom', message: `opaque subject tokens of ${cl.id} could go to ${introspecting.length} introspecting issuers (${introspecting.map((s) => s.issuer).join(', ')}); its subjectAudiences must reach at most one`, path: ['clients', i, 'subjectAudiences'] });
     });
   });
 

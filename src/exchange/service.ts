@@ -90,7 +90,7 @@ export class TokenService {
     const workloads = new Map<string, Workload>();
     for (const c of o.config.clients) workloads.set(c.id, await prepareWorkload(c));
     const issuers = new Map<string, TrustedIssuer>();
-    for (const s of o.config.subjectIssuers) issuers.set(s.issuer, prepareIssuer(s));
+    for (const s of o.config.subjectIssuers) issuers.set(s.issuer, prepareIssuer(s, { clockSkew: o.config.clockSkew }));
     return new TokenService(o, workloads, issuers);
   }
 

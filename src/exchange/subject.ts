@@ -1,21 +1,17 @@
-import type { JWTPayload, JWTVerifyGetKey } from 'jose';
-import type { SubjectIssuerConfig } from '../config/schema.js';
+import type { JWTPayload } from 'jose';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { jsonBytes, jsonDepth, MAX_JSON_DEPTH } from '../jose/json-bounds.js';
 import { parseCompactJws, type ParsedJws } from '../jose/jws.js';
-import { JwtProfileError, keySource, normTyp, verifyAccessToken, verifyIdToken, verifySelfSigned, type ActClaim } from '../jose/index.js';
+import { JwtProfileError, normTyp, verifyAccessToken, verifyIdToken, verifySelfSigned, type ActClaim } from '../jose/index.js';
+import { attributesOfClaims, placeholderClient, rolesOfClaims, scopesOfClaims, subjectOf, unmetRequiredClaim } from './claims.js';
 import type { Workload } from './client-auth.js';
+import { DiscoveryUnavailable } from './discovery.js';
 import { OAuthError, invalidRequest } from './errors.js';
+import { checkIntrospectedClaims, IntrospectionUnavailable } from './introspection.js';
 import { TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_JWT, TT_SELF_SIGNED, TT_UNSIGNED_JSON, type SubjectTokenType } from './request.js';
+import { discoveryFailed, type TrustedIssuer } from './trusted-issuer.js';
 
-export interface TrustedIssuer {
-  readonly config: SubjectIssuerConfig;
-  readonly getKey: JWTVerifyGetKey;
-}
-
-export function prepareIssuer(config: SubjectIssuerConfig): TrustedIssuer {
-  return { config, getKey: keySource(config) };
-}
+export { prepareIssuer, type TrustedIssuer } from './trusted-issuer.js';
 
 /** What the TTS knows of the user after validating the subject token. */
 export interface Subject {
@@ -72,11 +68,12 @@ function attrsOf(claims: Record<string, unknown>, names: readonly string[]): Rec
   return out;
 }
 
-function audiences(p: JWTPayload): string[] {
-  return p.aud === undefined ? [] : Array.isArray(p.aud) ? p.aud : [p.aud];
+function audiences(p: Record<string, unknown>): string[] {
+  const aud = p.aud;
+  return typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
 }
 
-function mayActNames(p: JWTPayload, clientId: string): boolean {
+function mayActNames(p: Record<string, unknown>, clientId: string): boolean {
   const m = p.may_act;
   return m !== null && typeof m === 'object' && !Array.isArray(m) && (m as { sub?: unknown }).sub === clientId;
 }
@@ -176,6 +173,9 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
       try {
         jws = parseCompactJws(token);
       } catch (e) {
+        // not a JWT: an opaque access token, read through the issuer's introspection endpoint (RFC 7662)
+        const introspecting = type === TT_ACCESS_TOKEN ? introspectingIssuer(ctx, workload) : undefined;
+        if (introspecting !== undefined) return introspectedSubject(ctx, introspecting, workload, token, now);
         throw invalidRequest('subject token is not a JWT', e);
       }
       // T-15/V-03: a Txn-Token is never an access or ID token, whoever issued it; refused on its typ before the
@@ -187,6 +187,7 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
       if (ti === undefined) throw invalidRequest(iss === undefined ? 'subject token is not a JWT with an iss claim' : 'subject token issuer is not trusted');
       const c = ti.config;
       const idToken = type === TT_ID_TOKEN;
+      if (ti.metadata !== undefined) await ti.ready(); // discovered keys (503 naming the reason when discovery fails)
       let payload: JWTPayload;
       try {
         if (idToken) {
@@ -200,25 +201,7 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
         throw rejected(e);
       }
       const claims = payload as Record<string, unknown>;
-      // T-13: an access token's scope is its own claim; an ID token's is the issuer's configured idTokenScopes and
-      // nothing else (an ID token's own `scope` claim is not an authorization: T-13 names the configured source).
-      const scopes = idToken ? [...c.idTokenScopes] : scopesOf(claims, c.scopeClaim);
-      if (scopes === undefined || scopes.length === 0)
-        throw invalidRequest(idToken ? 'ID tokens of this issuer grant no scope (idTokenScopes is empty; T-13)' : 'the subject token carries no scope; unknown scope is never granted (T-13)');
-      return {
-        subject: {
-          sub: payload.sub as string,
-          scopes,
-          roles: rolesOf(claims, c),
-          attr: attrsOf(claims, c.principalAttributes),
-          act: actOf(claims),
-          authn: amrOf(claims),
-          exp: payload.exp,
-          kind: idToken ? 'id_token' : 'access_token',
-          issuer: c.issuer,
-        },
-        entitlement: { audiences: audiences(payload), mayAct: mayActNames(payload, workload.id) },
-      };
+      return { subject: subjectFromClaims(ti, workload, claims, idToken ? 'id_token' : 'access_token'), entitlement: entitlementOf(claims, workload) };
     }
     case TT_SELF_SIGNED: {
       if (workload.getKey === undefined) throw invalidRequest('this workload has no keys to sign a self-signed subject');
@@ -260,6 +243,71 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
 }
 
 const NO_AUDIENCE: Entitlement = { audiences: [], mayAct: false };
+
+/** T-11's view of an IdP token: its audiences and whether its may_act names the workload. */
+function entitlementOf(claims: Record<string, unknown>, workload: Workload): Entitlement {
+  return { audiences: audiences(claims), mayAct: mayActNames(claims, workload.id) };
+}
+
+/**
+ * The subject from validated claims of a configured issuer (a verified JWT, or an active introspection answer whose
+ * iss/aud/exp were checked): required claim values, then the claim mapping (claims.ts). T-11 is validateSubject's.
+ */
+function subjectFromClaims(ti: TrustedIssuer, workload: Workload, claims: Record<string, unknown>, kind: 'access_token' | 'id_token'): Subject {
+  const c = ti.config;
+  const client = placeholderClient(ti.mapping, workload.id);
+  const unmet = unmetRequiredClaim(claims, ti.mapping, client);
+  if (unmet !== undefined) throw invalidRequest(`the subject token's ${unmet} claim does not have a required value`);
+  const sub = subjectOf(claims, ti.mapping, client);
+  if (sub === undefined) throw invalidRequest('the subject token names no subject (sub)');
+  // T-13: an access token's scope is its own claim (scopeClaim); an ID token's is the issuer's configured
+  // idTokenScopes and nothing else (an ID token's own `scope` claim is not an authorization: T-13 names the source).
+  const scopes = kind === 'id_token' ? [...c.idTokenScopes] : scopesOfClaims(claims, ti.mapping, client);
+  if (scopes === undefined || scopes.length === 0)
+    throw invalidRequest(kind === 'id_token' ? 'ID tokens of this issuer grant no scope (idTokenScopes is empty; T-13)' : 'the subject token carries no scope; unknown scope is never granted (T-13)');
+  const exp = claims.exp;
+  return {
+    sub,
+    scopes,
+    roles: rolesOfClaims(claims, ti.mapping, client),
+    attr: attributesOfClaims(claims, ti.mapping, client),
+    act: actOf(claims),
+    authn: amrOf(claims),
+    exp: typeof exp === 'number' ? exp : undefined,
+    kind,
+    issuer: c.issuer,
+  };
+}
+
+/**
+ * The issuer an opaque subject token of this workload is sent to: the one introspecting issuer whose audiences the
+ * workload is registered for (the configuration never allows two; see schema.ts). A token is never sent elsewhere.
+ */
+function introspectingIssuer(ctx: SubjectContext, workload: Workload): TrustedIssuer | undefined {
+  for (const ti of ctx.issuers.values())
+    if (ti.introspector !== undefined && ti.config.audiences.some((a) => workload.config.subjectAudiences.includes(a))) return ti;
+  return undefined;
+}
+
+/** An opaque access token (T-09 through RFC 7662): active, then iss/aud/exp/iat/nbf checked as a JWT's would be. */
+async function introspectedSubject(ctx: SubjectContext, ti: TrustedIssuer, workload: Workload, token: string, now: Date): Promise<{ subject: Subject; entitlement: Entitlement }> {
+  let answer;
+  try {
+    answer = await ti.introspector!.introspect(token);
+  } catch (e) {
+    if (e instanceof DiscoveryUnavailable) throw discoveryFailed(e);
+    const why = e instanceof IntrospectionUnavailable ? e.message : 'introspection failed';
+    throw new OAuthError('temporarily_unavailable', `the subject token cannot be introspected now: ${why}`, { cause: e });
+  }
+  if (!answer.active) throw invalidRequest('subject token is not active (introspection)');
+  try {
+    checkIntrospectedClaims(answer.claims, { issuer: ti.config.issuer, audiences: ti.config.audiences, clockSkew: ctx.clockSkew, now: Math.floor(now.getTime() / 1000) });
+  } catch (e) {
+    throw rejected(e);
+  }
+  const claims = { ...answer.claims };
+  return { subject: subjectFromClaims(ti, workload, claims, 'access_token'), entitlement: entitlementOf(claims, workload) };
+}
 
 /**
  * A subject the workload asserts itself (self-signed or unsigned). Its scope is what it asserts (bounded later by the

@@ -150,17 +150,18 @@ function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: Cla
 export interface AccessTokenProfile extends VerifyCommon {
   issuer: string;
   audiences: readonly string[];
-  typ: readonly string[];
+  /** accepted `typ` values; `null` accepts a token without `typ` (issuers that do not follow RFC 9068, e.g. Okta) */
+  typ: readonly (string | null)[];
 }
 
 /** RFC 9068 JWT access token (T-09). */
 export async function verifyAccessToken(token: string | ParsedJws, p: AccessTokenProfile): Promise<JWTPayload> {
-  const allowed = new Set(p.typ.map((t) => normTyp(t)));
+  const allowed = new Set(p.typ.map((t) => (t === null ? undefined : normTyp(t))));
   const { payload } = await verifyWith(
     token,
     p,
-    (t) => t !== undefined && t !== TXN_TOKEN_TYP && allowed.has(t),
-    p.typ.join(' or '),
+    (t) => t !== TXN_TOKEN_TYP && allowed.has(t),
+    p.typ.map((t) => t ?? '(absent)').join(' or '),
     { issuer: p.issuer, audience: [...p.audiences], requiredClaims: ['exp', 'sub'] },
   );
   return payload;

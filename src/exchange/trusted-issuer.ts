@@ -1,0 +1,101 @@
+import type { JWTVerifyGetKey } from 'jose';
+import { needsDiscovery } from '../config/idp.js';
+import type { SubjectIssuerConfig } from '../config/schema.js';
+import { keySource } from '../jose/key-source.js';
+import { compileClaimMapping, type ClaimMapping } from './claims.js';
+import { DiscoveryUnavailable, IssuerMetadataSource } from './discovery.js';
+import { OAuthError } from './errors.js';
+import { Introspector } from './introspection.js';
+
+/**
+ * A configured subject issuer, ready for validation: its claim mapping, its keys (inline, a JWKS URI, or the
+ * `jwks_uri` of its discovered metadata), and the introspection client for its opaque tokens.
+ */
+export interface TrustedIssuer {
+  readonly config: SubjectIssuerConfig;
+  /** the issuer's keys; with discovery, resolved through the metadata (call `ready()` first for a precise error) */
+  readonly getKey: JWTVerifyGetKey;
+  readonly mapping: ClaimMapping;
+  /** present when the issuer's metadata is discovered */
+  readonly metadata: IssuerMetadataSource | undefined;
+  /** present when the issuer's opaque tokens are introspected */
+  readonly introspector: Introspector | undefined;
+  /** resolves what JWT validation needs (discovered keys); throws OAuthError 503 when it cannot be had now */
+  ready(): Promise<void>;
+}
+
+export interface PrepareIssuerOptions {
+  clockSkew: number;
+  /** for tests: the fetch used for discovery and introspection */
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/** Discovery failures become 503 temporarily_unavailable naming the reason (never a URL or a body). */
+export function discoveryFailed(e: unknown): OAuthError {
+  const why = e instanceof DiscoveryUnavailable ? e.message : 'discovery failed';
+  return new OAuthError('temporarily_unavailable', `the subject issuer cannot be used now: ${why}`, { cause: e });
+}
+
+export function prepareIssuer(config: SubjectIssuerConfig, o: PrepareIssuerOptions = { clockSkew: 30 }): TrustedIssuer {
+  const metadata = needsDiscovery(config)
+    ? new IssuerMetadataSource({
+        issuer: config.issuer,
+        timeoutMs: config.discovery.timeoutMs,
+        refreshSeconds: config.discovery.refreshSeconds,
+        ...(o.fetch !== undefined ? { fetch: o.fetch } : {}),
+        ...(o.now !== undefined ? { now: o.now } : {}),
+      })
+    : undefined;
+
+  let keys: () => Promise<JWTVerifyGetKey>;
+  const staticKey = config.jwks !== undefined || config.jwksUri !== undefined ? keySource(config) : undefined;
+  if (staticKey !== undefined) {
+    keys = async () => staticKey;
+  } else {
+    // keys from the discovered jwks_uri; a new URI (metadata refreshed) gets a new key set
+    let remote: { uri: string; getKey: JWTVerifyGetKey } | undefined;
+    keys = async () => {
+      const m = await metadata!.get();
+      if (m.jwks_uri === undefined) throw new DiscoveryUnavailable("the subject issuer's metadata has no jwks_uri");
+      if (remote?.uri !== m.jwks_uri) remote = { uri: m.jwks_uri, getKey: keySource({ jwksUri: m.jwks_uri }) };
+      return remote.getKey;
+    };
+  }
+
+  const ic = config.introspection;
+  const introspector =
+    ic === undefined
+      ? undefined
+      : new Introspector({
+          issuer: config.issuer,
+          config: ic,
+          endpoint: async () => {
+            if (ic.endpoint !== undefined) return ic.endpoint;
+            const m = await metadata!.get();
+            if (m.introspection_endpoint === undefined) throw new DiscoveryUnavailable("the subject issuer's metadata has no introspection_endpoint");
+            return m.introspection_endpoint;
+          },
+          keys,
+          algorithms: config.algorithms,
+          clockSkew: o.clockSkew,
+          ...(o.fetch !== undefined ? { fetch: o.fetch } : {}),
+          ...(o.now !== undefined ? { now: o.now } : {}),
+        });
+
+  return {
+    config,
+    getKey: staticKey ?? (async (header, token) => (await keys())(header, token)),
+    mapping: compileClaimMapping(config),
+    metadata,
+    introspector,
+    async ready() {
+      if (staticKey !== undefined) return;
+      try {
+        await keys();
+      } catch (e) {
+        throw discoveryFailed(e);
+      }
+    },
+  };
+}
