@@ -95,6 +95,9 @@ export const discoverySchema = z.strictObject({
   timeoutMs: z.number().int().positive().max(10_000).default(3_000),
   /** metadata is fetched again after this long (the last good one is kept while a refresh fails) */
   refreshSeconds: z.number().int().min(60).max(86_400).default(3_600),
+  /** after a failed discovery, the next attempt waits this long, doubling per failure up to retryMaxSeconds */
+  retryMinSeconds: z.number().int().min(1).max(60).default(1),
+  retryMaxSeconds: z.number().int().min(1).max(3_600).default(60),
 });
 
 export type IntrospectionConfig = z.output<typeof introspectionSchema>;

@@ -41,7 +41,7 @@ export const subjectIssuerSchema = z
     /** RFC 7662 introspection of opaque subject tokens of this issuer */
     introspection: introspectionSchema.optional(),
     /** discovery of the issuer's metadata (when jwks/jwksUri or introspection.endpoint are not given) */
-    discovery: discoverySchema.default({ timeoutMs: 3_000, refreshSeconds: 3_600 }),
+    discovery: discoverySchema.default({ timeoutMs: 3_000, refreshSeconds: 3_600, retryMinSeconds: 1, retryMaxSeconds: 60 }),
   })
   .superRefine((s, ctx) => {
     if (s.jwks !== undefined && s.jwksUri !== undefined)

@@ -43,6 +43,8 @@ export function prepareIssuer(config: SubjectIssuerConfig, o: PrepareIssuerOptio
         issuer: config.issuer,
         timeoutMs: config.discovery.timeoutMs,
         refreshSeconds: config.discovery.refreshSeconds,
+        minBackoffMs: config.discovery.retryMinSeconds * 1000,
+        maxBackoffMs: Math.max(config.discovery.retryMinSeconds, config.discovery.retryMaxSeconds) * 1000,
         ...(o.fetch !== undefined ? { fetch: o.fetch } : {}),
         ...(o.now !== undefined ? { now: o.now } : {}),
       })

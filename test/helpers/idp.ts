@@ -353,6 +353,8 @@ export async function o4wExchange(
     return { response, text, ok };
   } catch (e) {
     if (e instanceof oauth.ResponseBodyError || e instanceof oauth.WWWAuthenticateChallengeError) return { response, text, error: e };
+    // oauth4webapi reads only 4xx bodies as OAuth errors; a 503 temporarily_unavailable is returned as it came
+    if (e instanceof oauth.OperationProcessingError && response.status >= 500) return { response, text };
     throw e;
   }
 }
