@@ -38,6 +38,8 @@ export async function readBoundedText(response: Response, maxBytes: number, time
   } catch (e) {
     await reader.cancel().catch(() => {});
     if (e instanceof BoundedReadError) throw e;
+    // the request's own AbortSignal.timeout ends the body stream too: that is the same time bound
+    if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) throw late();
     throw new BoundedReadError('the answer could not be read', { cause: e });
   }
   const all = new Uint8Array(size);

@@ -80,6 +80,11 @@ export class Introspector {
     this.#fetch = o.fetch ?? ((input, init) => fetch(input, init));
   }
 
+  /** the cache's keys: SHA-256 of the tokens, base64url (never a token) */
+  cacheKeys(): string[] {
+    return [...this.#cache.keys()];
+  }
+
   stats(): IntrospectorStats {
     return { requests: this.#requests, cacheHits: this.#hits, cacheSize: this.#cache.size };
   }
