@@ -14,6 +14,8 @@ import { generateSigningJwk, toPublicJwk } from './src/jose/keys.js';
 import { buildPolicyBundle } from './src/policy-bundle/index.js';
 import { readPolicyDir } from './src/policy/fs.node.js';
 import { createEngine, runTestSuites, type CheckInput, type CheckResult } from './src/policy/index.js';
+import { authorizationCodeLogin, revokeAtProvider } from './examples/oidc-provider/provider.node.js';
+import { CHAT, MCP_JWT, MCP_OPAQUE, startOidcWorld } from './test/idp/oidc-world.js';
 
 const ISSUER = 'https://tts.test';
 const IDP = 'https://idp.test';
@@ -87,6 +89,16 @@ export default defineConfig(async () => {
     defaultRateLimit: { perClient: 1000, perSubject: 1000, windowSeconds: 60 },
   };
 
+  // Issue 17: a certified OpenID provider (oidc-provider) on loopback, reached by the Worker over real HTTP
+  // (discovery, JWKS, introspection with private_key_jwt and RFC 9701 answers). The user's tokens come from its
+  // authorization code flow here, on the Node side; the provider stops with this process (unref).
+  const op = await startOidcWorld({ unref: true });
+  const signIn = (resource: string) => authorizationCodeLogin({ issuer: op.op.issuer, client: CHAT, login: 'alice', scope: 'openid tickets orders', resource });
+  const opJwt = await signIn(MCP_JWT);
+  const opOpaque = await signIn(MCP_OPAQUE);
+  const opRevoked = await signIn(MCP_OPAQUE);
+  await revokeAtProvider(op.op.issuer, CHAT.client_id, CHAT.client_secret, opRevoked.access_token);
+
   // Node side of the "same engine, same results" comparison.
   const dir = readPolicyDir('policies');
   const bundle = await buildPolicyBundle(dir.policies, { source: 'policies' });
@@ -119,6 +131,11 @@ export default defineConfig(async () => {
             TEST_DECISION_NOW: DECISION_NOW,
             TEST_NODE_DECISIONS: JSON.stringify(nodeDecisions),
             TEST_NODE_SUITE_RESULTS: JSON.stringify(nodeSuiteResults),
+            TEST_OP_ISSUER: op.op.issuer,
+            TEST_OP_JWT: opJwt.access_token,
+            TEST_OP_OPAQUE: opOpaque.access_token,
+            TEST_OP_REVOKED: opRevoked.access_token,
+            TEST_OP_INTROSPECTOR_JWK: JSON.stringify(op.introspectorJwk),
           },
         },
       }),

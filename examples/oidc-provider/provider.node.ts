@@ -36,6 +36,8 @@ export interface OidcProviderOptions {
   resources: Record<string, ResourceServerSpec>;
   clients: ClientMetadata[];
   accounts: Record<string, Account>;
+  /** do not keep the Node process alive for this server (a provider started by a test runner's configuration) */
+  unref?: boolean;
 }
 
 export interface RunningOidcProvider {
@@ -89,6 +91,7 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<Running
   };
   let server = createServer(onRequest);
   const port = await listen(server);
+  if (o.unref === true) server.unref();
   const issuer = `http://127.0.0.1:${port}`;
 
   const configuration: Configuration = {
@@ -169,6 +172,7 @@ export async function startOidcProvider(o: OidcProviderOptions): Promise<Running
     resume: async () => {
       server = createServer(onRequest);
       await listen(server, port);
+      if (o.unref === true) server.unref();
     },
     close: async () => {
       if (server.listening) await stop(server);

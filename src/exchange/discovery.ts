@@ -125,7 +125,8 @@ export class IssuerMetadataSource {
     this.#requests++;
     let response: Response;
     try {
-      response = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(t) });
+      // redirects are never followed (a 3xx is a failure); 'manual', since workerd has no redirect: 'error'
+      response = await this.#fetch(url, { headers: { accept: 'application/json' }, redirect: 'manual', signal: AbortSignal.timeout(t) });
     } catch (e) {
       const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
       throw new DiscoveryUnavailable(timedOut ? `the subject issuer's metadata did not arrive within ${t} ms` : "the subject issuer's metadata cannot be fetched", { cause: e });

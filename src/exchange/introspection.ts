@@ -151,7 +151,8 @@ export class Introspector {
     this.#requests++;
     let response: Response;
     try {
-      response = await this.#fetch(endpoint, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.timeout(c.timeoutMs) });
+      // redirects are never followed (a 3xx is an unusable answer); 'manual', since workerd has no redirect: 'error'
+      response = await this.#fetch(endpoint, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(c.timeoutMs) });
     } catch (e) {
       const timedOut = e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError');
       throw new IntrospectionUnavailable(timedOut ? `the introspection endpoint did not answer within ${c.timeoutMs} ms` : 'the introspection endpoint cannot be reached', { cause: e });

@@ -60,6 +60,7 @@ describe('discovery: where it looks', () => {
     ['jwks_uri that is no URL', { [OIDC]: { status: 200, body: { ...META, jwks_uri: 'keys' } } }, "the subject issuer's metadata is invalid: jwks_uri: Invalid URL"],
     ['no issuer', { [OIDC]: { status: 200, body: { jwks_uri: META.jwks_uri } } }, "the subject issuer's metadata is invalid: issuer: Invalid input: expected string, received undefined"],
     ['a refused connection', { [OIDC]: 'refused' as const }, "the subject issuer's metadata cannot be fetched"],
+    ['a redirect (never followed)', { [OIDC]: { status: 302 } }, "the subject issuer's metadata endpoint answered HTTP 302"],
   ] as Array<[string, Record<string, Answer>, string]>)('refuses %s', async (_what, answers, reason) => {
     const s = scripted(answers);
     expect(await failure(new IssuerMetadataSource({ issuer: ISS, timeoutMs: 1000, refreshSeconds: 3600, fetch: s.fetch }).get())).toBe(reason);

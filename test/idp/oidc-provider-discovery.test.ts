@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizationCodeLogin, revokeAtProvider } from '../../examples/oidc-provider/provider.node.js';
 import { decodePart } from '../helpers/idp.js';
 import { expectRefusal } from '../tts/fixture.js';
-import { CHAT, INTROSPECTOR, MCP_JWT, MCP_OPAQUE, exchangeAs, expectUnavailable, providerIssuer, startBaton, startOidcWorld, txnClaims, type OidcWorld } from './oidc-world.js';
+import { expectUnavailable } from './expect.js';
+import { CHAT, INTROSPECTOR, MCP_JWT, MCP_OPAQUE, exchangeAs, providerIssuer, startBaton, startOidcWorld, txnClaims, type OidcWorld } from './oidc-world.js';
 
 const login = (w: OidcWorld, resource: string) =>
   authorizationCodeLogin({ issuer: w.op.issuer, client: CHAT, login: 'alice', scope: 'openid tickets orders', resource });

@@ -5,7 +5,6 @@
  */
 import { exportJWK, generateKeyPair } from 'jose';
 import * as oauth from 'oauth4webapi';
-import { expect } from 'vitest';
 import type { ClientMetadata } from 'oidc-provider';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startOidcProvider, type RunningOidcProvider } from '../../examples/oidc-provider/provider.node.js';
@@ -33,7 +32,7 @@ export interface OidcWorld {
   close(): Promise<void>;
 }
 
-export async function startOidcWorld(): Promise<OidcWorld> {
+export async function startOidcWorld(o: { unref?: boolean } = {}): Promise<OidcWorld> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = `baton-jwt-${crypto.randomUUID().slice(0, 8)}`;
   const introspectorJwk = { ...(await exportJWK(privateKey)), kid };
@@ -52,6 +51,7 @@ export async function startOidcWorld(): Promise<OidcWorld> {
     },
   ];
   const op = await startOidcProvider({
+    ...(o.unref === true ? { unref: true } : {}),
     resources: {
       [MCP_JWT]: { scope, format: 'jwt' },
       [MCP_OPAQUE]: { scope, format: 'opaque' },
@@ -112,13 +112,3 @@ export function txnClaims(r: ExchangeResult): Record<string, unknown> {
   return decodePart(r.ok.access_token, 1);
 }
 
-/** A fail-closed answer: 503 temporarily_unavailable (RFC 6749 §5.2 body), nothing the caller sent echoed; returns the reason. */
-export function expectUnavailable(r: { response: Response; text: string }, secrets: readonly string[] = []): string {
-  expect(r.response.status, r.text).toBe(503);
-  expect(r.response.headers.get('content-type')).toMatch(/^application\/json/);
-  const body = JSON.parse(r.text) as { error?: unknown; error_description?: unknown };
-  expect(body.error).toBe('temporarily_unavailable');
-  for (const s of secrets) expect(r.text.includes(s), 'the response echoes something the caller sent').toBe(false);
-  expect(typeof body.error_description).toBe('string');
-  return body.error_description as string;
-}

@@ -21,6 +21,11 @@ declare module 'cloudflare:test' {
     TEST_DECISION_NOW: string;
     TEST_NODE_DECISIONS: string;
     TEST_NODE_SUITE_RESULTS: string;
+    TEST_OP_ISSUER: string;
+    TEST_OP_JWT: string;
+    TEST_OP_OPAQUE: string;
+    TEST_OP_REVOKED: string;
+    TEST_OP_INTROSPECTOR_JWK: string;
     [binding: string]: unknown;
   }
   export const env: TestEnv;
