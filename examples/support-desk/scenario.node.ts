@@ -59,6 +59,71 @@ export interface ScenarioOptions {
   log?: DecisionLogSink;
   /** called as each step finishes (the demo prints its trace here) */
   onStep?: (step: ScenarioStep) => void;
+  /**
+   * the identity provider: `dev` (default), the small bundled one (idp.ts), or `oidc-provider`, a certified OpenID
+   * provider (examples/oidc-provider) with a real authorization code flow; Baton then knows only its issuer
+   */
+  idp?: 'dev' | 'oidc-provider';
+}
+
+/** What the scenario needs of an identity provider: where it is, how Baton and the MCP server trust it, a sign-in. */
+interface ScenarioIdp {
+  issuer: string;
+  jwksUri: string;
+  /** the subject issuer entry of Baton's configuration */
+  subjectIssuer: Record<string, unknown>;
+  algorithms: string[];
+  /** alice signs in for `resource`; how it went, for the trace */
+  signIn(user: string, resource: string): Promise<{ accessToken: string; scope: string; how: string }>;
+  close(): Promise<void>;
+}
+
+async function devIdp(listener: Listener, mcpResource: string): Promise<ScenarioIdp> {
+  const idp = await createIdp(listener.url, USERS);
+  listener.setHandler(idp.app.fetch);
+  return {
+    issuer: idp.issuer,
+    jwksUri: idp.jwksUri,
+    algorithms: ['ES256'],
+    subjectIssuer: { issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: [mcpResource], algorithms: ['ES256'], rolesClaim: 'roles', principalAttributes: ['email'] },
+    async signIn(user, resource) {
+      const asMeta = (await (await fetch(`${idp.issuer}/.well-known/oauth-authorization-server`)).json()) as { token_endpoint: string };
+      const login = (await (
+        await fetch(asMeta.token_endpoint, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ grant_type: DEMO_LOGIN_GRANT, username: user, client_id: 'support-chat-app', resource }),
+        })
+      ).json()) as { access_token: string; scope: string };
+      return { accessToken: login.access_token, scope: login.scope, how: 'the demo IdP\'s login shortcut' };
+    },
+    close: async () => {},
+  };
+}
+
+/** oidc-provider (devDependency), loaded only when asked for: the default demo stays fast. */
+async function certifiedIdp(mcpResource: string): Promise<ScenarioIdp> {
+  const { authorizationCodeLogin, startOidcProvider } = await import('../oidc-provider/provider.node.js');
+  const chat = { client_id: 'support-chat-app', client_secret: `chat-${crypto.randomUUID()}`, redirect_uri: 'http://127.0.0.1/callback' };
+  const op = await startOidcProvider({
+    resources: { [mcpResource]: { scope: 'tickets orders', format: 'jwt' } },
+    clients: [{ ...chat, redirect_uris: [chat.redirect_uri], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' }],
+    accounts: Object.fromEntries(USERS.map((u) => [u.sub, { claims: { email: u.email, email_verified: true }, tokenClaims: { roles: u.roles, email: u.email } }])),
+  });
+  const meta = (await (await fetch(`${op.issuer}/.well-known/openid-configuration`)).json()) as { jwks_uri: string };
+  return {
+    issuer: op.issuer,
+    jwksUri: meta.jwks_uri,
+    algorithms: ['RS256'],
+    // the issuer alone: Baton discovers its JWKS from the provider's metadata
+    subjectIssuer: { issuer: op.issuer, audiences: [mcpResource], algorithms: ['RS256'], rolesClaim: 'roles', principalAttributes: ['email'] },
+    async signIn(user, resource) {
+      const t = await authorizationCodeLogin({ issuer: op.issuer, client: chat, login: user, scope: 'openid email tickets orders', resource });
+      const pages = t.visited.filter((v) => v.startsWith('POST /interaction/')).length;
+      return { accessToken: t.access_token, scope: t.scope ?? '', how: `oidc-provider's authorization code flow with PKCE (${pages} forms: login, consent)` };
+    },
+    close: () => op.close(),
+  };
 }
 
 export async function runScenario(o: ScenarioOptions = {}): Promise<ScenarioResult> {
@@ -75,12 +140,12 @@ export async function runScenario(o: ScenarioOptions = {}): Promise<ScenarioResu
       listeners.push(l);
       return l;
     };
-    const [idpL, ttsL, ticketsL, ordersL, mcpL] = [await open(), await open(), await open(), await open(), await open()];
+    const [ttsL, ticketsL, ordersL, mcpL] = [await open(), await open(), await open(), await open()];
     const mcpResource = `${mcpL.url}/mcp`;
 
     // 1. the identity provider
-    const idp = await createIdp(idpL.url, USERS);
-    idpL.setHandler(idp.app.fetch);
+    const idp = o.idp === 'oidc-provider' ? await certifiedIdp(mcpResource) : await devIdp(await open(), mcpResource);
+    cleanups.push(() => idp.close());
 
     // 2. the Baton TTS: the MCP server is client mcp-support-agent (private_key_jwt), the IdP is trusted for tokens
     //    issued to the MCP server, scopes are decided by policies/ (txn_token.yaml never grants orders:refund to it)
@@ -91,7 +156,7 @@ export async function runScenario(o: ScenarioOptions = {}): Promise<ScenarioResu
         trustDomain: TRUST_DOMAIN,
         keys: keysDir,
         policies: POLICIES,
-        subjectIssuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: [mcpResource], algorithms: ['ES256'], rolesClaim: 'roles', principalAttributes: ['email'] }],
+        subjectIssuers: [idp.subjectIssuer],
         clients: [
           {
             id: AGENT_CLIENT_ID,
@@ -133,7 +198,7 @@ export async function runScenario(o: ScenarioOptions = {}): Promise<ScenarioResu
     const baton = createBatonMcp({ client, onDecision: logger.sink });
     const resourceServer = createMcpResourceServer({
       resource: mcpResource,
-      authorizationServers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, algorithms: ['ES256'] }],
+      authorizationServers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, algorithms: idp.algorithms }],
       scopesSupported: ['tickets', 'orders'],
       resourceName: 'Support desk MCP server',
     });
@@ -157,17 +222,11 @@ export async function runScenario(o: ScenarioOptions = {}): Promise<ScenarioResu
     if (metaUrl === undefined) throw new Error('the MCP server did not point at its protected resource metadata');
     const prm = (await (await fetch(metaUrl)).json()) as { resource: string; authorization_servers: string[] };
     const as = prm.authorization_servers[0]!;
-    const asMeta = (await (await fetch(`${as}/.well-known/oauth-authorization-server`)).json()) as { token_endpoint: string };
-    const login = (await (
-      await fetch(asMeta.token_endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: DEMO_LOGIN_GRANT, username: 'alice', client_id: 'support-chat-app', resource: prm.resource }),
-      })
-    ).json()) as { access_token: string; scope: string };
-    const userAccessToken = login.access_token;
+    if (as !== idp.issuer) throw new Error('the MCP server names another authorization server');
+    const login = await idp.signIn('alice', prm.resource);
+    const userAccessToken = login.accessToken;
     finish('login', 'alice signs in (RFC 9728 metadata → IdP → RFC 9068 access token for the MCP server)', [],
-      `401 from the MCP server (${wwwAuthenticate ?? ''}); metadata names ${as}; access token for ${prm.resource}, scope "${login.scope}"`);
+      `401 from the MCP server (${wwwAuthenticate ?? ''}); metadata names ${as}; ${login.how}; access token for ${prm.resource}, scope "${login.scope}"`);
 
     const agent = await connectAgent(mcpResource, userAccessToken);
     cleanups.push(() => agent.close());
@@ -201,7 +260,7 @@ export async function runScenario(o: ScenarioOptions = {}): Promise<ScenarioResu
       records: memory.records,
       received,
       userAccessToken,
-      urls: { idp: idpL.url, tts: ttsL.url, tickets: ticketsL.url, orders: ordersL.url, mcp: mcpResource },
+      urls: { idp: idp.issuer, tts: ttsL.url, tickets: ticketsL.url, orders: ordersL.url, mcp: mcpResource },
       unauthenticated: { status: anon.status, wwwAuthenticate },
     };
   } finally {
