@@ -11,7 +11,7 @@ import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { substituteEnv, type ConfigInput } from '../../src/config/schema.js';
-import { decodePart, o4wExchange, startTts, TT_TXN } from '../helpers/idp.js';
+import { decodePart, o4wExchange, startTts, TT_TXN, type TestTts } from '../helpers/idp.js';
 import { expectRefusal } from '../tts/fixture.js';
 
 const DOC = new URL('../../docs/idp-recipes.md', import.meta.url);
@@ -110,6 +110,16 @@ describe.each(RECIPES)('recipe %s (docs/idp-recipes.md)', (name) => {
       },
     });
 
+  /** the exchange of the recipe's `json exchange=` block, by mcp-support-agent (oauth4webapi over HTTP) */
+  const exchangeAt = (tts: TestTts, subject: string) =>
+    o4wExchange(tts.as, 'mcp-support-agent', oauth.ClientSecretBasic(SECRET), {
+      requested_token_type: TT_TXN,
+      audience: 'support.example',
+      scope: exchange.scope,
+      subject_token: subject,
+      subject_token_type: exchange.subject_token_type,
+    });
+
   it('the recipe is complete: an issuer, the workload, a token of that issuer', () => {
     expect(recipe.subjectIssuers?.map((s) => s.issuer)).toContain(token.claims.iss);
     expect(recipe.clients?.map((c) => c.id)).toEqual(['mcp-support-agent']);
@@ -121,13 +131,7 @@ describe.each(RECIPES)('recipe %s (docs/idp-recipes.md)', (name) => {
       await keyFor(token.header.kid as string);
       const subject = await sign(token);
       expect(decodePart(subject, 0)).toEqual(token.header); // the provider's header, byte for byte in meaning
-      const r = await o4wExchange(tts.as, 'mcp-support-agent', oauth.ClientSecretBasic(SECRET), {
-        requested_token_type: TT_TXN,
-        audience: 'support.example',
-        scope: exchange.scope,
-        subject_token: subject,
-        subject_token_type: exchange.subject_token_type,
-      });
+      const r = await exchangeAt(tts, subject);
       expect(r.ok, r.text).toBeDefined();
       const txn = decodePart(r.ok!.access_token, 1);
       expect(txn).toMatchObject(exchange.txn_token);
@@ -143,13 +147,7 @@ describe.each(RECIPES)('recipe %s (docs/idp-recipes.md)', (name) => {
     const tts = await start();
     try {
       const subject = await sign(token, refusal.change);
-      const r = await o4wExchange(tts.as, 'mcp-support-agent', oauth.ClientSecretBasic(SECRET), {
-        requested_token_type: TT_TXN,
-        audience: 'support.example',
-        scope: exchange.scope,
-        subject_token: subject,
-        subject_token_type: exchange.subject_token_type,
-      });
+      const r = await exchangeAt(tts, subject);
       expectRefusal(r, 400, 'invalid_request', [subject, SECRET]);
       expect(JSON.parse(r.text).error_description).toBe(refusal.error_description);
     } finally {

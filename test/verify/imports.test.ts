@@ -3,40 +3,18 @@
  * nothing of the server, the exchange pipeline, the CLI or the Node entry.
  */
 import { readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { importGraph } from '../helpers/import-graph.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const entry = join(root, 'src/verify/index.ts');
-const IMPORT = /(?:^|[\s;])(?:import|export)\s+(?:type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 const NODE_BUILTINS = new Set(['fs', 'path', 'os', 'net', 'http', 'https', 'crypto', 'child_process', 'buffer', 'stream', 'url', 'util', 'tls', 'dns', 'zlib', 'worker_threads', 'events', 'process']);
 const FORBIDDEN_PACKAGES = ['ioredis', '@hono/node-server'];
 
-function walk(): { files: string[]; packages: Set<string>; edges: Array<[string, string]> } {
-  const seen = new Set<string>();
-  const packages = new Set<string>();
-  const edges: Array<[string, string]> = [];
-  const stack = [entry];
-  while (stack.length > 0) {
-    const file = stack.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const src = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-    for (const m of src.matchAll(IMPORT)) {
-      const spec = m[1] ?? m[2]!;
-      if (spec.startsWith('.')) {
-        const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
-        edges.push([relative(root, file), relative(root, target)]);
-        stack.push(target);
-      } else packages.add(spec);
-    }
-  }
-  return { files: [...seen].map((f) => relative(root, f)).sort(), packages, edges };
-}
-
 describe('the baton/verify import graph', () => {
-  const g = walk();
+  const g = importGraph(root, entry);
 
   it('is the package entry ./verify', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string> };
