@@ -1,6 +1,9 @@
+import { readCapped } from '../jose/json-bounds.js';
+
 /**
- * Reads a fetch Response body as UTF-8 text, at most `maxBytes`, within `timeoutMs` (a slow or endless body from a
- * remote IdP never holds an exchange). Web-standard only (Node and Workers).
+ * Reads a fetch Response body from a remote IdP (introspection answers, discovery metadata) as UTF-8 text, at most
+ * `maxBytes` (jose/json-bounds.ts `readCapped`). Its time bound is the request's: the AbortSignal.timeout given to
+ * fetch also ends the body stream, so a slow or endless body never holds an exchange. Web-standard only.
  */
 export class BoundedReadError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -10,46 +13,16 @@ export class BoundedReadError extends Error {
 }
 
 export async function readBoundedText(response: Response, maxBytes: number, timeoutMs: number): Promise<string> {
-  const reader = response.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const deadline = Date.now() + timeoutMs;
-  const late = () => new BoundedReadError(`the answer did not arrive within ${timeoutMs} ms`);
+  let bytes: Uint8Array | undefined;
   try {
-    for (;;) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw late();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(late()), left);
-      });
-      let r: ReadableStreamReadResult<Uint8Array>;
-      try {
-        r = await Promise.race([reader.read(), timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (r.done) break;
-      size += r.value.byteLength;
-      if (size > maxBytes) throw new BoundedReadError(`the answer exceeds ${maxBytes} bytes`);
-      chunks.push(r.value);
-    }
+    bytes = await readCapped(response.body, maxBytes);
   } catch (e) {
-    await reader.cancel().catch(() => {});
-    if (e instanceof BoundedReadError) throw e;
-    // the request's own AbortSignal.timeout ends the body stream too: that is the same time bound
-    if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) throw late();
+    if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) throw new BoundedReadError(`the answer did not arrive within ${timeoutMs} ms`, { cause: e });
     throw new BoundedReadError('the answer could not be read', { cause: e });
   }
-  const all = new Uint8Array(size);
-  let off = 0;
-  for (const ch of chunks) {
-    all.set(ch, off);
-    off += ch.byteLength;
-  }
+  if (bytes === undefined) throw new BoundedReadError(`the answer exceeds ${maxBytes} bytes`);
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(all);
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
     throw new BoundedReadError('the answer is not UTF-8', { cause: e });
   }
