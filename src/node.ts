@@ -52,6 +52,11 @@ async function withDevIdp(config: Config, keysDir: string, say: (m: string) => v
   return { ...config, subjectIssuers: [...config.subjectIssuers.filter((s) => s.issuer !== DEV_IDP_ISSUER), devIssuer] };
 }
 
+/** The members of a parsed configuration object that have a value (zod gives absent options as `undefined`). */
+function definedMembers<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]: Exclude<T[K], undefined> };
+}
+
 /**
  * The configured store. Redis diagnostics (connection lost, resync failed; never URLs or secrets) go to `say`,
  * like every other operator message, instead of straight to the console.
@@ -60,7 +65,7 @@ async function storeFor(config: Config, say: (m: string) => void): Promise<Store
   if (config.store === 'memory') return new MemoryStore();
   const { createStore } = await import('./store/from-url.node.js');
   const logger = (line: string): void => say(line);
-  const spec = typeof config.store === 'string' ? { url: config.store, logger } : { ...config.store, logger };
+  const spec = typeof config.store === 'string' ? { url: config.store, logger } : { ...definedMembers(config.store), logger };
   return createStore(spec);
 }
 

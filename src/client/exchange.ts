@@ -1,4 +1,4 @@
-import { decodeJwt, importJWK, type JWK } from 'jose';
+import { decodeJwt, importJWK, type CryptoKey, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 
 export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -177,6 +177,17 @@ interface CacheEntry {
  * failure. Tokens are cached per (subject hash, scopes, details hash) until shortly before `exp`; concurrent identical
  * requests share one exchange. Nothing here logs; errors never contain a token.
  */
+/** oauth4webapi's request options as a Fetch `RequestInit` (for a caller-supplied fetch). */
+function fetchInit(init: oauth.CustomFetchOptions<string, URLSearchParams | undefined>): RequestInit {
+  return {
+    method: init.method,
+    headers: init.headers,
+    redirect: init.redirect,
+    ...(init.body !== undefined ? { body: init.body } : {}),
+    ...(init.signal !== undefined ? { signal: init.signal } : {}),
+  };
+}
+
 export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenExchangeClient {
   const issuerUrl = new URL(o.issuer);
   const insecure = o.allowInsecureHttp === true;
@@ -188,10 +199,11 @@ export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenE
   const maxEntries = o.maxCacheEntries ?? 1000;
   const timeoutMs = o.timeoutMs ?? 5000;
   const client: oauth.Client = { client_id: o.clientId };
-  const httpOptions = (): oauth.HttpRequestOptions<'GET' | 'POST', URLSearchParams> => ({
+  const viaFetch = o.fetch;
+  const httpOptions = <Method extends 'GET' | 'POST', Body extends URLSearchParams | undefined>(): oauth.HttpRequestOptions<Method, Body> => ({
     signal: AbortSignal.timeout(timeoutMs),
     ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}),
-    ...(o.fetch !== undefined ? { [oauth.customFetch]: o.fetch } : {}),
+    ...(viaFetch !== undefined ? { [oauth.customFetch]: (url: string, init: oauth.CustomFetchOptions<Method, Body>) => viaFetch(url, fetchInit(init)) } : {}),
   });
 
   let clientAuth: Promise<oauth.ClientAuth> | undefined;
@@ -212,7 +224,7 @@ export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenE
   let metadata: Promise<oauth.AuthorizationServer> | undefined;
   const getMetadata = (): Promise<oauth.AuthorizationServer> => {
     metadata ??= (async () => {
-      const res = await oauth.discoveryRequest(issuerUrl, { ...httpOptions(), algorithm: 'oauth2' } as oauth.DiscoveryRequestOptions);
+      const res = await oauth.discoveryRequest(issuerUrl, { ...httpOptions<'GET', undefined>(), algorithm: 'oauth2' });
       const as = await oauth.processDiscoveryResponse(issuerUrl, res); // issuer must equal the configured one
       if (typeof as.token_endpoint !== 'string') throw new TokenExchangeError('invalid_response', 'the TTS metadata has no token_endpoint', 0);
       checkUrl(new URL(as.token_endpoint), 'the TTS token_endpoint', insecure);
@@ -266,7 +278,7 @@ export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenE
         });
         if (details !== undefined) params.set('request_details', JSON.stringify(details));
         if (context !== undefined) params.set('request_context', JSON.stringify(context));
-        const res = await oauth.genericTokenEndpointRequest(as, client, await getClientAuth(), GRANT_TOKEN_EXCHANGE, params, httpOptions());
+        const res = await oauth.genericTokenEndpointRequest(as, client, await getClientAuth(), GRANT_TOKEN_EXCHANGE, params, httpOptions<'POST', URLSearchParams>());
         body = await oauth.processGenericTokenEndpointResponse(as, client, res, { recognizedTokenTypes: { n_a: () => {} } });
       } catch (e) {
         throw toError(e);

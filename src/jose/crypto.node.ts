@@ -1,4 +1,5 @@
 import { KeyObject, constants, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
+import type { CryptoKey } from 'jose';
 import { setDefaultJwsCrypto, type JwsCrypto } from './jws.js';
 
 /**

@@ -1,4 +1,4 @@
-import { base64url, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyGetKey } from 'jose';
+import { base64url, type CryptoKey, type FlattenedJWSInput, type JWSHeaderParameters, type JWTVerifyGetKey } from 'jose';
 
 /**
  * Compact JWS (RFC 7515) for the algorithms Baton accepts, with the signature primitive pluggable: Web Crypto by
@@ -20,7 +20,8 @@ export interface Base64Url {
   decode(input: string): Uint8Array;
 }
 
-type SubtleParams = AlgorithmIdentifier | EcdsaParams | RsaPssParams;
+/** Web Crypto algorithm parameters (declared here, so that the types need no DOM lib). */
+type SubtleParams = { name: string; hash?: string; saltLength?: number };
 
 function subtleParams(alg: string): SubtleParams | undefined {
   switch (alg) {
@@ -54,7 +55,7 @@ export const webCryptoJws: JwsCrypto = {
     const params = subtleParams(alg);
     if (params === undefined) return false;
     try {
-      return await crypto.subtle.verify(params, key, sig as BufferSource, data as BufferSource);
+      return await crypto.subtle.verify(params, key, sig as Uint8Array<ArrayBuffer>, data as Uint8Array<ArrayBuffer>);
     } catch {
       return false;
     }
@@ -62,7 +63,7 @@ export const webCryptoJws: JwsCrypto = {
   async sign(alg, key, data) {
     const params = subtleParams(alg);
     if (params === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
-    return new Uint8Array(await crypto.subtle.sign(params, key, data as BufferSource));
+    return new Uint8Array(await crypto.subtle.sign(params, key, data as Uint8Array<ArrayBuffer>));
   },
 };
 
@@ -148,7 +149,7 @@ function isCryptoKey(k: unknown): k is CryptoKey {
 
 /** RSA keys shorter than 2048 bits never verify (RFC 7518 §3.3; what jose enforced before signatures moved here). */
 function strongEnough(key: CryptoKey): boolean {
-  const modulusLength = (key.algorithm as Partial<RsaHashedKeyAlgorithm>).modulusLength;
+  const modulusLength = (key.algorithm as { modulusLength?: number }).modulusLength;
   return modulusLength === undefined || modulusLength >= 2048;
 }
 

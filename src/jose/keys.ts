@@ -1,4 +1,4 @@
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 
 export type SigningAlg = 'EdDSA' | 'ES256';
 
@@ -30,7 +30,7 @@ function algOf(jwk: JWK): SigningAlg {
  * is the greatest `kid`, followed by part of the RFC 7638 thumbprint.
  */
 export async function generateSigningJwk(alg: SigningAlg = 'EdDSA', now = new Date()): Promise<JWK> {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, crv: alg === 'EdDSA' ? 'Ed25519' : undefined });
+  const { privateKey } = await generateKeyPair(alg, alg === 'EdDSA' ? { extractable: true, crv: 'Ed25519' } : { extractable: true });
   const jwk = await exportJWK(privateKey);
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, 'Z');
   const thumb = await calculateJwkThumbprint(jwk);

@@ -1,7 +1,21 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { Hono } from 'hono';
 import type { McpAuthEnv, McpResourceServer } from './resource-server.js';
+
+type TransportModule = typeof import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js');
+let transportModule: Promise<TransportModule> | undefined;
+
+/**
+ * The MCP SDK is an optional peer of this package: only `mcpHttpApp` needs it at run time (whoever calls it built
+ * their server with the SDK), so it is loaded on the first MCP request instead of when this module is imported.
+ */
+function loadTransport(): Promise<TransportModule> {
+  transportModule ??= import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js').catch((e: unknown) => {
+    transportModule = undefined;
+    throw new Error('mcpHttpApp needs the MCP SDK: npm install @modelcontextprotocol/sdk', { cause: e });
+  });
+  return transportModule;
+}
 
 export interface McpHttpAppOptions {
   resourceServer: McpResourceServer;
@@ -24,8 +38,10 @@ export function mcpHttpApp(o: McpHttpAppOptions): Hono<McpAuthEnv> {
   const app = new Hono<McpAuthEnv>();
   for (const p of rs.metadataPaths) app.get(p, () => rs.metadataResponse());
   app.all(path, rs.middleware, async (c) => {
+    const { WebStandardStreamableHTTPServerTransport } = await loadTransport();
     const server = o.createServer();
-    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    // no sessionIdGenerator: stateless
+    const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true });
     await server.connect(transport);
     try {
       return await transport.handleRequest(c.req.raw, { authInfo: c.var.auth });

@@ -3,7 +3,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { TokenExchangeError, type TokenExchangeClient, type TxnTokenResult } from '../client/index.js';
 import { scrub } from '../log/index.js';
 
-type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /** What a Baton-wrapped tool declares. */
 export interface BatonToolSpec<Args> {

@@ -9,7 +9,12 @@ const scopePermissions = z.enum([
   'SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS',
 ]);
 
-type MatchNode = { expr?: string; all?: { of: MatchNode[] }; any?: { of: MatchNode[] }; none?: { of: MatchNode[] } };
+type MatchNode = {
+  expr?: string | undefined;
+  all?: { of: MatchNode[] } | undefined;
+  any?: { of: MatchNode[] } | undefined;
+  none?: { of: MatchNode[] } | undefined;
+};
 export const MatchSchema: z.ZodType<MatchNode> = z.lazy(() =>
   z
     .strictObject({

@@ -3,24 +3,24 @@ export type Effect = 'EFFECT_ALLOW' | 'EFFECT_DENY';
 export interface Principal {
   id: string;
   roles: string[];
-  attr?: Record<string, unknown>;
-  policyVersion?: string;
-  scope?: string;
+  attr?: Record<string, unknown> | undefined;
+  policyVersion?: string | undefined;
+  scope?: string | undefined;
 }
 
 export interface Resource {
   kind: string;
   id: string;
-  attr?: Record<string, unknown>;
-  policyVersion?: string;
-  scope?: string;
+  attr?: Record<string, unknown> | undefined;
+  policyVersion?: string | undefined;
+  scope?: string | undefined;
 }
 
 export interface AuxData {
   /** Claims of an already verified JWT (the caller verifies it). */
-  jwt?: Record<string, unknown>;
+  jwt?: Record<string, unknown> | undefined;
   /** Several verified JWTs by name, seen by conditions as `request.auxData.jwts.NAME.claims`. */
-  jwts?: Record<string, { claims: Record<string, unknown> }>;
+  jwts?: Record<string, { claims: Record<string, unknown> }> | undefined;
 }
 
 export interface CheckInput {

@@ -22,7 +22,7 @@ export async function verifyRequest(verifier: Verifier, request: Request): Promi
   return verifier.verify(value);
 }
 
-type FetchLike = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /**
  * V-10: a fetch that forwards the Txn-Token exactly as received, in the `Txn-Token` header and nowhere else

@@ -11,7 +11,7 @@ import { clock } from './clock.js';
 export interface CelRequest {
   principal: { id: string; roles: string[]; attr: Record<string, unknown>; policyVersion?: string; scope?: string };
   resource: { kind: string; id: string; attr: Record<string, unknown>; policyVersion?: string; scope?: string };
-  auxData?: { jwt?: Record<string, unknown>; jwts?: Record<string, { claims: Record<string, unknown> }> };
+  auxData?: { jwt?: Record<string, unknown> | undefined; jwts?: Record<string, { claims: Record<string, unknown> }> | undefined } | undefined;
 }
 export interface CelActivation {
   request: CelRequest;
