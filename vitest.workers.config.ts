@@ -13,7 +13,8 @@ import { parse as parseYaml } from 'yaml';
 import { generateSigningJwk, toPublicJwk } from './src/jose/keys.js';
 import { buildPolicyBundle } from './src/policy-bundle/index.js';
 import { readPolicyDir } from './src/policy/fs.node.js';
-import { createEngine, runTestSuites, type CheckInput, type CheckResult } from './src/policy/index.js';
+import { createEngine, type CheckInput, type CheckResult } from './src/policy/index.js';
+import { runTestSuites } from './src/policy/testrunner.js';
 import { authorizationCodeLogin, revokeAtProvider } from './examples/oidc-provider/provider.node.js';
 import { CHAT, MCP_JWT, MCP_OPAQUE, startOidcWorld } from './test/idp/oidc-world.js';
 

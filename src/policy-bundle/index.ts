@@ -8,9 +8,8 @@
 //     "source": "policies", "policyCount": 5,
 //     "policies": [ { "name": "resources/ticket.yaml", "documents": [ { ...the parsed policy... } ] }, ... ] }
 // `hash` is SHA-256 over the canonical JSON of `policies` (object keys sorted), so any edit to the documents is caught.
-import { parseAllDocuments } from 'yaml';
 import * as z from 'zod';
-import { createEngine, PolicyLoadError, type Engine, type PolicySource } from '../policy/index.js';
+import { createEngine, parsePolicyText, PolicyLoadError, type Engine, type PolicySource } from '../policy/index.js';
 
 export const POLICY_BUNDLE_FORMAT = 'baton.policy-bundle';
 export const POLICY_BUNDLE_FORMAT_VERSION = 1;
@@ -93,17 +92,10 @@ function toSource(e: PolicyBundleEntry): PolicySource {
 }
 
 function docsOf(src: PolicySource): Record<string, unknown>[] {
-  let docs;
-  try {
-    docs = parseAllDocuments(src.content, { prettyErrors: false });
-  } catch (e) {
-    throw new PolicyBundleError(`${src.name}: invalid YAML/JSON: ${(e as Error).message}`);
-  }
-  const list = Array.isArray(docs) ? docs : [docs];
   const out: Record<string, unknown>[] = [];
-  for (const d of list) {
-    if (d.errors.length > 0) throw new PolicyBundleError(`${src.name}: invalid YAML/JSON: ${d.errors[0]!.message}`);
-    const v: unknown = d.toJS();
+  for (const d of parsePolicyText(src.content)) {
+    if (d.error !== undefined) throw new PolicyBundleError(`${src.name}: invalid YAML/JSON: ${d.error}`);
+    const v: unknown = d.value;
     if (v === null || v === undefined) continue; // an empty document, as the engine skips it
     if (typeof v !== 'object' || Array.isArray(v)) throw new PolicyBundleError(`${src.name}: a policy document must be a mapping`);
     canonicalJson(v); // refuses values JSON cannot carry

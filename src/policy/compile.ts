@@ -1,9 +1,9 @@
 // Loading and compiling Cerbos policies: parse (YAML or JSON, one document per file), validate with zod, resolve imports,
 // compile every CEL expression once, and build the indexes the evaluator uses. Any problem is reported with file,
 // JSON path and message, and nothing is loaded.
-import { parseAllDocuments } from 'yaml';
 import type * as z from 'zod';
 import { compileCel, compileCondition, type CelProgram, type CompiledCondition } from './cel/index.js';
+import { parsePolicyText } from './documents.js';
 import { PolicyLoadError, type PolicyIssue } from './errors.js';
 import { anyMatcher, compileGlob, type Matcher } from './glob.js';
 import {
@@ -183,26 +183,19 @@ function zodPath(path: readonly PropertyKey[]): string {
 export function parsePolicySources(sources: readonly PolicySource[], issues: PolicyIssue[]): LoadedDoc[] {
   const out: LoadedDoc[] = [];
   for (const src of sources) {
-    let docs;
-    try {
-      docs = parseAllDocuments(src.content, { prettyErrors: false });
-    } catch (e) {
-      issues.push({ file: src.name, path: '$', message: `invalid YAML/JSON: ${(e as Error).message}` });
-      continue;
-    }
-    const list = Array.isArray(docs) ? docs : [docs];
+    const list = parsePolicyText(src.content);
     // Like Cerbos: one policy per file; a second YAML document (not merely a leading or trailing `---`) is refused.
-    if (list.filter((d) => d.errors.length > 0 || (d.contents !== null && d.toJS() != null)).length > 1) {
+    if (list.filter((d) => d.error !== undefined || d.value != null).length > 1) {
       issues.push({ file: src.name, path: '$', message: 'more than one YAML document detected: a policy file holds exactly one policy' });
       continue;
     }
     list.forEach((d, i) => {
       const file = list.length > 1 ? `${src.name}#${i + 1}` : src.name;
-      if (d.errors.length > 0) {
-        issues.push({ file, path: '$', message: `invalid YAML/JSON: ${d.errors[0]!.message}` });
+      if (d.error !== undefined) {
+        issues.push({ file, path: '$', message: `invalid YAML/JSON: ${d.error}` });
         return;
       }
-      const value: unknown = d.toJS();
+      const value: unknown = d.value;
       if (value === null || value === undefined) return;
       const parsed = PolicyDocSchema.safeParse(value);
       if (!parsed.success) {

@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { PolicySource } from './types.js';
+import './yaml.js'; // policy directories hold YAML: reading one installs the YAML parser
 
 const POLICY_EXT = /\.(ya?ml|json)$/i;
 const TEST_FILE = /_test\.(ya?ml|json)$/i;

@@ -1,17 +1,10 @@
-// Baton's embedded Cerbos-compatible policy engine (runs on Node and Cloudflare Workers).
-// Node-only helpers live in `fs.node.ts` (reading directories) and `cli.node.ts` (CLI glue).
+// Baton's embedded Cerbos-compatible policy engine (runs on Node and Cloudflare Workers). Policy text is JSON unless
+// `yaml.ts` is loaded (it installs the YAML parser; `fs.node.ts` and `testrunner.ts` load it). The test-suite runner is
+// its own entry (`testrunner.ts`); Node-only helpers live in `fs.node.ts` (reading directories) and `cli.node.ts`.
 export { createEngine, type Engine, type EngineOptions } from './engine.js';
 export { compilePolicies, parsePolicySources, type CompiledPolicySet } from './compile.js';
 export { PolicyLoadError, PolicyInputError, type PolicyIssue } from './errors.js';
-export {
-  runTestSuites,
-  formatTestResults,
-  type RunTestSuitesOptions,
-  type TestResults,
-  type SuiteResult,
-  type TestSummary,
-  type TestResult,
-} from './testrunner.js';
+export { parsePolicyText, parseJsonDocuments, type ParsedDocument, type PolicyTextParser } from './documents.js';
 export type {
   ActionEffect,
   AuxData,

@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { NO_NOW, NO_NOW_MESSAGE } from './cel/clock.js';
 import { compilePolicies, resourcePolicyKey, type CompiledPolicySet } from './compile.js';
 import { createEngine, type Engine } from './engine.js';
+import './yaml.js'; // suites and their policies are YAML
 import type { AuxData, CheckResult, OutputEntry, PolicySource, Principal, Resource } from './types.js';
 
 export type TestResult = 'RESULT_SKIPPED' | 'RESULT_PASSED' | 'RESULT_FAILED' | 'RESULT_ERRORED';

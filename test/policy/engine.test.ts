@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/policy/engine.js';
 import { PolicyInputError, PolicyLoadError, type PolicyIssue } from '../../src/policy/errors.js';
 import type { PolicySource } from '../../src/policy/types.js';
+import '../../src/policy/yaml.js'; // the policies below are YAML text
 
 function loadIssues(policies: PolicySource[]): PolicyIssue[] {
   try {
