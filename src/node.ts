@@ -3,10 +3,11 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { loadConfigFile, type LoadedConfig } from './config/load.node.js';
-import { subjectIssuerSchema, type Config } from './config/schema.js';
+import { ConfigError, subjectIssuerSchema, type Config } from './config/schema.js';
 import { loadDevIdpKey, loadSigningKeys, DEV_IDP_ISSUER } from './cli/keys.js';
 import { TokenService, type DecisionSink } from './exchange/index.js';
 import type { ScopePolicy } from './exchange/scope.js';
+import { advertisedEndpointProblem } from './server/advertised.js';
 import { bodyTooLarge, createApp, MAX_BODY_BYTES, readFetchBody } from './server/app.js';
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
@@ -245,9 +246,20 @@ function trackConnections(server: HttpServer): void {
   });
 }
 
-/** Starts the TTS on Node (@hono/node-server). Port 0 picks a free port; `url` says which. */
+/**
+ * Starts the TTS on Node (@hono/node-server). Port 0 picks a free port; `url` says which. When the metadata would
+ * advertise endpoints on this machine (an http loopback issuer or baseUrl) at another port or address than the one the
+ * server listens on, it refuses to start (ConfigError saying why) before anything is built. With port 0 the caller
+ * chose an unknown port and takes the URL from `url`: not checked.
+ */
 export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
-  const built = await buildNode(o);
+  const loaded = o.loaded ?? loadConfigFile(o.configPath ?? process.env.BATON_CONFIG ?? 'baton.config.yaml');
+  const listen = { host: o.host ?? loaded.config.host, port: o.port ?? loaded.config.port };
+  if (listen.port !== 0) {
+    const problem = advertisedEndpointProblem(loaded.config, listen);
+    if (problem !== undefined) throw new ConfigError(problem);
+  }
+  const built = await buildNode({ ...o, loaded });
   const say = o.say ?? ((m: string) => console.error(`baton: ${m}`));
   const { config } = built;
   let server: ServerType;
