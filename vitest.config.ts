@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
-    exclude: ['test/workers/**', 'node_modules/**'],
+    // test/packages/ installs the packed tarballs in fresh folders: npm run test:packages (CI runs it)
+    exclude: ['test/workers/**', 'test/packages/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

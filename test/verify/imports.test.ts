@@ -1,5 +1,5 @@
 /**
- * `baton/verify` is what downstream services and Workers import: its import graph must reach no Node-only module and
+ * `baton-tts-verify` (src/verify/) is what downstream services and Workers import: its import graph must reach no Node-only module and
  * nothing of the server, the exchange pipeline, the CLI or the Node entry.
  */
 import { readFileSync } from 'node:fs';
@@ -13,13 +13,14 @@ const entry = join(root, 'src/verify/index.ts');
 const NODE_BUILTINS = new Set(['fs', 'path', 'os', 'net', 'http', 'https', 'crypto', 'child_process', 'buffer', 'stream', 'url', 'util', 'tls', 'dns', 'zlib', 'worker_threads', 'events', 'process']);
 const FORBIDDEN_PACKAGES = ['ioredis', '@hono/node-server'];
 
-describe('the baton/verify import graph', () => {
+describe('the baton-tts-verify import graph', () => {
   const g = importGraph(root, entry);
 
-  it('is the package entry ./verify', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string> };
+  it('is the main entry of the baton-tts-verify package', () => {
+    const map = JSON.parse(readFileSync(join(root, 'packaging/packages.json'), 'utf8')) as { packages: { name: string; exports: Record<string, unknown> }[] };
+    const verify = map.packages.find((p) => p.name === 'baton-tts-verify');
     // Node gets the node:crypto signature backend; every other runtime (Workers) the Web Crypto one
-    expect(pkg.exports['./verify']).toEqual({ node: './src/verify/index.node.ts', default: './src/verify/index.ts' });
+    expect(verify?.exports['.']).toEqual({ node: 'verify/index.node.ts', default: 'verify/index.ts' });
     expect(g.files).toContain('src/verify/verifier.ts');
   });
 
