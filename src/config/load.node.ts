@@ -24,14 +24,15 @@ export function configPathFrom(argv: readonly string[], env: NodeJS.ProcessEnv):
   return env.BATON_CONFIG ?? DEFAULT_CONFIG_FILE;
 }
 
-/** Reads YAML or JSON, substitutes `${ENV}`, validates. Errors name the file and the field. */
-export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+/** The file's content with `${ENV}` substituted, before validation (absolute path, value). */
+export function readConfigSource(path: string, env: NodeJS.ProcessEnv = process.env): { file: string; value: unknown } {
   const file = resolve(path);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(`${file}: cannot read configuration (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(`${file}: cannot read configuration (${code})${code === 'ENOENT' ? '; `baton init` writes a starter configuration' : ''}`);
   }
   let raw: unknown;
   try {
@@ -39,7 +40,13 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   } catch (e) {
     throw new ConfigError(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const config = parseConfig(substituteEnv(raw, env, file), file);
+  return { file, value: substituteEnv(raw, env, file) };
+}
+
+/** Reads YAML or JSON, substitutes `${ENV}`, validates. Errors name the file and the field. */
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const { file, value } = readConfigSource(path, env);
+  const config = parseConfig(value, file);
   const dir = dirname(file);
   return { config, file, resolvePath: (p) => (isAbsolute(p) ? p : resolve(dir, p)) };
 }
