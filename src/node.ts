@@ -1,4 +1,4 @@
-import { serve, type ServerType } from '@hono/node-server';
+import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
@@ -150,7 +150,8 @@ export async function readNodeBody(c: Context): Promise<string> {
 }
 
 export interface RunningNode extends BatonNode {
-  server: ServerType;
+  /** the HTTP server (@hono/node-server over node:http) */
+  server: HttpServer;
   url: string;
   /**
    * Drains (see `drainServer`, at most `drainTimeoutSeconds`, or `graceMs` when given), then closes the store.
@@ -174,8 +175,8 @@ export interface DrainResult {
  * still sit in the socket's buffer (which node's own closeIdleConnections does). `say` gets one line when the drain
  * starts and one when it ends; `now()` ends the drain at once (a second signal).
  */
-export function drainServer(server: ServerType, graceMs: number, say: (m: string) => void): { done: Promise<DrainResult>; now(): void } {
-  const http = server as HttpServer;
+export function drainServer(server: HttpServer, graceMs: number, say: (m: string) => void): { done: Promise<DrainResult>; now(): void } {
+  const http = server;
   const t = trackerOf(http);
   const started = Date.now();
   t.draining = true;
@@ -262,10 +263,11 @@ export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
   const built = await buildNode({ ...o, loaded });
   const say = o.say ?? ((m: string) => console.error(`baton: ${m}`));
   const { config } = built;
-  let server: ServerType;
+  let server: HttpServer;
   try {
-    server = await new Promise<ServerType>((resolveServer, reject) => {
-      const s = serve({ fetch: built.app.fetch, port: config.port, hostname: config.host }, () => resolveServer(s));
+    server = await new Promise<HttpServer>((resolveServer, reject) => {
+      // without a createServer option, @hono/node-server serves with node:http's createServer
+      const s = serve({ fetch: built.app.fetch, port: config.port, hostname: config.host }, () => resolveServer(s as HttpServer));
       trackConnections(s as HttpServer);
       s.once('error', reject);
     });

@@ -1,4 +1,3 @@
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { Hono } from 'hono';
 import type { McpAuthEnv, McpResourceServer } from './resource-server.js';
 
@@ -17,10 +16,19 @@ function loadTransport(): Promise<TransportModule> {
   return transportModule;
 }
 
+/**
+ * What mcpHttpApp needs of the SDK's `McpServer` (declared here so that these types need neither the SDK's transport
+ * types, which use DOM-only names, nor the DOM lib; an `McpServer` is one).
+ */
+export interface McpServerLike {
+  connect(transport: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface McpHttpAppOptions {
   resourceServer: McpResourceServer;
-  /** builds the MCP server (tools registered); called once per HTTP request (stateless Streamable HTTP) */
-  createServer: () => McpServer;
+  /** builds the MCP server (an SDK `McpServer` with its tools registered); called once per HTTP request (stateless Streamable HTTP) */
+  createServer: () => McpServerLike;
   /** the MCP endpoint path (default: the path of the resource URI, or `/mcp`) */
   path?: string | undefined;
 }

@@ -18,4 +18,4 @@ export {
   type BatonToolSpec,
   type McpDecisionEntry,
 } from './tools.js';
-export { mcpHttpApp, type McpHttpAppOptions } from './http.js';
+export { mcpHttpApp, type McpHttpAppOptions, type McpServerLike } from './http.js';
