@@ -108,8 +108,8 @@ describe('TypeScript blocks type-check against the packed packages (strict, skip
   });
 });
 
-/** Runs the shell blocks of one document, in order, in its context. */
-async function runBlocks(doc: string, o: { repoCopy: boolean }): Promise<void> {
+/** Runs the shell blocks of one document, in order, in its context. Returns the copy of the checkout, if one. */
+async function runBlocks(doc: string, o: { repoCopy: boolean }): Promise<string | undefined> {
   const list = blocks(doc).filter((b) => ['run', 'install'].includes(kind(b) ?? ''));
   if (list.length === 0) return;
   // free ports instead of 8080 and 8787, one pair per folder (the checkout copy and the npm folder run side by side)
@@ -164,6 +164,7 @@ async function runBlocks(doc: string, o: { repoCopy: boolean }): Promise<void> {
     if (want !== undefined) expect(r.stdout + r.stderr, where(b)).toContain(subst(want));
   }
   await stopAll();
+  return copy;
 }
 
 describe('shell blocks run as written', () => {
@@ -172,7 +173,18 @@ describe('shell blocks run as written', () => {
   });
 
   it('README.md, in a copy of the checkout (npm ci, the demo, npm start, the exchange, Workers locally) and a fresh npm folder', { timeout: 1_200_000 }, async () => {
-    await runBlocks('README.md', { repoCopy: true });
+    const copy = await runBlocks('README.md', { repoCopy: true });
+    // then a plain `npx wrangler dev` there, without the variables of npm run dev:worker or of CI (no network here): it
+    // reads .env, so no Request.cf download is tried and no stack trace printed; the Worker answers
+    const port = await freePort();
+    const plain = { CLOUDFLARE_CF_FETCH_ENABLED: undefined, WRANGLER_SEND_METRICS: undefined, WRANGLER_HIDE_BANNER: undefined, CI: undefined };
+    const dev = await startUntil('npx', ['wrangler', 'dev', '--port', String(port)], { cwd: copy!, env: plain, ready: /Ready on http/, timeout: 180_000 });
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    await new Promise((r) => setTimeout(r, 1000));
+    await dev.stop();
+    expect(health.status, dev.output()).toBe(200);
+    expect(dev.output()).not.toContain('Request.cf');
+    expect(dev.output()).not.toMatch(/^\s+at .+[:(]\d+:\d+\)?$/m);
   });
 
   for (const p of MAP.packages)

@@ -54,9 +54,16 @@ export interface Run {
   stderr: string;
 }
 
+/** process.env with `extra` on top; an `undefined` in `extra` removes the variable. */
+export function envWith(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...extra })) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 export function run(cmd: string, args: readonly string[], o: { cwd: string; env?: Record<string, string | undefined>; input?: string; timeout?: number }): Promise<Run> {
   return new Promise((res) => {
-    const child = execFile(cmd, [...args], { cwd: o.cwd, env: { ...process.env, ...o.env }, timeout: o.timeout ?? 300_000, maxBuffer: 64 * 1024 * 1024 }, (e, stdout, stderr) =>
+    const child = execFile(cmd, [...args], { cwd: o.cwd, env: envWith(o.env), timeout: o.timeout ?? 300_000, maxBuffer: 64 * 1024 * 1024 }, (e, stdout, stderr) =>
       res({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : 1, stdout, stderr }),
     );
     if (o.input !== undefined) child.stdin!.end(o.input);
@@ -128,7 +135,7 @@ const started: Started[] = [];
 /** Starts a long-running command in its own process group; resolves once its output matches `ready`. */
 export function startUntil(cmd: string, args: readonly string[], o: { cwd: string; env?: Record<string, string | undefined>; ready: RegExp; timeout?: number }): Promise<Started> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, [...args], { cwd: o.cwd, env: { ...process.env, ...o.env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, [...args], { cwd: o.cwd, env: envWith(o.env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let done = false;
     const stop = async () => {
