@@ -1,4 +1,4 @@
-import { base64url, importJWK, type JWK, type JWTVerifyGetKey } from 'jose';
+import { base64url, importJWK, type CryptoKey, type JWK, type JWTVerifyGetKey } from 'jose';
 import type { IntrospectionConfig } from '../config/idp.js';
 import { JwsFormatError, parseCompactJws, signCompactJws, verifyParsedJws } from '../jose/jws.js';
 import { JwtProfileError } from '../jose/profiles.js';
@@ -222,7 +222,8 @@ async function importAssertionKey(c: IntrospectionConfig): Promise<{ key: Crypto
   const jwk = (typeof c.privateJwk === 'string' ? JSON.parse(c.privateJwk) : c.privateJwk) as JWK;
   const alg = c.assertionAlg ?? (typeof jwk.alg === 'string' ? jwk.alg : jwk.kty === 'OKP' ? 'EdDSA' : jwk.kty === 'EC' ? 'ES256' : 'RS256');
   const key = await importJWK({ ...jwk, ext: false }, alg === 'Ed25519' ? 'EdDSA' : alg);
-  if (!(key instanceof CryptoKey) || key.type !== 'private') throw new IntrospectionUnavailable('introspection.privateJwk is not a private key');
+  // importJWK gives a CryptoKey or, for a symmetric JWK, bytes (no global CryptoKey: the types need no DOM lib)
+  if (key instanceof Uint8Array || key.type !== 'private') throw new IntrospectionUnavailable('introspection.privateJwk is not a private key');
   return { key, alg, kid: typeof jwk.kid === 'string' ? jwk.kid : undefined };
 }
 
