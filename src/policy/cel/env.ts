@@ -337,12 +337,19 @@ function buildEnvironment(): Environment {
   const hasIntersection = (a: unknown[], b: unknown[]): boolean => a.some((x) => includes(b, x));
   const intersect = (a: unknown[], b: unknown[]): unknown[] => a.filter((x) => includes(b, x));
   const isSubset = (a: unknown[], b: unknown[]): boolean => a.every((x) => includes(b, x));
-  fn('hasIntersection(list, list): bool', hasIntersection);
-  fn('has_intersection(list, list): bool', hasIntersection);
-  fn('intersect(list, list): list', intersect);
-  fn('list.except(list): list', (a: unknown[], b: unknown[]) => a.filter((x) => !includes(b, x)));
-  fn('list.isSubset(list): bool', isSubset);
-  fn('list.is_subset(list): bool', isSubset);
+  const except = (a: unknown[], b: unknown[]): unknown[] => a.filter((x) => !includes(b, x));
+  // Cerbos declares each of these both as a global function and as a list method.
+  for (const [name, impl, ret] of [
+    ['hasIntersection', hasIntersection, 'bool'],
+    ['has_intersection', hasIntersection, 'bool'],
+    ['intersect', intersect, 'list'],
+    ['except', except, 'list'],
+    ['isSubset', isSubset, 'bool'],
+    ['is_subset', isSubset, 'bool'],
+  ] as const) {
+    fn(`${name}(list, list): ${ret}`, impl);
+    fn(`list.${name}(list): ${ret}`, impl);
+  }
 
   // ---- sets extension
   fn('SetsNamespace.contains(list, list): bool', (_n: CelNs, a: unknown[], b: unknown[]) => isSubset(b, a));
