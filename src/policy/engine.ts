@@ -19,6 +19,8 @@ import {
 } from './compile.js';
 import { PolicyInputError } from './errors.js';
 import { Explainer, readableCondition } from './explain.js';
+import { planResources } from './plan/planner.js';
+import type { PlanInput, PlanOptions, PlanResult } from './plan/types.js';
 import type {
   ActionEffect,
   AuxData,
@@ -48,6 +50,8 @@ export interface EngineOptions {
 
 export interface Engine {
   check(input: CheckInput, opts?: CheckOptions): CheckResult;
+  /** Query planning (Cerbos PlanResources): which resources of a kind the check would allow (see plan/planner.ts). */
+  plan(input: PlanInput, opts?: PlanOptions): PlanResult;
   checkBatch(principal: Principal, resources: readonly { resource: Resource; actions: string[] }[], opts?: CheckOptions & { auxData?: AuxData }): CheckResult[];
   readonly policyCount: number;
 }
@@ -117,14 +121,14 @@ const DR_INACTIVE = 2;
 const DR_ERRORED = 3;
 type DrState = typeof DR_ACTIVE | typeof DR_INACTIVE | typeof DR_ERRORED;
 
-interface RoleUnit {
+export interface RoleUnit {
   role: string;
   narrowing: readonly CompiledRolePolicy[];
   baseRoles: readonly string[];
 }
 
 /** The resource policies that apply to (kind, version, scope), most specific first. */
-interface Target {
+export interface Target {
   /** The existing scopes (store-wide) on the way from the requested scope to the root; empty: the scope does not exist. */
   scopes: readonly string[];
   rps: readonly CompiledResourcePolicy[];
@@ -135,7 +139,7 @@ interface Target {
 }
 
 /** A rule of a policy that can apply to one role for one action: always, or through one of `drs`. */
-interface PlanEntry {
+export interface PlanEntry {
   rule: CompiledResourceRule;
   always: boolean;
   drs: readonly CompiledDerivedRole[];
@@ -300,7 +304,7 @@ class Memo2<V> {
 const ruleMatters = (r: CompiledResourceRule, role: string): boolean =>
   r.anyRole || r.roles.has(role) || r.derivedRoles.some((d) => d.anyParent || d.parentRoles.has(role));
 
-class EngineCore {
+export class EngineCore {
   readonly strict: boolean;
   readonly globals: Record<string, unknown>;
   readonly defaultVersion: string;
@@ -562,7 +566,7 @@ class EngineCore {
    * Is there, at the scope of the unit's role policy, a resource rule for `kind` that the role could use? Its parent
    * roles count only when the role policy is at the requested scope itself (Cerbos adds parent roles from there).
    */
-  private roleRelevant(t: Target, unit: RoleUnit, kind: string, version: string, scope: string): 0 | 1 | 2 {
+  roleRelevant(t: Target, unit: RoleUnit, kind: string, version: string, scope: string): 0 | 1 | 2 {
     const rp = unit.narrowing[0]!;
     const names = rp.scope === scope ? [unit.role, ...unit.narrowing.map((n) => n.role), ...unit.baseRoles] : [unit.role];
     for (const p of t.rps) {
@@ -615,7 +619,7 @@ class EngineCore {
     }
     return parents;
   }
-  private drRoles(input: readonly string[], units: readonly RoleUnit[], scope: string): string[] {
+  drRoles(input: readonly string[], units: readonly RoleUnit[], scope: string): string[] {
     const parents = this.parentsAtScope(scope);
     const out = new Set<string>(input);
     for (const u of units) for (const b of u.baseRoles) out.add(b);
@@ -764,6 +768,9 @@ export function createEngine(options: EngineOptions): Engine {
       const actions = fastActions(input?.actions) ? input.actions : validate(ActionsSchema, input?.actions, 'actions');
       const aux = validAux(input?.auxData) ? input?.auxData : validate(AuxSchema, input?.auxData, 'auxData');
       return core.run(principal, resource, actions, aux, opts);
+    },
+    plan(input, opts) {
+      return planResources(core, input, opts);
     },
     checkBatch(principalIn, resources, opts) {
       const principal = fastPrincipal(principalIn) ? principalIn : validate(PrincipalSchema, principalIn, 'principal');

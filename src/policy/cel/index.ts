@@ -5,6 +5,7 @@
  * no eval/new Function, ~10x faster than @bufbuild/cel on a typical condition. Expressions are parsed and
  * type-checked ONCE by compileCel; evaluate() only walks the prepared tree.
  */
+import type { Environment } from '@marcbachmann/cel-js';
 import { celEnvironment, TZ_GETTERS, TZ_PREFIX } from './env.js';
 import { clock } from './clock.js';
 
@@ -253,10 +254,12 @@ function rewriteTimeZoneGetters(ast: unknown): void {
   });
 }
 
-/** Compile a CEL expression once (parse + type-check). Throws CelCompileError naming what is wrong and where. */
-export function compileCel(source: string): CelProgram {
+/**
+ * Compile a CEL expression once (parse + type-check). Throws CelCompileError naming what is wrong and where.
+ * `env` defaults to the shared Cerbos environment; the query planner passes a clone of it (see plan/partial.ts).
+ */
+export function compileCel(source: string, env: Environment = celEnvironment()): CelProgram {
   if (typeof source !== 'string' || source.trim() === '') throw new CelCompileError('empty CEL expression');
-  const env = celEnvironment();
   let fn: CelFn;
   try {
     fn = env.parse(source) as unknown as CelFn;
@@ -303,6 +306,8 @@ export interface CompiledCondition {
   evaluateIn(s: CelScope): boolean;
   readonly variableRefs: ReadonlySet<string>;
   readonly constantRefs: ReadonlySet<string>;
+  /** The condition's tree (without the `match` wrapper), for the query planner. */
+  readonly tree: MatchNode;
 }
 
 type Evaluator = ((s: CelScope, errs: CelEvalError[]) => boolean) & { leaf?: { prog: CelProgram; path: string } };
@@ -419,6 +424,7 @@ export function compileCondition(node: unknown, path = 'condition'): CompiledCon
   return {
     variableRefs: vars,
     constantRefs: consts,
+    tree: (isObj(node) && 'match' in node ? node.match : node) as MatchNode,
     evaluateDetailed(a: CelActivation): { result: boolean; errors: CelEvalError[] } {
       const errors: CelEvalError[] = [];
       const result = inner(scopeOf(a), errors);

@@ -1,0 +1,393 @@
+// Conditions of rules and derived roles, planned: each `expr` is parsed once, its policy's variables inlined, partially
+// evaluated (partial.ts), rewritten the way Cerbos's planner rewrites a residual at the root (known-map lookups by a
+// resource attribute become a disjunction over the map's keys; exists/all over a known list of at most 10 items are
+// unrolled), and made safe for `has()`. Combinators (all/any/none) become plan nodes.
+import { celEnvironment } from '../cel/env.js';
+import type { CelScope, MatchNode } from '../cel/index.js';
+import type { ParamSet } from '../compile.js';
+import { fromCel, inlineVariables, keyOf, lit, op, referencesRuntime, replaceRuntimeRoles, type Comp, type Node } from './ir.js';
+import type { PartialEvaluator, PV } from './partial.js';
+import { constBool, qAnd, qFalse, qNot, qOr, qTrue, type QNode } from './filter.js';
+
+const parsed = new Map<string, Node>();
+/** The planner's form of an expression, parsed once per source text. */
+export function parseExpr(src: string): Node {
+  let n = parsed.get(src);
+  if (n === undefined) {
+    const ast = (celEnvironment().parse(src) as unknown as { ast: Parameters<typeof fromCel>[0] }).ast;
+    n = fromCel(ast);
+    if (parsed.size > 20_000) parsed.clear();
+    parsed.set(src, n);
+  }
+  return n;
+}
+
+const inlinedVars = new WeakMap<ParamSet, ReadonlyMap<string, Node>>();
+/** A policy's variables as expressions, each with the variables it uses inlined (dependency order is guaranteed by the compiler). */
+function variablesOf(params: ParamSet): ReadonlyMap<string, Node> {
+  let m = inlinedVars.get(params);
+  if (!m) {
+    const out = new Map<string, Node>();
+    for (const v of params.vars) out.set(v.name, inlineVariables(parseExpr(v.prog.source), out));
+    inlinedVars.set(params, (m = out));
+  }
+  return m;
+}
+
+const withVars = new WeakMap<ParamSet, Map<string, Node>>();
+function exprFor(src: string, params: ParamSet): Node {
+  let m = withVars.get(params);
+  if (!m) withVars.set(params, (m = new Map()));
+  let n = m.get(src);
+  if (n === undefined) {
+    n = params.vars.length === 0 ? parseExpr(src) : inlineVariables(parseExpr(src), variablesOf(params));
+    m.set(src, n);
+  }
+  return n;
+}
+
+/** How the plan treats evaluation errors: as the check does in lenient (Cerbos's default) or strict evaluation. */
+export type Mode = 'lenient' | 'strict';
+
+/**
+ * A condition's outcome as plan nodes. `t`: the condition holds. `f` (strict mode): it is false and evaluated without
+ * error (in lenient mode a failing condition counts as false, so `f` is not needed and is the negation of `t`).
+ * A node never holds for a resource where the condition's outcome is different.
+ */
+export interface Outcome {
+  t: QNode;
+  f: QNode;
+}
+
+const T: Outcome = { t: qTrue(), f: qFalse() };
+const F: Outcome = { t: qFalse(), f: qTrue() };
+const ERR: Outcome = { t: qFalse(), f: qFalse() };
+
+// ------------------------------------------------------------------------------------------------ simplifying builders
+
+export function sAnd(nodes: readonly QNode[]): QNode {
+  const keep: QNode[] = [];
+  for (const n of nodes) {
+    const b = constBool(n);
+    if (b === false) return qFalse();
+    if (b !== true) keep.push(n);
+  }
+  return qAnd(keep) ?? qTrue();
+}
+export function sOr(nodes: readonly QNode[]): QNode {
+  const keep: QNode[] = [];
+  for (const n of nodes) {
+    const b = constBool(n);
+    if (b === true) return qTrue();
+    if (b !== false) keep.push(n);
+  }
+  return qOr(keep) ?? qFalse();
+}
+export function sNot(n: QNode): QNode {
+  const b = constBool(n);
+  return b === undefined ? qNot(n) : b ? qFalse() : qTrue();
+}
+
+// ------------------------------------------------------------------------------------------------ root rewrites
+
+const CMP = new Set(['==', '!=', '<', '<=', '>', '>=']);
+const isMapValue = (v: unknown): v is Record<string, unknown> | Map<unknown, unknown> =>
+  v instanceof Map || (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array));
+
+function entriesOf(v: Record<string, unknown> | Map<unknown, unknown>): [unknown, unknown][] {
+  const e: [unknown, unknown][] = v instanceof Map ? [...v] : Object.entries(v);
+  if (e.every(([k]) => typeof k === 'string')) e.sort(([a], [b]) => ((a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0));
+  return e;
+}
+
+/** `{…}[R.attr.k]` or `{…}[R.attr.k].field`: the map, the index expression and the field. */
+function structIndex(n: Node): { map: Record<string, unknown> | Map<unknown, unknown>; key: Node; field?: string } | undefined {
+  let field: string | undefined;
+  let x = n;
+  if (x.t === 'select' && !x.test && !x.opt) {
+    field = x.field;
+    x = x.x;
+  }
+  if (x.t !== 'index' || x.opt || x.x.t !== 'lit' || !isMapValue(x.x.v) || x.key.t !== 'select') return undefined;
+  return field === undefined ? { map: x.x.v, key: x.key } : { map: x.x.v, key: x.key, field };
+}
+
+const rightNested = (o: '&&' | '||', xs: readonly Node[]): Node => (xs.length === 1 ? xs[0]! : op(o, xs[0]!, rightNested(o, xs.slice(1))));
+
+/**
+ * Cerbos's root rewrites. A comparison of a lookup in a known map by a resource attribute with a constant becomes a
+ * disjunction over the map's keys (`k == "A" && <value of A> == c || …`; the comparison keeps the original operand
+ * order, which Cerbos swaps). Only in lenient mode: a key missing from the map is an evaluation error in the check,
+ * which strict evaluation turns into a denial that the disjunction would lose. exists/all over a known list or map of
+ * at most 10 items becomes a disjunction/conjunction of the predicate per item.
+ */
+function rootRewrite(n: Node, pe: PartialEvaluator, mode: Mode): Node | undefined {
+  if (n.t === 'op' && n.args.length === 2 && mode === 'lenient') {
+    const [a, b] = n.args as [Node, Node];
+    let m: ReturnType<typeof structIndex>;
+    if (CMP.has(n.op) && b.t === 'lit' && (m = structIndex(a))) {
+      const sx = m;
+      const opts = entriesOf(sx.map).map(([k, v]) => {
+        const val: Node = sx.field === undefined ? lit(v) : { t: 'select', x: lit(v), field: sx.field };
+        return op('&&', op('==', sx.key, lit(k)), op(n.op, val, b));
+      });
+      return opts.length === 0 ? undefined : rightNested('||', opts);
+    }
+    if (n.op === 'in' && a.t === 'lit' && (m = structIndex(b))) {
+      const sx = m;
+      const opts = entriesOf(sx.map).map(([k, v]) => {
+        const val: Node = sx.field === undefined ? lit(v) : { t: 'select', x: lit(v), field: sx.field };
+        return op('&&', op('==', sx.key, lit(k)), op('in', a, val));
+      });
+      return opts.length === 0 ? undefined : rightNested('||', opts);
+    }
+  }
+  if (n.t === 'comp' && (n.fn === 'exists' || n.fn === 'all') && n.range.t === 'lit') {
+    const parts = pe.unroll(n as Comp);
+    if (parts === undefined) return undefined;
+    if (parts.length === 0) return lit(n.fn === 'all');
+    return rightNested(n.fn === 'exists' ? '||' : '&&', parts);
+  }
+  return undefined;
+}
+
+// ------------------------------------------------------------------------------------------------ has()
+
+/** Resource paths read strictly by `n` (not behind &&, ||, ?:, a comprehension body or has()). */
+function strictPaths(n: Node, out: Set<string>): void {
+  switch (n.t) {
+    case 'select':
+      if (n.test) return;
+      out.add(keyOf(n));
+      strictPaths(n.x, out);
+      return;
+    case 'op':
+      if (n.op === '&&' || n.op === '||' || n.op === '?:') return;
+      n.args.forEach((a) => strictPaths(a, out));
+      return;
+    case 'comp':
+      strictPaths(n.range, out);
+      return;
+    case 'index':
+      strictPaths(n.x, out);
+      strictPaths(n.key, out);
+      return;
+    case 'call':
+      if (n.target) strictPaths(n.target, out);
+      n.args.forEach((a) => strictPaths(a, out));
+      return;
+    case 'list':
+      n.elems.forEach((a) => strictPaths(a, out));
+      return;
+    case 'map':
+      n.entries.forEach(([k, v]) => (strictPaths(k, out), strictPaths(v, out)));
+      return;
+    default:
+      return;
+  }
+}
+
+function andTerms(n: Node, out: Node[]): Node[] {
+  if (n.t === 'op' && n.op === '&&') {
+    andTerms(n.args[0]!, out);
+    andTerms(n.args[1]!, out);
+  } else out.push(n);
+  return out;
+}
+
+/**
+ * `has(R.attr.x)` left in a residual. Cerbos writes it as `true`, which admits resources without `x` that the check
+ * denies. Baton writes `true` only where another term of the same conjunction reads `R.attr.x` strictly (a resource
+ * without `x` fails that term anyway); elsewhere `R.attr.x == R.attr.x`, which holds exactly when `x` is present (and
+ * is an error, never true, when it is absent: under `!` such a resource is excluded, the one place where the data
+ * layer cannot say "absent").
+ */
+export function safeHas(n: Node): Node {
+  if (n.t === 'op' && n.op === '&&') {
+    const terms = andTerms(n, []);
+    const strict = terms.map((t) => {
+      const s = new Set<string>();
+      strictPaths(t, s);
+      return s;
+    });
+    const fixed = terms.map((t, i) => {
+      if (t.t === 'select' && t.test) {
+        const path = keyOf({ ...t, test: false });
+        if (strict.some((s, j) => j !== i && s.has(path))) return lit(true);
+      }
+      return safeHas(t);
+    });
+    // keep the original nesting: rebuild the same tree shape with the fixed terms
+    let i = 0;
+    const rebuild = (x: Node): Node => (x.t === 'op' && x.op === '&&' ? op('&&', rebuild(x.args[0]!), rebuild(x.args[1]!)) : fixed[i++]!);
+    return rebuild(n);
+  }
+  if (n.t === 'select' && n.test) {
+    const p: Node = { t: 'select', x: n.x, field: n.field };
+    return op('==', p, p);
+  }
+  if (n.t === 'lit' || n.t === 'ident') return n;
+  const kids = (x: Node): Node => safeHas(x);
+  switch (n.t) {
+    case 'select':
+      return { ...n, x: kids(n.x) };
+    case 'index':
+      return { ...n, x: kids(n.x), key: kids(n.key) };
+    case 'op':
+      return { ...n, args: n.args.map(kids) };
+    case 'call':
+      return { ...n, ...(n.target ? { target: kids(n.target) } : {}), args: n.args.map(kids) };
+    case 'list':
+      return { ...n, elems: n.elems.map(kids) };
+    case 'map':
+      return { ...n, entries: n.entries.map(([k, v]) => [kids(k), kids(v)] as const) };
+    case 'comp':
+      return { ...n, range: kids(n.range), body: n.body.map(kids) };
+  }
+}
+
+/** True when no `has()` would be rewritten (the common case: skip the walk). */
+function hasPresenceTest(n: Node): boolean {
+  if (n.t === 'select' && n.test) return true;
+  switch (n.t) {
+    case 'lit':
+    case 'ident':
+      return false;
+    case 'select':
+      return hasPresenceTest(n.x);
+    case 'index':
+      return hasPresenceTest(n.x) || hasPresenceTest(n.key);
+    case 'op':
+      return n.args.some(hasPresenceTest);
+    case 'call':
+      return (n.target !== undefined && hasPresenceTest(n.target)) || n.args.some(hasPresenceTest);
+    case 'list':
+      return n.elems.some(hasPresenceTest);
+    case 'map':
+      return n.entries.some(([k, v]) => hasPresenceTest(k) || hasPresenceTest(v));
+    case 'comp':
+      return hasPresenceTest(n.range) || n.body.some(hasPresenceTest);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ the planner's view
+
+export interface EvalError {
+  expression: string;
+  message: string;
+}
+
+/** Plans conditions for one request. */
+export class ConditionPlanner {
+  readonly errors: EvalError[] = [];
+  /** Baton's has() rewrite (off only to compare with Cerbos's raw conversion in tests). */
+  constructor(
+    readonly pe: PartialEvaluator,
+    private readonly scope: CelScope,
+    readonly mode: Mode,
+    private readonly cerbosHas = false,
+  ) {}
+
+  /** One expression: its residual, after the root rewrites and the has() rewrite. */
+  expr(src: string, params: ParamSet, runtimeRoles: (() => Node) | undefined): PV {
+    let n = exprFor(src, params);
+    if (referencesRuntime(n)) n = replaceRuntimeRoles(n, runtimeRoles ? runtimeRoles() : lit([]));
+    if (this.scope.C !== params.constants) this.scope.setConstants(params.constants);
+    let pv = this.pe.run(n);
+    if (pv.s === 'unk') {
+      const r = rootRewrite(pv.e, this.pe, this.mode);
+      if (r !== undefined) pv = this.pe.run(r);
+    }
+    if (pv.s === 'unk' && !this.cerbosHas && hasPresenceTest(pv.e)) pv = { s: 'unk', e: safeHas(pv.e) };
+    if (pv.s === 'err') this.errors.push({ expression: src, message: pv.msg });
+    return pv;
+  }
+
+  /** A leaf's outcome: holds (`t`) / evaluated to false (`f`). A known error or non-boolean value: neither (strict), false (lenient). */
+  private leaf(pv: PV): Outcome {
+    if (pv.s === 'val') {
+      if (pv.v === true) return T;
+      if (pv.v === false) return F;
+      return this.mode === 'lenient' ? F : ERR;
+    }
+    if (pv.s === 'err') return this.mode === 'lenient' ? F : ERR;
+    const node: QNode = { expr: pv.e };
+    return { t: node, f: qNot(node) };
+  }
+
+  /**
+   * Lenient mode (Cerbos's shapes): the node for a condition tree, with Cerbos's simplifications (any: a constant
+   * true decides, false drops out; all: the reverse; none: negations).
+   */
+  lenient(tree: MatchNode | undefined, params: ParamSet, runtimeRoles?: () => Node): QNode {
+    if (tree === undefined) return qTrue();
+    if ('expr' in tree) return this.leaf(this.expr(tree.expr, params, runtimeRoles)).t;
+    if ('any' in tree) {
+      const nodes: QNode[] = [];
+      for (const c of tree.any.of) {
+        const n = this.lenient(c, params, runtimeRoles);
+        const b = constBool(n);
+        if (b === true) return qTrue();
+        if (b === undefined) nodes.push(n);
+      }
+      return nodes.length === 0 ? qFalse() : nodes.length === 1 ? nodes[0]! : { lo: 'or', nodes };
+    }
+    if ('all' in tree) {
+      const nodes: QNode[] = [];
+      for (const c of tree.all.of) {
+        const n = this.lenient(c, params, runtimeRoles);
+        const b = constBool(n);
+        if (b === false) return qFalse();
+        if (b === undefined) nodes.push(n);
+      }
+      return nodes.length === 0 ? qTrue() : nodes.length === 1 ? nodes[0]! : { lo: 'and', nodes };
+    }
+    const nodes: QNode[] = [];
+    for (const c of tree.none.of) {
+      const n = this.lenient(c, params, runtimeRoles);
+      const b = constBool(n);
+      if (b === true) return qFalse();
+      if (b === undefined) nodes.push(qNot(n));
+    }
+    return nodes.length === 0 ? qTrue() : nodes.length === 1 ? nodes[0]! : { lo: 'and', nodes };
+  }
+
+  /**
+   * Strict mode: the outcome of a condition tree with the check's semantics. Inside all/any/none an expression that
+   * fails counts as false and the failure is remembered; the condition fails (denies, under strict evaluation) when
+   * its result is false and some failure was remembered. `t0` = true with no failure remembered on the way.
+   */
+  strict(tree: MatchNode | undefined, params: ParamSet, runtimeRoles?: () => Node): Outcome {
+    if (tree === undefined) return T;
+    const r = this.strict3(tree, params, runtimeRoles);
+    return { t: r.t, f: r.f0 };
+  }
+
+  private strict3(tree: MatchNode, params: ParamSet, runtimeRoles: (() => Node) | undefined): { t: QNode; f0: QNode; t0: QNode } {
+    if ('expr' in tree) {
+      const o = this.leaf(this.expr(tree.expr, params, runtimeRoles));
+      return { t: o.t, f0: o.f, t0: o.t };
+    }
+    const kids = ('any' in tree ? tree.any.of : 'all' in tree ? tree.all.of : tree.none.of).map((c) => this.strict3(c, params, runtimeRoles));
+    // "the first i-1 children came out `pre`, child i came out `at`" for each i, OR'ed
+    const firstAt = (pre: (k: (typeof kids)[number]) => QNode, at: (k: (typeof kids)[number]) => QNode): QNode =>
+      sOr(kids.map((k, i) => sAnd([...kids.slice(0, i).map(pre), at(k)])));
+    if ('any' in tree) {
+      return { t: sOr(kids.map((k) => k.t)), f0: sAnd(kids.map((k) => k.f0)), t0: firstAt((k) => k.f0, (k) => k.t0) };
+    }
+    if ('all' in tree) {
+      return { t: sAnd(kids.map((k) => k.t)), t0: sAnd(kids.map((k) => k.t0)), f0: firstAt((k) => k.t0, (k) => k.f0) };
+    }
+    // none: true when no child is true; a child that failed counts as false, which no filter can say (`IS NOT TRUE`),
+    // so `t` requires every child to be false without failure (a resource where a child fails is excluded)
+    const allFalse = sAnd(kids.map((k) => k.f0));
+    return { t: allFalse, t0: allFalse, f0: firstAt((k) => k.f0, (k) => k.t0) };
+  }
+}
+
+/** A plan node as a CEL expression (for derived-role conditions inside `runtime.effectiveDerivedRoles`). */
+export function qToExpr(n: QNode): Node {
+  if ('expr' in n) return n.expr;
+  if (n.lo === 'not') return op('!', qToExpr(n.nodes[0]!));
+  return rightNested(n.lo === 'and' ? '&&' : '||', n.nodes.map(qToExpr));
+}
