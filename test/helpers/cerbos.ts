@@ -1,5 +1,5 @@
 // The real Cerbos PDP as a test oracle: install the pinned binary on demand (scripts/cerbos-binary.mjs), start
-// `cerbos server` on loopback with a generated config, and ask it CheckResources questions over HTTP.
+// `cerbos server` on loopback with a generated config, and ask it CheckResources and PlanResources questions over HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -70,10 +70,26 @@ export interface CerbosResult {
   validationErrors?: unknown[];
 }
 
+export interface PlanResourcesRequest {
+  principal: CerbosPrincipal;
+  resource: { kind: string; policyVersion?: string; scope?: string; attr?: Record<string, unknown> };
+  actions: string[];
+  /** Claims of the JWT, sent as an unsigned token (the server runs with verification disabled). */
+  jwtClaims?: Record<string, unknown>;
+}
+/** Cerbos's PlanResources response (the parts the tests read). */
+export interface CerbosPlan {
+  filter: { kind: 'KIND_ALWAYS_ALLOWED' | 'KIND_ALWAYS_DENIED' | 'KIND_CONDITIONAL'; condition?: unknown };
+  meta?: { filterDebug?: string; matchedScope?: string; matchedScopes?: Record<string, string> };
+  validationErrors?: unknown[];
+}
+
 export interface CerbosServer {
   url: string;
   /** POST /api/check/resources with includeMeta; throws with Cerbos's message on a non-2xx answer. */
   checkResources(req: CheckResourcesRequest): Promise<CerbosResult[]>;
+  /** POST /api/plan/resources with includeMeta; throws with Cerbos's message on a non-2xx answer. */
+  planResources(req: PlanResourcesRequest): Promise<CerbosPlan>;
   close(): Promise<void>;
 }
 
@@ -186,6 +202,24 @@ function server(child: ChildProcess, url: string, dir: string): CerbosServer {
       const text = await res.text();
       if (!res.ok) throw new Error(`cerbos ${res.status}: ${text.slice(0, 500)}`);
       return (JSON.parse(text) as { results: CerbosResult[] }).results;
+    },
+    async planResources(req) {
+      const body = {
+        requestId: `plan-${++n}`,
+        includeMeta: true,
+        actions: req.actions,
+        principal: req.principal,
+        resource: req.resource,
+        ...(req.jwtClaims ? { auxData: { jwt: { token: unverifiedJwt(req.jwtClaims) } } } : {}),
+      };
+      const res = await fetch(`${url}/api/plan/resources`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`cerbos ${res.status}: ${text.slice(0, 500)}`);
+      return JSON.parse(text) as CerbosPlan;
     },
     async close() {
       await stop(child);

@@ -6,7 +6,8 @@ import { celEnvironment } from '../cel/env.js';
 import type { CelScope, MatchNode } from '../cel/index.js';
 import type { ParamSet } from '../compile.js';
 import { fromCel, inlineVariables, keyOf, lit, op, referencesRuntime, replaceRuntimeRoles, type Comp, type Node } from './ir.js';
-import type { PartialEvaluator, PV } from './partial.js';
+import { PlanError } from './errors.js';
+import { failure, type PartialEvaluator, type PV } from './partial.js';
 import { constBool, qAnd, qFalse, qNot, qOr, qTrue, type QNode } from './filter.js';
 
 const parsed = new Map<string, Node>();
@@ -143,10 +144,11 @@ function rootRewrite(n: Node, pe: PartialEvaluator, mode: Mode): Node | undefine
     }
   }
   if (n.t === 'comp' && (n.fn === 'exists' || n.fn === 'all') && n.range.t === 'lit') {
-    const parts = pe.unroll(n as Comp);
-    if (parts === undefined) return undefined;
-    if (parts.length === 0) return lit(n.fn === 'all');
-    return rightNested(n.fn === 'exists' ? '||' : '&&', parts);
+    const r = pe.unroll(n as Comp);
+    if (r === undefined) return undefined;
+    if ('error' in r) throw new PlanError(`cannot plan: the predicate of ${n.fn}() fails to evaluate for an item of a known list: ${r.error}`, '');
+    if (r.parts.length === 0) return lit(n.fn === 'all');
+    return rightNested(n.fn === 'exists' ? '||' : '&&', r.parts);
   }
   return undefined;
 }
@@ -294,9 +296,16 @@ export class ConditionPlanner {
     if (referencesRuntime(n)) n = replaceRuntimeRoles(n, runtimeRoles ? runtimeRoles() : lit([]));
     if (this.scope.C !== params.constants) this.scope.setConstants(params.constants);
     let pv = this.pe.run(n);
-    if (pv.s === 'unk') {
-      const r = rootRewrite(pv.e, this.pe, this.mode);
-      if (r !== undefined) pv = this.pe.run(r);
+    try {
+      if (pv.s === 'unk') {
+        const r = rootRewrite(pv.e, this.pe, this.mode);
+        if (r !== undefined) pv = this.pe.run(r);
+      }
+      const failed = pv.s === 'unk' ? failure(pv.e) : undefined;
+      if (failed !== undefined) throw new PlanError(`cannot plan: a comprehension's body fails to evaluate whatever the resource: ${failed}`, src);
+    } catch (e) {
+      if (e instanceof PlanError && e.expression === '') throw new PlanError(e.message, src);
+      throw e;
     }
     if (pv.s === 'unk' && !this.cerbosHas && hasPresenceTest(pv.e)) pv = { s: 'unk', e: safeHas(pv.e) };
     if (pv.s === 'err') this.errors.push({ expression: src, message: pv.msg });

@@ -15,7 +15,11 @@ import { compileCel, type CelProgram, type CelScope } from '../cel/index.js';
 import { lit, mapChildren, NAMESPACES, op, print, type Comp, type Node } from './ir.js';
 
 /** The result of evaluating a node: a value, an error (with the node kept as residual), or unknown (residual). */
-export type PV = { s: 'val'; v: unknown; orig: Node; opaque?: boolean } | { s: 'err'; msg: string; e: Node } | { s: 'unk'; e: Node };
+/**
+ * `soft`: an error that cel-go's partial evaluation does not see (it would report unknown), found by Baton's stricter
+ * rules; it never makes planning fail the way Cerbos's planner fails.
+ */
+export type PV = { s: 'val'; v: unknown; orig: Node; opaque?: boolean } | { s: 'err'; msg: string; e: Node; soft?: boolean } | { s: 'unk'; e: Node };
 
 /**
  * Functions whose results cel-go keeps as calls in a residual (they are values of types without a literal form, such
@@ -276,14 +280,15 @@ export class PartialEvaluator {
     const namespace = n.t === 'call' && n.target?.t === 'ident' && NAMESPACES.has(n.target.name) ? n.target : undefined;
     const pvs = kids.map((c): PV => (c === namespace ? { s: 'val', v: c, orig: c } : this.pe(c, vars)));
     // an error in any operand wins over unknown operands (as in the cel-go version Cerbos 0.55 uses)
-    const first = pvs.find((p) => p.s === 'err') ?? pvs.find((p) => p.s !== 'val');
+    const first = pvs.find((p) => p.s === 'err' && !p.soft) ?? pvs.find((p) => p.s === 'err') ?? pvs.find((p) => p.s !== 'val');
     if (first === undefined) {
       let i = 0;
       return this.evalClosed(mapChildren(n, (c) => (c === namespace ? (i++, c) : lit((pvs[i++] as { v: unknown }).v))), vars);
     }
     let i = 0;
     const e = mapChildren(n, (c) => (c === namespace ? (i++, c) : residualOf(pvs[i++]!)));
-    return first.s === 'err' ? { s: 'err', msg: first.msg, e } : { s: 'unk', e };
+    if (first.s !== 'err') return { s: 'unk', e };
+    return first.soft ? { s: 'err', msg: first.msg, e, soft: true } : { s: 'err', msg: first.msg, e };
   }
 
   /**
@@ -294,7 +299,7 @@ export class PartialEvaluator {
     const rhs = this.pe(n.args[1]!, vars);
     if (rhs.s === 'val' && !Array.isArray(rhs.v) && !isMapValue(rhs.v)) {
       const lhs = this.pe(n.args[0]!, vars);
-      return { s: 'err', msg: 'no such overload: in', e: op('in', residualOf(lhs), residualOf(rhs)) };
+      return { s: 'err', msg: 'no such overload: in', e: op('in', residualOf(lhs), residualOf(rhs)), soft: lhs.s !== 'val' };
     }
     return this.strict(n, vars);
   }
@@ -312,7 +317,8 @@ export class PartialEvaluator {
       return { s: 'unk', e: op(o, residualOf(l), residualOf(r)) };
     }
     const err = l.s === 'err' ? l : (r as PV & { s: 'err' });
-    return { s: 'err', msg: err.s === 'err' ? err.msg : '', e: op(o, residualOf(l), residualOf(r)) };
+    const soft = (l.s !== 'err' || l.soft === true) && (r.s !== 'err' || r.soft === true);
+    return { s: 'err', msg: err.s === 'err' ? err.msg : '', e: op(o, residualOf(l), residualOf(r)), ...(soft ? { soft } : {}) };
   }
 
   private conditional(c: Node, a: Node, b: Node, vars: Vars, n: Node): PV {
@@ -332,10 +338,18 @@ export class PartialEvaluator {
     return m;
   }
 
-  /** The body residual with the iteration variables unknown (what Cerbos keeps inside a lambda). */
-  private bodyResidual(n: Comp, vars: Vars): Node[] {
+  /**
+   * The body residual with the iteration variables unknown (what Cerbos keeps inside a lambda). A body that fails to
+   * evaluate whatever the item (an error, not an unknown) is one that Cerbos's planner cannot plan: the comprehension
+   * is remembered, and planning fails if it is still part of the final residual (see `failure`).
+   */
+  private bodyResidual(n: Comp, vars: Vars, make: (body: Node[]) => Comp): Comp {
     const inner = this.withVars(vars, n.vars, n.vars.map((v) => ({ known: false, e: { t: 'ident', name: v } })));
-    return n.body.map((b) => residualOf(this.pe(b, inner)));
+    const pvs = n.body.map((b) => this.pe(b, inner));
+    const out = make(pvs.map(residualOf));
+    const err = pvs.find((p) => p.s === 'err' && !p.soft);
+    if (err && err.s === 'err') failing.set(out, err.msg);
+    return out;
   }
 
   private comprehension(n: Comp, vars: Vars): PV {
@@ -347,10 +361,10 @@ export class PartialEvaluator {
       return this.pe(n.body[0]!, this.withVars(vars, [name], [b]));
     }
     if (range.s === 'err') return { s: 'err', msg: range.msg, e: { ...n, range: range.e } };
-    if (range.s === 'unk') return { s: 'unk', e: { ...n, range: range.e, body: this.bodyResidual(n, vars) } };
+    if (range.s === 'unk') return { s: 'unk', e: this.bodyResidual(n, vars, (body) => ({ ...n, range: range.e, body })) };
     // known range, body reads unknown values: evaluate element by element where the result can be combined exactly
     const items = iterate(range.v, n.vars.length);
-    const residual = (): PV => ({ s: 'unk', e: { ...n, range: residualOf(range), body: this.bodyResidual(n, vars) } });
+    const residual = (): PV => ({ s: 'unk', e: this.bodyResidual(n, vars, (body) => ({ ...n, range: residualOf(range), body })) });
     if (items === undefined) return this.evalClosed({ ...n, range: lit(range.v) }, vars); // not iterable: the library's error
     if (n.fn !== 'all' && n.fn !== 'exists') return residual();
     let unknown = false;
@@ -368,13 +382,37 @@ export class PartialEvaluator {
     return { s: 'val', v: n.fn === 'all', orig: n };
   }
 
-  /** Rewrite a root residual the way Cerbos's planner does before it becomes a filter (see rewrite.ts). */
-  unroll(n: Comp, vars: Vars = NO_VARS): Node[] | undefined {
+  /**
+   * exists/all over a known list or map of at most 10 items, as one residual per item (Cerbos's root rewrite). An item
+   * whose predicate fails to evaluate makes Cerbos's planner fail: so does this (PlanError from the caller).
+   */
+  unroll(n: Comp, vars: Vars = NO_VARS): { parts: Node[] } | { error: string } | undefined {
     if (n.range.t !== 'lit') return undefined;
     const items = iterate(n.range.v, n.vars.length);
     if (items === undefined || items.length > 10) return undefined;
-    return items.map((item) => residualOf(this.pe(n.body[0]!, this.withVars(vars, n.vars, item.map((v) => ({ known: true, v }))))));
+    const parts: Node[] = [];
+    for (const item of items) {
+      const pv = this.pe(n.body[0]!, this.withVars(vars, n.vars, item.map((v) => ({ known: true, v }))));
+      if (pv.s === 'err' && !pv.soft) return { error: pv.msg };
+      parts.push(residualOf(pv));
+    }
+    return { parts };
   }
+}
+
+/** Comprehensions in residuals whose body fails to evaluate for any item, with the failure. */
+const failing = new WeakMap<Node, string>();
+
+/** The failure that makes a residual impossible to plan (as Cerbos's planner fails on it), if any. */
+export function failure(n: Node): string | undefined {
+  const f = failing.get(n);
+  if (f !== undefined) return f;
+  let found: string | undefined;
+  mapChildren(n, (c) => {
+    found ??= failure(c);
+    return c;
+  });
+  return found;
 }
 
 /** The iteration of a comprehension over a known value: lists by element (or index, element), maps by key (or key, value). */
