@@ -8,7 +8,7 @@ import type { ParamSet } from '../compile.js';
 import { fromCel, inlineVariables, keyOf, lit, op, referencesRuntime, replaceRuntimeRoles, type Comp, type Node } from './ir.js';
 import { PlanError } from './errors.js';
 import { failure, type PartialEvaluator, type PV } from './partial.js';
-import { constBool, qAnd, qFalse, qNot, qOr, qTrue, type QNode } from './filter.js';
+import { constBool, qFalse, qNot, qTrue, type QNode } from './filter.js';
 
 const parsed = new Map<string, Node>();
 /** The planner's form of an expression, parsed once per source text. */
@@ -66,24 +66,24 @@ const ERR: Outcome = { t: qFalse(), f: qFalse() };
 
 // ------------------------------------------------------------------------------------------------ simplifying builders
 
-export function sAnd(nodes: readonly QNode[]): QNode {
-  const keep: QNode[] = [];
+// Constant folding and identity de-duplication only: structural de-duplication is left to `simplify` (filter.ts),
+// which runs once on the finished tree.
+function fold(nodes: readonly QNode[], lo: 'and' | 'or'): QNode {
+  const absorbing = lo === 'or';
+  let keep: QNode[] | undefined;
+  let single: QNode | undefined;
   for (const n of nodes) {
     const b = constBool(n);
-    if (b === false) return qFalse();
-    if (b !== true) keep.push(n);
+    if (b === absorbing) return absorbing ? qTrue() : qFalse();
+    if (b !== undefined) continue;
+    if (single === undefined) single = n;
+    else if (n !== single && !keep?.includes(n)) (keep ??= [single]).push(n);
   }
-  return qAnd(keep) ?? qTrue();
+  if (keep) return { lo, nodes: keep };
+  return single ?? (absorbing ? qFalse() : qTrue());
 }
-export function sOr(nodes: readonly QNode[]): QNode {
-  const keep: QNode[] = [];
-  for (const n of nodes) {
-    const b = constBool(n);
-    if (b === true) return qTrue();
-    if (b !== false) keep.push(n);
-  }
-  return qOr(keep) ?? qFalse();
-}
+export const sAnd = (nodes: readonly QNode[]): QNode => fold(nodes, 'and');
+export const sOr = (nodes: readonly QNode[]): QNode => fold(nodes, 'or');
 export function sNot(n: QNode): QNode {
   const b = constBool(n);
   return b === undefined ? qNot(n) : b ? qFalse() : qTrue();

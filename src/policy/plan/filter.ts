@@ -326,6 +326,7 @@ export function filterToString(f: PlanFilter): string {
 
 /** The filters of several actions combined (all must hold), as Cerbos combines them. */
 export function mergeWithAnd(filters: readonly PlanFilter[]): { filter: PlanFilter; debug: string } {
+  if (filters.length === 1) return { filter: filters[0]!, debug: filterToString(filters[0]!) };
   const conds = new Map<string, PlanOperand>();
   for (const f of filters) {
     if (f.kind === 'KIND_ALWAYS_ALLOWED') continue;
@@ -350,41 +351,48 @@ export function mergeWithAnd(filters: readonly PlanFilter[]): { filter: PlanFilt
  * fold, duplicates go, and absorption (`a AND (a OR b)` = `a`, `a OR (a AND b)` = `a`). Used for strict plans, whose
  * decision lists repeat conditions; never changes which resources a plan admits.
  */
-export function simplify(n: QNode): QNode {
+export function simplify(n: QNode, memo: Map<QNode, QNode> = new Map()): QNode {
+  const hit = memo.get(n);
+  if (hit !== undefined) return hit;
+  const out = simplifyOnce(n, memo);
+  memo.set(n, out);
+  return out;
+}
+
+function simplifyOnce(n: QNode, memo: Map<QNode, QNode>): QNode {
   if ('expr' in n) {
     const e = n.expr;
-    if (e.t === 'op' && e.op === '!') return simplify(qNot({ expr: e.args[0]! }));
+    if (e.t === 'op' && e.op === '!') return simplify(qNot({ expr: e.args[0]! }), memo);
     return n;
   }
   if (n.lo === 'not') {
-    const inner = simplify(n.nodes[0]!);
+    const inner = simplify(n.nodes[0]!, memo);
     const b = constBool(inner);
     if (b !== undefined) return b ? qFalse() : qTrue();
-    return qNot(inner);
+    if ('lo' in inner && inner.lo === 'not') return inner.nodes.length === 1 ? inner.nodes[0]! : { lo: 'and', nodes: inner.nodes };
+    return inner === n.nodes[0] ? n : { lo: 'not', nodes: [inner] };
   }
   const isAnd = n.lo === 'and';
   const flat: QNode[] = [];
   for (const c of n.nodes) {
-    const s = simplify(c);
+    const s = simplify(c, memo);
     if ('lo' in s && s.lo === n.lo) flat.push(...s.nodes);
     else flat.push(s);
   }
+  // Repeated subtrees are the same object (a condition is planned once per request and its outcomes are shared), so
+  // duplicates and absorption are found by identity.
   const kept: QNode[] = [];
-  const seen = new Set<string>();
   for (const c of flat) {
     const b = constBool(c);
     if (b !== undefined) {
       if (b === isAnd) continue; // neutral
       return b ? qTrue() : qFalse(); // absorbing
     }
-    const k = qKey(c);
-    if (seen.has(k)) continue;
-    seen.add(k);
-    kept.push(c);
+    if (!kept.includes(c)) kept.push(c);
   }
   // absorption: drop an OR (in an AND) / an AND (in an OR) that has another term of the list among its own terms
   const dual = isAnd ? 'or' : 'and';
-  const out = kept.filter((c) => !('lo' in c && c.lo === dual && c.nodes.some((x) => seen.has(qKey(x)) && kept.some((y) => y !== c && qKey(y) === qKey(x)))));
+  const out = kept.filter((c) => !('lo' in c && c.lo === dual && c.nodes.some((x) => x !== c && kept.includes(x))));
   if (out.length === 0) return isAnd ? qTrue() : qFalse();
   return out.length === 1 ? out[0]! : { lo: n.lo, nodes: out };
 }

@@ -138,8 +138,15 @@ export class PartialEvaluator {
     return a === 'attr' && b !== undefined && this.ctx.attrs !== undefined && Object.hasOwn(this.ctx.attrs, b);
   }
 
-  /** Does evaluating `n` need something the request does not know? */
+  /** Does evaluating `n` need something the request does not know? (Memoised for the common static case.) */
   private dependsOnUnknown(n: Node, vars: Vars): boolean {
+    if (vars.size !== 0 || this.ctx.attrs !== undefined) return this.depends(n, vars);
+    let d = staticDeps.get(n);
+    if (d === undefined) staticDeps.set(n, (d = this.depends(n, vars)));
+    return d;
+  }
+
+  private depends(n: Node, vars: Vars): boolean {
     switch (n.t) {
       case 'lit':
         return false;
@@ -399,6 +406,9 @@ export class PartialEvaluator {
     return { parts };
   }
 }
+
+/** dependsOnUnknown of nodes without iteration variables when no resource attribute is given (it is then the same for every request). */
+const staticDeps = new WeakMap<Node, boolean>();
 
 /** Comprehensions in residuals whose body fails to evaluate for any item, with the failure. */
 const failing = new WeakMap<Node, string>();

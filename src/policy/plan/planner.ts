@@ -58,7 +58,33 @@ interface ValidInput {
   auxData?: PlanInput['auxData'];
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const ident = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+const plainScope = (v: unknown) => v === undefined || (typeof v === 'string' && v !== '.' && /^([\w-]+(\.[\w-]+)*)?$/.test(v));
+const optStr = (v: unknown) => v === undefined || typeof v === 'string';
+const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every(ident);
+
+/** The common well-formed input without the schema (anything unusual goes through zod, which also words the error). */
+function fast(i: PlanInput): ValidInput | undefined {
+  const p = i.principal as unknown;
+  const r = i.resource as unknown;
+  if (!isRecord(p) || !ident(p.id) || !strings(p.roles) || !(p.attr === undefined || isRecord(p.attr)) || !optStr(p.policyVersion) || !plainScope(p.scope)) return undefined;
+  if (!isRecord(r) || !ident(r.kind) || !(r.attr === undefined || isRecord(r.attr)) || !optStr(r.policyVersion) || !plainScope(r.scope)) return undefined;
+  if ((i.action === undefined) === (i.actions === undefined)) return undefined;
+  if (i.action !== undefined && !ident(i.action)) return undefined;
+  if (i.actions !== undefined && !strings(i.actions)) return undefined;
+  const aux = i.auxData as unknown;
+  if (aux !== undefined && (!isRecord(aux) || aux.jwts !== undefined || !(aux.jwt === undefined || isRecord(aux.jwt)))) return undefined;
+  const out: ValidInput = { principal: i.principal, resource: i.resource, actions: i.actions ? (i.actions.length === 1 ? i.actions : [...new Set(i.actions)]) : [i.action!] };
+  if (i.auxData?.jwt !== undefined) out.auxData = i.auxData;
+  return out;
+}
+
 function validate(input: unknown): ValidInput {
+  if (isRecord(input)) {
+    const f = fast(input as unknown as PlanInput);
+    if (f) return f;
+  }
   const r = PlanInputSchema.safeParse(input);
   if (!r.success) {
     const iss = r.error.issues[0]!;
@@ -120,12 +146,25 @@ class Request {
     this.rules.push({ rule, action, effect });
   }
 
-  /** A derived role's condition at policy `p` (derived-role conditions see an empty runtime.effectiveDerivedRoles). */
+  private readonly drNodes = new Map<CompiledDerivedRole, QNode>();
+  private readonly drOutcomes = new Map<CompiledDerivedRole, Outcome>();
+  /** A derived role's condition (derived-role conditions see an empty runtime.effectiveDerivedRoles). */
   drNode(dr: CompiledDerivedRole): QNode {
-    return this.conditions.lenient(dr.condition?.tree, dr.params);
+    let n = this.drNodes.get(dr);
+    if (n === undefined) this.drNodes.set(dr, (n = this.conditions.lenient(dr.condition?.tree, dr.params)));
+    return n;
   }
   drOutcome(dr: CompiledDerivedRole): Outcome {
-    return this.conditions.strict(dr.condition?.tree, dr.params);
+    let o = this.drOutcomes.get(dr);
+    if (o === undefined) this.drOutcomes.set(dr, (o = this.conditions.strict(dr.condition?.tree, dr.params)));
+    return o;
+  }
+  private readonly ruleOutcomes = new Map<object, Outcome>();
+  /** A rule's condition outcome, once per request (a rule can be met for several roles and actions). */
+  ruleCondition(rule: { condition?: { tree: import('../cel/index.js').MatchNode } }, params: import('../compile.js').ParamSet, runtime?: () => Node): Outcome {
+    let o = this.ruleOutcomes.get(rule);
+    if (o === undefined) this.ruleOutcomes.set(rule, (o = this.conditions.strict(rule.condition?.tree, params, runtime)));
+    return o;
   }
 
   /**
@@ -338,7 +377,7 @@ interface RuleOutcome {
 }
 
 function ruleOutcome(req: Request, e: PlanEntry, p: CompiledResourcePolicy): RuleOutcome {
-  const c = req.conditions.strict(e.rule.condition?.tree, p.params, () => req.runtimeRoles(p));
+  const c = req.ruleCondition(e.rule, p.params, () => req.runtimeRoles(p));
   if (e.always) return { match: c.t, noMatch: c.f, evalFalse: c.f, skip: qFalse() };
   const drs = e.drs.map((d) => req.drOutcome(d));
   const applies = sOr(drs.map((d) => d.t));
