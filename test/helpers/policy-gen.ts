@@ -1,7 +1,7 @@
 // Random inputs for the differential tests against Cerbos: a seeded PRNG and principals/resources/actions drawn from the
 // vocabulary of a policy set (kinds, roles, actions, attribute names, literals, scopes, versions) plus unknown values.
 import { parseAllDocuments } from 'yaml';
-import type { PolicySource } from '../../src/policy/types.js';
+import type { PolicySource, Principal } from '../../src/policy/types.js';
 
 // ---------------------------------------------------------------- seeded randomness
 export function prng(seed: number) {
@@ -255,3 +255,49 @@ export function ruleTargets(sources: readonly PolicySource[]): RuleTarget[] {
   }
   return out;
 }
+
+// ---------------------------------------------------------------- plan requests
+/** A plan request: who, which kind (version, scope, maybe one attribute fixed), which actions, maybe a JWT. */
+export interface PlanInputCase {
+  principal: Principal;
+  resource: { kind: string; policyVersion?: string; scope?: string; attr?: Record<string, unknown> };
+  actions: string[];
+  jwtClaims?: Record<string, unknown>;
+}
+
+/** Most plans aim at a rule (its kind, an action, a role that makes it apply); the rest are drawn at random. */
+export function genPlanInput(rng: Rng, v: Vocab, targets: readonly RuleTarget[], jwt: boolean): PlanInputCase {
+  const target = targets.length > 0 && rng.chance(0.75) ? rng.pick(targets) : undefined;
+  const id = target?.principal ?? (rng.chance(0.3) && v.principalIds.length ? rng.pick(v.principalIds) : rng.pick([...PEOPLE, `user${rng.int(100)}`]));
+  const ids = [id, ...PEOPLE, ...v.principalIds];
+  const roles = rng.some([...v.roles, ...v.roles, ...v.derivedRoles, 'random_role', 'user'], 1, 3);
+  if (target && target.roles.length > 0) roles.splice(rng.int(roles.length + 1), 0, rng.pick(target.roles));
+  const principal: Principal = { id, roles: [...new Set(roles)] };
+  const pAttr = genAttrs(rng, v, v.pAttrs, ids);
+  if (pAttr) principal.attr = pAttr;
+  const version = target ? (target.version === 'default' && rng.chance(0.7) ? undefined : target.version) : rng.chance(0.15) ? rng.pick([...v.versions, 'nope']) : undefined;
+  if (version !== undefined) principal.policyVersion = version;
+  const pScope = target?.principal !== undefined ? target.scope || undefined : genScope(rng, v);
+  if (pScope !== undefined) principal.scope = pScope;
+  const kind = target ? target.kind : rng.chance(0.04) ? 'unknown_kind' : rng.pick(v.kinds);
+  const resource: PlanInputCase['resource'] = { kind };
+  if (version !== undefined) resource.policyVersion = version;
+  const rScope = target && target.principal === undefined ? (target.scope === '' && rng.chance(0.5) ? undefined : target.scope) : rng.chance(0.5) ? pScope : genScope(rng, v);
+  if (rScope !== undefined) resource.scope = rScope;
+  // sometimes the query already fixes an attribute (e.g. "tickets of this project")
+  if (rng.chance(0.15)) {
+    const a = genAttrs(rng, v, v.rAttrs, ids);
+    const keys = Object.keys(a ?? {});
+    if (keys.length) {
+      const k = rng.pick(keys);
+      resource.attr = { [k]: a![k] };
+    }
+  }
+  const actions = [...new Set([...(target ? [rng.pick(target.actions)] : []), ...Array.from({ length: target ? (rng.chance(0.15) ? 1 : 0) : rng.chance(0.2) ? 2 : 1 }, () => genAction(rng, v))])];
+  const c: PlanInputCase = { principal, resource, actions };
+  if (jwt && rng.chance(0.5)) {
+    c.jwtClaims = { sub: id, iss: 'https://issuer.example', aud: rng.some(['cerbos-jwt-tests', 'other-aud'], 1, 2), customArray: rng.some(['A', 'B', 'C'], 0, 3), customInt: 42 };
+  }
+  return c;
+}
+

@@ -15,9 +15,8 @@ import { readPolicies } from '../../src/policy/fs.node.js';
 import { planPredicate } from '../../src/policy/plan/predicate.js';
 import { PlanError } from '../../src/policy/plan/errors.js';
 import type { PlanFilter, PlanResult } from '../../src/policy/plan/types.js';
-import type { Principal } from '../../src/policy/types.js';
 import { CERBOS_VERSION, cerbosBinary, startCerbos, type CerbosPlan, type CerbosResource, type CerbosServer } from '../helpers/cerbos.js';
-import { genAction, genAttrs, genScope, PEOPLE, prng, ruleTargets, vocabulary, type Rng, type RuleTarget, type Vocab } from '../helpers/policy-gen.js';
+import { genAttrs, genPlanInput, type PlanInputCase, PEOPLE, prng, ruleTargets, vocabulary, type Rng, type RuleTarget, type Vocab } from '../helpers/policy-gen.js';
 
 const isCI = process.env.CI === 'true';
 const SEED = Number(process.env.BATON_PLAN_SEED ?? randomInt(1, 2 ** 31 - 1));
@@ -38,56 +37,23 @@ const sets = [
 for (const s of sets) if (!s.present) console.warn(`[plan-differential] ${s.dir} is absent: ${isCI ? 'FAILING (CI=true requires it)' : `the ${s.name} set is SKIPPED`}`);
 
 // ---------------------------------------------------------------- generated plans and resources
-interface PlanCase {
-  principal: Principal;
-  resource: { kind: string; policyVersion?: string; scope?: string; attr?: Record<string, unknown> };
-  actions: string[];
-  jwtClaims?: Record<string, unknown>;
+interface PlanCase extends PlanInputCase {
   resources: CerbosResource[];
 }
 
-/** Most plans aim at a rule (its kind, an action, a role that makes it apply); the rest are drawn at random. */
 function genCase(rng: Rng, v: Vocab, targets: readonly RuleTarget[], jwt: boolean): PlanCase {
-  const target = targets.length > 0 && rng.chance(0.75) ? rng.pick(targets) : undefined;
-  const id = target?.principal ?? (rng.chance(0.3) && v.principalIds.length ? rng.pick(v.principalIds) : rng.pick([...PEOPLE, `user${rng.int(100)}`]));
-  const ids = [id, ...PEOPLE, ...v.principalIds];
-  const roles = rng.some([...v.roles, ...v.roles, ...v.derivedRoles, 'random_role', 'user'], 1, 3);
-  if (target && target.roles.length > 0) roles.splice(rng.int(roles.length + 1), 0, rng.pick(target.roles));
-  const principal: Principal = { id, roles: [...new Set(roles)] };
-  const pAttr = genAttrs(rng, v, v.pAttrs, ids);
-  if (pAttr) principal.attr = pAttr;
-  const version = target ? (target.version === 'default' && rng.chance(0.7) ? undefined : target.version) : rng.chance(0.15) ? rng.pick([...v.versions, 'nope']) : undefined;
-  if (version !== undefined) principal.policyVersion = version;
-  const pScope = target?.principal !== undefined ? target.scope || undefined : genScope(rng, v);
-  if (pScope !== undefined) principal.scope = pScope;
-  const kind = target ? target.kind : rng.chance(0.04) ? 'unknown_kind' : rng.pick(v.kinds);
-  const resource: PlanCase['resource'] = { kind };
-  if (version !== undefined) resource.policyVersion = version;
-  const rScope = target && target.principal === undefined ? (target.scope === '' && rng.chance(0.5) ? undefined : target.scope) : rng.chance(0.5) ? pScope : genScope(rng, v);
-  if (rScope !== undefined) resource.scope = rScope;
-  // sometimes the query already fixes an attribute (e.g. "tickets of this project")
-  if (rng.chance(0.15)) {
-    const a = genAttrs(rng, v, v.rAttrs, ids);
-    const keys = Object.keys(a ?? {});
-    if (keys.length) {
-      const k = rng.pick(keys);
-      resource.attr = { [k]: a![k] };
-    }
-  }
-  const actions = [...new Set([...(target ? [rng.pick(target.actions)] : []), ...Array.from({ length: target ? (rng.chance(0.15) ? 1 : 0) : rng.chance(0.2) ? 2 : 1 }, () => genAction(rng, v))])];
+  const c = genPlanInput(rng, v, targets, jwt);
+  const ids = [c.principal.id, ...PEOPLE, ...v.principalIds];
+  const { kind } = c.resource;
   const resources: CerbosResource[] = Array.from({ length: RESOURCES_PER_PLAN }, (_, i) => {
     const r: CerbosResource = { kind, id: rng.chance(0.2) ? rng.pick(ids) : `r${i}` };
-    const attr = { ...(genAttrs(rng, v, v.rAttrs, ids) ?? {}), ...(resource.attr ?? {}) };
+    const attr = { ...(genAttrs(rng, v, v.rAttrs, ids) ?? {}), ...(c.resource.attr ?? {}) };
     if (Object.keys(attr).length) r.attr = attr;
-    if (resource.policyVersion !== undefined) r.policyVersion = resource.policyVersion;
-    if (resource.scope !== undefined) r.scope = resource.scope;
+    if (c.resource.policyVersion !== undefined) r.policyVersion = c.resource.policyVersion;
+    if (c.resource.scope !== undefined) r.scope = c.resource.scope;
     return r;
   });
-  const c: PlanCase = { principal, resource, actions, resources };
-  if (jwt && rng.chance(0.5)) {
-    c.jwtClaims = { sub: id, iss: 'https://issuer.example', aud: rng.some(['cerbos-jwt-tests', 'other-aud'], 1, 2), customArray: rng.some(['A', 'B', 'C'], 0, 3), customInt: 42 };
-  }
-  return c;
+  return { ...c, resources };
 }
 
 // ---------------------------------------------------------------- classification
