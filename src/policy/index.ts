@@ -22,3 +22,19 @@ export type {
   Principal,
   Resource,
 } from './types.js';
+// Query planning (Cerbos PlanResources): engine.plan, and what turns a plan into a data-layer filter.
+export { PlanError } from './plan/errors.js';
+export { planPredicate, PlanPredicateError, type PredicateOptions, type PredicateResource } from './plan/predicate.js';
+export { planToSql, PlanSqlError, type SqlColumn, type SqlOptions, type SqlType, type SqlWhere } from './plan/sql.js';
+export { filterToString, mergeWithAnd } from './plan/filter.js';
+export type {
+  JsonValue,
+  PlanExpression,
+  PlanFilter,
+  PlanFilterKind,
+  PlanInput,
+  PlanOperand,
+  PlanOptions,
+  PlanResult,
+  PlanRule,
+} from './plan/types.js';

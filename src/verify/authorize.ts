@@ -1,4 +1,4 @@
-import type { AuxData, Effect, Engine, Explanation, Resource } from '../policy/index.js';
+import type { AuxData, Effect, Engine, Explanation, Principal, Resource } from '../policy/index.js';
 import { ForbiddenError } from './errors.js';
 import { emitDecision, metaOf, type ServiceDecisionSink, type TxnContext } from './verifier.js';
 
@@ -55,6 +55,22 @@ export function scopeCovers(have: ReadonlySet<string>, needed: string, implicati
   return false;
 }
 
+/** The principal the policy engine decides for (V-12): the token's user, as `TxnContext.principal` describes it. */
+export function principalOf(txn: TxnContext): Principal {
+  return { id: txn.principal.id, roles: txn.principal.roles as string[], attr: txn.principal.attr as Record<string, unknown> };
+}
+
+/** The scope(s) an action needs, as given in the options. */
+export function neededScopes(scope: string | readonly string[] | undefined): readonly string[] {
+  return scope === undefined ? [] : typeof scope === 'string' ? [scope] : scope;
+}
+
+/** The first needed scope the token's scope does not cover (directly or through implications), if any. */
+export function uncoveredScope(txn: TxnContext, needed: readonly string[], implications?: ScopeImplications): string | undefined {
+  for (const s of needed) if (!scopeCovers(txn.scope, s, implications)) return s;
+  return undefined;
+}
+
 /**
  * V-12: may the user of this transaction, through this chain of workloads, do `action` on `resource`?
  * Allowed only when every required scope is covered by the token AND the engine answers EFFECT_ALLOW for
@@ -62,20 +78,17 @@ export function scopeCovers(have: ReadonlySet<string>, needed: string, implicati
  * Writes one decision entry to the verifier's `onDecision` (or `opts.onDecision`).
  */
 export function authorize(txn: TxnContext, resource: Resource, action: string, opts: AuthorizeOptions): AuthorizeDecision {
-  const needed = opts.scope === undefined ? [] : typeof opts.scope === 'string' ? [opts.scope] : opts.scope;
+  const needed = neededScopes(opts.scope);
   let decision: AuthorizeDecision | undefined;
-  let missing: string | undefined;
-  for (const s of needed)
-    if (!scopeCovers(txn.scope, s, opts.implications)) {
-      missing = s;
-      decision = { allowed: false, effect: 'EFFECT_DENY', policy: 'scope', scope: '', reason: `the token's scope does not cover ${s}`, derivedRoles: [] };
-      break;
-    }
+  const missing = uncoveredScope(txn, needed, opts.implications);
+  if (missing !== undefined) {
+    decision = { allowed: false, effect: 'EFFECT_DENY', policy: 'scope', scope: '', reason: `the token's scope does not cover ${missing}`, derivedRoles: [] };
+  }
   if (decision === undefined) {
     try {
       const r = opts.engine.check(
         {
-          principal: { id: txn.principal.id, roles: txn.principal.roles as string[], attr: txn.principal.attr as Record<string, unknown> },
+          principal: principalOf(txn),
           resource,
           actions: [action],
           ...(opts.auxData !== undefined ? { auxData: opts.auxData } : {}),

@@ -6,4 +6,5 @@ export type { TxnContext, TxnPrincipal, Verifier, VerifierOptions, ServiceDecisi
 export { TxnTokenError, ForbiddenError, type TxnTokenErrorCode } from './errors.js';
 export { verifyRequest, withTxnToken, TXN_TOKEN_HEADER } from './request.js';
 export { txnToken, type TxnTokenEnv, type TxnTokenMiddlewareOptions } from './hono.js';
-export { authorize, requireAllowed, scopeCovers, type AuthorizeDecision, type AuthorizeOptions, type ScopeImplications } from './authorize.js';
+export { authorize, requireAllowed, scopeCovers, principalOf, type AuthorizeDecision, type AuthorizeOptions, type ScopeImplications } from './authorize.js';
+export { planFor, type PlanForOptions, type TxnPlan } from './plan.js';

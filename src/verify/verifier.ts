@@ -16,8 +16,9 @@ export interface ServiceDecisionEntry {
   time: string;
   /** the service's name (`service` option) */
   hop: string;
-  event: 'verify' | 'authorize';
-  effect: 'allow' | 'deny';
+  event: 'verify' | 'authorize' | 'plan';
+  /** `conditional` for a plan that allows the resources matching a filter */
+  effect: 'allow' | 'deny' | 'conditional';
   txn?: string | undefined;
   sub?: string | undefined;
   /** the current actor (`req_wl`) */
@@ -25,7 +26,7 @@ export interface ServiceDecisionEntry {
   /** outermost first, the current actor included */
   chain?: string[] | undefined;
   action?: string | undefined;
-  resource?: { kind: string; id: string } | undefined;
+  resource?: { kind: string; id?: string | undefined } | undefined;
   /** the scope the action needs, when one was required */
   scope?: string | undefined;
   /** the deciding policy (`scope` when the token's scope did not cover the action) */
@@ -33,6 +34,8 @@ export interface ServiceDecisionEntry {
   /** a TxnTokenError code for refused tokens */
   error?: string | undefined;
   reason?: string | undefined;
+  /** `planFor`: the plan's kind, its filter (Cerbos's filterDebug) and the rules behind it */
+  plan?: { kind: string; filter: string; rules: string[] } | undefined;
 }
 export type ServiceDecisionSink = (entry: ServiceDecisionEntry) => void;
 
