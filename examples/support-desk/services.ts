@@ -1,8 +1,8 @@
 // The two downstream services. Each verifies the Txn-Token (baton/verify) and asks the embedded policy engine
 // before touching a record. They never see the user's access token: only the Txn-Token, in the Txn-Token header.
 import { Hono } from 'hono';
-import type { Engine } from '../../src/policy/index.js';
-import { authorize, txnToken, type ServiceDecisionEntry, type TxnContext, type TxnTokenEnv, type Verifier } from '../../src/verify/index.js';
+import { planPredicate, type Engine } from '../../src/policy/index.js';
+import { authorize, planFor, principalOf, txnToken, type ServiceDecisionEntry, type TxnContext, type TxnTokenEnv, type Verifier } from '../../src/verify/index.js';
 import type { Order, Ticket } from './data.js';
 
 export interface ReceivedRequest {
@@ -14,7 +14,7 @@ export interface ReceivedRequest {
 
 export interface ServiceOptions {
   verifier: Verifier;
-  engine: Pick<Engine, 'check'>;
+  engine: Pick<Engine, 'check' | 'plan'>;
   /** the decision log */
   log: (entry: ServiceDecisionEntry & { rule?: string }) => void;
   /** every request's headers, as received (the test checks none carries the user's access token) */
@@ -47,10 +47,18 @@ export function ticketsService(o: ServiceOptions, tickets: Ticket[]): Hono<TxnTo
   const app = new Hono<TxnTokenEnv>();
   app.use('*', capture('tickets', o.received));
   app.use('*', txnToken({ verifier: o.verifier }));
+  // "alice's tickets": one query planned by the policy engine (which tickets may this user read through this chain?),
+  // run as one filter over the records; no per-record checks, no "owner == sub" written in the service.
   app.get('/tickets', (c) => {
     const txn = c.var.txn;
-    const mine = tickets.filter((t) => t.owner === txn.sub);
-    const visible = mine.filter((t) => decide(o, txn, { kind: 'ticket', id: t.id, attr: { owner: t.owner } }, 'read', 'tickets:read').allowed);
+    const plan = planFor(txn, 'ticket', 'read', {
+      engine: o.engine,
+      scope: 'tickets:read',
+      implications: o.implications,
+      onDecision: (e) => o.log({ ...e, ...(e.plan && e.plan.rules.length > 0 ? { rule: e.plan.rules.join(' ') } : {}) }),
+    });
+    const readable = planPredicate(plan, { principal: principalOf(txn) });
+    const visible = tickets.filter((t) => readable({ kind: 'ticket', id: t.id, attr: { owner: t.owner } }));
     return c.json({ tickets: visible.map(({ id, subject, status }) => ({ id, subject, status })) });
   });
   app.get('/tickets/:id', (c) => {

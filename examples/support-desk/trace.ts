@@ -22,5 +22,9 @@ export function describe(r: DecisionRecord): string {
   const res = r.resource === undefined ? '' : `${r.resource.kind} ${r.resource.id ?? ''}`;
   const hop = r.hop.padEnd(8);
   if (r.event === 'verify') return `${hop} verify ${effect}  ${r.error ?? ''}: ${r.reason ?? ''}  txn ${short(r.txn)}`;
+  if (r.event === 'plan') {
+    const plan = r.plan as { kind?: string; filter?: string } | undefined;
+    return `${hop} plan ${(plan?.kind ?? '').replace('KIND_', '')}  ${r.action ?? ''} ${r.resource?.kind ?? ''}  user ${r.sub ?? '?'} chain ${chain(r.chain)}  filter ${plan?.filter ?? '?'}  rule ${r.rule ?? r.policy ?? '?'}  txn ${short(r.txn)}`;
+  }
   return `${hop} ${r.event} ${effect}  ${r.action ?? ''} ${res}  user ${r.sub ?? '?'} chain ${chain(r.chain)}  rule ${r.rule ?? r.policy ?? '?'}${r.effect === 'deny' ? `\n         reason: ${r.reason ?? ''}` : ''}  txn ${short(r.txn)}`;
 }

@@ -36,6 +36,23 @@ describe.each(['dev', 'oidc-provider'] as const)('support-desk scenario (IdP: %s
       }
     });
 
+    it("(a) alice's tickets are listed with one query planned by the engine: the plan's kind, filter and rule are logged", () => {
+      const plans = parsed().filter((r) => r.hop === 'tickets' && r.event === 'plan');
+      expect(plans).toHaveLength(1);
+      expect(plans[0]).toMatchObject({
+        effect: 'conditional',
+        sub: 'alice',
+        action: 'read',
+        resource: { kind: 'ticket' },
+        chain: ['mcp-support-agent'],
+        plan: { kind: 'KIND_CONDITIONAL', filter: '(eq request.resource.attr.owner "alice")', rules: ['resource.ticket.vdefault#owner-reads-and-comments'] },
+        rule: 'resource.ticket.vdefault#owner-reads-and-comments',
+      });
+      // the list the agent got is exactly what the plan admits (T-2001 is bob's)
+      const list = result.steps.find((s) => s.key === 'a')!.calls[0]!;
+      expect((JSON.parse(list.text) as { id: string }[]).map((t) => t.id)).toEqual(['T-1001', 'T-1002']);
+    });
+
     it("(b) alice's latest order is read at the orders service", () => {
       const reads = parsed().filter((r) => r.hop === 'orders' && r.event === 'authorize');
       expect(reads.map((r) => [r.effect, r.action, (r.resource as { id: string }).id, r.sub])).toEqual([['allow', 'read', 'O-5002', 'alice']]);
