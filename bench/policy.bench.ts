@@ -11,6 +11,7 @@ import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { createEngine, type Engine } from '../src/policy/index.js';
 import { readPolicies } from '../src/policy/fs.node.js';
 import type { CheckInput, PolicySource } from '../src/policy/types.js';
+import { generatedPolicies, kind, KINDS } from './lib/generated-policies.js';
 
 const BATCH = 1000;
 const POOL = 1000;
@@ -157,82 +158,7 @@ permit(principal in Role::"support_lead", action, resource is ticket);
   };
 }
 
-// ---------------------------------------------------------------- (b) a generated set: 100 kinds, 1,000 rules
-const KINDS = 100;
-const kind = (i: number) => `kind_${String(i).padStart(3, '0')}`;
-
-function generatedPolicies(): PolicySource[] {
-  const out: PolicySource[] = [
-    {
-      name: 'derived_roles/gen.yaml',
-      content: `apiVersion: api.cerbos.dev/v1
-derivedRoles:
-  name: gen_roles
-  definitions:
-    - name: owner
-      parentRoles: ["member"]
-      condition:
-        match:
-          expr: R.attr.owner == P.id
-    - name: same_dept
-      parentRoles: ["member", "manager"]
-      condition:
-        match:
-          expr: R.attr.department == P.attr.department
-    - name: approver
-      parentRoles: ["manager"]
-      condition:
-        match:
-          all:
-            of:
-              - expr: P.attr.level >= 3
-              - expr: R.attr.amount < 10000
-    - name: any_reader
-      parentRoles: ["viewer"]
-`,
-    },
-  ];
-  for (let k = 0; k < KINDS; k++) {
-    out.push({
-      name: `resources/${kind(k)}.yaml`,
-      content: `apiVersion: api.cerbos.dev/v1
-resourcePolicy:
-  resource: ${kind(k)}
-  version: default
-  importDerivedRoles: [gen_roles]
-  rules:
-    - { name: r0, actions: ["*"], effect: EFFECT_ALLOW, roles: ["admin"] }
-    - { name: r1, actions: ["act_1"], effect: EFFECT_ALLOW, roles: ["viewer"] }
-    - name: r2
-      actions: ["act_2"]
-      effect: EFFECT_ALLOW
-      derivedRoles: ["owner"]
-      condition: { match: { expr: R.attr.status != "archived" } }
-    - { name: r3, actions: ["act_3"], effect: EFFECT_ALLOW, derivedRoles: ["same_dept"] }
-    - { name: r4, actions: ["act_4"], effect: EFFECT_ALLOW, derivedRoles: ["approver"] }
-    - name: r5
-      actions: ["act_5"]
-      effect: EFFECT_ALLOW
-      roles: ["manager"]
-      condition: { match: { expr: R.attr.status == "open" } }
-    - name: r6
-      actions: ["act_6"]
-      effect: EFFECT_ALLOW
-      roles: ["member"]
-      condition: { match: { expr: '"tag_${k % 7}" in R.attr.tags' } }
-    - { name: r7, actions: ["act_7"], effect: EFFECT_ALLOW, roles: ["auditor"] }
-    - name: r8
-      actions: ["act_8"]
-      effect: EFFECT_DENY
-      roles: ["*"]
-      condition: { match: { expr: R.attr.status == "locked" } }
-    - { name: r9, actions: ["act_9"], effect: EFFECT_ALLOW, derivedRoles: ["owner", "any_reader"] }
-`,
-    });
-  }
-  return out;
-}
-
+// ---------------------------------------------------------------- (b) a generated set: 100 kinds, 1,000 rules (bench/lib/generated-policies.ts)
 function generatedCedar(): string {
   const p: string[] = [];
   for (let k = 0; k < KINDS; k++) {

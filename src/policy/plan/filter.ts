@@ -390,9 +390,11 @@ function simplifyOnce(n: QNode, memo: Map<QNode, QNode>): QNode {
     }
     if (!kept.includes(c)) kept.push(c);
   }
-  // absorption: drop an OR (in an AND) / an AND (in an OR) that has another term of the list among its own terms
+  // absorption: drop an OR (in an AND) / an AND (in an OR) one of whose own terms is implied by the rest of the list:
+  // the term is in the list, or (a term of the same kind as the list) all of its parts are
   const dual = isAnd ? 'or' : 'and';
-  const out = kept.filter((c) => !('lo' in c && c.lo === dual && c.nodes.some((x) => x !== c && kept.includes(x))));
+  const implied = (x: QNode, c: QNode) => (x !== c && kept.includes(x)) || ('lo' in x && x.lo === n.lo && x.nodes.every((y) => y !== c && kept.includes(y)));
+  const out = kept.filter((c) => !('lo' in c && c.lo === dual && c.nodes.some((x) => implied(x, c))));
   if (out.length === 0) return isAnd ? qTrue() : qFalse();
   return out.length === 1 ? out[0]! : { lo: n.lo, nodes: out };
 }
