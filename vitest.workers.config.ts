@@ -13,7 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { generateSigningJwk, toPublicJwk } from './src/jose/keys.js';
 import { buildPolicyBundle } from './src/policy-bundle/index.js';
 import { readPolicyDir } from './src/policy/fs.node.js';
-import { createEngine, type CheckInput, type CheckResult } from './src/policy/index.js';
+import { createEngine, type CheckInput, type CheckResult, type PlanInput, type PlanResult } from './src/policy/index.js';
 import { runTestSuites } from './src/policy/testrunner.js';
 import { authorizationCodeLogin, revokeAtProvider } from './examples/oidc-provider/provider.node.js';
 import { CHAT, MCP_JWT, MCP_OPAQUE, startOidcWorld } from './test/idp/oidc-world.js';
@@ -107,6 +107,17 @@ export default defineConfig(async () => {
   const cases = crossProduct(dir);
   const nodeDecisions: CheckResult[] = cases.map((c) => nodeEngine.check(c, { now: new Date(DECISION_NOW) }));
   const nodeSuiteResults = runTestSuites({ policies: dir.policies, suites: dir.suites, testdata: dir.testdata });
+  // query plans: every principal of the testdata x every kind and action the suites ask about
+  const planCases: PlanInput[] = [];
+  const seenPlan = new Set<string>();
+  for (const c of cases)
+    for (const action of c.actions) {
+      const k = `${JSON.stringify(c.principal)}|${c.resource.kind}|${action}`;
+      if (seenPlan.has(k)) continue;
+      seenPlan.add(k);
+      planCases.push({ principal: c.principal, resource: { kind: c.resource.kind }, action });
+    }
+  const nodePlans: PlanResult[] = planCases.map((c) => nodeEngine.plan(c, { now: new Date(DECISION_NOW) }));
 
   return {
     plugins: [
@@ -137,6 +148,8 @@ export default defineConfig(async () => {
             TEST_OP_OPAQUE: opOpaque.access_token,
             TEST_OP_REVOKED: opRevoked.access_token,
             TEST_OP_INTROSPECTOR_JWK: JSON.stringify(op.introspectorJwk),
+            TEST_PLAN_CASES: JSON.stringify(planCases),
+            TEST_NODE_PLANS: JSON.stringify(nodePlans),
           },
         },
       }),

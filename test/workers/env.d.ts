@@ -26,6 +26,8 @@ declare module 'cloudflare:test' {
     TEST_OP_OPAQUE: string;
     TEST_OP_REVOKED: string;
     TEST_OP_INTROSPECTOR_JWK: string;
+    TEST_PLAN_CASES: string;
+    TEST_NODE_PLANS: string;
     [binding: string]: unknown;
   }
   export const env: TestEnv;
