@@ -56,13 +56,13 @@ export interface Engine {
   readonly policyCount: number;
 }
 
-const attrSchema = z.record(z.string(), z.unknown());
+export const attrSchema = z.record(z.string(), z.unknown());
 // `.` is Cerbos's alias for the root scope.
-const scopeSchema = z
+export const scopeSchema = z
   .string()
   .regex(/^(\.|([\w-]+(\.[\w-]+)*)?)$/, 'invalid scope')
   .transform((s) => (s === '.' ? '' : s));
-const PrincipalSchema = z.object({
+export const PrincipalSchema = z.object({
   id: z.string().min(1),
   roles: z.array(z.string().min(1)).min(1),
   attr: attrSchema.optional(),
@@ -77,14 +77,14 @@ const ResourceSchema = z.object({
   scope: scopeSchema.optional(),
 });
 const ActionsSchema = z.array(z.string().min(1)).min(1);
-const AuxSchema = z.object({ jwt: attrSchema.optional(), jwts: z.record(z.string(), z.object({ claims: attrSchema })).optional() }).optional();
+export const AuxSchema = z.object({ jwt: attrSchema.optional(), jwts: z.record(z.string(), z.object({ claims: attrSchema })).optional() }).optional();
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const ident = (v: unknown) => typeof v === 'string' && v.length > 0;
 const optStr = (v: unknown) => v === undefined || typeof v === 'string';
 const plainScope = (v: unknown) => v === undefined || (typeof v === 'string' && v !== '.' && /^([\w-]+(\.[\w-]+)*)?$/.test(v));
 /** Hot-path structural check; anything unusual goes through the zod schema (which also produces the error). */
-function fastPrincipal(p: unknown): p is Principal {
+export function fastPrincipal(p: unknown): p is Principal {
   if (!isRecord(p) || !ident(p.id) || !Array.isArray(p.roles) || p.roles.length === 0) return false;
   for (const r of p.roles) if (!ident(r)) return false;
   return (p.attr === undefined || isRecord(p.attr)) && optStr(p.policyVersion) && plainScope(p.scope);
@@ -98,7 +98,7 @@ function fastActions(a: unknown): a is string[] {
   return true;
 }
 
-function validate<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+export function validate<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const iss = r.error.issues[0]!;
@@ -751,7 +751,7 @@ function validJwts(j: unknown): boolean {
   }
   return true;
 }
-function validAux(a: unknown): a is AuxData | undefined {
+export function validAux(a: unknown): a is AuxData | undefined {
   return a === undefined || (isRecord(a) && (a.jwt === undefined || isRecord(a.jwt)) && validJwts(a.jwts));
 }
 

@@ -5,7 +5,7 @@
 import { celEnvironment } from '../cel/env.js';
 import type { CelScope, MatchNode } from '../cel/index.js';
 import type { ParamSet } from '../compile.js';
-import { fromCel, inlineVariables, keyOf, lit, op, referencesRuntime, replaceRuntimeRoles, type Comp, type Node } from './ir.js';
+import { fromCel, inlineVariables, keyOf, lit, mapChildren, op, referencesRuntime, replaceRuntimeRoles, type Comp, type Node } from './ir.js';
 import { PlanError } from './errors.js';
 import { failure, type PartialEvaluator, type PV } from './partial.js';
 import { constBool, qFalse, qNot, qTrue, type QNode } from './filter.js';
@@ -157,36 +157,12 @@ function rootRewrite(n: Node, pe: PartialEvaluator, mode: Mode): Node | undefine
 
 /** Resource paths read strictly by `n` (not behind &&, ||, ?:, a comprehension body or has()). */
 function strictPaths(n: Node, out: Set<string>): void {
-  switch (n.t) {
-    case 'select':
-      if (n.test) return;
-      out.add(keyOf(n));
-      strictPaths(n.x, out);
-      return;
-    case 'op':
-      if (n.op === '&&' || n.op === '||' || n.op === '?:') return;
-      n.args.forEach((a) => strictPaths(a, out));
-      return;
-    case 'comp':
-      strictPaths(n.range, out);
-      return;
-    case 'index':
-      strictPaths(n.x, out);
-      strictPaths(n.key, out);
-      return;
-    case 'call':
-      if (n.target) strictPaths(n.target, out);
-      n.args.forEach((a) => strictPaths(a, out));
-      return;
-    case 'list':
-      n.elems.forEach((a) => strictPaths(a, out));
-      return;
-    case 'map':
-      n.entries.forEach(([k, v]) => (strictPaths(k, out), strictPaths(v, out)));
-      return;
-    default:
-      return;
-  }
+  if (n.t === 'select') {
+    if (n.test) return;
+    out.add(keyOf(n));
+  } else if (n.t === 'op' && (n.op === '&&' || n.op === '||' || n.op === '?:')) return;
+  else if (n.t === 'comp') return strictPaths(n.range, out);
+  mapChildren(n, (c) => (strictPaths(c, out), c));
 }
 
 function andTerms(n: Node, out: Node[]): Node[] {
@@ -228,48 +204,15 @@ export function safeHas(n: Node): Node {
     const p: Node = { t: 'select', x: n.x, field: n.field };
     return op('==', p, p);
   }
-  if (n.t === 'lit' || n.t === 'ident') return n;
-  const kids = (x: Node): Node => safeHas(x);
-  switch (n.t) {
-    case 'select':
-      return { ...n, x: kids(n.x) };
-    case 'index':
-      return { ...n, x: kids(n.x), key: kids(n.key) };
-    case 'op':
-      return { ...n, args: n.args.map(kids) };
-    case 'call':
-      return { ...n, ...(n.target ? { target: kids(n.target) } : {}), args: n.args.map(kids) };
-    case 'list':
-      return { ...n, elems: n.elems.map(kids) };
-    case 'map':
-      return { ...n, entries: n.entries.map(([k, v]) => [kids(k), kids(v)] as const) };
-    case 'comp':
-      return { ...n, range: kids(n.range), body: n.body.map(kids) };
-  }
+  return mapChildren(n, safeHas);
 }
 
 /** True when no `has()` would be rewritten (the common case: skip the walk). */
 function hasPresenceTest(n: Node): boolean {
   if (n.t === 'select' && n.test) return true;
-  switch (n.t) {
-    case 'lit':
-    case 'ident':
-      return false;
-    case 'select':
-      return hasPresenceTest(n.x);
-    case 'index':
-      return hasPresenceTest(n.x) || hasPresenceTest(n.key);
-    case 'op':
-      return n.args.some(hasPresenceTest);
-    case 'call':
-      return (n.target !== undefined && hasPresenceTest(n.target)) || n.args.some(hasPresenceTest);
-    case 'list':
-      return n.elems.some(hasPresenceTest);
-    case 'map':
-      return n.entries.some(([k, v]) => hasPresenceTest(k) || hasPresenceTest(v));
-    case 'comp':
-      return hasPresenceTest(n.range) || n.body.some(hasPresenceTest);
-  }
+  let found = false;
+  mapChildren(n, (c) => ((found ||= hasPresenceTest(c)), c));
+  return found;
 }
 
 // ------------------------------------------------------------------------------------------------ the planner's view

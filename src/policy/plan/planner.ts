@@ -12,7 +12,7 @@
 import * as z from 'zod';
 import { CelScope, type CelRequest } from '../cel/index.js';
 import type { CompiledDerivedRole, CompiledResourcePolicy } from '../compile.js';
-import type { EngineCore, PlanEntry, RoleUnit, Target } from '../engine.js';
+import { attrSchema, AuxSchema, fastPrincipal, PrincipalSchema, scopeSchema, validate as validateField, validAux, type EngineCore, type PlanEntry, type RoleUnit, type Target } from '../engine.js';
 import { PolicyInputError } from '../errors.js';
 import type { Principal } from '../types.js';
 import { ConditionPlanner, qToExpr, sAnd, sNot, sOr, type Mode, type Outcome } from './conditions.js';
@@ -25,31 +25,14 @@ const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unkno
 
 // ------------------------------------------------------------------------------------------------ input
 
-const attrSchema = z.record(z.string(), z.unknown());
-const scopeSchema = z
-  .string()
-  .regex(/^(\.|([\w-]+(\.[\w-]+)*)?)$/, 'invalid scope')
-  .transform((s) => (s === '.' ? '' : s));
-const PlanInputSchema = z
-  .object({
-    principal: z.object({
-      id: z.string().min(1),
-      roles: z.array(z.string().min(1)).min(1),
-      attr: attrSchema.optional(),
-      policyVersion: z.string().optional(),
-      scope: scopeSchema.optional(),
-    }),
-    resource: z.object({
-      kind: z.string().min(1),
-      attr: attrSchema.optional(),
-      policyVersion: z.string().optional(),
-      scope: scopeSchema.optional(),
-    }),
-    action: z.string().min(1).optional(),
-    actions: z.array(z.string().min(1)).min(1).optional(),
-    auxData: z.object({ jwt: attrSchema.optional(), jwts: z.record(z.string(), z.object({ claims: attrSchema })).optional() }).optional(),
-  })
-  .refine((i) => (i.action === undefined) !== (i.actions === undefined), { message: 'exactly one of action and actions is required', path: ['actions'] });
+// engine.ts imports this module: its schemas are read when a plan is validated, never while the modules load
+let schemas: { resource: z.ZodType<ValidInput['resource']>; action: z.ZodType<string>; actions: z.ZodType<string[]> } | undefined;
+const planSchemas = () =>
+  (schemas ??= {
+    resource: z.object({ kind: z.string().min(1), attr: attrSchema.optional(), policyVersion: z.string().optional(), scope: scopeSchema.optional() }),
+    action: z.string().min(1),
+    actions: z.array(z.string().min(1)).min(1),
+  });
 
 interface ValidInput {
   principal: Principal;
@@ -63,41 +46,20 @@ const ident = (v: unknown): v is string => typeof v === 'string' && v.length > 0
 const plainScope = (v: unknown) => v === undefined || (typeof v === 'string' && v !== '.' && /^([\w-]+(\.[\w-]+)*)?$/.test(v));
 const optStr = (v: unknown) => v === undefined || typeof v === 'string';
 const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every(ident);
-
-/** The common well-formed input without the schema (anything unusual goes through zod, which also words the error). */
-function fast(i: PlanInput): ValidInput | undefined {
-  const p = i.principal as unknown;
-  const r = i.resource as unknown;
-  if (!isRecord(p) || !ident(p.id) || !strings(p.roles) || !(p.attr === undefined || isRecord(p.attr)) || !optStr(p.policyVersion) || !plainScope(p.scope)) return undefined;
-  if (!isRecord(r) || !ident(r.kind) || !(r.attr === undefined || isRecord(r.attr)) || !optStr(r.policyVersion) || !plainScope(r.scope)) return undefined;
-  if ((i.action === undefined) === (i.actions === undefined)) return undefined;
-  if (i.action !== undefined && !ident(i.action)) return undefined;
-  if (i.actions !== undefined && !strings(i.actions)) return undefined;
-  const aux = i.auxData as unknown;
-  if (aux !== undefined && (!isRecord(aux) || aux.jwts !== undefined || !(aux.jwt === undefined || isRecord(aux.jwt)))) return undefined;
-  const out: ValidInput = { principal: i.principal, resource: i.resource, actions: i.actions ? (i.actions.length === 1 ? i.actions : [...new Set(i.actions)]) : [i.action!] };
-  if (i.auxData?.jwt !== undefined) out.auxData = i.auxData;
-  return out;
+function fastResource(r: unknown): r is ValidInput['resource'] {
+  return isRecord(r) && ident(r.kind) && (r.attr === undefined || isRecord(r.attr)) && optStr(r.policyVersion) && plainScope(r.scope);
 }
 
-function validate(input: unknown): ValidInput {
-  if (isRecord(input)) {
-    const f = fast(input as unknown as PlanInput);
-    if (f) return f;
-  }
-  const r = PlanInputSchema.safeParse(input);
-  if (!r.success) {
-    const iss = r.error.issues[0]!;
-    const path = iss.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
-    throw new PolicyInputError(path || 'input', iss.message);
-  }
-  const d = r.data;
-  const principal: Principal = { id: d.principal.id, roles: d.principal.roles };
-  if (d.principal.attr) principal.attr = d.principal.attr;
-  if (d.principal.policyVersion !== undefined) principal.policyVersion = d.principal.policyVersion;
-  if (d.principal.scope !== undefined) principal.scope = d.principal.scope;
-  const out: ValidInput = { principal, resource: d.resource, actions: [...new Set(d.actions ?? [d.action!])] };
-  if (d.auxData && (d.auxData.jwt !== undefined || d.auxData.jwts !== undefined)) out.auxData = d.auxData as PlanInput['auxData'];
+/** The check's validation (fast path for the common well-formed input; the schemas word the errors, naming the field). */
+function validate(input: PlanInput): ValidInput {
+  if (!isRecord(input)) throw new PolicyInputError('input', 'expected an object');
+  const principal = fastPrincipal(input.principal) ? input.principal : validateField(PrincipalSchema, input.principal, 'principal');
+  const resource = fastResource(input.resource) ? input.resource : validateField(planSchemas().resource, input.resource, 'resource');
+  if ((input.action === undefined) === (input.actions === undefined)) throw new PolicyInputError('actions', 'exactly one of action and actions is required');
+  const actions = input.actions !== undefined ? (strings(input.actions) ? input.actions : validateField(planSchemas().actions, input.actions, 'actions')) : [ident(input.action) ? input.action : validateField(planSchemas().action, input.action, 'action')];
+  const auxData = validAux(input.auxData) ? input.auxData : validateField(AuxSchema, input.auxData, 'auxData');
+  const out: ValidInput = { principal, resource, actions: actions.length === 1 ? actions : [...new Set(actions)] };
+  if (auxData && (auxData.jwt !== undefined || auxData.jwts !== undefined)) out.auxData = auxData;
   return out;
 }
 
