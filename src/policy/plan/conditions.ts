@@ -5,7 +5,7 @@
 import { celEnvironment } from '../cel/env.js';
 import type { CelScope, MatchNode } from '../cel/index.js';
 import type { ParamSet } from '../compile.js';
-import { fromCel, inlineVariables, keyOf, lit, mapChildren, op, referencesRuntime, replaceRuntimeRoles, type Comp, type Node } from './ir.js';
+import { fromCel, inlineVariables, keyOf, lit, mapChildren, op, referencesRuntime, replaceRuntimeRoles, valueKey, type Comp, type Node } from './ir.js';
 import { PlanError } from './errors.js';
 import { failure, type PartialEvaluator, type PV } from './partial.js';
 import { constBool, qFalse, qNot, qTrue, type QNode } from './filter.js';
@@ -215,6 +215,104 @@ function hasPresenceTest(n: Node): boolean {
   return found;
 }
 
+// ------------------------------------------------------------------------------------------------ static flags
+
+/** What an expression (variables inlined) contains, so the planner skips the walks it cannot need. */
+interface Flags {
+  runtime: boolean;
+  /** has(): the residual may need the has() rewrite */
+  has: boolean;
+  /** a comprehension: the residual may hold one whose body fails */
+  comprehension: boolean;
+  /** a map lookup or a comprehension: Cerbos's root rewrites may apply */
+  rewritable: boolean;
+}
+const flagsCache = new WeakMap<Node, Flags>();
+function flagsOf(n: Node): Flags {
+  let f = flagsCache.get(n);
+  if (f) return f;
+  f = { runtime: referencesRuntime(n), has: false, comprehension: false, rewritable: false };
+  const out = f;
+  const walk = (x: Node): Node => {
+    if (x.t === 'select' && x.test) out.has = true;
+    if (x.t === 'comp') out.comprehension = out.rewritable = true;
+    if (x.t === 'index') out.rewritable = true;
+    return mapChildren(x, walk);
+  };
+  walk(n);
+  flagsCache.set(n, f);
+  return f;
+}
+
+// ------------------------------------------------------------------------------------------------ memo
+
+/**
+ * What an expression reads from the request: the select chains on the principal and auxData, the known resource fields
+ * (kind, scope), and whether it calls now() (then nothing is reused). Constants and globals are fixed for a compiled
+ * policy set and an engine, so they are not part of the key.
+ */
+interface Reads {
+  paths: readonly (readonly string[])[];
+  now: boolean;
+}
+const readsCache = new WeakMap<Node, Reads>();
+const REQUEST_ROOTS = new Set(['P', 'request', 'R']);
+function readsOf(n: Node): Reads {
+  let r = readsCache.get(n);
+  if (r) return r;
+  const paths: string[][] = [];
+  let now = false;
+  const walk = (x: Node): void => {
+    if (x.t === 'call' && !x.target && (x.fn === 'now' || x.fn === 'timeSince')) now = true;
+    if (x.t === 'call' && x.target && x.fn === 'timeSince') now = true;
+    if (x.t === 'select' || x.t === 'ident') {
+      const fields: string[] = [];
+      let y: Node = x;
+      while (y.t === 'select' && !y.test && !y.opt) {
+        fields.push(y.field);
+        y = y.x;
+      }
+      if (y.t === 'ident' && REQUEST_ROOTS.has(y.name)) {
+        paths.push([y.name, ...fields.reverse()]);
+        return;
+      }
+    }
+    mapChildren(x, (c) => (walk(c), c));
+  };
+  walk(n);
+  readsCache.set(n, (r = { paths, now }));
+  return r;
+}
+
+/** The values of the reads, as one string; undefined when the expression must be planned afresh every time. */
+function readKey(r: Reads, scope: CelScope, mode: Mode): string | undefined {
+  if (r.now) return undefined;
+  let key = mode;
+  const root = scope as unknown as Record<string, unknown>;
+  for (const path of r.paths) {
+    let v: unknown = root[path[0]!];
+    for (let i = 1; i < path.length && v !== undefined; i++) {
+      const f = path[i]!;
+      v = v instanceof Map ? v.get(f) : typeof v === 'object' && v !== null && Object.hasOwn(v, f) ? (v as Record<string, unknown>)[f] : undefined;
+    }
+    key += `|${v === undefined ? '∅' : valueKey(v)}`;
+  }
+  return key;
+}
+
+const memos = new WeakMap<object, WeakMap<Node, Map<string, PV | PlanError>>>();
+function memoOf(globals: object, n: Node): Map<string, PV | PlanError> {
+  let byNode = memos.get(globals);
+  if (!byNode) memos.set(globals, (byNode = new WeakMap()));
+  let m = byNode.get(n);
+  if (!m) byNode.set(n, (m = new Map()));
+  return m;
+}
+function remember(m: Map<string, PV | PlanError>, key: string, v: PV | PlanError): void {
+  if (m.size >= 256) m.clear();
+  m.set(key, v);
+}
+
 // ------------------------------------------------------------------------------------------------ the planner's view
 
 export interface EvalError {
@@ -236,22 +334,45 @@ export class ConditionPlanner {
   /** One expression: its residual, after the root rewrites and the has() rewrite. */
   expr(src: string, params: ParamSet, runtimeRoles: (() => Node) | undefined): PV {
     let n = exprFor(src, params);
-    if (referencesRuntime(n)) n = replaceRuntimeRoles(n, runtimeRoles ? runtimeRoles() : lit([]));
+    const flags = flagsOf(n);
+    const runtime = flags.runtime;
+    if (runtime) n = replaceRuntimeRoles(n, runtimeRoles ? runtimeRoles() : lit([]));
     if (this.scope.C !== params.constants) this.scope.setConstants(params.constants);
+    // The residual depends only on the request values the expression reads: reuse it when they are the same.
+    const reads = runtime || this.pe.hasGivenAttributes ? undefined : readsOf(n);
+    const key = reads === undefined ? undefined : readKey(reads, this.scope, this.mode);
+    const memo = key === undefined ? undefined : memoOf(this.scope.G, n);
+    const hit = key === undefined ? undefined : memo!.get(key);
+    if (hit !== undefined) {
+      if (hit instanceof PlanError) throw hit;
+      if (hit.s === 'err') this.errors.push({ expression: src, message: hit.msg });
+      return hit;
+    }
+    try {
+      const pv = this.plan(n, src, flags);
+      if (key !== undefined) remember(memo!, key, pv);
+      if (pv.s === 'err') this.errors.push({ expression: src, message: pv.msg });
+      return pv;
+    } catch (e) {
+      if (key !== undefined && e instanceof PlanError) remember(memo!, key, e);
+      throw e;
+    }
+  }
+
+  private plan(n: Node, src: string, flags: Flags): PV {
     let pv = this.pe.run(n);
     try {
-      if (pv.s === 'unk') {
+      if (pv.s === 'unk' && flags.rewritable) {
         const r = rootRewrite(pv.e, this.pe, this.mode);
         if (r !== undefined) pv = this.pe.run(r);
       }
-      const failed = pv.s === 'unk' ? failure(pv.e) : undefined;
+      const failed = pv.s === 'unk' && flags.comprehension ? failure(pv.e) : undefined;
       if (failed !== undefined) throw new PlanError(`cannot plan: a comprehension's body fails to evaluate whatever the resource: ${failed}`, src);
     } catch (e) {
       if (e instanceof PlanError && e.expression === '') throw new PlanError(e.message, src);
       throw e;
     }
-    if (pv.s === 'unk' && !this.cerbosHas && hasPresenceTest(pv.e)) pv = { s: 'unk', e: safeHas(pv.e) };
-    if (pv.s === 'err') this.errors.push({ expression: src, message: pv.msg });
+    if (pv.s === 'unk' && flags.has && !this.cerbosHas && hasPresenceTest(pv.e)) pv = { s: 'unk', e: safeHas(pv.e) };
     return pv;
   }
 

@@ -107,7 +107,11 @@ const RESOURCE_KNOWN_FIELDS = new Set(['kind', 'scope']);
  * were set on the scope and its variables inlined into the expression.
  */
 export class PartialEvaluator {
-  constructor(private readonly ctx: PartialContext) {}
+  /** Resource attributes were given in the request (results then depend on them: not reusable across requests). */
+  readonly hasGivenAttributes: boolean;
+  constructor(private readonly ctx: PartialContext) {
+    this.hasGivenAttributes = ctx.attrs !== undefined;
+  }
 
   run(n: Node, vars: Vars = NO_VARS): PV {
     return this.pe(n, vars);

@@ -11,7 +11,8 @@
 //   the way failing to evaluate; the plan spells out the check's decision list (see buildStrict).
 import * as z from 'zod';
 import { CelScope, type CelRequest } from '../cel/index.js';
-import type { CompiledDerivedRole, CompiledResourcePolicy } from '../compile.js';
+import type { MatchNode } from '../cel/index.js';
+import type { CompiledDerivedRole, CompiledResourcePolicy, ParamSet } from '../compile.js';
 import { attrSchema, AuxSchema, fastPrincipal, PrincipalSchema, scopeSchema, validate as validateField, validAux, type EngineCore, type PlanEntry, type RoleUnit, type Target } from '../engine.js';
 import { PolicyInputError } from '../errors.js';
 import type { Principal } from '../types.js';
@@ -75,8 +76,7 @@ class Request {
   /** roles derived roles may activate for (principal roles, base roles, parents at the requested scope) */
   readonly drRoles: readonly string[];
   readonly rules: PlanRule[] = [];
-  private readonly ruleSeen = new Set<string>();
-  private readonly runtimeLists = new Map<CompiledResourcePolicy, Node>();
+  private runtimeLists: Map<CompiledResourcePolicy, Node> | undefined;
 
   constructor(
     readonly core: EngineCore,
@@ -102,30 +102,27 @@ class Request {
 
   note(rule: string, action: string, effect: PlanRule['effect'], node: QNode): void {
     if (constBool(node) === false) return;
-    const k = `${rule}\u0000${action}`;
-    if (this.ruleSeen.has(k)) return;
-    this.ruleSeen.add(k);
+    for (const r of this.rules) if (r.rule === rule && r.action === action) return;
     this.rules.push({ rule, action, effect });
   }
 
-  private readonly drNodes = new Map<CompiledDerivedRole, QNode>();
-  private readonly drOutcomes = new Map<CompiledDerivedRole, Outcome>();
+  private drNodes: Map<CompiledDerivedRole, QNode> | undefined;
+  private outcomes: Map<object, Outcome> | undefined;
   /** A derived role's condition (derived-role conditions see an empty runtime.effectiveDerivedRoles). */
   drNode(dr: CompiledDerivedRole): QNode {
-    let n = this.drNodes.get(dr);
-    if (n === undefined) this.drNodes.set(dr, (n = this.conditions.lenient(dr.condition?.tree, dr.params)));
+    let n = this.drNodes?.get(dr);
+    if (n === undefined) (this.drNodes ??= new Map()).set(dr, (n = this.conditions.lenient(dr.condition?.tree, dr.params)));
     return n;
   }
   drOutcome(dr: CompiledDerivedRole): Outcome {
-    let o = this.drOutcomes.get(dr);
-    if (o === undefined) this.drOutcomes.set(dr, (o = this.conditions.strict(dr.condition?.tree, dr.params)));
+    let o = this.outcomes?.get(dr);
+    if (o === undefined) (this.outcomes ??= new Map()).set(dr, (o = this.conditions.strict(dr.condition?.tree, dr.params)));
     return o;
   }
-  private readonly ruleOutcomes = new Map<object, Outcome>();
   /** A rule's condition outcome, once per request (a rule can be met for several roles and actions). */
-  ruleCondition(rule: { condition?: { tree: import('../cel/index.js').MatchNode } }, params: import('../compile.js').ParamSet, runtime?: () => Node): Outcome {
-    let o = this.ruleOutcomes.get(rule);
-    if (o === undefined) this.ruleOutcomes.set(rule, (o = this.conditions.strict(rule.condition?.tree, params, runtime)));
+  ruleCondition(rule: { condition?: { tree: MatchNode } }, params: ParamSet, runtime?: () => Node): Outcome {
+    let o = this.outcomes?.get(rule);
+    if (o === undefined) (this.outcomes ??= new Map()).set(rule, (o = this.conditions.strict(rule.condition?.tree, params, runtime)));
     return o;
   }
 
@@ -134,7 +131,7 @@ class Request {
    * roles of `p` the principal's roles can activate, sorted by name (Cerbos's construction).
    */
   runtimeRoles(p: CompiledResourcePolicy): Node {
-    let list = this.runtimeLists.get(p);
+    let list = this.runtimeLists?.get(p);
     if (list === undefined) {
       const drs = p.derivedRoles.filter((d) => d.anyParent || this.drRoles.some((r) => d.parentRoles.has(r))).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const items = drs.map((d) => {
@@ -143,7 +140,7 @@ class Request {
       });
       const nest = (xs: Node[]): Node => (xs.length === 1 ? xs[0]! : op('+', xs[0]!, nest(xs.slice(1))));
       list = items.length === 0 ? lit([]) : nest(items);
-      this.runtimeLists.set(p, list);
+      (this.runtimeLists ??= new Map()).set(p, list);
     }
     return list;
   }
@@ -365,54 +362,44 @@ function strictRole(req: Request, role: string, action: string, matched: { scope
     if (p.perm === 'OVERRIDE') matched.scope = p.scope;
     steps.push({ p, rules });
   }
-  // walk(k, denied): the outcome from step k on, with a DENY carried from a CONSENT scope or not
-  const memo = new Map<string, Decision>();
-  const walk = (k: number, denied: boolean): Decision => {
-    const key = `${k}${denied}`;
-    const hit = memo.get(key);
-    if (hit) return hit;
-    let d: Decision;
-    if (k === steps.length) d = { allow: qFalse(), reject: qTrue() };
-    else {
-      const { p, rules } = steps[k]!;
-      const defined = sAnd(rules.map((r) => sOr([r.o.match, r.o.noMatch])));
-      const denies = rules.filter((r) => !r.allow);
-      const allows = rules.filter((r) => r.allow);
-      const noDeny = sAnd(denies.map((r) => r.o.noMatch));
-      const someDeny = sAnd([defined, sOr(denies.map((r) => r.o.match))]);
-      const someAllow = sOr(allows.map((r) => r.o.match));
+  // From the last scope back to the first: the outcome of the walk from step k on, without (`free`) or with
+  // (`denied`) a DENY carried from a CONSENT scope.
+  let free: Decision = NO_RULE;
+  let denied: Decision = NO_RULE;
+  for (let k = steps.length - 1; k >= 0; k--) {
+    const { p, rules } = steps[k]!;
+    const defined = sAnd(rules.map((r) => sOr([r.o.match, r.o.noMatch])));
+    const denies = rules.filter((r) => !r.allow);
+    const allows = rules.filter((r) => r.allow);
+    const noDeny = sAnd(denies.map((r) => r.o.noMatch));
+    const someDeny = sAnd([defined, sOr(denies.map((r) => r.o.match))]);
+    const someAllow = sOr(allows.map((r) => r.o.match));
+    if (p.perm === 'OVERRIDE') {
       const none = sAnd(rules.map((r) => r.o.noMatch));
-      const next = walk(k + 1, denied);
-      if (p.perm === 'OVERRIDE') {
-        if (denied) d = { allow: qFalse(), reject: defined };
-        else {
-          d = {
-            allow: sOr([sAnd([defined, noDeny, someAllow]), sAnd([none, next.allow])]),
-            reject: sOr([someDeny, sAnd([none, next.reject])]),
-          };
-        }
-      } else {
-        // parental consent: an ALLOW rule evaluated to false (and none true) denies; otherwise the parent decides
-        const refused = sAnd([defined, sOr(allows.map((r) => r.o.evalFalse)), sAnd(allows.map((r) => r.o.noMatch))]);
-        const consent = sAnd([defined, sOr([someAllow, sAnd(allows.map((r) => r.o.skip))])]);
-        const carried = walk(k + 1, true);
-        if (denied) d = { allow: qFalse(), reject: sOr([refused, sAnd([consent, carried.reject])]) };
-        else {
-          d = {
-            allow: sAnd([consent, noDeny, next.allow]),
-            reject: sOr([refused, sAnd([consent, noDeny, next.reject]), sAnd([consent, someDeny, carried.reject])]),
-          };
-        }
-      }
+      denied = { allow: qFalse(), reject: defined };
+      free = { allow: sOr([sAnd([defined, noDeny, someAllow]), sAnd([none, free.allow])]), reject: sOr([someDeny, sAnd([none, free.reject])]) };
+    } else {
+      // parental consent: an ALLOW rule evaluated to false (and none true) denies; otherwise the parent decides
+      const refused = sAnd([defined, sOr(allows.map((r) => r.o.evalFalse)), sAnd(allows.map((r) => r.o.noMatch))]);
+      const consent = sAnd([defined, sOr([someAllow, sAnd(allows.map((r) => r.o.skip))])]);
+      const nextFree = free;
+      const carried = denied;
+      denied = { allow: qFalse(), reject: sOr([refused, sAnd([consent, carried.reject])]) };
+      free = {
+        allow: sAnd([consent, noDeny, nextFree.allow]),
+        reject: sOr([refused, sAnd([consent, noDeny, nextFree.reject]), sAnd([consent, someDeny, carried.reject])]),
+      };
     }
-    memo.set(key, d);
-    return d;
-  };
-  return walk(0, false);
+  }
+  return free;
 }
+
+/** No rule decided: not allowed, refused without failure. */
+const NO_RULE: Decision = Object.freeze({ allow: qFalse(), reject: qTrue() }) as Decision;
 
 /** "The first item that does not reject allows": OR over i of (items before i reject) AND item i allows. */
 function firstAllow(items: readonly Decision[]): Decision {
+  if (items.length === 1) return items[0]!;
   return {
     allow: sOr(items.map((it, i) => sAnd([...items.slice(0, i).map((x) => x.reject), it.allow]))),
     reject: sAnd(items.map((it) => it.reject)),
