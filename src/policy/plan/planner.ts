@@ -37,7 +37,7 @@ const planSchemas = () =>
 
 interface ValidInput {
   principal: Principal;
-  resource: { kind: string; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
+  resource: { kind: string; attr?: Record<string, unknown> | undefined; policyVersion?: string | undefined; scope?: string | undefined };
   actions: string[];
   auxData?: PlanInput['auxData'];
 }
