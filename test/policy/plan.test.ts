@@ -2,6 +2,7 @@
 // planner does not (P-03), strict evaluation, refusals (PlanError), and the adapters' guarantees (planToSql never puts a
 // value in the SQL text; planPredicate reads Cerbos's JSON).
 import { describe, expect, it } from 'vitest';
+import '../../src/policy/yaml.js'; // the policies below are YAML text
 import { createEngine, PlanError, planPredicate, planToSql, PlanSqlError, PolicyInputError, type Engine, type PlanInput, type PolicySource } from '../../src/policy/index.js';
 
 const policy = (name: string, content: string): PolicySource => ({ name, content: `apiVersion: api.cerbos.dev/v1\n${content}` });
