@@ -22,7 +22,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Redis } from 'ioredis';
 import { generateKeyFile } from '../src/cli/keys.js';
 import { parseConfig, type Config } from '../src/config/schema.js';
-import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../src/exchange/request.js';
+import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../src/txn/index.js';
 import { buildNode, startNode, type BatonNode, type RunningNode } from '../src/node.js';
 import { warmAndRun, type LoadResult } from './lib/autocannon.js';
 import { fmt, machineLine, passMiss, pct, printTable, type Cell } from './lib/table.js';

@@ -17,7 +17,7 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import { parseConfig, substituteEnv } from '../src/config/schema.js';
 import { TokenService } from '../src/exchange/index.js';
 import { engineScopePolicy } from '../src/exchange/policy-scope.js';
-import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../src/exchange/request.js';
+import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../src/txn/index.js';
 import { generateSigningJwk, SigningKeySet, toPublicJwk } from '../src/jose/keys.js';
 import { readPolicies } from '../src/policy/fs.node.js';
 import { createEngine } from '../src/policy/index.js';

@@ -9,7 +9,8 @@ import { DEFAULT_CONFIG_FILE, loadConfigFile, type LoadedConfig } from '../confi
 import { ConfigError, trustDomainsOf } from '../config/schema.js';
 import { hashSecret } from '../exchange/client-auth.js';
 import { createDecisionLogger } from '../log/index.js';
-import { actChain, JwtProfileError, verifyTxnToken, type ActClaim } from '../jose/index.js';
+import { JwtProfileError, verifyTxnToken } from '../jose/index.js';
+import { actChain, type ActClaim } from '../txn/index.js';
 import { DEV_IDP_ISSUER, generateKeyFile, loadDevIdpKey } from './keys.js';
 
 class UsageError extends Error {}

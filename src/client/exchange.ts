@@ -1,9 +1,8 @@
-import { decodeJwt, importJWK, type CryptoKey, type JWK } from 'jose';
+import { importJWK, type CryptoKey, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
+import { actChain, GRANT_TOKEN_EXCHANGE, isActChain, peekClaims, scopeList, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../txn/index.js';
 
-export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const TT_TXN_TOKEN = 'urn:ietf:params:oauth:token-type:txn_token';
-export const TT_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
+export { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN };
 
 /** How the workload authenticates to the TTS (T-08). Prefer `privateKeyJwt` (W-02). */
 export type ClientAuthentication =
@@ -115,8 +114,7 @@ function checkUrl(u: URL, what: string, allowInsecureHttp: boolean): void {
 }
 
 function scopesOf(scope: string | readonly string[]): string[] {
-  const list = typeof scope === 'string' ? scope.split(' ') : [...scope];
-  const out = [...new Set(list.map((s) => s.trim()).filter((s) => s.length > 0))];
+  const out = scopeList(scope);
   if (out.length === 0) throw new TypeError('scope must name at least one scope');
   return out;
 }
@@ -136,15 +134,6 @@ async function sha256(s: string): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)));
   let out = '';
   for (const b of d) out += b.toString(16).padStart(2, '0');
-  return out;
-}
-
-function chainOf(act: unknown): string[] {
-  const out: string[] = [];
-  for (let a = act, d = 0; a !== null && typeof a === 'object' && d < 32; a = (a as { act?: unknown }).act, d++) {
-    const sub = (a as { sub?: unknown }).sub;
-    if (typeof sub === 'string') out.push(sub);
-  }
   return out;
 }
 
@@ -286,12 +275,8 @@ export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenE
       if (body.issued_token_type !== TT_TXN_TOKEN)
         throw new TokenExchangeError('invalid_response', 'the TTS did not issue a Txn-Token', 200);
       const token = body.access_token;
-      let claims: Record<string, unknown> = {};
-      try {
-        claims = decodeJwt(token) as Record<string, unknown>;
-      } catch {
-        throw new TokenExchangeError('invalid_response', 'the issued Txn-Token is not a JWT', 200);
-      }
+      const claims = peekClaims(token);
+      if (claims === undefined) throw new TokenExchangeError('invalid_response', 'the issued Txn-Token is not a JWT', 200);
       const issuedAt = Math.floor(now() / 1000);
       let expiresAt = typeof body.expires_in === 'number' ? issuedAt + body.expires_in : issuedAt;
       if (typeof claims.exp === 'number') expiresAt = Math.min(expiresAt, claims.exp);
@@ -303,7 +288,7 @@ export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenE
         expiresAt,
         txn: typeof claims.txn === 'string' ? claims.txn : undefined,
         sub: typeof claims.sub === 'string' ? claims.sub : undefined,
-        chain: chainOf(claims.act),
+        chain: isActChain(claims.act) ? actChain(claims.act) : [],
         cached: false,
       };
       const until = expiresAt - skew;

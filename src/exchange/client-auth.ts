@@ -1,4 +1,4 @@
-import type { JWTVerifyGetKey } from 'jose';
+import { base64url, type JWTVerifyGetKey } from 'jose';
 import type { ClientConfig } from '../config/schema.js';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { JwtProfileError, keySource, verifyClientAssertion } from '../jose/index.js';
@@ -6,7 +6,8 @@ import { sha256 } from '../jose/sha256.js';
 import type { Store } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
 import { OAuthError, invalidClient, invalidRequest } from './errors.js';
-import { CLIENT_ASSERTION_JWT, type ClientCredentialsForm } from './request.js';
+import { CLIENT_ASSERTION_JWT, peekClaims } from '../txn/index.js';
+import type { ClientCredentialsForm } from './request.js';
 
 /** A configured workload, prepared once at startup: key getter built, secret digested. */
 export interface Workload {
@@ -23,11 +24,14 @@ function digest(s: string): Uint8Array {
   return sha256(enc.encode(s));
 }
 
-function base64UrlDecode(s: string): Uint8Array | undefined {
+/** The digest of a `sha256:<base64url>` secret (padding tolerated), or undefined when it is not base64url. */
+function decodeDigest(s: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]+={0,2}$/.test(s)) return undefined;
-  const b64 = s.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
-  const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  try {
+    return base64url.decode(s.replace(/=+$/, ''));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Constant-time comparison of two digests (same length by construction). */
@@ -42,7 +46,7 @@ export async function prepareWorkload(config: ClientConfig): Promise<Workload> {
   let secretDigest: Uint8Array | undefined;
   if (config.secret !== undefined) {
     if (config.secret.startsWith('sha256:')) {
-      const d = base64UrlDecode(config.secret.slice(7));
+      const d = decodeDigest(config.secret.slice(7));
       if (d === undefined || d.length !== 32) throw new Error(`client ${config.id}: secret sha256: must be 32 bytes in base64url`);
       secretDigest = d;
     } else {
@@ -55,10 +59,7 @@ export async function prepareWorkload(config: ClientConfig): Promise<Workload> {
 
 /** `sha256:<base64url>` form of a secret, for configuration files that must not hold the secret itself. */
 export async function hashSecret(secret: string): Promise<string> {
-  const d = digest(secret);
-  let bin = '';
-  for (const b of d) bin += String.fromCharCode(b);
-  return `sha256:${btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+  return `sha256:${base64url.encode(digest(secret))}`;
 }
 
 export interface ClientAuthContext {
@@ -146,14 +147,7 @@ async function checkAssertion(ctx: ClientAuthContext, form: ClientCredentialsFor
   if (assertion === undefined || assertion.length === 0) throw invalidClient('client_assertion is required');
   if (assertion.length > 8192) throw invalidClient('client_assertion is too large');
   // The client is named by the assertion's iss (and client_id when sent); the signature decides.
-  let iss: unknown;
-  try {
-    const part = assertion.split('.')[1] ?? '';
-    const bytes = base64UrlDecode(part);
-    iss = bytes === undefined ? undefined : (JSON.parse(new TextDecoder().decode(bytes)) as { iss?: unknown }).iss;
-  } catch {
-    iss = undefined;
-  }
+  const iss = peekClaims(assertion)?.iss;
   if (typeof iss !== 'string') throw invalidClient('client_assertion is malformed');
   if (form.clientId !== undefined && form.clientId !== iss) throw invalidClient('client_id does not match the client assertion');
   const w = ctx.workloads.get(iss);

@@ -1,5 +1,5 @@
-import type { ActClaim, SigningKeySet, TxnTokenClaims } from '../jose/index.js';
-import { TXN_TOKEN_TYP } from '../jose/index.js';
+import type { SigningKeySet } from '../jose/index.js';
+import { TXN_TOKEN_TYP, type ActClaim, type TxnTokenClaims } from '../txn/index.js';
 import { jsonDepth, MAX_JSON_DEPTH, MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
 import { signCompactJws } from '../jose/jws.js';
 import { invalidRequest } from './errors.js';
@@ -43,7 +43,7 @@ export async function mintTxnToken(keys: SigningKeySet, m: MintInput): Promise<{
   for (const [name, v] of [['tctx', m.tctx], ['rctx', m.rctx], ['act', m.act]] as const)
     if (jsonDepth(v, MAX_JSON_DEPTH + 2) > MAX_JSON_DEPTH + 2) throw invalidRequest(`the Txn-Token's ${name} would be nested deeper than ${MAX_JSON_DEPTH + 2} levels`);
   const k = keys.current;
-  const token = await signCompactJws({ kid: k.kid, typ: TXN_TOKEN_TYP }, claims as unknown as Record<string, unknown>, k.alg, k.privateKey);
+  const token = await signCompactJws({ kid: k.kid, typ: TXN_TOKEN_TYP }, claims, k.alg, k.privateKey);
   if (token.length > MAX_TXN_TOKEN_CHARS)
     throw invalidRequest(`the Txn-Token would be longer than ${MAX_TXN_TOKEN_CHARS} characters, which no verifier accepts (request_details or the subject's claims are too large)`);
   return { token, claims };
@@ -55,10 +55,4 @@ export function pickAllowed(obj: Record<string, unknown> | undefined, allowed: r
   if (obj === undefined) return out;
   for (const k of allowed) if (Object.prototype.hasOwnProperty.call(obj, k)) out[k] = obj[k];
   return out;
-}
-
-export function actDepth(act: ActClaim | undefined): number {
-  let d = 0;
-  for (let a = act; a !== undefined; a = a.act) d++;
-  return d;
 }

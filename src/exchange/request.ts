@@ -1,19 +1,7 @@
 import * as z from 'zod';
 import { jsonDepth, MAX_JSON_DEPTH, MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
+import { GRANT_TOKEN_EXCHANGE, parseScope, SUBJECT_TOKEN_TYPES, TT_REFRESH_TOKEN, TT_TXN_TOKEN, type SubjectTokenType } from '../txn/index.js';
 import { OAuthError, invalidRequest } from './errors.js';
-
-export const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const TT_TXN_TOKEN = 'urn:ietf:params:oauth:token-type:txn_token';
-export const TT_ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
-export const TT_JWT = 'urn:ietf:params:oauth:token-type:jwt';
-export const TT_ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
-export const TT_REFRESH_TOKEN = 'urn:ietf:params:oauth:token-type:refresh_token';
-export const TT_SELF_SIGNED = 'urn:ietf:params:oauth:token-type:self_signed';
-export const TT_UNSIGNED_JSON = 'urn:ietf:params:oauth:token-type:unsigned_json';
-export const CLIENT_ASSERTION_JWT = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-
-export const SUBJECT_TOKEN_TYPES = [TT_ACCESS_TOKEN, TT_JWT, TT_ID_TOKEN, TT_SELF_SIGNED, TT_UNSIGNED_JSON, TT_TXN_TOKEN] as const;
-export type SubjectTokenType = (typeof SUBJECT_TOKEN_TYPES)[number];
 
 const KNOWN_PARAMS = new Set([
   'grant_type', 'requested_token_type', 'audience', 'scope', 'subject_token', 'subject_token_type',
@@ -124,7 +112,7 @@ export function parseExchangeRequest(p: Map<string, string>, opts: { maxContextB
 
   const scope = p.get('scope');
   if (scope === undefined || scope.trim().length === 0) throw invalidRequest('scope is required and must not be empty');
-  const scopes = [...new Set(scope.split(' ').filter((s) => s.length > 0))];
+  const scopes = parseScope(scope);
   if (scopes.some((s) => !SCOPE_TOKEN.test(s))) throw new OAuthError('invalid_scope', 'scope contains characters not allowed in a scope token');
   if (scopes.length > 64) throw new OAuthError('invalid_scope', 'too many scopes requested (at most 64)');
 

@@ -1,21 +1,8 @@
+import { expandScopes, type ScopeImplications } from '../txn/index.js';
 import { OAuthError } from './errors.js';
 
-export type ScopeImplications = Readonly<Record<string, readonly string[]>>;
+export { expandScopes, type ScopeImplications };
 
-/** A scope and everything it implies through the configured implications (never the reverse), transitively. */
-export function expandScopes(scopes: Iterable<string>, implications: ScopeImplications): Set<string> {
-  const out = new Set<string>();
-  const stack = [...scopes];
-  while (stack.length > 0) {
-    const s = stack.pop()!;
-    if (out.has(s)) continue;
-    out.add(s);
-    // own members only: a scope named `constructor` or `__proto__` must not reach Object.prototype (a 500)
-    const implied = Object.hasOwn(implications, s) ? implications[s] : undefined;
-    if (implied !== undefined) stack.push(...implied);
-  }
-  return out;
-}
 
 /** T-14: nothing can be granted. Carries why each scope was dropped, for the decision log (never sent to the caller). */
 export class NoScopeGranted extends OAuthError {

@@ -3,13 +3,14 @@ import { sha256 } from '../jose/sha256.js';
 import { scrub } from '../log/index.js';
 import type { Config } from '../config/schema.js';
 import { trustDomainsOf } from '../config/schema.js';
-import { actChain, JwtProfileError, verifyTxnToken, type ActClaim, type SigningKeySet, type TxnTokenClaims } from '../jose/index.js';
+import { JwtProfileError, verifyTxnToken, type SigningKeySet } from '../jose/index.js';
+import { actChain, actDepth, peekString, TT_TXN_TOKEN, type ActClaim, type TxnTokenClaims } from '../txn/index.js';
 import type { RateLimitCheck, RateLimitResult, Store } from '../store/types.js';
 import { rateLimitAll, StoreUnavailableError } from '../store/types.js';
 import { authenticateClient, prepareWorkload, type Workload } from './client-auth.js';
 import { OAuthError, invalidRequest } from './errors.js';
-import { actDepth, mintTxnToken, pickAllowed } from './mint.js';
-import { parseExchangeRequest, readClientCredentials, singleValued, TT_TXN_TOKEN, type ExchangeRequest } from './request.js';
+import { mintTxnToken, pickAllowed } from './mint.js';
+import { parseExchangeRequest, readClientCredentials, singleValued, type ExchangeRequest } from './request.js';
 import { decideScope, NoScopeGranted, type ScopeDecision, type ScopePolicy, type ScopePolicyInput } from './scope.js';
 import { prepareIssuer, validateSubject, type Subject, type TrustedIssuer } from './subject.js';
 
@@ -194,7 +195,8 @@ export class TokenService {
       // Store round trips overlap the CPU work (subject validation, minting); each is awaited before it matters.
       // The per-client and per-(client, subject) limits go in one store call, started now with the subject token's
       // sub read WITHOUT verification (see #startLimits): its result is used only once the validated sub equals it.
-      const claimed = peekClaims(req.subjectToken);
+      // read WITHOUT verification: only ever used to start a store call early (see #startLimits)
+      const claimed: PeekedClaims = { sub: peekString(req.subjectToken, 'sub'), txn: peekString(req.subjectToken, 'txn') };
       const limits = this.#startLimits(workload, claimed?.sub);
       const out =
         req.subjectTokenType === TT_TXN_TOKEN
@@ -450,31 +452,8 @@ interface StartedLimits {
 }
 
 interface PeekedClaims {
-  sub?: string;
-  txn?: string;
-}
-
-/**
- * `sub` and `txn` of a JWT-shaped token, read WITHOUT verifying anything: only ever used to start a store call
- * early, whose answer is used only when the verified claim turns out to be the same string. Undefined when the
- * token is not a JWT with a JSON payload.
- */
-const utf8 = new TextDecoder();
-
-function peekClaims(token: string): PeekedClaims | undefined {
-  const a = token.indexOf('.');
-  const b = a < 0 ? -1 : token.indexOf('.', a + 1);
-  if (a <= 0 || b < 0 || token.indexOf('.', b + 1) >= 0 || b - a > 16_384) return undefined;
-  try {
-    const payload: unknown = JSON.parse(utf8.decode(base64url.decode(token.slice(a + 1, b))));
-    if (!isObject(payload)) return undefined;
-    const out: PeekedClaims = {};
-    if (typeof payload.sub === 'string' && payload.sub.length > 0) out.sub = payload.sub;
-    if (typeof payload.txn === 'string' && payload.txn.length > 0) out.txn = payload.txn;
-    return out;
-  } catch {
-    return undefined;
-  }
+  sub?: string | undefined;
+  txn?: string | undefined;
 }
 
 function rateLimited(r: RateLimitResult | undefined): OAuthError {

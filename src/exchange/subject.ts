@@ -2,13 +2,13 @@ import type { JWTPayload } from 'jose';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { jsonBytes, jsonDepth, MAX_JSON_DEPTH } from '../jose/json-bounds.js';
 import { parseCompactJws, type ParsedJws } from '../jose/jws.js';
-import { JwtProfileError, normTyp, verifyAccessToken, verifyIdToken, verifySelfSigned, type ActClaim } from '../jose/index.js';
+import { JwtProfileError, normTyp, verifyAccessToken, verifyIdToken, verifySelfSigned } from '../jose/index.js';
+import { readAct, readScopeClaim, TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_JWT, TT_SELF_SIGNED, TT_UNSIGNED_JSON, TXN_TOKEN_TYP, type ActClaim, type SubjectTokenType } from '../txn/index.js';
 import { attributesOfClaims, placeholderClient, rolesOfClaims, scopesOfClaims, subjectOf, unmetRequiredClaim } from './claims.js';
 import type { Workload } from './client-auth.js';
 import { DiscoveryUnavailable } from './discovery.js';
 import { OAuthError, invalidRequest } from './errors.js';
 import { checkIntrospectedClaims, IntrospectionUnavailable } from './introspection.js';
-import { TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_JWT, TT_SELF_SIGNED, TT_UNSIGNED_JSON, type SubjectTokenType } from './request.js';
 import { discoveryFailed, type TrustedIssuer } from './trusted-issuer.js';
 
 export { prepareIssuer, type TrustedIssuer } from './trusted-issuer.js';
@@ -40,16 +40,6 @@ export interface SubjectContext {
   currentDate?: () => Date;
 }
 
-/** Scope from the configured claim (space-delimited string) or an `scp` array/string. Undefined when absent. */
-export function scopesOf(claims: Record<string, unknown>, scopeClaim: string): string[] | undefined {
-  for (const name of [scopeClaim, 'scp']) {
-    const v = claims[name];
-    if (typeof v === 'string') return v.split(' ').filter((s) => s.length > 0);
-    if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return (v as string[]).filter((s) => s.length > 0);
-  }
-  return undefined;
-}
-
 function rolesOf(claims: Record<string, unknown>, cfg: { rolesClaim?: string | undefined; defaultRoles: readonly string[] }): string[] {
   if (cfg.rolesClaim !== undefined) {
     const v = claims[cfg.rolesClaim];
@@ -79,13 +69,9 @@ function mayActNames(p: Record<string, unknown>, clientId: string): boolean {
 }
 
 function actOf(p: Record<string, unknown>): ActClaim | undefined {
-  const a = p.act;
-  if (a === undefined) return undefined;
-  const ok = (v: unknown, d: number): boolean =>
-    d < 32 && v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as ActClaim).sub === 'string' &&
-    ((v as ActClaim).act === undefined || ok((v as ActClaim).act, d + 1));
-  if (!ok(a, 0)) throw invalidRequest('subject token act claim is malformed');
-  return a as ActClaim;
+  const act = readAct(p);
+  if (act === 'invalid') throw invalidRequest('subject token act claim is malformed');
+  return act;
 }
 
 function rejected(e: unknown): OAuthError {
@@ -180,7 +166,7 @@ async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, to
       }
       // T-15/V-03: a Txn-Token is never an access or ID token, whoever issued it; refused on its typ before the
       // issuer is looked up (a TTS that is also configured as a subject issuer changes nothing).
-      if (normTyp(jws.header.typ) === 'txntoken+jwt')
+      if (normTyp(jws.header.typ) === TXN_TOKEN_TYP)
         throw invalidRequest('subject token rejected: typ txntoken+jwt is a Txn-Token, never an access or ID token (present it as urn:ietf:params:oauth:token-type:txn_token)');
       const iss = typeof jws.payload.iss === 'string' ? jws.payload.iss : undefined;
       const ti = iss === undefined ? undefined : ctx.issuers.get(iss);
@@ -315,7 +301,7 @@ async function introspectedSubject(ctx: SubjectContext, ti: TrustedIssuer, workl
  * be rejected). Roles and attributes come only from the workload's `assertedSubject` configuration (T-10).
  */
 function asserted(claims: Record<string, unknown>, sub: string, workload: Workload, kind: 'self_signed' | 'unsigned', exp: number | undefined): Subject {
-  const scopes = scopesOf(claims, 'scope');
+  const scopes = readScopeClaim(claims, 'scope');
   if (scopes === undefined || scopes.length === 0) throw invalidRequest(`the ${kind === 'unsigned' ? 'unsigned' : 'self-signed'} subject carries no scope (T-13)`);
   const cfg = workload.config.assertedSubject;
   return { sub, scopes, roles: rolesOf(claims, cfg), attr: attrsOf(claims, cfg.principalAttributes), act: undefined, authn: kind, exp, kind, issuer: kind === 'self_signed' ? workload.id : undefined };

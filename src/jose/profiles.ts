@@ -1,4 +1,5 @@
 import { errors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { REQUIRED_TXN_CLAIMS, TXN_TOKEN_TYP, txnClaimsProblem, type TxnTokenClaims } from '../txn/index.js';
 import { jsonDepth, MAX_TXN_TOKEN_DEPTH } from './json-bounds.js';
 import { defaultJwsCrypto, JwsFormatError, parseCompactJws, verifyParsedJws, type JwsCrypto, type ParsedJws } from './jws.js';
 
@@ -12,8 +13,6 @@ import { defaultJwsCrypto, JwsFormatError, parseCompactJws, verifyParsedJws, typ
  *   self-signed subject  typ absent or JWT; iss = the workload, sub = the user (never the workload itself)
  * HMAC and `none` are never in an allow-list; keys come only from configured key sets (never jku/x5u/jwk).
  */
-
-export const TXN_TOKEN_TYP = 'txntoken+jwt';
 
 export type JwtErrorCode =
   | 'malformed'
@@ -231,25 +230,6 @@ export interface TxnTokenProfile extends VerifyCommon {
   issuer?: string | undefined;
 }
 
-export interface TxnTokenClaims extends JWTPayload {
-  txn: string;
-  sub: string;
-  scope: string;
-  req_wl: string;
-  iat: number;
-  exp: number;
-  aud: string | string[];
-  act?: ActClaim;
-  tctx?: Record<string, unknown>;
-  rctx?: Record<string, unknown>;
-}
-
-export interface ActClaim {
-  sub: string;
-  act?: ActClaim;
-  [k: string]: unknown;
-}
-
 /**
  * A Txn-Token as every receiving service must check it (V-02..V-07, T-22). The one check of a Txn-Token: the
  * verifier (`baton/verify`) and the TTS (replacement R-01, revocation by token) both call it, so the TTS never
@@ -259,41 +239,13 @@ export async function verifyTxnToken(token: string, p: TxnTokenProfile): Promise
   const { payload, kid } = await verifyWith(token, p, (t) => t === TXN_TOKEN_TYP, TXN_TOKEN_TYP, {
     ...(p.issuer !== undefined ? { issuer: p.issuer } : {}),
     audience: [...p.audiences],
-    requiredClaims: ['txn', 'sub', 'scope', 'req_wl', 'iat', 'exp'],
+    requiredClaims: [...REQUIRED_TXN_CLAIMS],
   });
-  for (const c of ['txn', 'sub', 'scope', 'req_wl'] as const)
-    if (typeof payload[c] !== 'string' || (payload[c] as string).length === 0) throw new JwtProfileError('invalid_claim', `${c} must be a non-empty string`);
-  for (const c of ['tctx', 'rctx'] as const) {
-    const v = payload[c];
-    if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) throw new JwtProfileError('invalid_claim', `${c} must be an object`);
-  }
   // before anything walks the claims recursively (freezing, cloning, re-signing on replacement)
+  const problem = txnClaimsProblem(payload as Record<string, unknown>);
+  if (problem !== undefined && problem.claim !== 'act') throw new JwtProfileError('invalid_claim', problem.message);
   if (jsonDepth(payload, MAX_TXN_TOKEN_DEPTH) > MAX_TXN_TOKEN_DEPTH)
     throw new JwtProfileError('invalid_claim', `claims are nested deeper than ${MAX_TXN_TOKEN_DEPTH} levels`);
-  if (payload.act !== undefined && !isActClaim(payload.act, 0)) throw new JwtProfileError('invalid_claim', 'act must be a nested {sub} chain');
-  // T-22: the outermost act.sub is the current requesting workload
-  if (payload.act !== undefined && (payload.act as ActClaim).sub !== payload.req_wl)
-    throw new JwtProfileError('invalid_claim', 'the outermost act does not name req_wl');
+  if (problem !== undefined) throw new JwtProfileError('invalid_claim', problem.message);
   return { claims: payload as TxnTokenClaims, kid };
-}
-
-function isActClaim(v: unknown, depth: number): v is ActClaim {
-  if (depth > 64 || v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  const o = v as Record<string, unknown>;
-  if (typeof o.sub !== 'string' || o.sub.length === 0) return false;
-  return o.act === undefined || isActClaim(o.act, depth + 1);
-}
-
-/** The workloads of an `act` chain, outermost (current actor) first. */
-export function actChain(act: ActClaim | undefined): string[] {
-  const out: string[] = [];
-  for (let a = act; a !== undefined; a = a.act) out.push(a.sub);
-  return out;
-}
-
-/** Builds a nested `act` from workloads listed outermost first. */
-export function nestAct(chain: readonly string[]): ActClaim | undefined {
-  let act: ActClaim | undefined;
-  for (let i = chain.length - 1; i >= 0; i--) act = act === undefined ? { sub: chain[i]! } : { sub: chain[i]!, act };
-  return act;
 }

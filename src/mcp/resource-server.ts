@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { JWTVerifyGetKey } from 'jose';
 import { keySource } from '../jose/key-source.js';
 import { JwtProfileError, verifyAccessToken } from '../jose/profiles.js';
+import { peekString, readScopeClaim } from '../txn/index.js';
 
 /**
  * The resource-server side the MCP authorization specification requires of an MCP server:
@@ -122,21 +123,8 @@ export function createMcpResourceServer(o: McpResourceServerOptions): McpResourc
   const unauthorized = (error: 'invalid_request' | 'invalid_token' | undefined, description: string) =>
     new McpAuthError(401, error, description, { 'WWW-Authenticate': challenge(error, error === undefined ? undefined : description), 'Cache-Control': 'no-store' });
 
-  function issOf(token: string): string | undefined {
-    const part = token.split('.')[1];
-    if (part === undefined || !/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
-    try {
-      const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
-      const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
-      const iss = (JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)))) as { iss?: unknown }).iss;
-      return typeof iss === 'string' ? iss : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   async function verify(token: string): Promise<AuthInfo> {
-    const iss = issOf(token);
+    const iss = peekString(token, 'iss');
     const trust = iss === undefined ? undefined : trusts.get(iss);
     if (trust === undefined) throw unauthorized('invalid_token', 'the access token was not issued by a trusted authorization server');
     let payload;
@@ -167,8 +155,7 @@ export function createMcpResourceServer(o: McpResourceServerOptions): McpResourc
       throw unauthorized('invalid_token', why[code] ?? 'the access token is not valid');
     }
     const claims = payload as Record<string, unknown>;
-    const scopeClaim = claims.scope ?? claims.scp;
-    const scopes = typeof scopeClaim === 'string' ? scopeClaim.split(' ').filter((s) => s.length > 0) : Array.isArray(scopeClaim) ? scopeClaim.filter((s): s is string => typeof s === 'string') : [];
+    const scopes = readScopeClaim(claims) ?? [];
     const clientId = typeof claims.client_id === 'string' ? claims.client_id : typeof claims.azp === 'string' ? claims.azp : '';
     const extra: Record<string, unknown> = { sub: payload.sub, iss: payload.iss };
     for (const [k, v] of Object.entries(claims)) if (!RESERVED.has(k) && extra[k] === undefined) extra[k] = v;

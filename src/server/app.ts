@@ -1,7 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { OAuthError, TokenService, toOAuthError } from '../exchange/index.js';
-import { GRANT_TOKEN_EXCHANGE } from '../exchange/request.js';
+import { GRANT_TOKEN_EXCHANGE } from '../txn/index.js';
 import { readCapped } from '../jose/json-bounds.js';
 import { StoreUnavailableError } from '../store/types.js';
 

@@ -1,8 +1,9 @@
 import type { AuxData, Effect, Engine, Explanation, Principal, Resource } from '../policy/index.js';
+import { scopeCovers, type ScopeImplications } from '../txn/index.js';
 import { ForbiddenError } from './errors.js';
 import { emitDecision, metaOf, type ServiceDecisionSink, type TxnContext } from './verifier.js';
 
-export type ScopeImplications = Readonly<Record<string, readonly string[]>>;
+export { scopeCovers, type ScopeImplications };
 
 export interface AuthorizeOptions {
   /** the embedded engine, built from the same policy files as the TTS (or a compiled bundle) */
@@ -36,23 +37,6 @@ export interface AuthorizeDecision {
   rule?: string | undefined;
   /** with `explain: true`: why (which rules and derived roles applied or not), as the engine explains it */
   explanation?: Explanation | undefined;
-}
-
-/** Whether the token's scope covers `needed`, directly or through implications (never the reverse). */
-export function scopeCovers(have: ReadonlySet<string>, needed: string, implications?: ScopeImplications): boolean {
-  if (have.has(needed)) return true;
-  if (implications === undefined) return false;
-  const seen = new Set<string>();
-  const stack = [...have];
-  while (stack.length > 0) {
-    const s = stack.pop()!;
-    if (s === needed) return true;
-    if (seen.has(s)) continue;
-    seen.add(s);
-    const implied = Object.hasOwn(implications, s) ? implications[s] : undefined;
-    if (implied !== undefined) stack.push(...implied);
-  }
-  return false;
 }
 
 /** The principal the policy engine decides for (V-12): the token's user, as `TxnContext.principal` describes it. */

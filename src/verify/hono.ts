@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { TxnTokenError } from './errors.js';
 import { scopeCovers, type ScopeImplications } from './authorize.js';
-import { TXN_TOKEN_HEADER } from './request.js';
+import { TXN_TOKEN_HEADER } from '../txn/index.js';
 import type { TxnContext, Verifier } from './verifier.js';
 
 /** hono environment of a route behind `txnToken`: `c.var.txn` is the verified context. */

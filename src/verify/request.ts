@@ -1,7 +1,8 @@
+import { TXN_TOKEN_HEADER } from '../txn/index.js';
 import { TxnTokenError } from './errors.js';
 import type { TxnContext, Verifier } from './verifier.js';
 
-export const TXN_TOKEN_HEADER = 'Txn-Token';
+export { TXN_TOKEN_HEADER };
 
 /**
  * Framework-free verification of a fetch `Request` (Workers `fetch` handlers, Node via a Request adapter).

@@ -1,7 +1,8 @@
 import { MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
 import { keySource } from '../jose/key-source.js';
 import { renderDecisionLine, scrub, toJsonLine } from '../log/index.js';
-import { actChain, JwtProfileError, verifyTxnToken, type TxnTokenClaims } from '../jose/profiles.js';
+import { JwtProfileError, verifyTxnToken } from '../jose/profiles.js';
+import { parseScope, txnPrincipal, workloadsOf, type TxnPrincipal, type TxnTokenClaims } from '../txn/index.js';
 import { RevocationCache } from '../store/revocation-cache.js';
 import { StoreUnavailableError, type Store } from '../store/types.js';
 import { TxnTokenError, type TxnTokenErrorCode } from './errors.js';
@@ -42,23 +43,8 @@ export type ServiceDecisionSink = (entry: ServiceDecisionEntry) => void;
 /** The default decision log: one line per decision on stdout, rendered as baton/log renders every hop's lines. */
 export const stdoutDecisionSink: ServiceDecisionSink = (entry) => console.log(renderDecisionLine(entry));
 
-/**
- * The principal a receiving service hands to the policy engine (V-12, T-24):
- *   id    = the token's `sub` (the user: it stays the same through every hop)
- *   roles = `tctx.roles` (put there by the TTS from the subject token); `["user"]` when the token has none,
- *           exactly as the TTS does for the scope decision on replacement
- *   attr  = `tctx.attr` plus `workload` = the current actor (`req_wl`) and `chain` = the workloads of the EARLIER hops,
- *           outermost (most recent) first, the current actor not included. `workload` and `chain` always win over
- *           members of `tctx.attr` with the same name. This is the same shape the TTS gives the `txn_token` policy, so
- *           one set of policy files means the same thing at the TTS and at every service.
- * So a user `alice` with role `user` is the derived role `owner` of a ticket whose `attr.owner` is `alice`
- * (policies/derived_roles/support_desk.yaml), whichever workloads carried the request.
- */
-export interface TxnPrincipal {
-  readonly id: string;
-  readonly roles: readonly string[];
-  readonly attr: Readonly<Record<string, unknown>>;
-}
+/** The principal a receiving service hands to the policy engine (V-12, T-24): see `txnPrincipal` (src/txn/principal.ts). */
+export type { TxnPrincipal };
 
 /** A verified Txn-Token. Frozen: one instance may be shared by every request that presents the same token. */
 export interface TxnContext {
@@ -268,22 +254,15 @@ export function entryBytes(token: string, claims: unknown): number {
 function buildContext(token: string, claims: TxnTokenClaims): TxnContext {
   deepFreeze(claims);
   // verifyTxnToken has checked that the outermost `act.sub` is the current requesting workload (T-22)
-  const fromAct = actChain(claims.act);
-  const chain = fromAct.length > 0 ? fromAct : [claims.req_wl];
+  const chain = workloadsOf(claims);
   const tctx = isObject(claims.tctx) ? claims.tctx : {};
   const rctx = isObject(claims.rctx) ? claims.rctx : {};
-  const rawRoles = Array.isArray(tctx.roles) ? tctx.roles.filter((r): r is string => typeof r === 'string' && r.length > 0) : [];
-  const tattr = isObject(tctx.attr) ? tctx.attr : {};
-  const principal: TxnPrincipal = deepFreeze({
-    id: claims.sub,
-    roles: rawRoles.length > 0 ? rawRoles : ['user'],
-    attr: { ...tattr, workload: claims.req_wl, chain: chain.slice(1) },
-  });
+  const principal: TxnPrincipal = deepFreeze(txnPrincipal(claims));
   return Object.freeze({
     token,
     txn: claims.txn,
     sub: claims.sub,
-    scope: new SealedSet(claims.scope.split(' ').filter((s) => s.length > 0)),
+    scope: new SealedSet(parseScope(claims.scope)),
     actor: claims.req_wl,
     chain: Object.freeze(chain),
     tctx,

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { generateKeyFile } from '../../src/cli/keys.js';
 import { parseConfig, type Config } from '../../src/config/schema.js';
-import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN, CLIENT_ASSERTION_JWT } from '../../src/exchange/request.js';
+import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN, CLIENT_ASSERTION_JWT } from '../../src/txn/index.js';
 import { startNode, type NodeOptions, type RunningNode } from '../../src/node.js';
 
 export const TTS_ISSUER = 'http://tts.test';
