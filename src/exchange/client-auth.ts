@@ -5,7 +5,7 @@ import { JwtProfileError, keySource, verifyClientAssertion } from '../jose/index
 import { sha256 } from '../jose/sha256.js';
 import type { Store } from '../store/types.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { OAuthError, invalidClient, invalidRequest } from './errors.js';
+import { OAuthError, invalidClient, invalidRequest, unavailable, type RefusalReason } from './errors.js';
 import { CLIENT_ASSERTION_JWT, peekClaims } from '../txn/index.js';
 import type { ClientCredentialsForm } from './request.js';
 
@@ -79,25 +79,26 @@ function formDecode(s: string): string {
 /** RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`. */
 function parseBasic(header: string): { id: string; secret: string } {
   const m = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(header.trim());
-  if (m === null) throw invalidClient('malformed Basic authorization');
+  if (m === null) throw invalidClient('client.basic_malformed', 'malformed Basic authorization');
   let decoded: string;
   try {
     decoded = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(m[1]!), (c) => c.charCodeAt(0)));
   } catch {
-    throw invalidClient('malformed Basic authorization');
+    throw invalidClient('client.basic_malformed', 'malformed Basic authorization');
   }
   const i = decoded.indexOf(':');
-  if (i < 0) throw invalidClient('malformed Basic authorization');
+  if (i < 0) throw invalidClient('client.basic_malformed', 'malformed Basic authorization');
   try {
     return { id: formDecode(decoded.slice(0, i)), secret: formDecode(decoded.slice(i + 1)) };
   } catch {
-    throw invalidClient('malformed Basic authorization');
+    throw invalidClient('client.basic_malformed', 'malformed Basic authorization');
   }
 }
 
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="baton"' };
-const unknownOrWrong = (challenge: boolean) =>
-  new OAuthError('invalid_client', 'client authentication failed', { headers: challenge ? BASIC_CHALLENGE : {} });
+/** The same answer whether the client is unknown or its credential wrong (T-08); only the reason, logged, tells them apart. */
+const unknownOrWrong = (reason: RefusalReason, challenge: boolean) =>
+  new OAuthError('invalid_client', 'client authentication failed', { reason, headers: challenge ? BASIC_CHALLENGE : {} });
 
 /**
  * Authenticates the requesting workload (T-08): exactly one of client_secret_basic, client_secret_post,
@@ -113,17 +114,18 @@ export async function authenticateClient(
   const usesPost = form.clientSecret !== undefined;
   const usesJwt = form.clientAssertion !== undefined || form.clientAssertionType !== undefined;
   const count = Number(usesBasic) + Number(usesPost) + Number(usesJwt);
-  if (count > 1) throw invalidRequest('more than one client authentication method was used');
-  if (count === 0) throw new OAuthError('invalid_client', 'client authentication is required', { headers: BASIC_CHALLENGE });
+  if (count > 1) throw invalidRequest('client.auth_multiple', 'more than one client authentication method was used');
+  if (count === 0) throw new OAuthError('invalid_client', 'client authentication is required', { reason: 'client.auth_missing', headers: BASIC_CHALLENGE });
 
   if (usesBasic) {
-    if (!/^Basic /i.test(authorization!)) throw new OAuthError('invalid_client', 'only Basic client authentication is accepted in Authorization', { headers: BASIC_CHALLENGE });
+    if (!/^Basic /i.test(authorization!))
+      throw new OAuthError('invalid_client', 'only Basic client authentication is accepted in Authorization', { reason: 'client.authorization_scheme', headers: BASIC_CHALLENGE });
     const { id, secret } = parseBasic(authorization!);
-    if (form.clientId !== undefined && form.clientId !== id) throw invalidRequest('client_id does not match the authenticated client');
+    if (form.clientId !== undefined && form.clientId !== id) throw invalidRequest('client.id_mismatch', 'client_id does not match the authenticated client');
     return checkSecret(ctx, id, secret, 'client_secret_basic');
   }
   if (usesPost) {
-    if (form.clientId === undefined) throw invalidClient('client_id is required with client_secret');
+    if (form.clientId === undefined) throw invalidClient('client.id_missing', 'client_id is required with client_secret');
     return checkSecret(ctx, form.clientId, form.clientSecret!, 'client_secret_post');
   }
   return checkAssertion(ctx, form);
@@ -133,25 +135,26 @@ async function checkSecret(ctx: ClientAuthContext, id: string, secret: string, m
   const w = ctx.workloads.get(id);
   // Always hash, so that an unknown client costs the same as a wrong secret.
   const presented = digest(secret);
+  const challenge = method === 'client_secret_basic';
   if (w === undefined || w.secretDigest === undefined || w.config.auth !== method) {
     timingSafeEqual(presented, presented);
-    throw unknownOrWrong(method === 'client_secret_basic');
+    throw unknownOrWrong(w === undefined ? 'client.unknown' : 'client.method_mismatch', challenge);
   }
-  if (!timingSafeEqual(presented, w.secretDigest)) throw unknownOrWrong(method === 'client_secret_basic');
+  if (!timingSafeEqual(presented, w.secretDigest)) throw unknownOrWrong('client.secret_mismatch', challenge);
   return w;
 }
 
 async function checkAssertion(ctx: ClientAuthContext, form: ClientCredentialsForm): Promise<Workload> {
-  if (form.clientAssertionType !== CLIENT_ASSERTION_JWT) throw invalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_JWT}`);
+  if (form.clientAssertionType !== CLIENT_ASSERTION_JWT) throw invalidClient('client.assertion_type', `client_assertion_type must be ${CLIENT_ASSERTION_JWT}`);
   const assertion = form.clientAssertion;
-  if (assertion === undefined || assertion.length === 0) throw invalidClient('client_assertion is required');
-  if (assertion.length > 8192) throw invalidClient('client_assertion is too large');
+  if (assertion === undefined || assertion.length === 0) throw invalidClient('client.assertion_missing', 'client_assertion is required');
+  if (assertion.length > 8192) throw invalidClient('client.assertion_too_large', 'client_assertion is too large');
   // The client is named by the assertion's iss (and client_id when sent); the signature decides.
   const iss = peekClaims(assertion)?.iss;
-  if (typeof iss !== 'string') throw invalidClient('client_assertion is malformed');
-  if (form.clientId !== undefined && form.clientId !== iss) throw invalidClient('client_id does not match the client assertion');
+  if (typeof iss !== 'string') throw invalidClient('client.assertion_malformed', 'client_assertion is malformed');
+  if (form.clientId !== undefined && form.clientId !== iss) throw invalidClient('client.assertion_id_mismatch', 'client_id does not match the client assertion');
   const w = ctx.workloads.get(iss);
-  if (w === undefined || w.config.auth !== 'private_key_jwt' || w.getKey === undefined) throw unknownOrWrong(false);
+  if (w === undefined || w.config.auth !== 'private_key_jwt' || w.getKey === undefined) throw unknownOrWrong(w === undefined ? 'client.unknown' : 'client.method_mismatch', false);
   const now = ctx.currentDate?.() ?? new Date();
   let claims: { jti: string; exp: number };
   try {
@@ -165,18 +168,18 @@ async function checkAssertion(ctx: ClientAuthContext, form: ClientCredentialsFor
       currentDate: now,
     });
   } catch (e) {
-    if (e instanceof JwtProfileError && e.code === 'key_unavailable')
-      throw new OAuthError('temporarily_unavailable', 'the client key set cannot be fetched now', { cause: e });
-    throw new OAuthError('invalid_client', e instanceof JwtProfileError ? `client assertion rejected: ${e.message}` : 'client assertion rejected', { cause: e });
+    if (!(e instanceof JwtProfileError)) throw new OAuthError('invalid_client', 'client assertion rejected', { reason: 'client.assertion.malformed', cause: e });
+    if (e.code === 'key_unavailable') throw unavailable(`client.assertion.${e.reason}`, 'the client key set cannot be fetched now', e);
+    throw new OAuthError('invalid_client', `client assertion rejected: ${e.message}`, { reason: `client.assertion.${e.reason}`, cause: e });
   }
   const ttlMs = Math.max(1, claims.exp - Math.floor(now.getTime() / 1000) + ctx.clockSkew) * 1000;
   let first: boolean;
   try {
     first = await ctx.store.useOnce('client_assertion', `${w.id}\u0000${claims.jti}`, ttlMs);
   } catch (e) {
-    if (e instanceof StoreUnavailableError) throw new OAuthError('temporarily_unavailable', 'replay check unavailable; retry later', { cause: e });
+    if (e instanceof StoreUnavailableError) throw unavailable('client.replay_check_unavailable', 'replay check unavailable; retry later', e);
     throw e;
   }
-  if (!first) throw invalidClient('client assertion was already used (jti replay)');
+  if (!first) throw invalidClient('client.assertion_replayed', 'client assertion was already used (jti replay)');
   return w;
 }

@@ -267,14 +267,14 @@ export function checkIntrospectedClaims(p: Readonly<Record<string, unknown>>, o:
   const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.every((a) => typeof a === 'string') ? (aud as string[]) : undefined;
   if (auds === undefined || !auds.some((a) => o.audiences.includes(a))) throw new JwtProfileError('wrong_audience', 'audience not accepted');
   for (const c of ['exp', 'iat', 'nbf'] as const)
-    if (p[c] !== undefined && (typeof p[c] !== 'number' || !Number.isFinite(p[c]))) throw new JwtProfileError('invalid_claim', `${c} must be a number`);
-  if (p.exp === undefined) throw new JwtProfileError('missing_claim', 'the introspection answer has no exp');
+    if (p[c] !== undefined && (typeof p[c] !== 'number' || !Number.isFinite(p[c]))) throw new JwtProfileError('invalid_claim', `${c} must be a number`, { reason: `invalid_claim.${c}` });
+  if (p.exp === undefined) throw new JwtProfileError('missing_claim', 'the introspection answer has no exp', { reason: 'missing_claim.exp' });
   if (!Number.isFinite(o.clockSkew) || o.clockSkew < 0) throw new TypeError('clockSkew must be a finite number of seconds >= 0');
   if ((p.exp as number) <= o.now - o.clockSkew) throw new JwtProfileError('expired', 'token is expired');
   if (typeof p.iat === 'number' && p.iat > o.now + o.clockSkew) throw new JwtProfileError('not_yet_valid', 'iat is in the future');
   if (typeof p.nbf === 'number' && p.nbf > o.now + o.clockSkew) throw new JwtProfileError('not_yet_valid', 'nbf is in the future');
-  if (p.sub !== undefined && typeof p.sub !== 'string') throw new JwtProfileError('invalid_claim', 'sub must be a string');
+  if (p.sub !== undefined && typeof p.sub !== 'string') throw new JwtProfileError('invalid_claim', 'sub must be a string', { reason: 'invalid_claim.sub' });
   if (p.token_type !== undefined && (typeof p.token_type !== 'string' || p.token_type.toLowerCase() !== 'bearer'))
-    throw new JwtProfileError('invalid_claim', 'the introspected token is not a Bearer access token');
-  if (p.cnf !== undefined) throw new JwtProfileError('invalid_claim', 'the introspected token is sender-constrained (cnf); its holder must present it');
+    throw new JwtProfileError('invalid_claim', 'the introspected token is not a Bearer access token', { reason: 'invalid_claim.token_type' });
+  if (p.cnf !== undefined) throw new JwtProfileError('invalid_claim', 'the introspected token is sender-constrained (cnf); its holder must present it', { reason: 'invalid_claim.cnf' });
 }

@@ -5,8 +5,9 @@ export const TXN_TOKEN_KIND = 'txn_token';
 
 /**
  * The scope decision through the embedded engine (T-12, T-24). One check, the requested scopes as actions:
- *   principal = the user: id = sub, roles and attributes from the subject token, plus
- *               attr.workload = the requesting client id and attr.chain = the earlier workloads (outermost first)
+ *   principal = the user as every service sees it (`principalOf`, src/txn/principal.ts): id = sub, roles and
+ *               attributes from the subject token, attr.workload = the requesting client id and attr.chain = the
+ *               earlier workloads (outermost first)
  *   resource  = { kind: "txn_token", id: audience, attr: { workload, audience, request_details, request_context } }
  * A scope is kept only on EFFECT_ALLOW; an engine error denies everything (fail closed). Denied scopes carry the
  * deciding policy and, when a rule (not default deny) decided, the rule (`resource.txn_token.vdefault#never-refund-via-agent`).
@@ -16,7 +17,7 @@ export function engineScopePolicy(engine: Engine): ScopePolicy {
     allowedScopes(input: ScopePolicyInput, candidates: readonly string[]) {
       try {
         const check: CheckInput = {
-          principal: { id: input.principal.id, roles: [...input.principal.roles], attr: { ...input.principal.attr, workload: input.workload, chain: [...input.chain] } },
+          principal: { id: input.principal.id, roles: [...input.principal.roles], attr: { ...input.principal.attr } },
           resource: {
             kind: TXN_TOKEN_KIND,
             id: input.audience,

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { jsonDepth, MAX_JSON_DEPTH, MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
 import { GRANT_TOKEN_EXCHANGE, parseScope, SUBJECT_TOKEN_TYPES, TT_REFRESH_TOKEN, TT_TXN_TOKEN, type SubjectTokenType } from '../txn/index.js';
-import { OAuthError, invalidRequest } from './errors.js';
+import { OAuthError, invalidRequest, type RefusalReason } from './errors.js';
 
 const KNOWN_PARAMS = new Set([
   'grant_type', 'requested_token_type', 'audience', 'scope', 'subject_token', 'subject_token_type',
@@ -33,7 +33,7 @@ export interface ClientCredentialsForm {
 export function singleValued(form: URLSearchParams): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of form) {
-    if (out.has(k)) throw invalidRequest(`parameter ${KNOWN_PARAMS.has(k) ? k : '(unknown)'} is repeated`);
+    if (out.has(k)) throw invalidRequest('request.param_repeated', `parameter ${KNOWN_PARAMS.has(k) ? k : '(unknown)'} is repeated`);
     out.set(k, v);
   }
   return out;
@@ -55,24 +55,28 @@ const jsonObjectField = (name: string, maxBytes: number) =>
     .transform((s, ctx): Record<string, unknown> | undefined => {
       if (s === undefined) return undefined;
       if (new TextEncoder().encode(s).length > maxBytes) {
-        ctx.addIssue({ code: 'custom', message: `${name} exceeds ${maxBytes} bytes` });
+        ctx.addIssue({ code: 'custom', message: `${name} exceeds ${maxBytes} bytes`, params: { reason: 'request.json_too_large' } });
         return z.NEVER;
       }
       let v: unknown;
       try {
         v = JSON.parse(s);
       } catch {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object (not base64, not form-encoded)` });
+        ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object (not base64, not form-encoded)`, params: { reason: 'request.json_syntax' } });
         return z.NEVER;
       }
       if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object, not ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a JSON object, not ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}`,
+          params: { reason: 'request.json_not_object' },
+        });
         return z.NEVER;
       }
       // Allow-listed members are copied into the Txn-Token: deep nesting would overflow the stack of JSON.stringify
       // (minting), structuredClone (replacement) and every verifier (a 5xx from bad input).
       if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
-        ctx.addIssue({ code: 'custom', message: `${name} is nested deeper than ${MAX_JSON_DEPTH} levels` });
+        ctx.addIssue({ code: 'custom', message: `${name} is nested deeper than ${MAX_JSON_DEPTH} levels`, params: { reason: 'request.json_too_deep' } });
         return z.NEVER;
       }
       return v as Record<string, unknown>;
@@ -90,44 +94,52 @@ function contextSchema(maxBytes: number) {
   return s;
 }
 
+const JSON_REASONS = new Set<RefusalReason>(['request.json_too_large', 'request.json_syntax', 'request.json_not_object', 'request.json_too_deep']);
+
+/** The reason a JSON member was refused (set by the schema above; a string that is not one is refused as malformed). */
+function jsonReason(issue: z.core.$ZodIssue): RefusalReason {
+  const r = (issue as { params?: { reason?: unknown } }).params?.reason;
+  return typeof r === 'string' && JSON_REASONS.has(r as RefusalReason) ? (r as RefusalReason) : 'request.json_syntax';
+}
+
 /**
  * Validates the token-exchange parameters (T-01..T-07). Client-authentication members are not looked at here.
  * Error codes follow RFC 6749 §5.2 and RFC 8693 §2.2.2; descriptions name the parameter, never its value.
  */
 export function parseExchangeRequest(p: Map<string, string>, opts: { maxContextBytes: number }): ExchangeRequest {
   const grant = p.get('grant_type');
-  if (grant === undefined) throw invalidRequest('grant_type is required');
-  if (grant !== GRANT_TOKEN_EXCHANGE) throw new OAuthError('unsupported_grant_type', `grant_type must be ${GRANT_TOKEN_EXCHANGE}`);
+  if (grant === undefined) throw invalidRequest('request.grant_type_missing', 'grant_type is required');
+  if (grant !== GRANT_TOKEN_EXCHANGE) throw new OAuthError('unsupported_grant_type', `grant_type must be ${GRANT_TOKEN_EXCHANGE}`, { reason: 'request.grant_type_unsupported' });
 
   const rtt = p.get('requested_token_type');
-  if (rtt === undefined) throw invalidRequest('requested_token_type is required');
-  if (rtt !== TT_TXN_TOKEN) throw invalidRequest(`requested_token_type must be ${TT_TXN_TOKEN}`);
+  if (rtt === undefined) throw invalidRequest('request.requested_token_type_missing', 'requested_token_type is required');
+  if (rtt !== TT_TXN_TOKEN) throw invalidRequest('request.requested_token_type_unsupported', `requested_token_type must be ${TT_TXN_TOKEN}`);
 
   if (p.has('actor_token') || p.has('actor_token_type'))
-    throw invalidRequest('actor_token is not supported: the authenticated workload is the actor');
-  if (p.has('resource')) throw new OAuthError('invalid_target', 'resource is not supported: name the trust domain in audience');
+    throw invalidRequest('request.actor_token', 'actor_token is not supported: the authenticated workload is the actor');
+  if (p.has('resource')) throw new OAuthError('invalid_target', 'resource is not supported: name the trust domain in audience', { reason: 'request.resource' });
 
   const audience = p.get('audience');
-  if (audience === undefined || audience.length === 0) throw new OAuthError('invalid_target', 'audience is required');
+  if (audience === undefined || audience.length === 0) throw new OAuthError('invalid_target', 'audience is required', { reason: 'request.audience_missing' });
 
   const scope = p.get('scope');
-  if (scope === undefined || scope.trim().length === 0) throw invalidRequest('scope is required and must not be empty');
+  if (scope === undefined || scope.trim().length === 0) throw invalidRequest('request.scope_missing', 'scope is required and must not be empty');
   const scopes = parseScope(scope);
-  if (scopes.some((s) => !SCOPE_TOKEN.test(s))) throw new OAuthError('invalid_scope', 'scope contains characters not allowed in a scope token');
-  if (scopes.length > 64) throw new OAuthError('invalid_scope', 'too many scopes requested (at most 64)');
+  if (scopes.some((s) => !SCOPE_TOKEN.test(s))) throw new OAuthError('invalid_scope', 'scope contains characters not allowed in a scope token', { reason: 'request.scope_invalid' });
+  if (scopes.length > 64) throw new OAuthError('invalid_scope', 'too many scopes requested (at most 64)', { reason: 'request.scope_too_many' });
 
   const subjectToken = p.get('subject_token');
-  if (subjectToken === undefined || subjectToken.length === 0) throw invalidRequest('subject_token is required');
-  if (subjectToken.length > MAX_TXN_TOKEN_CHARS) throw invalidRequest('subject_token is too large');
+  if (subjectToken === undefined || subjectToken.length === 0) throw invalidRequest('request.subject_token_missing', 'subject_token is required');
+  if (subjectToken.length > MAX_TXN_TOKEN_CHARS) throw invalidRequest('request.subject_token_too_large', 'subject_token is too large');
   const stt = p.get('subject_token_type');
-  if (stt === undefined || stt.length === 0) throw invalidRequest('subject_token_type is required');
-  if (stt === TT_REFRESH_TOKEN) throw invalidRequest('a refresh token is never accepted as subject_token');
-  if (!(SUBJECT_TOKEN_TYPES as readonly string[]).includes(stt)) throw invalidRequest('subject_token_type is not supported');
+  if (stt === undefined || stt.length === 0) throw invalidRequest('request.subject_token_type_missing', 'subject_token_type is required');
+  if (stt === TT_REFRESH_TOKEN) throw invalidRequest('request.subject_token_type_refresh', 'a refresh token is never accepted as subject_token');
+  if (!(SUBJECT_TOKEN_TYPES as readonly string[]).includes(stt)) throw invalidRequest('request.subject_token_type_unsupported', 'subject_token_type is not supported');
 
   const ctx = contextSchema(opts.maxContextBytes).safeParse({ request_context: p.get('request_context'), request_details: p.get('request_details') });
   if (!ctx.success) {
     const i = ctx.error.issues[0]!;
-    throw invalidRequest(`${String(i.path[0])}: ${i.message}`);
+    throw invalidRequest(jsonReason(i), `${String(i.path[0])}: ${i.message}`);
   }
   return {
     audience,

@@ -1,4 +1,4 @@
-import { expandScopes, type ScopeImplications } from '../txn/index.js';
+import { expandScopes, type ScopeImplications, type TxnPrincipal } from '../txn/index.js';
 import { OAuthError } from './errors.js';
 
 export { expandScopes, type ScopeImplications };
@@ -8,14 +8,15 @@ export { expandScopes, type ScopeImplications };
 export class NoScopeGranted extends OAuthError {
   readonly dropped: ScopeDecision['dropped'];
   constructor(dropped: ScopeDecision['dropped']) {
-    super('invalid_scope', 'none of the requested scopes can be granted');
+    super('invalid_scope', 'none of the requested scopes can be granted', { reason: 'scope.none_granted' });
     this.dropped = dropped;
   }
 }
 
 /** What policy sees when it decides scopes (the policy-engine wiring builds a Cerbos check from it). */
 export interface ScopePolicyInput {
-  principal: { id: string; roles: readonly string[]; attr: Readonly<Record<string, unknown>> };
+  /** the user, with `attr.workload` and `attr.chain` as every service sees them (`principalOf`, src/txn/principal.ts) */
+  principal: TxnPrincipal;
   /** the authenticated requesting workload (`req_wl`) */
   workload: string;
   /** the workloads the request already passed through, outermost (most recent) first, not counting `workload` */

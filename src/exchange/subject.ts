@@ -7,7 +7,7 @@ import { readAct, readScopeClaim, TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_JWT, TT_SELF_
 import { attributesOfClaims, placeholderClient, rolesOfClaims, scopesOfClaims, subjectOf, unmetRequiredClaim } from './claims.js';
 import type { Workload } from './client-auth.js';
 import { DiscoveryUnavailable } from './discovery.js';
-import { OAuthError, invalidRequest } from './errors.js';
+import { OAuthError, invalidRequest, unavailable } from './errors.js';
 import { checkIntrospectedClaims, IntrospectionUnavailable } from './introspection.js';
 import { discoveryFailed, type TrustedIssuer } from './trusted-issuer.js';
 
@@ -70,26 +70,27 @@ function mayActNames(p: Record<string, unknown>, clientId: string): boolean {
 
 function actOf(p: Record<string, unknown>): ActClaim | undefined {
   const act = readAct(p);
-  if (act === 'invalid') throw invalidRequest('subject token act claim is malformed');
+  if (act === 'invalid') throw invalidRequest('subject.act_invalid', 'subject token act claim is malformed');
   return act;
 }
 
+const REFUSED: Partial<Record<JwtProfileError['code'], string>> = {
+  expired: 'subject token is expired',
+  wrong_audience: 'subject token audience is not accepted',
+  wrong_issuer: 'subject token issuer is not accepted',
+  bad_signature: 'subject token signature is invalid',
+  bad_algorithm: 'subject token algorithm is not allowed',
+  unknown_kid: 'subject token key is unknown',
+  not_yet_valid: 'subject token is not yet valid',
+};
+
+/** A subject token its profile refused: `invalid_request` naming the check, 503 when the issuer's keys cannot be had. */
 function rejected(e: unknown): OAuthError {
-  if (e instanceof JwtProfileError) {
-    if (e.code === 'key_unavailable') return new OAuthError('temporarily_unavailable', 'the subject issuer key set cannot be fetched now', { cause: e });
-    const what: Record<string, string> = {
-      expired: 'subject token is expired',
-      wrong_type: `subject token type header not accepted (${e.message})`,
-      wrong_audience: 'subject token audience is not accepted',
-      wrong_issuer: 'subject token issuer is not accepted',
-      bad_signature: 'subject token signature is invalid',
-      bad_algorithm: 'subject token algorithm is not allowed',
-      unknown_kid: 'subject token key is unknown',
-      not_yet_valid: 'subject token is not yet valid',
-    };
-    return invalidRequest(what[e.code] ?? `subject token rejected: ${e.message}`, e);
-  }
-  return invalidRequest('subject token rejected', e);
+  if (!(e instanceof JwtProfileError)) return invalidRequest('subject.malformed', 'subject token rejected', e);
+  const reason = `subject.${e.reason}` as const;
+  if (e.code === 'key_unavailable') return unavailable(reason, 'the subject issuer key set cannot be fetched now', e);
+  if (e.code === 'wrong_type') return invalidRequest(reason, `subject token type header not accepted (${e.message})`, e);
+  return invalidRequest(reason, REFUSED[e.code] ?? `subject token rejected: ${e.message}`, e);
 }
 
 /** Longest accepted `sub` (RFC 7519 sets none; 1024 characters holds every real identifier). */
@@ -112,8 +113,8 @@ interface Entitlement {
 export async function validateSubject(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<Subject> {
   const { subject, entitlement } = await validateSubjectOfType(ctx, workload, token, type);
   checkEntitled(workload, subject.kind, entitlement);
-  if (subject.sub.length === 0) throw invalidRequest('the subject token has an empty sub');
-  if (subject.sub.length > MAX_SUB_CHARS) throw invalidRequest(`the subject's sub is longer than ${MAX_SUB_CHARS} characters`);
+  if (subject.sub.length === 0) throw invalidRequest('subject.sub_empty', 'the subject token has an empty sub');
+  if (subject.sub.length > MAX_SUB_CHARS) throw invalidRequest('subject.sub_too_long', `the subject's sub is longer than ${MAX_SUB_CHARS} characters`);
   boundCopiedClaims(subject, ctx.maxClaimsBytes);
   return subject;
 }
@@ -129,13 +130,13 @@ function checkEntitled(workload: Workload, kind: Subject['kind'], e: Entitlement
     case 'access_token':
     case 'id_token':
       if (e.audiences.some((a) => workload.config.subjectAudiences.includes(a)) || e.mayAct) return;
-      throw invalidRequest('this workload may not exchange a subject token with this audience');
+      throw invalidRequest('subject.not_entitled', 'this workload may not exchange a subject token with this audience');
     case 'self_signed':
       if (workload.config.allowSelfSignedSubject) return;
-      throw invalidRequest('this workload may not present a self-signed subject (allowSelfSignedSubject is off)');
+      throw invalidRequest('subject.self_signed_not_allowed', 'this workload may not present a self-signed subject (allowSelfSignedSubject is off)');
     case 'unsigned':
       if (workload.config.allowUnsignedSubject) return;
-      throw invalidRequest('this workload may not present an unsigned subject');
+      throw invalidRequest('subject.unsigned_not_allowed', 'this workload may not present an unsigned subject');
   }
 }
 
@@ -143,89 +144,105 @@ function checkEntitled(workload: Workload, kind: Subject['kind'], e: Entitlement
 function boundCopiedClaims(s: Subject, maxBytes: number): void {
   const copied: Array<[string, unknown]> = [['roles', s.roles], ['act', s.act], ['amr', s.authn], ...Object.entries(s.attr).map(([k, v]): [string, unknown] => [`principal attribute ${k}`, v])];
   for (const [what, v] of copied)
-    if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw invalidRequest(`the subject token's ${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw invalidRequest('subject.claims_too_deep', `the subject token's ${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
   if (jsonBytes({ roles: s.roles, attr: s.attr, act: s.act, authn: s.authn }) > maxBytes)
-    throw invalidRequest(`the claims copied from the subject token (roles, principal attributes, act, amr) exceed ${maxBytes} bytes`);
+    throw invalidRequest('subject.claims_too_large', `the claims copied from the subject token (roles, principal attributes, act, amr) exceed ${maxBytes} bytes`);
 }
 
-async function validateSubjectOfType(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<{ subject: Subject; entitlement: Entitlement }> {
+interface Validated {
+  subject: Subject;
+  entitlement: Entitlement;
+}
+
+function validateSubjectOfType(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<Validated> {
   const now = ctx.currentDate?.() ?? new Date();
   switch (type) {
     case TT_ACCESS_TOKEN:
     case TT_JWT:
-    case TT_ID_TOKEN: {
-      // Parsed once: the unverified iss only picks the issuer whose keys then decide.
-      let jws: ParsedJws;
-      try {
-        jws = parseCompactJws(token);
-      } catch (e) {
-        // not a JWT: an opaque access token, read through the issuer's introspection endpoint (RFC 7662)
-        const introspecting = type === TT_ACCESS_TOKEN ? introspectingIssuer(ctx, workload) : undefined;
-        if (introspecting !== undefined) return introspectedSubject(ctx, introspecting, workload, token, now);
-        throw invalidRequest('subject token is not a JWT', e);
-      }
-      // T-15/V-03: a Txn-Token is never an access or ID token, whoever issued it; refused on its typ before the
-      // issuer is looked up (a TTS that is also configured as a subject issuer changes nothing).
-      if (normTyp(jws.header.typ) === TXN_TOKEN_TYP)
-        throw invalidRequest('subject token rejected: typ txntoken+jwt is a Txn-Token, never an access or ID token (present it as urn:ietf:params:oauth:token-type:txn_token)');
-      const iss = typeof jws.payload.iss === 'string' ? jws.payload.iss : undefined;
-      const ti = iss === undefined ? undefined : ctx.issuers.get(iss);
-      if (ti === undefined) throw invalidRequest(iss === undefined ? 'subject token is not a JWT with an iss claim' : 'subject token issuer is not trusted');
-      const c = ti.config;
-      const idToken = type === TT_ID_TOKEN;
-      if (ti.metadata !== undefined) await ti.ready(); // discovered keys (503 naming the reason when discovery fails)
-      let payload: JWTPayload;
-      try {
-        if (idToken) {
-          if (c.idTokenAudiences.length === 0) throw invalidRequest('ID tokens are not accepted from this issuer');
-          payload = await verifyIdToken(jws, { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, audiences: c.idTokenAudiences, currentDate: now });
-        } else {
-          payload = await verifyAccessToken(jws, { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, audiences: c.audiences, typ: c.typ, currentDate: now });
-        }
-      } catch (e) {
-        if (e instanceof OAuthError) throw e;
-        throw rejected(e);
-      }
-      const claims = payload as Record<string, unknown>;
-      return { subject: subjectFromClaims(ti, workload, claims, idToken ? 'id_token' : 'access_token'), entitlement: entitlementOf(claims, workload) };
-    }
-    case TT_SELF_SIGNED: {
-      if (workload.getKey === undefined) throw invalidRequest('this workload has no keys to sign a self-signed subject');
-      let payload: JWTPayload & { sub: string };
-      try {
-        payload = await verifySelfSigned(token, {
-          getKey: workload.getKey,
-          algorithms: ASYMMETRIC_ALGS,
-          clockSkew: ctx.clockSkew,
-          clientId: workload.id,
-          audience: ctx.ttsIssuer,
-          maxLifetime: 300,
-          currentDate: now,
-        });
-      } catch (e) {
-        throw rejected(e);
-      }
-      const claims = payload as Record<string, unknown>;
-      // T-22: earlier hops come from an IdP-issued token or a Txn-Token, never from the workload's own assertion
-      // (it would let a workload forge the chain, e.g. claim it was called through another workload)
-      if (claims.act !== undefined) throw invalidRequest('a self-signed subject cannot carry act: the workload chain is attested by the TTS');
-      return { subject: asserted(claims, payload.sub, workload, 'self_signed', payload.exp), entitlement: NO_AUDIENCE };
-    }
-    case TT_UNSIGNED_JSON: {
-      let v: unknown;
-      try {
-        v = JSON.parse(token);
-      } catch {
-        throw invalidRequest('the unsigned subject must be a JSON object');
-      }
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('the unsigned subject must be a JSON object');
-      const claims = v as Record<string, unknown>;
-      if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw invalidRequest('the unsigned subject must carry sub');
-      return { subject: asserted(claims, claims.sub, workload, 'unsigned', undefined), entitlement: NO_AUDIENCE };
-    }
+    case TT_ID_TOKEN:
+      return issuedSubject(ctx, workload, token, type, now);
+    case TT_SELF_SIGNED:
+      return selfSignedSubject(ctx, workload, token, now);
+    case TT_UNSIGNED_JSON:
+      return Promise.resolve(unsignedSubject(workload, token));
     default:
-      throw invalidRequest('subject_token_type is not supported here');
+      throw invalidRequest('subject.type_unsupported', 'subject_token_type is not supported here');
   }
+}
+
+/**
+ * An access token or ID token of a trusted issuer (T-09): parsed once; the unverified iss only picks the issuer whose
+ * keys then decide. A token that is not a JWT is an opaque access token, read through the introspection endpoint of
+ * the issuer the workload is registered with (RFC 7662).
+ */
+async function issuedSubject(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType, now: Date): Promise<Validated> {
+  let jws: ParsedJws;
+  try {
+    jws = parseCompactJws(token);
+  } catch (e) {
+    const introspecting = type === TT_ACCESS_TOKEN ? introspectingIssuer(ctx, workload) : undefined;
+    if (introspecting !== undefined) return introspectedSubject(ctx, introspecting, workload, token, now);
+    throw invalidRequest('subject.not_jwt', 'subject token is not a JWT', e);
+  }
+  // T-15/V-03: a Txn-Token is never an access or ID token, whoever issued it; refused on its typ before the
+  // issuer is looked up (a TTS that is also configured as a subject issuer changes nothing).
+  if (normTyp(jws.header.typ) === TXN_TOKEN_TYP)
+    throw invalidRequest('subject.wrong_type', 'subject token rejected: typ txntoken+jwt is a Txn-Token, never an access or ID token (present it as urn:ietf:params:oauth:token-type:txn_token)');
+  const iss = typeof jws.payload.iss === 'string' ? jws.payload.iss : undefined;
+  if (iss === undefined) throw invalidRequest('subject.no_iss', 'subject token is not a JWT with an iss claim');
+  const ti = ctx.issuers.get(iss);
+  if (ti === undefined) throw invalidRequest('subject.issuer_untrusted', 'subject token issuer is not trusted');
+  const idToken = type === TT_ID_TOKEN;
+  if (idToken && ti.config.idTokenAudiences.length === 0) throw invalidRequest('subject.id_token_not_accepted', 'ID tokens are not accepted from this issuer');
+  if (ti.metadata !== undefined) await ti.ready(); // discovered keys (503 naming the reason when discovery fails)
+  const c = ti.config;
+  const common = { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, currentDate: now };
+  let payload: JWTPayload;
+  try {
+    payload = idToken ? await verifyIdToken(jws, { ...common, audiences: c.idTokenAudiences }) : await verifyAccessToken(jws, { ...common, audiences: c.audiences, typ: c.typ });
+  } catch (e) {
+    throw rejected(e);
+  }
+  const claims = payload as Record<string, unknown>;
+  return { subject: subjectFromClaims(ti, workload, claims, idToken ? 'id_token' : 'access_token'), entitlement: entitlementOf(claims, workload) };
+}
+
+/** A subject signed by the workload's own key (T-10). */
+async function selfSignedSubject(ctx: SubjectContext, workload: Workload, token: string, now: Date): Promise<Validated> {
+  if (workload.getKey === undefined) throw invalidRequest('subject.no_keys', 'this workload has no keys to sign a self-signed subject');
+  let payload: JWTPayload & { sub: string };
+  try {
+    payload = await verifySelfSigned(token, {
+      getKey: workload.getKey,
+      algorithms: ASYMMETRIC_ALGS,
+      clockSkew: ctx.clockSkew,
+      clientId: workload.id,
+      audience: ctx.ttsIssuer,
+      maxLifetime: 300,
+      currentDate: now,
+    });
+  } catch (e) {
+    throw rejected(e);
+  }
+  const claims = payload as Record<string, unknown>;
+  // T-22: earlier hops come from an IdP-issued token or a Txn-Token, never from the workload's own assertion
+  // (it would let a workload forge the chain, e.g. claim it was called through another workload)
+  if (claims.act !== undefined) throw invalidRequest('subject.self_signed_act', 'a self-signed subject cannot carry act: the workload chain is attested by the TTS');
+  return { subject: asserted(claims, payload.sub, workload, 'self_signed', payload.exp), entitlement: NO_AUDIENCE };
+}
+
+/** A subject given as a JSON object (T-10: only for workloads configured for it). */
+function unsignedSubject(workload: Workload, token: string): Validated {
+  let v: unknown;
+  try {
+    v = JSON.parse(token);
+  } catch {
+    throw invalidRequest('subject.unsigned_not_object', 'the unsigned subject must be a JSON object');
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalidRequest('subject.unsigned_not_object', 'the unsigned subject must be a JSON object');
+  const claims = v as Record<string, unknown>;
+  if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw invalidRequest('subject.unsigned_no_sub', 'the unsigned subject must carry sub');
+  return { subject: asserted(claims, claims.sub, workload, 'unsigned', undefined), entitlement: NO_AUDIENCE };
 }
 
 const NO_AUDIENCE: Entitlement = { audiences: [], mayAct: false };
@@ -243,14 +260,14 @@ function subjectFromClaims(ti: TrustedIssuer, workload: Workload, claims: Record
   const c = ti.config;
   const client = placeholderClient(ti.mapping, workload.id);
   const unmet = unmetRequiredClaim(claims, ti.mapping, client);
-  if (unmet !== undefined) throw invalidRequest(`the subject token's ${unmet} claim does not have a required value`);
+  if (unmet !== undefined) throw invalidRequest('subject.required_claim', `the subject token's ${unmet} claim does not have a required value`);
   const sub = subjectOf(claims, ti.mapping, client);
-  if (sub === undefined) throw invalidRequest('the subject token names no subject (sub)');
+  if (sub === undefined) throw invalidRequest('subject.no_sub', 'the subject token names no subject (sub)');
   // T-13: an access token's scope is its own claim (scopeClaim); an ID token's is the issuer's configured
   // idTokenScopes and nothing else (an ID token's own `scope` claim is not an authorization: T-13 names the source).
   const scopes = kind === 'id_token' ? [...c.idTokenScopes] : scopesOfClaims(claims, ti.mapping, client);
   if (scopes === undefined || scopes.length === 0)
-    throw invalidRequest(kind === 'id_token' ? 'ID tokens of this issuer grant no scope (idTokenScopes is empty; T-13)' : 'the subject token carries no scope; unknown scope is never granted (T-13)');
+    throw invalidRequest('subject.no_scope', kind === 'id_token' ? 'ID tokens of this issuer grant no scope (idTokenScopes is empty; T-13)' : 'the subject token carries no scope; unknown scope is never granted (T-13)');
   const exp = claims.exp;
   return {
     sub,
@@ -276,16 +293,16 @@ function introspectingIssuer(ctx: SubjectContext, workload: Workload): TrustedIs
 }
 
 /** An opaque access token (T-09 through RFC 7662): active, then iss/aud/exp/iat/nbf checked as a JWT's would be. */
-async function introspectedSubject(ctx: SubjectContext, ti: TrustedIssuer, workload: Workload, token: string, now: Date): Promise<{ subject: Subject; entitlement: Entitlement }> {
+async function introspectedSubject(ctx: SubjectContext, ti: TrustedIssuer, workload: Workload, token: string, now: Date): Promise<Validated> {
   let answer;
   try {
     answer = await ti.introspector!.introspect(token);
   } catch (e) {
     if (e instanceof DiscoveryUnavailable) throw discoveryFailed(e);
     const why = e instanceof IntrospectionUnavailable ? e.message : 'introspection failed';
-    throw new OAuthError('temporarily_unavailable', `the subject token cannot be introspected now: ${why}`, { cause: e });
+    throw unavailable('subject.introspection_unavailable', `the subject token cannot be introspected now: ${why}`, e);
   }
-  if (!answer.active) throw invalidRequest('subject token is not active (introspection)');
+  if (!answer.active) throw invalidRequest('subject.inactive', 'subject token is not active (introspection)');
   try {
     checkIntrospectedClaims(answer.claims, { issuer: ti.config.issuer, audiences: ti.config.audiences, clockSkew: ctx.clockSkew, now: Math.floor(now.getTime() / 1000) });
   } catch (e) {
@@ -302,7 +319,7 @@ async function introspectedSubject(ctx: SubjectContext, ti: TrustedIssuer, workl
  */
 function asserted(claims: Record<string, unknown>, sub: string, workload: Workload, kind: 'self_signed' | 'unsigned', exp: number | undefined): Subject {
   const scopes = readScopeClaim(claims, 'scope');
-  if (scopes === undefined || scopes.length === 0) throw invalidRequest(`the ${kind === 'unsigned' ? 'unsigned' : 'self-signed'} subject carries no scope (T-13)`);
+  if (scopes === undefined || scopes.length === 0) throw invalidRequest('subject.no_scope', `the ${kind === 'unsigned' ? 'unsigned' : 'self-signed'} subject carries no scope (T-13)`);
   const cfg = workload.config.assertedSubject;
   return { sub, scopes, roles: rolesOf(claims, cfg), attr: attrsOf(claims, cfg.principalAttributes), act: undefined, authn: kind, exp, kind, issuer: kind === 'self_signed' ? workload.id : undefined };
 }

@@ -34,7 +34,7 @@ export interface PrepareIssuerOptions {
 /** Discovery failures become 503 temporarily_unavailable naming the reason (never a URL or a body). */
 export function discoveryFailed(e: unknown): OAuthError {
   const why = e instanceof DiscoveryUnavailable ? e.message : 'discovery failed';
-  return new OAuthError('temporarily_unavailable', `the subject issuer cannot be used now: ${why}`, { cause: e });
+  return new OAuthError('temporarily_unavailable', `the subject issuer cannot be used now: ${why}`, { reason: 'subject.discovery_unavailable', cause: e });
 }
 
 export function prepareIssuer(config: SubjectIssuerConfig, o: PrepareIssuerOptions = { clockSkew: 30 }): TrustedIssuer {

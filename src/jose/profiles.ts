@@ -28,14 +28,39 @@ export type JwtErrorCode =
   | 'invalid_claim'
   | 'key_unavailable';
 
+/** The claims a profile checks by name. */
+export type ClaimName = 'iss' | 'sub' | 'aud' | 'exp' | 'iat' | 'nbf' | 'jti' | 'txn' | 'scope' | 'req_wl' | 'act' | 'tctx' | 'rctx' | 'token_type' | 'cnf';
+
+/**
+ * Which check refused a JWT, as a stable code: the error code, or finer where the code covers several checks (which
+ * claim is missing or invalid; an `aud` array where one string is required; a lifetime over the profile's bound;
+ * nesting deeper than a verifier reads). Callers prefix it with where the JWT was met (`subject.`, `client.assertion.`).
+ */
+export type JwtReason =
+  | Exclude<JwtErrorCode, 'missing_claim' | 'invalid_claim'>
+  | 'audience_not_single'
+  | 'lifetime_too_long'
+  | 'too_deep'
+  | `missing_claim.${ClaimName}`
+  | `invalid_claim.${ClaimName}`;
+
 export class JwtProfileError extends Error {
   readonly code: JwtErrorCode;
-  constructor(code: JwtErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** which check refused the token (see JwtReason); never sent to the party that presented it */
+  readonly reason: JwtReason;
+  constructor(code: Exclude<JwtErrorCode, 'missing_claim' | 'invalid_claim'>, message: string, options?: { cause?: unknown; reason?: JwtReason });
+  /** a claim code says which claim (or which bound) in `reason` */
+  constructor(code: 'missing_claim' | 'invalid_claim', message: string, options: { cause?: unknown; reason: JwtReason });
+  constructor(code: JwtErrorCode, message: string, options?: { cause?: unknown; reason?: JwtReason }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'JwtProfileError';
     this.code = code;
+    this.reason = options?.reason ?? (code as JwtReason);
   }
 }
+
+const missing = (claim: ClaimName) => new JwtProfileError('missing_claim', `missing claim ${claim}`, { reason: `missing_claim.${claim}` });
+const invalid = (claim: ClaimName, message: string) => new JwtProfileError('invalid_claim', message, { reason: `invalid_claim.${claim}` });
 
 export interface VerifyCommon {
   getKey: JWTVerifyGetKey;
@@ -107,19 +132,19 @@ interface ClaimChecks {
    * another party was signed for that party as much as for us.
    */
   singleAudience?: boolean;
-  requiredClaims: string[];
+  requiredClaims: ClaimName[];
 }
 
 /** RFC 7519 §4.1 checks, in the order jose applies them, with `clockSkew` tolerance on time claims. */
 function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: ClaimChecks): void {
-  const required = new Set(opts.requiredClaims);
+  const required = new Set<ClaimName>(opts.requiredClaims);
   if (opts.issuer !== undefined) required.add('iss');
   if (opts.audience !== undefined) required.add('aud');
   for (const c of required) {
     if (p[c] !== undefined) continue;
     if (c === 'iss') throw new JwtProfileError('wrong_issuer', 'issuer not accepted');
     if (c === 'aud') throw new JwtProfileError('wrong_audience', 'audience not accepted');
-    throw new JwtProfileError('missing_claim', `missing claim ${c}`);
+    throw missing(c);
   }
   if (opts.issuer !== undefined) {
     const allowed = Array.isArray(opts.issuer) ? opts.issuer : [opts.issuer];
@@ -128,7 +153,7 @@ function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: Cla
   if (opts.audience !== undefined) {
     const allowed = Array.isArray(opts.audience) ? opts.audience : [opts.audience];
     const aud = p.aud;
-    if (opts.singleAudience === true && typeof aud !== 'string') throw new JwtProfileError('wrong_audience', 'aud must be a single string, not an array');
+    if (opts.singleAudience === true && typeof aud !== 'string') throw new JwtProfileError('wrong_audience', 'aud must be a single string, not an array', { reason: 'audience_not_single' });
     const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.every((a) => typeof a === 'string') ? (aud as string[]) : undefined;
     if (auds === undefined || !auds.some((a) => allowed.includes(a))) throw new JwtProfileError('wrong_audience', 'audience not accepted');
   }
@@ -137,10 +162,10 @@ function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: Cla
   // fail closed: a NaN or negative tolerance would make every time comparison below false (an expired token accepted)
   if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0) throw new TypeError('clockSkew must be a finite number of seconds >= 0');
   for (const c of ['iat', 'nbf', 'exp'] as const)
-    if (p[c] !== undefined && !isNumericDate(p[c])) throw new JwtProfileError('invalid_claim', `${c} must be a number`);
-  if (p.sub !== undefined && typeof p.sub !== 'string') throw new JwtProfileError('invalid_claim', 'sub must be a string');
+    if (p[c] !== undefined && !isNumericDate(p[c])) throw invalid(c, `${c} must be a number`);
+  if (p.sub !== undefined && typeof p.sub !== 'string') throw invalid('sub', 'sub must be a string');
   // an empty subject names nobody: no profile accepts it (a Txn-Token for sub "" is refused by every verifier)
-  if (p.sub === '') throw new JwtProfileError('invalid_claim', 'sub must not be empty');
+  if (p.sub === '') throw invalid('sub', 'sub must not be empty');
   if (isNumericDate(p.iat) && p.iat > now + skew) throw new JwtProfileError('not_yet_valid', 'iat is in the future');
   if (isNumericDate(p.nbf) && p.nbf > now + skew) throw new JwtProfileError('not_yet_valid', 'nbf is in the future');
   if (isNumericDate(p.exp) && p.exp <= now - skew) throw new JwtProfileError('expired', 'token is expired');
@@ -193,12 +218,12 @@ export async function verifyClientAssertion(token: string, p: ClientAssertionPro
     'JWT, client-authentication+jwt or absent',
     { issuer: p.clientId, audience: p.audience, singleAudience: true, requiredClaims: ['exp', 'jti', 'sub'] },
   );
-  if (payload.sub !== p.clientId) throw new JwtProfileError('invalid_claim', 'sub must equal the client id');
+  if (payload.sub !== p.clientId) throw invalid('sub', 'sub must equal the client id');
   if (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256)
-    throw new JwtProfileError('invalid_claim', 'jti must be a non-empty string');
+    throw invalid('jti', 'jti must be a non-empty string');
   const now = Math.floor((p.currentDate?.getTime() ?? Date.now()) / 1000);
   const exp = payload.exp as number;
-  if (exp - now > p.maxLifetime + p.clockSkew) throw new JwtProfileError('invalid_claim', `exp is more than ${p.maxLifetime} s ahead`);
+  if (exp - now > p.maxLifetime + p.clockSkew) throw new JwtProfileError('invalid_claim', `exp is more than ${p.maxLifetime} s ahead`, { reason: 'lifetime_too_long' });
   return payload as JWTPayload & { jti: string; exp: number };
 }
 
@@ -216,10 +241,10 @@ export async function verifySelfSigned(token: string, p: SelfSignedProfile): Pro
     singleAudience: true,
     requiredClaims: ['sub', 'iat', 'exp'],
   });
-  if (payload.sub === p.clientId) throw new JwtProfileError('invalid_claim', 'a self-signed subject must name a user, not the workload');
+  if (payload.sub === p.clientId) throw invalid('sub', 'a self-signed subject must name a user, not the workload');
   const now = Math.floor((p.currentDate?.getTime() ?? Date.now()) / 1000);
   if ((payload.exp as number) - now > p.maxLifetime + p.clockSkew)
-    throw new JwtProfileError('invalid_claim', `exp is more than ${p.maxLifetime} s ahead`);
+    throw new JwtProfileError('invalid_claim', `exp is more than ${p.maxLifetime} s ahead`, { reason: 'lifetime_too_long' });
   return payload as JWTPayload & { sub: string };
 }
 
@@ -243,9 +268,9 @@ export async function verifyTxnToken(token: string, p: TxnTokenProfile): Promise
   });
   // before anything walks the claims recursively (freezing, cloning, re-signing on replacement)
   const problem = txnClaimsProblem(payload as Record<string, unknown>);
-  if (problem !== undefined && problem.claim !== 'act') throw new JwtProfileError('invalid_claim', problem.message);
+  if (problem !== undefined && problem.claim !== 'act') throw invalid(problem.claim, problem.message);
   if (jsonDepth(payload, MAX_TXN_TOKEN_DEPTH) > MAX_TXN_TOKEN_DEPTH)
-    throw new JwtProfileError('invalid_claim', `claims are nested deeper than ${MAX_TXN_TOKEN_DEPTH} levels`);
-  if (problem !== undefined) throw new JwtProfileError('invalid_claim', problem.message);
+    throw new JwtProfileError('invalid_claim', `claims are nested deeper than ${MAX_TXN_TOKEN_DEPTH} levels`, { reason: 'too_deep' });
+  if (problem !== undefined) throw invalid(problem.claim, problem.message);
   return { claims: payload as TxnTokenClaims, kid };
 }

@@ -6,7 +6,7 @@ import { readCapped } from '../jose/json-bounds.js';
 import { StoreUnavailableError } from '../store/types.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
-export { MAX_VERIFIER_CLOCK_TOLERANCE } from '../exchange/service.js';
+export { MAX_VERIFIER_CLOCK_TOLERANCE } from '../exchange/revoke.js';
 
 export interface AppOptions {
   service: TokenService;
@@ -25,7 +25,7 @@ function renderError(c: Context, e: OAuthError): Response {
   return c.json(e.toJSON(), e.status as 400, { ...NO_STORE, ...e.headers });
 }
 
-export const bodyTooLarge = () => new OAuthError('invalid_request', `request body exceeds ${MAX_BODY_BYTES} bytes`, { status: 413 });
+export const bodyTooLarge = () => new OAuthError('invalid_request', `request body exceeds ${MAX_BODY_BYTES} bytes`, { reason: 'request.body_too_large', status: 413 });
 
 /** The Fetch-API body reader (Workers, tests): streams and stops at MAX_BODY_BYTES instead of buffering any size. */
 export async function readFetchBody(c: Context): Promise<string> {
@@ -37,7 +37,7 @@ export async function readFetchBody(c: Context): Promise<string> {
 async function readForm(c: Context, readBody: ((c: Context) => Promise<string>) | undefined): Promise<URLSearchParams> {
   const ct = c.req.header('content-type') ?? '';
   if (!/^application\/x-www-form-urlencoded(\s*;.*)?$/i.test(ct))
-    throw new OAuthError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded');
+    throw new OAuthError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded', { reason: 'request.content_type' });
   // A declared length over the limit is refused before anything is read; the readers enforce it while reading too.
   const declared = Number(c.req.header('content-length') ?? '0');
   if (declared > MAX_BODY_BYTES) throw bodyTooLarge();
@@ -57,17 +57,15 @@ export function createApp(o: AppOptions): Hono {
   app.onError((err, c) => renderError(c, toOAuthError(err)));
   app.notFound((c) => c.json({ error: 'not_found', error_description: 'no such endpoint' }, 404));
 
+  // The handlers only translate HTTP: the form is read by the service (so that a body refused while being read is
+  // logged like every refusal), the logic is in src/exchange (exchange.ts, revoke.ts).
   app.post('/token', async (c) => {
-    const form = await readForm(c, o.readBody);
-    const body = await service.exchange({ form, authorization: c.req.header('authorization'), remoteAddr: o.remoteAddr?.(c) });
-    return c.json(body, 200, NO_STORE);
+    const read = async () => ({ form: await readForm(c, o.readBody), authorization: c.req.header('authorization'), remoteAddr: o.remoteAddr?.(c) });
+    return c.json(await service.exchange(read), 200, NO_STORE);
   });
 
-  // RFC 7009-style revocation of a whole transaction (V-08): the logic, its rate limit and its decision log are the
-  // service's (TokenService.revoke); this handler only translates HTTP.
   app.post('/revoke', async (c) => {
-    const form = await readForm(c, o.readBody);
-    await service.revoke({ form, authorization: c.req.header('authorization') });
+    await service.revoke(async () => ({ form: await readForm(c, o.readBody), authorization: c.req.header('authorization') }));
     return c.body(null, 200, NO_STORE);
   });
 

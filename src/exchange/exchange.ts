@@ -1,0 +1,114 @@
+import { parseScope, peekString, principalOf, TT_TXN_TOKEN, userOf, type TxnPrincipal } from '../txn/index.js';
+import type { Workload } from './client-auth.js';
+import { authenticateWorkload, nowSeconds, type EntryDraft, type TtsContext } from './context.js';
+import { OAuthError, toOAuthError } from './errors.js';
+import { clientVerdict, started, startLimits, subjectVerdict, type StartedLimits } from './limits.js';
+import { issueTxnToken, type TokenResponseBody } from './mint.js';
+import { extendChain, firstContent, replacementContent, type Chain } from './plan.js';
+import { replacementInput } from './replace.js';
+import { parseExchangeRequest, singleValued, type ExchangeRequest } from './request.js';
+import { decideScope, NoScopeGranted, type ScopeDecision } from './scope.js';
+import { validateSubject } from './subject.js';
+
+/**
+ * The token exchange (RFC 8693 → Txn-Token) as plain steps over an explicit context:
+ *   request (request.ts) → client (client-auth.ts) → limits (limits.ts) → subject (subject.ts; replace.ts for a
+ *   Txn-Token) → chain (plan.ts) → scope (scope.ts) → mint (plan.ts, mint.ts)
+ * and one decision entry per request, grant or denial, through the context's log.
+ */
+
+export interface ExchangeInput {
+  form: URLSearchParams;
+  authorization?: string | undefined;
+  /** from the connection, never from the body (T-18) */
+  remoteAddr?: string | undefined;
+}
+
+/** An input, or how to read it: an input refused while being read (a body too large) is logged like every refusal. */
+export type InputSource<I> = I | (() => Promise<I>);
+
+export async function exchange(ctx: TtsContext, source: InputSource<ExchangeInput>): Promise<TokenResponseBody> {
+  const entry: EntryDraft = { event: 'exchange' };
+  try {
+    const input = typeof source === 'function' ? await source() : source;
+    const params = singleValued(input.form);
+    const req = parseExchangeRequest(params, { maxContextBytes: ctx.config.maxContextBytes });
+    // Authenticate before answering about the audience: an unauthenticated caller cannot probe trust domains.
+    // Nothing the caller sent is logged before it authenticated (issue 10 finding 5): a refusal then carries only
+    // the error and Baton's own reason.
+    const workload = await authenticateWorkload(ctx, params, input.authorization);
+    Object.assign(entry, { workload: workload.id, audience: req.audience, requested: req.scopes });
+    if (!ctx.trustDomains.includes(req.audience))
+      throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS', { reason: 'request.audience_unknown' });
+    // The per-client and per-(client, subject) limits go in one store call, started now with the subject token's sub
+    // read WITHOUT verification (limits.ts): its result is used only once the validated sub equals it.
+    const limits = startLimits(ctx, workload, peekString(req.subjectToken, 'sub'));
+    const out =
+      req.subjectTokenType === TT_TXN_TOKEN
+        ? await replaceTxnToken(ctx, req, workload, limits, entry)
+        : await firstExchange(ctx, req, workload, input.remoteAddr, limits, entry);
+    ctx.log.emit({ ...entry, effect: 'grant' });
+    return out;
+  } catch (e) {
+    throw refused(ctx, entry, e);
+  }
+}
+
+/** Every refusal: one OAuth error, logged with its reason. */
+export function refused(ctx: Pick<TtsContext, 'log'>, entry: EntryDraft, e: unknown): OAuthError {
+  const err = toOAuthError(e);
+  if (e instanceof NoScopeGranted) entry.dropped = e.dropped;
+  ctx.log.emit({ ...entry, effect: 'deny', error: err.error, reason: err.message, reason_code: err.reason });
+  return err;
+}
+
+/** A user's token (T-09..T-18): the subject validated while the client's limit is checked. */
+async function firstExchange(ctx: TtsContext, req: ExchangeRequest, workload: Workload, remoteAddr: string | undefined, limits: StartedLimits, entry: EntryDraft): Promise<TokenResponseBody> {
+  const c = ctx.config;
+  const subjectCtx = { issuers: ctx.issuers, ttsIssuer: c.issuer, clockSkew: c.clockSkew, maxClaimsBytes: c.maxSubjectClaimsBytes, currentDate: ctx.now };
+  const subjectP = started(validateSubject(subjectCtx, workload, req.subjectToken, req.subjectTokenType));
+  await clientVerdict(limits); // a workload over its limit gets 429 whatever its subject token
+  const subject = await subjectP;
+  entry.sub = subject.sub;
+  const subjectLimit = subjectVerdict(ctx, limits, workload, subject.sub);
+  const chain = extendChain(ctx, workload.id, subject.act);
+  entry.chain = [workload.id, ...chain.earlier];
+  const decision = scopeStep(ctx, req, workload, chain, principalOf({ ...subject, workload: workload.id, earlier: chain.earlier }), subject.scopes, entry);
+  const iat = nowSeconds(ctx);
+  const txn = crypto.randomUUID();
+  entry.txn = txn;
+  const content = firstContent(ctx, req, subject, remoteAddr, iat);
+  return issueTxnToken(ctx, { req, workload, sub: subject.sub, txn, chain, content, granted: decision.granted, iat }, [subjectLimit]);
+}
+
+/** Replacement (R-01..R-06): a Txn-Token of this trust domain as the subject token. */
+async function replaceTxnToken(ctx: TtsContext, req: ExchangeRequest, workload: Workload, limits: StartedLimits, entry: EntryDraft): Promise<TokenResponseBody> {
+  entry.event = 'replace';
+  const input = await replacementInput(ctx, req, workload, limits, peekString(req.subjectToken, 'txn'), entry);
+  const chain = extendChain(ctx, workload.id, input.act);
+  entry.chain = [workload.id, ...chain.earlier];
+  // R-03: scope only narrows. The input token's scope plays the subject's part (with implications: `tickets` ⊇ `tickets:read`).
+  const principal = principalOf({ sub: input.sub, ...userOf(input), workload: workload.id, earlier: chain.earlier });
+  const decision = scopeStep(ctx, req, workload, chain, principal, parseScope(input.scope), entry);
+  const iat = nowSeconds(ctx);
+  const content = replacementContent(ctx, req, input, iat);
+  return issueTxnToken(ctx, { req, workload, sub: input.sub, txn: input.txn, chain, content, granted: decision.granted, iat });
+}
+
+/** The scope step (T-12, T-14, T-24): what the request may have, and why the rest was dropped. */
+function scopeStep(
+  ctx: Pick<TtsContext, 'config' | 'policy'>, req: ExchangeRequest, workload: Workload, chain: Chain, principal: TxnPrincipal,
+  subjectScopes: readonly string[], entry: EntryDraft,
+): ScopeDecision {
+  const decision = decideScope({
+    requested: req.scopes,
+    subjectScopes,
+    ceiling: workload.config.scopes,
+    implications: ctx.config.scopeImplications,
+    policy: ctx.policy,
+    policyInput: { principal, workload: workload.id, chain: chain.earlier, audience: req.audience, requestDetails: req.requestDetails, requestContext: req.requestContext },
+  });
+  entry.granted = decision.granted;
+  entry.dropped = decision.dropped;
+  return decision;
+}

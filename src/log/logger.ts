@@ -1,0 +1,75 @@
+/**
+ * `createDecisionLogger`: one logger for entries of any hop (a sink for `startNode`, `createVerifier`, the MCP helper):
+ * normalizes them to a `DecisionRecord`, scrubs them, renders one line each and hands line and record to a line sink.
+ */
+import type { DecisionRecord } from './record.js';
+import { scrub, toJsonLine } from './scrub.js';
+import { deliver, stdoutLines, type DecisionLogSink } from './sink.js';
+
+export interface DecisionLoggerOptions {
+  /** default: standard output (`stdoutLines`) */
+  sink?: DecisionLogSink;
+  /** fills `hop` when an entry has none */
+  hop?: string;
+  now?: () => Date;
+}
+
+/** Anything a hop emits: the TTS's `DecisionEntry`, a verifier's entry, or a `DecisionRecord`. */
+export type DecisionInput = object;
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+export class DecisionLogger {
+  readonly #sink: DecisionLogSink;
+  readonly #hop: string | undefined;
+  readonly #now: () => Date;
+
+  constructor(o: DecisionLoggerOptions = {}) {
+    this.#sink = o.sink ?? ((line) => stdoutLines.write(line));
+    this.#hop = o.hop;
+    this.#now = o.now ?? (() => new Date());
+  }
+
+  /** Normalizes, scrubs and writes one entry. A failing sink never throws into the caller's decision path. */
+  log(entry: DecisionInput): void {
+    let record: DecisionRecord;
+    try {
+      record = this.normalize(entry);
+    } catch {
+      return;
+    }
+    deliver(this.#sink, toJsonLine(record), record);
+  }
+
+  /** The same logger as a plain callback: pass it as `onDecision` to `startNode`, `createVerifier`, the MCP helper. */
+  get sink(): (entry: DecisionInput) => void {
+    return (entry) => this.log(entry);
+  }
+
+  /** A callback that stamps `hop` on entries that lack one (e.g. a verifier created without `service`). */
+  for(hop: string): (entry: DecisionInput) => void {
+    return (entry) => this.log((entry as { hop?: unknown }).hop === undefined ? { ...entry, hop } : entry);
+  }
+
+  normalize(entry: DecisionInput): DecisionRecord {
+    const clean = scrub(entry) as Record<string, unknown>;
+    const effectRaw = str(clean.effect) ?? (clean.allowed === true ? 'allow' : 'deny');
+    const effect = effectRaw === 'EFFECT_ALLOW' ? 'allow' : effectRaw === 'EFFECT_DENY' ? 'deny' : effectRaw;
+    const out: DecisionRecord = {
+      time: str(clean.time) ?? this.#now().toISOString(),
+      hop: str(clean.hop) ?? str(clean.service) ?? this.#hop ?? 'unknown',
+      event: str(clean.event) ?? 'decision',
+      effect,
+    };
+    for (const [k, v] of Object.entries(clean)) if (!(k in out) && k !== 'allowed') out[k] = v;
+    // a verifier's entry may name the actor `actor`; the log calls it `workload` everywhere
+    if (out.workload === undefined && typeof clean.actor === 'string') out.workload = clean.actor;
+    return out;
+  }
+}
+
+export function createDecisionLogger(o: DecisionLoggerOptions = {}): DecisionLogger {
+  return new DecisionLogger(o);
+}

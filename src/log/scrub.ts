@@ -1,0 +1,125 @@
+/**
+ * The scrubber every decision line goes through before any sink sees it (V-11): members that hold credentials are
+ * dropped, anything shaped like a JWS/JWE is redacted, strings are bounded, and a line is always one line.
+ */
+const CREDENTIAL_KEYS = new Set([
+  'token', 'access_token', 'subject_token', 'actor_token', 'refresh_token', 'id_token', 'client_secret',
+  'client_assertion', 'authorization', 'txn-token', 'txn_token', 'password', 'secret', 'assertion', 'cookie',
+]);
+const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+/**
+ * A run of base64url characters and dots with at least one dot: a compact JWS/JWE candidate (confirmed by its first
+ * segment below), taken whole, however many segments (a token cut short is still redacted). Linear: a candidate only
+ * starts where a run starts (the lookbehind), so no input makes the engine backtrack quadratically.
+ */
+const JOSE_RUN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*/g;
+/** No dot and no whitespace: neither a token nor a scheme-prefixed credential can be in it. */
+const SIMPLE = /^[^.\s]*$/;
+
+/** Output of `scrub`, frozen: scrubbing it again is a no-op, so a logger fed by a hop that already scrubbed (the TTS,
+ * the verifier, the MCP helper) does not pay twice, and nothing can be slipped into it in between. */
+const scrubbed = new WeakSet<object>();
+/** Member names seen before (a small vocabulary: the entries' own fields): undefined = a credential, dropped. */
+const memberNames = new Map<string, string | undefined>();
+/** A member name as logged: undefined for a credential member (dropped), else the name, scrubbed like a value. */
+function memberName(k: string): string | undefined {
+  const known = memberNames.get(k);
+  if (known !== undefined || memberNames.has(k)) return known;
+  const name = CREDENTIAL_KEYS.has(k.toLowerCase()) ? undefined : scrubString(k);
+  if (k.length <= 64 && memberNames.size < 4096) memberNames.set(k, name);
+  return name;
+}
+
+/** Longest string kept in a log entry (longer ones are cut, with the number of characters cut). */
+export const MAX_LOG_STRING = 512;
+/** Most members of one array or object kept in a log entry. */
+export const MAX_LOG_MEMBERS = 64;
+const MAX_LOG_DEPTH = 12;
+/** Only this much of a string is ever looked at (the cut to MAX_LOG_STRING comes after redaction). */
+const MAX_SCANNED = 8192;
+
+const b64urlChars = /^[A-Za-z0-9_-]+$/;
+function b64urlDecodeStart(seg: string): string {
+  // the first 12 characters decode to 9 bytes: enough to see where a JSON header starts
+  const part = seg.slice(0, 12);
+  if (!b64urlChars.test(part)) return '';
+  const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+  try {
+    return atob(b64.slice(0, b64.length - (b64.length % 4)));
+  } catch {
+    return '';
+  }
+}
+
+/** A compact JWS/JWE: its first segment is base64url of a JSON object (whatever its whitespace or member order). */
+function isCompactJose(candidate: string): boolean {
+  return /^\s*\{/.test(b64urlDecodeStart(candidate.slice(0, candidate.indexOf('.'))));
+}
+
+function scrubString(s: string): string {
+  if (s.length <= MAX_LOG_STRING && SIMPLE.test(s)) return s;
+  const scanned = s.length > MAX_SCANNED ? s.slice(0, MAX_SCANNED) : s;
+  let clean = scanned;
+  if (clean.includes('.')) clean = clean.replace(JOSE_RUN, (m) => (isCompactJose(m) ? '[redacted jwt]' : m));
+  if (clean.includes(' ') || clean.includes('\t')) clean = clean.replace(BEARER, '$1 [redacted]');
+  if (clean.length <= MAX_LOG_STRING && scanned.length === s.length) return clean;
+  const kept = clean.slice(0, MAX_LOG_STRING);
+  return `${kept}…[${s.length - scanned.length + clean.length - kept.length} more characters]`;
+}
+
+/**
+ * Deep copy without credentials, bounded: credential-named members are dropped, JWT-shaped strings (anything whose
+ * first dot-separated segment is base64url of a JSON object) redacted, `Bearer`/`Basic` credentials cut, strings cut
+ * at MAX_LOG_STRING characters, arrays and objects at MAX_LOG_MEMBERS members, nesting at 12 levels. What a caller
+ * sent therefore reaches a log only bounded, whether or not it authenticated.
+ */
+export function scrub(value: unknown, depth = 0): unknown {
+  if (depth > MAX_LOG_DEPTH) return '[truncated]';
+  if (typeof value === 'string') return scrubString(value);
+  if (value !== null && typeof value === 'object' && scrubbed.has(value)) return value;
+  if (Array.isArray(value)) {
+    const out = value.slice(0, MAX_LOG_MEMBERS).map((v) => scrub(v, depth + 1));
+    if (value.length > MAX_LOG_MEMBERS) out.push(`[${value.length - MAX_LOG_MEMBERS} more]`);
+    scrubbed.add(Object.freeze(out));
+    return out;
+  }
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    let n = 0;
+    for (const k in value) {
+      if (!Object.hasOwn(value, k)) continue;
+      const v = (value as Record<string, unknown>)[k];
+      if (v === undefined || typeof v === 'function') continue;
+      const name = memberName(k);
+      if (name === undefined) continue;
+      if (n++ >= MAX_LOG_MEMBERS) {
+        out['…'] = 'more members cut';
+        break;
+      }
+      out[name] = scrub(v, depth + 1);
+    }
+    scrubbed.add(Object.freeze(out));
+    return out;
+  }
+  if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
+  return value;
+}
+
+/**
+ * Characters a line-based reader may take for a line break or that reorder what a terminal shows: JSON.stringify
+ * escapes U+0000..U+001F itself but leaves these raw (JSON allows them), so one entry could look like several lines.
+ * DEL and the C1 controls (U+0085 NEL among them), U+2028/U+2029, zero-width and bidirectional controls, the BOM,
+ * interlinear annotation marks.
+ */
+const UNSAFE_IN_LINE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+/** JSON text of `value` on exactly one line: the characters above become `\uXXXX` escapes (the same JSON value). */
+export function toJsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(UNSAFE_IN_LINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** One decision entry as one log line: scrubbed and bounded (`scrub`), then rendered by `toJsonLine`. */
+export function renderDecisionLine(entry: object): string {
+  return toJsonLine(scrub(entry));
+}
+
