@@ -10,6 +10,8 @@ import { deliver, stdoutLines } from './sink.js';
 export interface DecisionLog<R extends DecisionRecord = DecisionRecord> {
   /** this hop's name in every entry */
   readonly hop: string;
+  /** where entries go (undefined: nowhere) */
+  readonly sink: DecisionCallback<R> | undefined;
   /** false when entries go nowhere: a hop may skip building them */
   readonly enabled: boolean;
   /** the clock that stamps entries */
@@ -29,6 +31,7 @@ export function decisionLog<R extends DecisionRecord = DecisionRecord>(o: Decisi
   const now = o.now ?? (() => new Date());
   return {
     hop,
+    sink,
     enabled: sink !== undefined,
     now,
     emit(draft) {

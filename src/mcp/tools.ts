@@ -1,7 +1,8 @@
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { TokenExchangeError, type TokenExchangeClient, type TxnTokenResult } from '../client/index.js';
-import { scrub } from '../log/index.js';
+import { decisionLog, type DecisionRecord } from '../log/index.js';
+import { scopeList, TXN_TOKEN_HEADER } from '../txn/index.js';
 
 type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -28,10 +29,8 @@ export interface BatonToolContext<Extra> {
   extra: Extra;
 }
 
-/** One line per tool-call decision at the MCP server; never a token. */
-export interface McpDecisionEntry {
-  time: string;
-  hop: string;
+/** One line per tool-call decision at the MCP server; never a token. A narrowing of the log's one record type. */
+export interface McpDecisionEntry extends DecisionRecord {
   event: 'tool_call';
   effect: 'grant' | 'deny';
   tool: string;
@@ -44,6 +43,8 @@ export interface McpDecisionEntry {
   request_details?: Record<string, unknown> | undefined;
   error?: string | undefined;
   reason?: string | undefined;
+  /** why a call was refused: `mcp.unauthenticated`, `mcp.exchange_refused` (the TTS's `error` says why), `mcp.scope_not_granted` */
+  reason_code?: 'mcp.unauthenticated' | 'mcp.exchange_refused' | 'mcp.scope_not_granted' | undefined;
 }
 
 export interface BatonMcpOptions {
@@ -78,10 +79,6 @@ export function toolError(text: string): CallToolResult {
   return { isError: true, content: [{ type: 'text', text }] };
 }
 
-function scopesOf(s: string | readonly string[]): string[] {
-  return (typeof s === 'string' ? s.split(' ') : [...s]).filter((x) => x.length > 0);
-}
-
 /**
  * W-03 / MCP "no token passthrough": a fetch that puts the Txn-Token in `Txn-Token`, drops any `Authorization`
  * the handler set, and refuses outright to send the user's access token anywhere in its headers.
@@ -94,7 +91,7 @@ export function txnTokenFetch(base: FetchLike, txnToken: string, userAccessToken
         if (v.includes(userAccessToken))
           return Promise.reject(new TypeError("refused: the user's access token is never forwarded downstream (no token passthrough)"));
     headers.delete('authorization');
-    headers.set('Txn-Token', txnToken);
+    headers.set(TXN_TOKEN_HEADER, txnToken);
     return base(input, { ...init, headers });
   };
 }
@@ -102,19 +99,13 @@ export function txnTokenFetch(base: FetchLike, txnToken: string, userAccessToken
 export function createBatonMcp(o: BatonMcpOptions): BatonMcp {
   const hop = o.hop ?? 'mcp';
   const baseFetch: FetchLike = o.fetch ?? ((i, n) => fetch(i, n));
-  const emit = (e: Omit<McpDecisionEntry, 'time' | 'hop' | 'event'>) => {
-    if (o.onDecision === undefined) return;
-    try {
-      // the arguments in request_details come from the agent (and so from whatever prompt it read): scrubbed and
-      // bounded like every hop's entries before any sink sees them
-      o.onDecision(scrub({ time: new Date().toISOString(), hop, event: 'tool_call', ...e }) as McpDecisionEntry);
-    } catch {
-      /* a failing log sink never changes a decision */
-    }
-  };
+  // the arguments in request_details come from the agent (and so from whatever prompt it read): scrubbed and bounded
+  // by the log like every hop's entries before any sink sees them
+  const log = decisionLog<McpDecisionEntry>({ hop, sink: o.onDecision });
+  const emit = (e: Omit<McpDecisionEntry, 'time' | 'hop' | 'event'>) => log.emit({ event: 'tool_call', ...e });
   return {
     tool(name, spec, handler) {
-      const requested = scopesOf(spec.scope);
+      const requested = scopeList(spec.scope);
       if (requested.length === 0) throw new TypeError(`tool ${name}: scope is required`);
       return async (argsIn, extraIn) => {
         // the SDK calls a tool registered without inputSchema with the extra only
@@ -122,7 +113,7 @@ export function createBatonMcp(o: BatonMcpOptions): BatonMcp {
         const auth = extra.authInfo;
         const sub = typeof auth?.extra?.sub === 'string' ? auth.extra.sub : undefined;
         if (auth === undefined || typeof auth.token !== 'string' || auth.token.length === 0) {
-          emit({ effect: 'deny', tool: name, requested, error: 'unauthenticated', reason: 'no user access token on the request' });
+          emit({ effect: 'deny', tool: name, requested, error: 'unauthenticated', reason: 'no user access token on the request', reason_code: 'mcp.unauthenticated' });
           return toolError(`${name}: no authenticated user on this request`);
         }
         const picked =
@@ -136,12 +127,12 @@ export function createBatonMcp(o: BatonMcpOptions): BatonMcp {
         } catch (e) {
           const code = e instanceof TokenExchangeError ? e.error : 'exchange_failed';
           const desc = e instanceof TokenExchangeError ? e.description : undefined;
-          emit({ effect: 'deny', tool: name, sub, workload: o.client.clientId, requested, request_details: requestDetails, error: code, reason: desc ?? 'the token exchange failed' });
+          emit({ effect: 'deny', tool: name, sub, workload: o.client.clientId, requested, request_details: requestDetails, error: code, reason: desc ?? 'the token exchange failed', reason_code: 'mcp.exchange_refused' });
           return toolError(`${name}: Baton did not grant scope ${requested.join(' ')} for this call (${code}${desc !== undefined ? `: ${desc}` : ''})`);
         }
         const missing = requested.filter((s) => !txn.scope.includes(s));
         if (missing.length > 0) {
-          emit({ effect: 'deny', tool: name, txn: txn.txn, sub: txn.sub, workload: o.client.clientId, chain: [...txn.chain], requested, granted: [...txn.scope], request_details: requestDetails, error: 'invalid_scope', reason: `not granted: ${missing.join(' ')}` });
+          emit({ effect: 'deny', tool: name, txn: txn.txn, sub: txn.sub, workload: o.client.clientId, chain: [...txn.chain], requested, granted: [...txn.scope], request_details: requestDetails, error: 'invalid_scope', reason: `not granted: ${missing.join(' ')}`, reason_code: 'mcp.scope_not_granted' });
           return toolError(`${name}: Baton did not grant scope ${missing.join(' ')} for this call (invalid_scope)`);
         }
         emit({ effect: 'grant', tool: name, txn: txn.txn, sub: txn.sub, workload: o.client.clientId, chain: [...txn.chain], requested, granted: [...txn.scope], request_details: requestDetails, ...(txn.cached ? { reason: 'cached Txn-Token' } : {}) });

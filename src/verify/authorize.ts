@@ -1,7 +1,8 @@
 import type { AuxData, Effect, Engine, Explanation, Principal, Resource } from '../policy/index.js';
 import { scopeCovers, type ScopeImplications } from '../txn/index.js';
-import { ForbiddenError } from './errors.js';
-import { emitDecision, metaOf, type ServiceDecisionSink, type TxnContext } from './verifier.js';
+import { decisionLog, type DecisionLog } from '../log/index.js';
+import type { TxnContext } from './context.js';
+import type { ServiceDecisionEntry, ServiceDecisionSink } from './decision.js';
 
 export { scopeCovers, type ScopeImplications };
 
@@ -51,71 +52,85 @@ export function neededScopes(scope: string | readonly string[] | undefined): rea
 
 /** The first needed scope the token's scope does not cover (directly or through implications), if any. */
 export function uncoveredScope(txn: TxnContext, needed: readonly string[], implications?: ScopeImplications): string | undefined {
-  for (const s of needed) if (!scopeCovers(txn.scope, s, implications)) return s;
-  return undefined;
+  return needed.find((s) => !scopeCovers(txn.scope, s, implications));
+}
+
+/** The log a decision on `txn` goes to: its verifier's, unless the options name another sink or hop. */
+export function logFor(txn: TxnContext, opts: { onDecision?: ServiceDecisionSink | undefined; service?: string | undefined }): DecisionLog<ServiceDecisionEntry> {
+  if (opts.onDecision === undefined && opts.service === undefined) return txn.log;
+  return decisionLog({ hop: opts.service ?? txn.log.hop, sink: opts.onDecision ?? txn.log.sink, now: txn.log.now });
 }
 
 /**
  * V-12: may the user of this transaction, through this chain of workloads, do `action` on `resource`?
  * Allowed only when every required scope is covered by the token AND the engine answers EFFECT_ALLOW for
  * principal = `txn.principal` (see TxnPrincipal). Anything else, an engine error included, denies.
- * Writes one decision entry to the verifier's `onDecision` (or `opts.onDecision`).
+ * Writes one decision entry to `txn.log` (the log of the verifier that verified `txn`), or to `opts.onDecision`.
  */
 export function authorize(txn: TxnContext, resource: Resource, action: string, opts: AuthorizeOptions): AuthorizeDecision {
   const needed = neededScopes(opts.scope);
-  let decision: AuthorizeDecision | undefined;
   const missing = uncoveredScope(txn, needed, opts.implications);
-  if (missing !== undefined) {
-    decision = { allowed: false, effect: 'EFFECT_DENY', policy: 'scope', scope: '', reason: `the token's scope does not cover ${missing}`, derivedRoles: [] };
-  }
-  if (decision === undefined) {
-    try {
-      const r = opts.engine.check(
-        {
-          principal: principalOf(txn),
-          resource,
-          actions: [action],
-          ...(opts.auxData !== undefined ? { auxData: opts.auxData } : {}),
-        },
-        { ...(opts.explain === true ? { explain: true } : {}), ...(opts.now !== undefined ? { now: opts.now } : {}) },
-      );
-      const a = r.actions[action];
-      const allowed = a?.effect === 'EFFECT_ALLOW';
-      const policy = a?.policy ?? 'NO_MATCH';
-      const roles = r.effectiveDerivedRoles;
-      const via = roles.length > 0 ? ` (derived roles: ${roles.join(', ')})` : '';
-      decision = {
-        allowed,
-        effect: allowed ? 'EFFECT_ALLOW' : 'EFFECT_DENY',
-        policy,
-        scope: a?.scope ?? '',
-        reason: allowed ? `allowed by ${policy}${via}` : policy === 'NO_MATCH' ? `no policy allows ${action} on ${resource.kind} (default deny)` : `denied by ${policy}${via}`,
-        derivedRoles: roles,
-        ...(r.explained !== undefined ? { explanation: r.explained, rule: r.explained.actions[action]?.rule } : {}),
-      };
-    } catch {
-      decision = { allowed: false, effect: 'EFFECT_DENY', policy: 'error', scope: '', reason: 'the policy engine could not decide (denied)', derivedRoles: [] };
-    }
-  }
-  const meta = metaOf(txn);
-  const sink = opts.onDecision ?? meta?.sink;
-  if (sink !== undefined)
-    emitDecision(sink, {
-      time: new Date(meta?.now() ?? Date.now()).toISOString(),
-      hop: opts.service ?? meta?.service ?? 'service',
-      event: 'authorize',
-      effect: decision.allowed ? 'allow' : 'deny',
-      txn: txn.txn,
-      sub: txn.sub,
-      workload: txn.actor,
-      chain: [...txn.chain],
-      action,
-      resource: { kind: resource.kind, id: resource.id },
-      ...(missing !== undefined ? { scope: missing } : needed.length > 0 ? { scope: needed.join(' ') } : {}),
-      policy: decision.policy,
-      reason: decision.reason,
-    });
+  const decision =
+    missing !== undefined
+      ? { allowed: false, effect: 'EFFECT_DENY' as const, policy: 'scope', scope: '', reason: `the token's scope does not cover ${missing}`, derivedRoles: [] }
+      : decide(txn, resource, action, opts);
+  logFor(txn, opts).emit({
+    event: 'authorize',
+    effect: decision.allowed ? 'allow' : 'deny',
+    txn: txn.txn,
+    sub: txn.sub,
+    workload: txn.actor,
+    chain: [...txn.chain],
+    action,
+    resource: { kind: resource.kind, id: resource.id },
+    ...(missing !== undefined ? { scope: missing } : needed.length > 0 ? { scope: needed.join(' ') } : {}),
+    policy: decision.policy,
+    reason: decision.reason,
+  });
   return decision;
+}
+
+/** The engine's answer for the principal of `txn` (fail closed: an engine error denies). */
+function decide(txn: TxnContext, resource: Resource, action: string, opts: AuthorizeOptions): AuthorizeDecision {
+  try {
+    const r = opts.engine.check(
+      {
+        principal: principalOf(txn),
+        resource,
+        actions: [action],
+        ...(opts.auxData !== undefined ? { auxData: opts.auxData } : {}),
+      },
+      { ...(opts.explain === true ? { explain: true } : {}), ...(opts.now !== undefined ? { now: opts.now } : {}) },
+    );
+    const a = r.actions[action];
+    const allowed = a?.effect === 'EFFECT_ALLOW';
+    const policy = a?.policy ?? 'NO_MATCH';
+    const roles = r.effectiveDerivedRoles;
+    const via = roles.length > 0 ? ` (derived roles: ${roles.join(', ')})` : '';
+    return {
+      allowed,
+      effect: allowed ? 'EFFECT_ALLOW' : 'EFFECT_DENY',
+      policy,
+      scope: a?.scope ?? '',
+      reason: allowed ? `allowed by ${policy}${via}` : policy === 'NO_MATCH' ? `no policy allows ${action} on ${resource.kind} (default deny)` : `denied by ${policy}${via}`,
+      derivedRoles: roles,
+      ...(r.explained !== undefined ? { explanation: r.explained, rule: r.explained.actions[action]?.rule } : {}),
+    };
+  } catch {
+    return { allowed: false, effect: 'EFFECT_DENY', policy: 'error', scope: '', reason: 'the policy engine could not decide (denied)', derivedRoles: [] };
+  }
+}
+
+/** An authorization decision that denied (from `requireAllowed`). Maps to 403. */
+export class ForbiddenError extends Error {
+  readonly code = 'forbidden' as const;
+  readonly status = 403 as const;
+  readonly decision: AuthorizeDecision;
+  constructor(decision: AuthorizeDecision) {
+    super(decision.reason);
+    this.name = 'ForbiddenError';
+    this.decision = decision;
+  }
 }
 
 /** `authorize`, throwing `ForbiddenError` (403, code `forbidden`) when denied. */

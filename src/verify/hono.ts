@@ -1,8 +1,10 @@
 import type { MiddlewareHandler } from 'hono';
 import { TxnTokenError } from './errors.js';
+import { missingWithAuthorization } from './header.js';
 import { scopeCovers, type ScopeImplications } from './authorize.js';
 import { TXN_TOKEN_HEADER } from '../txn/index.js';
-import type { TxnContext, Verifier } from './verifier.js';
+import type { TxnContext } from './context.js';
+import type { Verifier } from './verifier.js';
 
 /** hono environment of a route behind `txnToken`: `c.var.txn` is the verified context. */
 export interface TxnTokenEnv {
@@ -32,7 +34,7 @@ export function txnToken(o: TxnTokenMiddlewareOptions): MiddlewareHandler<TxnTok
     try {
       txn = await verifyHeader(o.verifier, c.req.header(TXN_TOKEN_HEADER), c.req.header('authorization') !== undefined);
     } catch (e) {
-      const err = e instanceof TxnTokenError ? e : new TxnTokenError('unavailable', 'verification failed unexpectedly', { cause: e });
+      const err = e instanceof TxnTokenError ? e : new TxnTokenError('unavailable', 'verification failed unexpectedly', { reason: 'internal', cause: e });
       return c.json({ error: err.code, error_description: err.message }, err.status, {
         ...NO_STORE,
         'WWW-Authenticate': `Txn-Token error="${err.code}"`,
@@ -53,8 +55,6 @@ async function verifyHeader(verifier: Verifier, value: string | undefined, hasAu
   try {
     return await verifier.verify(value ?? null);
   } catch (e) {
-    if (e instanceof TxnTokenError && e.code === 'missing' && hasAuthorization)
-      throw new TxnTokenError('missing', 'the Txn-Token header is required (a token in Authorization is never accepted as a Txn-Token)');
-    throw e;
+    throw hasAuthorization ? missingWithAuthorization(e) : e;
   }
 }

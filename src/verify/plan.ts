@@ -1,6 +1,7 @@
 import type { AuxData, Engine, PlanFilterKind, PlanInput, PlanResult } from '../policy/index.js';
-import { neededScopes, principalOf, uncoveredScope, type ScopeImplications } from './authorize.js';
-import { emitDecision, metaOf, type ServiceDecisionSink, type TxnContext } from './verifier.js';
+import { logFor, neededScopes, principalOf, uncoveredScope, type ScopeImplications } from './authorize.js';
+import type { TxnContext } from './context.js';
+import type { ServiceDecisionSink } from './decision.js';
 
 export interface PlanForOptions {
   /** the embedded engine, built from the same policy files as the TTS (or a compiled bundle) */
@@ -32,7 +33,7 @@ export interface TxnPlan extends PlanResult {
  * this chain of workloads, `action`? The principal is the one `authorize` uses (`principalOf`); when the token's scope
  * does not cover `opts.scope` the plan is ALWAYS_DENIED without asking the engine, and an engine that cannot plan
  * (PlanError, or a malformed input) also gives ALWAYS_DENIED: a service then lists nothing. Writes one decision entry
- * (`event: "plan"`, the plan's kind, filter and the rules behind it) to the verifier's decision sink.
+ * (`event: "plan"`, the plan's kind, filter and the rules behind it) to the log of the verifier that verified `txn`.
  */
 export function planFor(txn: TxnContext, kind: string, action: string, opts: PlanForOptions): TxnPlan {
   const needed = neededScopes(opts.scope);
@@ -65,26 +66,20 @@ export function planFor(txn: TxnContext, kind: string, action: string, opts: Pla
       plan = denied('error', failed ? `the policy engine could not plan (${(e as Error).message})` : 'the policy engine could not plan (denied)');
     }
   }
-  const meta = metaOf(txn);
-  const sink = opts.onDecision ?? meta?.sink;
-  if (sink !== undefined) {
-    emitDecision(sink, {
-      time: new Date(meta?.now() ?? Date.now()).toISOString(),
-      hop: opts.service ?? meta?.service ?? 'service',
-      event: 'plan',
-      effect: effectOf(plan.filter.kind),
-      txn: txn.txn,
-      sub: txn.sub,
-      workload: txn.actor,
-      chain: [...txn.chain],
-      action,
-      resource: { kind },
-      ...(missing !== undefined ? { scope: missing } : needed.length > 0 ? { scope: needed.join(' ') } : {}),
-      policy: plan.basis === 'policy' ? plan.filterDebug === 'NO_MATCH' ? 'NO_MATCH' : 'plan' : plan.basis,
-      plan: { kind: plan.filter.kind, filter: plan.filterDebug, rules: plan.rules.map((r) => r.rule) },
-      reason: plan.reason,
-    });
-  }
+  logFor(txn, opts).emit({
+    event: 'plan',
+    effect: effectOf(plan.filter.kind),
+    txn: txn.txn,
+    sub: txn.sub,
+    workload: txn.actor,
+    chain: [...txn.chain],
+    action,
+    resource: { kind },
+    ...(missing !== undefined ? { scope: missing } : needed.length > 0 ? { scope: needed.join(' ') } : {}),
+    policy: plan.basis === 'policy' ? plan.filterDebug === 'NO_MATCH' ? 'NO_MATCH' : 'plan' : plan.basis,
+    plan: { kind: plan.filter.kind, filter: plan.filterDebug, rules: plan.rules.map((r) => r.rule) },
+    reason: plan.reason,
+  });
   return plan;
 }
 

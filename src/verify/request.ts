@@ -1,6 +1,7 @@
 import { TXN_TOKEN_HEADER } from '../txn/index.js';
-import { TxnTokenError } from './errors.js';
-import type { TxnContext, Verifier } from './verifier.js';
+import type { TxnContext } from './context.js';
+import { missingWithAuthorization } from './header.js';
+import type { Verifier } from './verifier.js';
 
 export { TXN_TOKEN_HEADER };
 
@@ -11,13 +12,11 @@ export { TXN_TOKEN_HEADER };
 export async function verifyRequest(verifier: Verifier, request: Request): Promise<TxnContext> {
   const value = request.headers.get(TXN_TOKEN_HEADER);
   if (value === null) {
-    const hint = request.headers.has('authorization') ? ' (a token in Authorization is never accepted as a Txn-Token)' : '';
     // Let the verifier log the refusal like any other.
     try {
       return await verifier.verify(null);
     } catch (e) {
-      if (e instanceof TxnTokenError && e.code === 'missing' && hint !== '') throw new TxnTokenError('missing', `the Txn-Token header is required${hint}`);
-      throw e;
+      throw request.headers.has('authorization') ? missingWithAuthorization(e) : e;
     }
   }
   return verifier.verify(value);

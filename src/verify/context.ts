@@ -1,0 +1,78 @@
+import type { DecisionLog } from '../log/index.js';
+import { parseScope, txnPrincipal, workloadsOf, type TxnPrincipal, type TxnTokenClaims } from '../txn/index.js';
+import type { ServiceDecisionEntry } from './decision.js';
+
+/** A verified Txn-Token. Frozen: one instance may be shared by every request that presents the same token. */
+export interface TxnContext {
+  /** the exact header value received, for propagation (V-10); never log it */
+  readonly token: string;
+  readonly txn: string;
+  readonly sub: string;
+  readonly scope: ReadonlySet<string>;
+  /** the current requesting workload (`req_wl`) */
+  readonly actor: string;
+  /** every workload of the request, outermost (current actor) first: [actor, earlier hops...] */
+  readonly chain: readonly string[];
+  readonly tctx: Readonly<Record<string, unknown>>;
+  readonly rctx: Readonly<Record<string, unknown>>;
+  /** seconds since the epoch */
+  readonly exp: number;
+  readonly iat: number;
+  readonly claims: Readonly<TxnTokenClaims>;
+  /** the principal the policy engine sees (V-12, T-24): `txnPrincipal`, src/txn/principal.ts */
+  readonly principal: TxnPrincipal;
+  /** the decision log of the verifier that verified it: where `authorize` writes its decisions on this context */
+  readonly log: DecisionLog<ServiceDecisionEntry>;
+}
+
+const sealedSets = new WeakSet<object>();
+/** A Set that cannot be changed once built (Object.freeze does not stop Set.add). */
+class SealedSet<T> extends Set<T> {
+  constructor(items: Iterable<T>) {
+    super(items);
+    sealedSets.add(this);
+    Object.freeze(this);
+  }
+  override add(v: T): this {
+    if (sealedSets.has(this)) throw new TypeError('TxnContext.scope is read-only');
+    return super.add(v);
+  }
+  override delete(_v: T): boolean {
+    throw new TypeError('TxnContext.scope is read-only');
+  }
+  override clear(): void {
+    throw new TypeError('TxnContext.scope is read-only');
+  }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v as object)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Builds the frozen context from verified claims (verifyTxnToken has checked that the outermost `act.sub` is `req_wl`, T-22). */
+export function buildContext(token: string, claims: TxnTokenClaims, log: DecisionLog<ServiceDecisionEntry>): TxnContext {
+  deepFreeze(claims);
+  return Object.freeze({
+    token,
+    txn: claims.txn,
+    sub: claims.sub,
+    scope: new SealedSet(parseScope(claims.scope)),
+    actor: claims.req_wl,
+    chain: Object.freeze(workloadsOf(claims)),
+    tctx: isObject(claims.tctx) ? claims.tctx : {},
+    rctx: isObject(claims.rctx) ? claims.rctx : {},
+    exp: claims.exp,
+    iat: claims.iat,
+    claims,
+    principal: deepFreeze(txnPrincipal(claims)),
+    log,
+  });
+}
