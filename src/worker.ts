@@ -1,5 +1,6 @@
-// The Cloudflare Workers entry: the SAME hono app and TokenService as Node (src/node.ts), wired from the Worker's
-// environment instead of files. Built once per isolate, on the first request. Workers-safe: no Node API on this path.
+// The Cloudflare Workers entry: reads the Worker's environment (bindings, secrets, the bundled policies) and hands it
+// to the composition root (compose.ts), the same one Node uses: the SAME hono app and TokenService. Built once per
+// isolate, on the first request. Workers-safe: no Node API on this path.
 //
 // Environment (wrangler.toml [vars] + `wrangler secret put`):
 //   BATON_CONFIG         [var]    the configuration as JSON, validated by the same zod schema as baton.config.yaml
@@ -21,19 +22,16 @@
 //
 // A misconfigured Worker never crashes: it logs the problem once per isolate and answers every request
 // 503 {"error":"temporarily_unavailable","error_description":"Baton is misconfigured: <FIELD>: <message>"}.
-import type { Hono } from 'hono';
 import bundledPolicies from '../policies.bundle.json';
-import { ConfigError, parseConfig, subjectIssuerSchema, substituteEnv, type Config } from './config/schema.js';
-import { TokenService, type DecisionSink } from './exchange/index.js';
+import { composeTts, type Tts } from './compose.js';
+import { ConfigError, parseConfig, substituteEnv, type Config } from './config/schema.js';
+import type { DecisionSink } from './exchange/index.js';
 import { engineScopePolicy } from './exchange/policy-scope.js';
 import type { ScopePolicy } from './exchange/scope.js';
 import { SigningKeySet, toPublicJwk } from './jose/keys.js';
 import { createDecisionLogger } from './log/index.js';
 import { loadPolicyBundle, PolicyBundleError } from './policy-bundle/index.js';
-import { createApp } from './server/app.js';
 import { DurableObjectStore, type DurableObjectNamespaceLike } from './store/durable-object.js';
-import { MemoryStore } from './store/memory.js';
-import type { Store } from './store/types.js';
 import type { JWK } from 'jose';
 
 export { BatonStoreDO } from './store/durable-object.js';
@@ -49,17 +47,9 @@ export interface WorkerEnv {
   [binding: string]: unknown;
 }
 
-export interface BatonWorker {
-  app: Hono;
-  service: TokenService;
-  store: Store;
-  config: Config;
+export interface BatonWorker extends Tts {
   policyHash?: string;
 }
-
-/** The local dev IdP issuer (as src/cli/keys.ts, which is Node-only). Not exported: workerd accepts only handlers and
- * classes as exports of the main module. */
-const DEV_IDP_ISSUER = 'urn:baton:dev-idp';
 
 function bad(field: string, message: string): ConfigError {
   return new ConfigError(`${field}: ${message}`);
@@ -109,8 +99,7 @@ async function readSigningKeys(env: WorkerEnv): Promise<SigningKeySet> {
 }
 
 /** `dev.idp: true` on Workers: the dev IdP's public JWKS must be given in BATON_DEV_IDP_JWKS (no key files here). */
-function withDevIdp(config: Config, env: WorkerEnv): Config {
-  if (!config.dev.idp) return config;
+function readDevIdpJwks(env: WorkerEnv): { keys: JWK[] } {
   if (env.BATON_DEV_IDP_JWKS === undefined || env.BATON_DEV_IDP_JWKS.trim() === '')
     throw bad(
       'BATON_CONFIG: dev.idp',
@@ -124,23 +113,17 @@ function withDevIdp(config: Config, env: WorkerEnv): Config {
     const pub = toPublicJwk(k as JWK);
     if (Object.keys(pub).length !== Object.keys(k).length) throw bad(`BATON_DEV_IDP_JWKS.keys[${i}]`, 'holds private key material: give public keys only');
   });
-  const audiences = [...new Set(config.clients.flatMap((c) => c.subjectAudiences))];
-  const r = subjectIssuerSchema.safeParse({
-    issuer: DEV_IDP_ISSUER,
-    jwks: { keys },
-    audiences: audiences.length > 0 ? audiences : ['urn:baton:dev'],
-    algorithms: ['EdDSA'],
-    rolesClaim: 'roles',
-    principalAttributes: ['email', 'tenant'],
-  });
-  if (!r.success) throw bad('BATON_DEV_IDP_JWKS', r.error.issues[0]!.message);
-  return { ...config, subjectIssuers: [...config.subjectIssuers.filter((s) => s.issuer !== DEV_IDP_ISSUER), r.data] };
+  return { keys: keys as JWK[] };
 }
 
-function storeFor(env: WorkerEnv): Store {
+/** BATON_STORE: the Durable Object (default), or `memory` (one isolate only: dev runs). */
+function storeKind(env: WorkerEnv): 'memory' | 'durable-object' {
   const kind = env.BATON_STORE ?? 'durable-object';
-  if (kind === 'memory') return new MemoryStore();
-  if (kind !== 'durable-object') throw bad('BATON_STORE', `must be "durable-object" or "memory", not ${JSON.stringify(kind.slice(0, 40))}`);
+  if (kind !== 'memory' && kind !== 'durable-object') throw bad('BATON_STORE', `must be "durable-object" or "memory", not ${JSON.stringify(kind.slice(0, 40))}`);
+  return kind;
+}
+
+function durableObjectStore(env: WorkerEnv): DurableObjectStore {
   const ns = env.BATON_STORE_DO;
   if (ns === undefined || typeof ns !== 'object' || typeof ns.idFromName !== 'function')
     throw bad('BATON_STORE_DO', 'Durable Object binding missing (wrangler.toml [[durable_objects.bindings]] class_name = "BatonStoreDO"); or set BATON_STORE=memory for a single-isolate dev run');
@@ -152,8 +135,7 @@ function storeFor(env: WorkerEnv): Store {
   return new DurableObjectStore(ns, { shards });
 }
 
-async function policyFor(config: Config, bundle: unknown, say: (m: string) => void): Promise<{ policy?: ScopePolicy; hash?: string }> {
-  if (config.policies === undefined) return {};
+async function bundlePolicy(bundle: unknown, say: (m: string) => void): Promise<{ policy: ScopePolicy; hash: string }> {
   try {
     const loaded = await loadPolicyBundle(bundle);
     say(`policies: ${loaded.policyCount} loaded from the bundle of ${loaded.source || '(unknown dir)'} ${loaded.hash}`);
@@ -166,15 +148,30 @@ async function policyFor(config: Config, bundle: unknown, say: (m: string) => vo
 
 /** Builds the TTS from a Worker environment and a policy bundle. Throws ConfigError naming the field. */
 export async function buildWorker(env: WorkerEnv, bundle: unknown, say: (m: string) => void = (m) => console.log(`baton: ${m}`)): Promise<BatonWorker> {
-  const config = withDevIdp(readConfig(env), env);
+  const config = readConfig(env);
   const keys = await readSigningKeys(env);
-  const { policy, hash } = await policyFor(config, bundle, say);
-  const store = storeFor(env);
+  const memory = storeKind(env) === 'memory';
+  let hash: string | undefined;
   // rendered by baton/log as every hop's lines: scrubbed, bounded, one line each
   const onDecision: DecisionSink | undefined = env.BATON_DECISION_LOG === 'off' ? undefined : createDecisionLogger().sink;
-  const service = await TokenService.create({ config, keys, store, policy, onDecision });
-  const app = createApp({ service, remoteAddr: (c) => c.req.header('cf-connecting-ip') ?? undefined });
-  return { app, service, store, config, ...(hash !== undefined ? { policyHash: hash } : {}) };
+  const tts = await composeTts({
+    config,
+    keys,
+    devIdpJwks: () => readDevIdpJwks(env),
+    devIdpField: 'BATON_DEV_IDP_JWKS',
+    memoryStore: memory,
+    openStore: () => durableObjectStore(env),
+    loadPolicy: async (c) => {
+      if (c.policies === undefined) return undefined;
+      const b = await bundlePolicy(bundle, say);
+      hash = b.hash;
+      return b.policy;
+    },
+    onDecision,
+    say,
+    http: { remoteAddr: (c) => c.req.header('cf-connecting-ip') ?? undefined },
+  });
+  return { ...tts, ...(hash !== undefined ? { policyHash: hash } : {}) };
 }
 
 function misconfigured(message: string): Response {

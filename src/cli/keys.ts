@@ -42,9 +42,7 @@ export async function loadSigningKeys(dir: string, alg: SigningAlg, opts: { gene
   return SigningKeySet.fromJwks(jwks);
 }
 
-export const DEV_IDP_ISSUER = 'urn:baton:dev-idp';
-
-/** The local development IdP's key (keys/dev-idp/), created on first use. Never a TTS signing key. */
+/** The local development IdP's key (keys/dev-idp/), created on first use. Never a TTS signing key. The IdP itself: src/dev-idp.ts. */
 export async function loadDevIdpKey(keysDir: string): Promise<{ privateJwk: JWK; publicJwks: { keys: JWK[] } }> {
   const dir = join(keysDir, 'dev-idp');
   let jwks = readKeyFiles(dir);

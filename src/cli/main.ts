@@ -4,14 +4,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { DEFAULT_CONFIG_FILE, loadConfigFile, type LoadedConfig } from '../config/load.node.js';
 import { ConfigError, trustDomainsOf } from '../config/schema.js';
 import { hashSecret } from '../exchange/client-auth.js';
 import { createDecisionLogger } from '../log/index.js';
 import { JwtProfileError, verifyTxnToken } from '../jose/index.js';
-import { actChain, type ActClaim } from '../txn/index.js';
-import { DEV_IDP_ISSUER, generateKeyFile, loadDevIdpKey } from './keys.js';
+import { actChain, isActChain, peekClaims, peekHeader, type ActClaim } from '../txn/index.js';
+import { devAccessToken, devAudiences } from '../dev-idp.js';
+import { generateKeyFile, loadDevIdpKey } from './keys.js';
 
 class UsageError extends Error {}
 
@@ -210,21 +211,10 @@ const COMMANDS: Command[] = [
       if (!/^\d+$/.test(ttlText) || ttl <= 0 || ttl > 86400) throw new UsageError('--ttl must be seconds between 1 and 86400');
       const l = loadCliConfig(v);
       if (!l.config.dev.idp) throw new ConfigError(`${l.file}: dev.idp is false: this configuration does not trust the dev IdP`);
-      const aud = str(v['aud']) ?? l.config.clients.flatMap((c) => c.subjectAudiences)[0] ?? 'urn:baton:dev';
+      const aud = str(v['aud']) ?? devAudiences(l.config)[0]!;
       const roles = (str(v['roles']) ?? 'user').split(',').map((r) => r.trim()).filter((r) => r.length > 0);
       const { privateJwk } = await loadDevIdpKey(l.resolvePath(l.config.keys));
-      const key = await importJWK(privateJwk, 'EdDSA');
-      const now = Math.floor(Date.now() / 1000);
-      const jwt = await new SignJWT({ scope, roles, client_id: 'baton-dev', amr: ['pwd'] })
-        .setProtectedHeader({ alg: 'EdDSA', typ: 'at+jwt', kid: privateJwk.kid! })
-        .setIssuer(DEV_IDP_ISSUER)
-        .setSubject(sub)
-        .setAudience(aud)
-        .setIssuedAt(now)
-        .setExpirationTime(now + ttl)
-        .setJti(crypto.randomUUID())
-        .sign(key);
-      console.log(jwt);
+      console.log(await devAccessToken(privateJwk, { sub, scope, roles, aud, ttl }));
       return 0;
     },
   },
@@ -261,12 +251,9 @@ const COMMANDS: Command[] = [
     },
     async run(v, [jwtArg]) {
       const jwt = jwtArg!.trim();
-      let header: Record<string, unknown>;
-      let claims: Record<string, unknown>;
-      try {
-        header = decodeProtectedHeader(jwt) as Record<string, unknown>;
-        claims = decodeJwt(jwt) as Record<string, unknown>;
-      } catch {
+      const header = peekHeader(jwt);
+      const claims = peekClaims(jwt);
+      if (header === undefined || claims === undefined) {
         console.error('not a JWT');
         return 1;
       }
@@ -279,7 +266,8 @@ const COMMANDS: Command[] = [
         if (typeof at === 'number') console.log(`${t}: ${new Date(at * 1000).toISOString()}`);
       }
       console.log('chain:');
-      for (const line of tree(claims['act'] as ActClaim | undefined, claims['sub'])) console.log(`  ${line}`);
+      const act = claims['act'];
+      for (const line of tree(isActChain(act) ? act : undefined, claims['sub'])) console.log(`  ${line}`);
       const jwksArg = str(v['jwks']);
       let getKey: JWTVerifyGetKey | undefined;
       let audiences: string[] | undefined;
