@@ -1,25 +1,12 @@
-import { importJWK, type CryptoKey, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { actChain, GRANT_TOKEN_EXCHANGE, isActChain, peekClaims, scopeList, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../txn/index.js';
+import { clientAuthOf, type ClientAuthentication } from './auth.js';
+import { cacheKey, ResultCache } from './cache.js';
+import { toError, TokenExchangeError } from './errors.js';
 
 export { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN };
-
-/** How the workload authenticates to the TTS (T-08). Prefer `privateKeyJwt` (W-02). */
-export type ClientAuthentication =
-  | { readonly method: 'private_key_jwt'; readonly jwk: JWK }
-  | { readonly method: 'client_secret_basic' | 'client_secret_post'; readonly secret: string };
-
-/** private_key_jwt (RFC 7523): a fresh, short-lived assertion with a new `jti` on every request. `jwk` is private. */
-export function privateKeyJwt(jwk: JWK): ClientAuthentication {
-  if (typeof jwk.d !== 'string') throw new TypeError('privateKeyJwt needs a private JWK');
-  return { method: 'private_key_jwt', jwk };
-}
-
-/** client_secret_basic (default) or client_secret_post. */
-export function clientSecret(secret: string, method: 'basic' | 'post' = 'basic'): ClientAuthentication {
-  if (typeof secret !== 'string' || secret.length === 0) throw new TypeError('clientSecret needs a secret');
-  return { method: method === 'post' ? 'client_secret_post' : 'client_secret_basic', secret };
-}
+export { clientSecret, privateKeyJwt, type ClientAuthentication } from './auth.js';
+export { TokenExchangeError } from './errors.js';
 
 export interface TokenExchangeClientOptions {
   /** the TTS issuer identifier; its RFC 8414 metadata is fetched from `<issuer>/.well-known/oauth-authorization-server` */
@@ -74,21 +61,6 @@ export interface TxnTokenResult {
   readonly cached: boolean;
 }
 
-/** An exchange refused or failed. `error` is the OAuth error code (RFC 6749 §5.2 / RFC 8693 §2.2.2). */
-export class TokenExchangeError extends Error {
-  readonly error: string;
-  readonly description: string | undefined;
-  /** HTTP status of the TTS response; 0 when no response was received */
-  readonly status: number;
-  constructor(error: string, description: string | undefined, status: number, options?: { cause?: unknown }) {
-    super(description === undefined ? error : `${error}: ${description}`, options);
-    this.name = 'TokenExchangeError';
-    this.error = error;
-    this.description = description;
-    this.status = status;
-  }
-}
-
 export interface TokenExchangeClient {
   readonly issuer: string;
   readonly clientId: string;
@@ -119,53 +91,20 @@ function scopesOf(scope: string | readonly string[]): string[] {
   return out;
 }
 
-/** Deterministic JSON (sorted keys) for cache keys. */
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  if (v !== null && typeof v === 'object')
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(v) ?? 'null';
+/** One exchange's input, as sent. */
+interface ExchangeRequestOf {
+  subjectToken: string;
+  subjectTokenType: string;
+  requested: string[];
+  details: Record<string, unknown> | undefined;
+  context: Record<string, unknown> | undefined;
 }
 
-async function sha256(s: string): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)));
-  let out = '';
-  for (const b of d) out += b.toString(16).padStart(2, '0');
-  return out;
+/** The TTS as this client talks to it: its metadata (discovered once, retried after a failure) and token requests. */
+interface TtsConnection {
+  post(r: ExchangeRequestOf): Promise<oauth.TokenEndpointResponse>;
 }
 
-function toError(e: unknown): TokenExchangeError {
-  if (e instanceof TokenExchangeError) return e;
-  if (e instanceof oauth.ResponseBodyError) return new TokenExchangeError(e.error, e.error_description, e.status, { cause: e });
-  if (e instanceof oauth.WWWAuthenticateChallengeError) {
-    const p = e.cause[0]?.parameters;
-    const error = typeof p?.error === 'string' ? p.error : e.status === 401 ? 'invalid_client' : 'invalid_request';
-    const desc = typeof p?.error_description === 'string' ? p.error_description : undefined;
-    return new TokenExchangeError(error, desc, e.status, { cause: e });
-  }
-  if (e instanceof oauth.OperationProcessingError || e instanceof oauth.UnsupportedOperationError)
-    return new TokenExchangeError('invalid_response', `the TTS response was not acceptable: ${e.message}`, 0, { cause: e });
-  if (e instanceof TypeError && /fetch|network|connect/i.test(e.message))
-    return new TokenExchangeError('temporarily_unavailable', 'the TTS cannot be reached', 0, { cause: e });
-  if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError'))
-    return new TokenExchangeError('temporarily_unavailable', 'the TTS did not answer in time', 0, { cause: e });
-  return new TokenExchangeError('temporarily_unavailable', 'the token exchange failed', 0, { cause: e });
-}
-
-interface CacheEntry {
-  result: TxnTokenResult;
-  /** reuse until (seconds) */
-  until: number;
-}
-
-/**
- * A token-exchange client for one TTS (W-01..W-03). Discovery (RFC 8414) happens on first use and is retried after a
- * failure. Tokens are cached per (subject hash, scopes, details hash) until shortly before `exp`; concurrent identical
- * requests share one exchange. Nothing here logs; errors never contain a token.
- */
 /** oauth4webapi's request options as a Fetch `RequestInit` (for a caller-supplied fetch). */
 function fetchInit(init: oauth.CustomFetchOptions<string, URLSearchParams | undefined>): RequestInit {
   return {
@@ -177,39 +116,17 @@ function fetchInit(init: oauth.CustomFetchOptions<string, URLSearchParams | unde
   };
 }
 
-export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenExchangeClient {
-  const issuerUrl = new URL(o.issuer);
+function ttsConnection(o: TokenExchangeClientOptions, issuerUrl: URL): TtsConnection {
   const insecure = o.allowInsecureHttp === true;
-  checkUrl(issuerUrl, 'issuer', insecure);
-  if (typeof o.clientId !== 'string' || o.clientId.length === 0) throw new TypeError('clientId is required');
-  if (typeof o.trustDomain !== 'string' || o.trustDomain.length === 0) throw new TypeError('trustDomain is required');
-  const now = o.now ?? (() => Date.now());
-  const skew = o.refreshBeforeExpirySeconds ?? 15;
-  const maxEntries = o.maxCacheEntries ?? 1000;
   const timeoutMs = o.timeoutMs ?? 5000;
   const client: oauth.Client = { client_id: o.clientId };
+  const getClientAuth = clientAuthOf(o.auth);
   const viaFetch = o.fetch;
   const httpOptions = <Method extends 'GET' | 'POST', Body extends URLSearchParams | undefined>(): oauth.HttpRequestOptions<Method, Body> => ({
     signal: AbortSignal.timeout(timeoutMs),
     ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}),
     ...(viaFetch !== undefined ? { [oauth.customFetch]: (url: string, init: oauth.CustomFetchOptions<Method, Body>) => viaFetch(url, fetchInit(init)) } : {}),
   });
-
-  let clientAuth: Promise<oauth.ClientAuth> | undefined;
-  const getClientAuth = (): Promise<oauth.ClientAuth> => {
-    clientAuth ??= (async () => {
-      const a = o.auth;
-      if (a.method !== 'private_key_jwt') return a.method === 'client_secret_post' ? oauth.ClientSecretPost(a.secret) : oauth.ClientSecretBasic(a.secret);
-      const alg = typeof a.jwk.alg === 'string' ? a.jwk.alg : a.jwk.kty === 'OKP' ? 'EdDSA' : a.jwk.crv === 'P-256' ? 'ES256' : undefined;
-      if (alg === undefined) throw new TypeError('privateKeyJwt: set alg on the JWK');
-      const key = (await importJWK(a.jwk, alg)) as CryptoKey;
-      // oauth4webapi signs a new assertion per request: iss = sub = client id, aud = the issuer, fresh jti, short exp.
-      return oauth.PrivateKeyJwt(typeof a.jwk.kid === 'string' ? { key, kid: a.jwk.kid } : key);
-    })();
-    clientAuth.catch(() => (clientAuth = undefined));
-    return clientAuth;
-  };
-
   let metadata: Promise<oauth.AuthorizationServer> | undefined;
   const getMetadata = (): Promise<oauth.AuthorizationServer> => {
     metadata ??= (async () => {
@@ -224,87 +141,95 @@ export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenE
     metadata.catch(() => (metadata = undefined)); // retry discovery on the next call
     return metadata;
   };
+  return {
+    async post(r) {
+      const as = await getMetadata();
+      const params = new URLSearchParams({
+        requested_token_type: TT_TXN_TOKEN,
+        audience: o.trustDomain,
+        scope: r.requested.join(' '),
+        subject_token: r.subjectToken,
+        subject_token_type: r.subjectTokenType,
+      });
+      if (r.details !== undefined) params.set('request_details', JSON.stringify(r.details));
+      if (r.context !== undefined) params.set('request_context', JSON.stringify(r.context));
+      const res = await oauth.genericTokenEndpointRequest(as, client, await getClientAuth(), GRANT_TOKEN_EXCHANGE, params, httpOptions<'POST', URLSearchParams>());
+      return oauth.processGenericTokenEndpointResponse(as, client, res, { recognizedTokenTypes: { n_a: () => {} } });
+    },
+  };
+}
 
-  const cache = new Map<string, CacheEntry>();
+/** The result of an answer: the token, the scope granted, its expiry (never later than the token's own `exp`), who. */
+function resultOf(body: oauth.TokenEndpointResponse, requested: string[], issuedAt: number): TxnTokenResult {
+  if (body.issued_token_type !== TT_TXN_TOKEN) throw new TokenExchangeError('invalid_response', 'the TTS did not issue a Txn-Token', 200);
+  const token = body.access_token;
+  const claims = peekClaims(token);
+  if (claims === undefined) throw new TokenExchangeError('invalid_response', 'the issued Txn-Token is not a JWT', 200);
+  let expiresAt = typeof body.expires_in === 'number' ? issuedAt + body.expires_in : issuedAt;
+  if (typeof claims.exp === 'number') expiresAt = Math.min(expiresAt, claims.exp);
+  return {
+    token,
+    scope: typeof body.scope === 'string' ? scopesOf(body.scope) : requested,
+    requested,
+    expiresAt,
+    txn: typeof claims.txn === 'string' ? claims.txn : undefined,
+    sub: typeof claims.sub === 'string' ? claims.sub : undefined,
+    chain: isActChain(claims.act) ? actChain(claims.act) : [],
+    cached: false,
+  };
+}
+
+/**
+ * The cache key of a request, built from exactly what is sent (JSON), so values that serialize differently (a Date,
+ * toJSON) never share a cached token whose tctx carries other request_details.
+ */
+async function requestKey(r: ExchangeRequestOf): Promise<string> {
+  if (typeof r.subjectToken !== 'string' || r.subjectToken.length === 0) throw new TokenExchangeError('invalid_request', 'a subject token is required', 0);
+  let sent: unknown;
+  try {
+    sent = JSON.parse(JSON.stringify({ d: r.details ?? null, c: r.context ?? null }));
+  } catch (e) {
+    throw new TokenExchangeError('invalid_request', 'requestDetails and requestContext must be JSON-serializable', 0, { cause: e });
+  }
+  return cacheKey(r.subjectToken, r.subjectTokenType, r.requested, sent);
+}
+
+/**
+ * A token-exchange client for one TTS (W-01..W-03). Discovery (RFC 8414) happens on first use and is retried after a
+ * failure. Tokens are cached per (subject hash, scopes, details hash) until shortly before `exp`; concurrent identical
+ * requests share one exchange. Nothing here logs; errors never contain a token.
+ */
+export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenExchangeClient {
+  const issuerUrl = new URL(o.issuer);
+  checkUrl(issuerUrl, 'issuer', o.allowInsecureHttp === true);
+  if (typeof o.clientId !== 'string' || o.clientId.length === 0) throw new TypeError('clientId is required');
+  if (typeof o.trustDomain !== 'string' || o.trustDomain.length === 0) throw new TypeError('trustDomain is required');
+  const now = o.now ?? (() => Date.now());
+  const skew = o.refreshBeforeExpirySeconds ?? 15;
+  const tts = ttsConnection(o, issuerUrl);
+  const cache = new ResultCache<TxnTokenResult>(o.maxCacheEntries ?? 1000);
   const inflight = new Map<string, Promise<TxnTokenResult>>();
 
-  async function request(subjectToken: string, subjectTokenType: string, requested: string[], details?: Record<string, unknown>, context?: Record<string, unknown>): Promise<TxnTokenResult> {
-    if (typeof subjectToken !== 'string' || subjectToken.length === 0)
-      throw new TokenExchangeError('invalid_request', 'a subject token is required', 0);
-    // the key is built from exactly what is sent (JSON), so values that serialize differently (a Date, toJSON) never
-    // share a cached token whose tctx carries other request_details
-    let sent: unknown;
+  async function exchangeOnce(key: string, r: ExchangeRequestOf): Promise<TxnTokenResult> {
+    let body: oauth.TokenEndpointResponse;
     try {
-      sent = JSON.parse(JSON.stringify({ d: details ?? null, c: context ?? null }));
+      body = await tts.post(r);
     } catch (e) {
-      throw new TokenExchangeError('invalid_request', 'requestDetails and requestContext must be JSON-serializable', 0, { cause: e });
+      throw toError(e);
     }
-    const key = [
-      await sha256(subjectToken),
-      subjectTokenType,
-      [...requested].sort().join(' '),
-      await sha256(canonical(sent)),
-    ].join('\u0000');
-    const nowSec = Math.floor(now() / 1000);
-    const hit = cache.get(key);
-    if (hit !== undefined) {
-      if (hit.until > nowSec) return { ...hit.result, cached: true };
-      cache.delete(key);
-    }
+    const issuedAt = Math.floor(now() / 1000);
+    const result = resultOf(body, r.requested, issuedAt);
+    cache.put(key, result, result.expiresAt - skew, issuedAt);
+    return result;
+  }
+
+  async function request(r: ExchangeRequestOf): Promise<TxnTokenResult> {
+    const key = await requestKey(r);
+    const hit = cache.get(key, Math.floor(now() / 1000));
+    if (hit !== undefined) return hit;
     const pending = inflight.get(key);
     if (pending !== undefined) return pending;
-
-    const p = (async (): Promise<TxnTokenResult> => {
-      let body: oauth.TokenEndpointResponse;
-      try {
-        const as = await getMetadata();
-        const params = new URLSearchParams({
-          requested_token_type: TT_TXN_TOKEN,
-          audience: o.trustDomain,
-          scope: requested.join(' '),
-          subject_token: subjectToken,
-          subject_token_type: subjectTokenType,
-        });
-        if (details !== undefined) params.set('request_details', JSON.stringify(details));
-        if (context !== undefined) params.set('request_context', JSON.stringify(context));
-        const res = await oauth.genericTokenEndpointRequest(as, client, await getClientAuth(), GRANT_TOKEN_EXCHANGE, params, httpOptions<'POST', URLSearchParams>());
-        body = await oauth.processGenericTokenEndpointResponse(as, client, res, { recognizedTokenTypes: { n_a: () => {} } });
-      } catch (e) {
-        throw toError(e);
-      }
-      if (body.issued_token_type !== TT_TXN_TOKEN)
-        throw new TokenExchangeError('invalid_response', 'the TTS did not issue a Txn-Token', 200);
-      const token = body.access_token;
-      const claims = peekClaims(token);
-      if (claims === undefined) throw new TokenExchangeError('invalid_response', 'the issued Txn-Token is not a JWT', 200);
-      const issuedAt = Math.floor(now() / 1000);
-      let expiresAt = typeof body.expires_in === 'number' ? issuedAt + body.expires_in : issuedAt;
-      if (typeof claims.exp === 'number') expiresAt = Math.min(expiresAt, claims.exp);
-      const granted = typeof body.scope === 'string' ? scopesOf(body.scope) : requested;
-      const result: TxnTokenResult = {
-        token,
-        scope: granted,
-        requested,
-        expiresAt,
-        txn: typeof claims.txn === 'string' ? claims.txn : undefined,
-        sub: typeof claims.sub === 'string' ? claims.sub : undefined,
-        chain: isActChain(claims.act) ? actChain(claims.act) : [],
-        cached: false,
-      };
-      const until = expiresAt - skew;
-      if (until > issuedAt) {
-        if (cache.size >= maxEntries) {
-          for (const [k, v] of cache) if (v.until <= issuedAt) cache.delete(k);
-          while (cache.size >= maxEntries) {
-            const oldest = cache.keys().next();
-            if (oldest.done === true) break;
-            cache.delete(oldest.value);
-          }
-        }
-        cache.set(key, { result, until });
-      }
-      return result;
-    })();
+    const p = exchangeOnce(key, r);
     inflight.set(key, p);
     try {
       return await p;
@@ -321,10 +246,10 @@ export function createTokenExchangeClient(o: TokenExchangeClientOptions): TokenE
       const type = x.subjectTokenType ?? TT_ACCESS_TOKEN;
       // W-03: a Txn-Token is never a credential of this workload; replacing one is explicit.
       if (type === TT_TXN_TOKEN) return Promise.reject(new TypeError('use replace() to exchange a Txn-Token'));
-      return request(x.subjectToken, type, scopesOf(x.scope), x.requestDetails, x.requestContext);
+      return request({ subjectToken: x.subjectToken, subjectTokenType: type, requested: scopesOf(x.scope), details: x.requestDetails, context: x.requestContext });
     },
     replace(txnToken: string, x: ReplaceOptions) {
-      return request(txnToken, TT_TXN_TOKEN, scopesOf(x.scope), x.requestDetails, x.requestContext);
+      return request({ subjectToken: txnToken, subjectTokenType: TT_TXN_TOKEN, requested: scopesOf(x.scope), details: x.requestDetails, context: x.requestContext });
     },
     clearCache() {
       cache.clear();

@@ -38,59 +38,15 @@ export function discoveryFailed(e: unknown): OAuthError {
 }
 
 export function prepareIssuer(config: SubjectIssuerConfig, o: PrepareIssuerOptions = { clockSkew: 30 }): TrustedIssuer {
-  const metadata = needsDiscovery(config)
-    ? new IssuerMetadataSource({
-        issuer: config.issuer,
-        timeoutMs: config.discovery.timeoutMs,
-        refreshSeconds: config.discovery.refreshSeconds,
-        minBackoffMs: config.discovery.retryMinSeconds * 1000,
-        maxBackoffMs: Math.max(config.discovery.retryMinSeconds, config.discovery.retryMaxSeconds) * 1000,
-        ...(o.fetch !== undefined ? { fetch: o.fetch } : {}),
-        ...(o.now !== undefined ? { now: o.now } : {}),
-      })
-    : undefined;
-
-  let keys: () => Promise<JWTVerifyGetKey>;
+  const metadata = needsDiscovery(config) ? metadataSource(config, o) : undefined;
   const staticKey = config.jwks !== undefined || config.jwksUri !== undefined ? keySource(config) : undefined;
-  if (staticKey !== undefined) {
-    keys = async () => staticKey;
-  } else {
-    // keys from the discovered jwks_uri; a new URI (metadata refreshed) gets a new key set
-    let remote: { uri: string; getKey: JWTVerifyGetKey } | undefined;
-    keys = async () => {
-      const m = await metadata!.get();
-      if (m.jwks_uri === undefined) throw new DiscoveryUnavailable("the subject issuer's metadata has no jwks_uri");
-      if (remote?.uri !== m.jwks_uri) remote = { uri: m.jwks_uri, getKey: keySource({ jwksUri: m.jwks_uri }) };
-      return remote.getKey;
-    };
-  }
-
-  const ic = config.introspection;
-  const introspector =
-    ic === undefined
-      ? undefined
-      : new Introspector({
-          issuer: config.issuer,
-          config: ic,
-          endpoint: async () => {
-            if (ic.endpoint !== undefined) return ic.endpoint;
-            const m = await metadata!.get();
-            if (m.introspection_endpoint === undefined) throw new DiscoveryUnavailable("the subject issuer's metadata has no introspection_endpoint");
-            return m.introspection_endpoint;
-          },
-          keys,
-          algorithms: config.algorithms,
-          clockSkew: o.clockSkew,
-          ...(o.fetch !== undefined ? { fetch: o.fetch } : {}),
-          ...(o.now !== undefined ? { now: o.now } : {}),
-        });
-
+  const keys = staticKey !== undefined ? async () => staticKey : discoveredKeys(metadata!);
   return {
     config,
     getKey: staticKey ?? (async (header, token) => (await keys())(header, token)),
     mapping: compileClaimMapping(config),
     metadata,
-    introspector,
+    introspector: introspectorOf(config, o, metadata, keys),
     async ready() {
       if (staticKey !== undefined) return;
       try {
@@ -100,4 +56,47 @@ export function prepareIssuer(config: SubjectIssuerConfig, o: PrepareIssuerOptio
       }
     },
   };
+}
+
+function metadataSource(config: SubjectIssuerConfig, o: PrepareIssuerOptions): IssuerMetadataSource {
+  return new IssuerMetadataSource({
+    issuer: config.issuer,
+    timeoutMs: config.discovery.timeoutMs,
+    refreshSeconds: config.discovery.refreshSeconds,
+    minBackoffMs: config.discovery.retryMinSeconds * 1000,
+    maxBackoffMs: Math.max(config.discovery.retryMinSeconds, config.discovery.retryMaxSeconds) * 1000,
+    ...(o.fetch !== undefined ? { fetch: o.fetch } : {}),
+    ...(o.now !== undefined ? { now: o.now } : {}),
+  });
+}
+
+/** Keys from the discovered jwks_uri; a new URI (metadata refreshed) gets a new key set. */
+function discoveredKeys(metadata: IssuerMetadataSource): () => Promise<JWTVerifyGetKey> {
+  let remote: { uri: string; getKey: JWTVerifyGetKey } | undefined;
+  return async () => {
+    const m = await metadata.get();
+    if (m.jwks_uri === undefined) throw new DiscoveryUnavailable("the subject issuer's metadata has no jwks_uri");
+    if (remote?.uri !== m.jwks_uri) remote = { uri: m.jwks_uri, getKey: keySource({ jwksUri: m.jwks_uri }) };
+    return remote.getKey;
+  };
+}
+
+function introspectorOf(config: SubjectIssuerConfig, o: PrepareIssuerOptions, metadata: IssuerMetadataSource | undefined, keys: () => Promise<JWTVerifyGetKey>): Introspector | undefined {
+  const ic = config.introspection;
+  if (ic === undefined) return undefined;
+  return new Introspector({
+    issuer: config.issuer,
+    config: ic,
+    endpoint: async () => {
+      if (ic.endpoint !== undefined) return ic.endpoint;
+      const m = await metadata!.get();
+      if (m.introspection_endpoint === undefined) throw new DiscoveryUnavailable("the subject issuer's metadata has no introspection_endpoint");
+      return m.introspection_endpoint;
+    },
+    keys,
+    algorithms: config.algorithms,
+    clockSkew: o.clockSkew,
+    ...(o.fetch !== undefined ? { fetch: o.fetch } : {}),
+    ...(o.now !== undefined ? { now: o.now } : {}),
+  });
 }

@@ -105,67 +105,98 @@ async function fetchKeySet(fetchFn: FetchFn, url: URL, timeoutMs: number, maxByt
  * a `kid` the current set (fetched successfully, within the cool-down) does not have. Runs on Node and Workers.
  */
 export function remoteKeySet(url: URL, o: RemoteJwksOptions = {}): JWTVerifyGetKey {
-  const cooldownMs = o.cooldownMs ?? JWKS_DEFAULTS.cooldownMs;
-  const maxAgeMs = o.cacheMaxAgeMs ?? JWKS_DEFAULTS.cacheMaxAgeMs;
-  const timeoutMs = o.timeoutMs ?? JWKS_DEFAULTS.timeoutMs;
-  const maxStaleMs = o.maxStaleMs ?? JWKS_DEFAULTS.maxStaleMs;
-  const maxBytes = o.maxBytes ?? JWKS_DEFAULTS.maxBytes;
-  const maxKeys = o.maxKeys ?? JWKS_DEFAULTS.maxKeys;
-  const now = o.now ?? Date.now;
-  const fetchFn: FetchFn = o.fetch ?? ((input, init) => fetch(input, init));
-  for (const [name, v] of Object.entries({ cooldownMs, maxAgeMs, timeoutMs, maxStaleMs, maxBytes, maxKeys }))
-    if (!Number.isFinite(v) || v < 0) throw new TypeError(`remote JWKS: ${name} must be a finite number >= 0`);
+  const set = new RemoteKeySet(url, o);
+  return (header, input) => set.getKey(header, input);
+}
 
-  let current: { getKey: JWTVerifyGetKey; fetchedAt: number } | undefined;
-  let lastAttempt = Number.NEGATIVE_INFINITY;
-  let failures = 0;
-  let notBefore = Number.NEGATIVE_INFINITY;
-  let lastError = '';
-  let inflight: Promise<void> | undefined;
+class RemoteKeySet {
+  readonly #url: URL;
+  readonly #o: { readonly [K in keyof typeof JWKS_DEFAULTS]: number };
+  readonly #now: () => number;
+  readonly #fetch: FetchFn;
+  #current: { getKey: JWTVerifyGetKey; fetchedAt: number } | undefined;
+  #lastAttempt = Number.NEGATIVE_INFINITY;
+  #failures = 0;
+  #notBefore = Number.NEGATIVE_INFINITY;
+  #lastError = '';
+  #inflight: Promise<void> | undefined;
 
-  /** One fetch at a time; a failure is recorded (backoff), never thrown: callers look at `current`. */
-  function refresh(): Promise<void> {
-    inflight ??= (async () => {
-      lastAttempt = now();
-      try {
-        const getKey = await fetchKeySet(fetchFn, url, timeoutMs, maxBytes, maxKeys);
-        current = { getKey, fetchedAt: now() };
-        failures = 0;
-        notBefore = Number.NEGATIVE_INFINITY;
-      } catch (e) {
-        failures += 1;
-        notBefore = now() + Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (failures - 1));
-        lastError = e instanceof Error && e.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : e instanceof Error ? e.message : 'fetch failed';
-      } finally {
-        inflight = undefined;
-      }
-    })();
-    return inflight;
+  constructor(url: URL, o: RemoteJwksOptions) {
+    this.#url = url;
+    this.#o = {
+      cooldownMs: o.cooldownMs ?? JWKS_DEFAULTS.cooldownMs,
+      cacheMaxAgeMs: o.cacheMaxAgeMs ?? JWKS_DEFAULTS.cacheMaxAgeMs,
+      timeoutMs: o.timeoutMs ?? JWKS_DEFAULTS.timeoutMs,
+      maxStaleMs: o.maxStaleMs ?? JWKS_DEFAULTS.maxStaleMs,
+      maxBytes: o.maxBytes ?? JWKS_DEFAULTS.maxBytes,
+      maxKeys: o.maxKeys ?? JWKS_DEFAULTS.maxKeys,
+    };
+    const names: Record<string, string> = { cacheMaxAgeMs: 'maxAgeMs' };
+    for (const [name, v] of Object.entries(this.#o))
+      if (!Number.isFinite(v) || v < 0) throw new TypeError(`remote JWKS: ${names[name] ?? name} must be a finite number >= 0`);
+    this.#now = o.now ?? Date.now;
+    this.#fetch = o.fetch ?? ((input, init) => fetch(input, init));
   }
 
-  const unavailable = (): JwtProfileError =>
-    new JwtProfileError('key_unavailable', `the key set cannot be fetched (${lastError || 'not fetched yet'}); next attempt in ${Math.max(0, Math.ceil((notBefore - now()) / 1000))} s`);
+  /** One fetch at a time; a failure is recorded (backoff), never thrown: callers look at the current set. */
+  #refresh(): Promise<void> {
+    this.#inflight ??= (async () => {
+      this.#lastAttempt = this.#now();
+      const { timeoutMs, maxBytes, maxKeys } = this.#o;
+      try {
+        const getKey = await fetchKeySet(this.#fetch, this.#url, timeoutMs, maxBytes, maxKeys);
+        this.#current = { getKey, fetchedAt: this.#now() };
+        this.#failures = 0;
+        this.#notBefore = Number.NEGATIVE_INFINITY;
+      } catch (e) {
+        this.#failures += 1;
+        this.#notBefore = this.#now() + Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (this.#failures - 1));
+        this.#lastError = e instanceof Error && e.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : e instanceof Error ? e.message : 'fetch failed';
+      } finally {
+        this.#inflight = undefined;
+      }
+    })();
+    return this.#inflight;
+  }
 
-  const mayFetch = (): boolean => now() >= notBefore;
+  #unavailable(): JwtProfileError {
+    const wait = Math.max(0, Math.ceil((this.#notBefore - this.#now()) / 1000));
+    return new JwtProfileError('key_unavailable', `the key set cannot be fetched (${this.#lastError || 'not fetched yet'}); next attempt in ${wait} s`);
+  }
 
-  return async (header: CompactJWSHeaderParameters, input: FlattenedJWSInput) => {
-    if (current === undefined || now() - current.fetchedAt > maxAgeMs + maxStaleMs) {
+  #mayFetch(): boolean {
+    return this.#now() >= this.#notBefore;
+  }
+
+  #age(): number {
+    return this.#current === undefined ? Number.POSITIVE_INFINITY : this.#now() - this.#current.fetchedAt;
+  }
+
+  /** The set to use now: fetched first when there is none usable, refreshed in the background when old. */
+  async #usable(): Promise<JWTVerifyGetKey> {
+    const bound = this.#o.cacheMaxAgeMs + this.#o.maxStaleMs;
+    if (this.#age() > bound) {
       // nothing usable (never fetched, or stale beyond the bound): a fetch must succeed first
-      if (inflight !== undefined) await inflight;
-      else if (mayFetch()) await refresh();
-      if (current === undefined || now() - current.fetchedAt > maxAgeMs + maxStaleMs) throw unavailable();
-    } else if (now() - current.fetchedAt > maxAgeMs && inflight === undefined && mayFetch()) {
-      void refresh(); // stale but within the bound: serve it, refresh in the background
+      if (this.#inflight !== undefined) await this.#inflight;
+      else if (this.#mayFetch()) await this.#refresh();
+      if (this.#current === undefined || this.#age() > bound) throw this.#unavailable();
+    } else if (this.#age() > this.#o.cacheMaxAgeMs && this.#inflight === undefined && this.#mayFetch()) {
+      void this.#refresh(); // stale but within the bound: serve it, refresh in the background
     }
+    return this.#current!.getKey;
+  }
+
+  async getKey(header: CompactJWSHeaderParameters, input: FlattenedJWSInput): Promise<Awaited<ReturnType<JWTVerifyGetKey>>> {
+    const getKey = await this.#usable();
     try {
-      return await current.getKey(header, input);
+      return await getKey(header, input);
     } catch (e) {
       if (!(e instanceof errors.JWKSNoMatchingKey)) throw e;
       // an unknown kid: perhaps a new key. Refetch at most once per cool-down, never during a backoff.
-      if (inflight !== undefined) await inflight;
-      else if (now() - lastAttempt >= cooldownMs && mayFetch()) await refresh();
-      if (failures > 0) throw unavailable(); // the set could not be refreshed: this kid may be a key we cannot see
-      return current.getKey(header, input);
+      if (this.#inflight !== undefined) await this.#inflight;
+      else if (this.#now() - this.#lastAttempt >= this.#o.cooldownMs && this.#mayFetch()) await this.#refresh();
+      if (this.#failures > 0) throw this.#unavailable(); // the set could not be refreshed: this kid may be a key we cannot see
+      return this.#current!.getKey(header, input);
     }
-  };
+  }
 }
