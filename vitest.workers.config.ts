@@ -16,7 +16,7 @@ import { readPolicyDir } from './src/policy/fs.node.js';
 import { createEngine, type CheckInput, type CheckResult, type PlanInput, type PlanResult } from './src/policy/index.js';
 import { runTestSuites } from './src/policy/testrunner.js';
 import { authorizationCodeLogin, revokeAtProvider } from './examples/oidc-provider/provider.node.js';
-import { CHAT, MCP_JWT, MCP_OPAQUE, startOidcWorld } from './test/idp/oidc-world.js';
+import { CHAT, MCP_JWT, MCP_OPAQUE, startOidcWorld } from './test/helpers/world-oidc.js';
 
 const ISSUER = 'https://tts.test';
 const IDP = 'https://idp.test';

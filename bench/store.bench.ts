@@ -27,6 +27,7 @@ import { buildNode, startNode, type BatonNode, type RunningNode } from '../src/n
 import { warmAndRun, type LoadResult } from './lib/autocannon.js';
 import { fmt, machineLine, passMiss, pct, printTable, type Cell } from './lib/table.js';
 import { measureAsync, type Measurement } from './lib/timing.js';
+import { freePort } from '../test/helpers/net.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N = 2000;
@@ -52,17 +53,6 @@ function answers(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boo
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function redisForBench(): Promise<{ url: string; child?: ChildProcess }> {
   const given = process.env.BATON_BENCH_REDIS_URL || process.env.BATON_TEST_REDIS_URL;

@@ -17,10 +17,10 @@ import { MemoryStore } from '../src/store/memory.js';
 import { authorize, createVerifier } from '../src/verify/index.node.js';
 import { fmt, machineLine, passMiss, pct, printTable } from './lib/table.js';
 import { measureAsync, measureSync, settle, type Measurement } from './lib/timing.js';
+import { TRUST_DOMAIN } from '../test/helpers/names.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 1000);
-const TRUST_DOMAIN = 'support.example';
 const ISSUER = 'https://tts.support.example';
 
 const jwk = await generateSigningJwk('EdDSA');

@@ -25,6 +25,7 @@ import { createApp } from '../src/server/app.js';
 import { MemoryStore } from '../src/store/memory.js';
 import { runAutocannon, type LoadResult } from './lib/autocannon.js';
 import { fmt, machineLine, printTable, type Cell } from './lib/table.js';
+import { freePort } from '../test/helpers/net.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -104,14 +105,6 @@ const nodeResult = await load(nodeBase);
 await new Promise<void>((r) => server.close(() => r()));
 
 // ---------------------------------------------------------------- 2./3. wrangler dev (local workerd)
-async function freePort(): Promise<number> {
-  const s = await new Promise<ServerType>((ok) => {
-    const x = serve({ fetch: () => new Response(), port: 0, hostname: '127.0.0.1' }, () => ok(x));
-  });
-  const p = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 async function withWranglerDev<T>(store: 'memory' | 'durable-object', run: (base: string) => Promise<T>): Promise<T> {
   const port = await freePort();

@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { loadConfigFile } from '../../src/config/load.node.js';
 import { commandTable, main } from '../../src/cli/main.js';
 import { startNode } from '../../src/node.js';
-import { freePort } from '../helpers/idp.js';
+import { freePort } from '../helpers/net.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 let work: string;

@@ -16,10 +16,10 @@
  */
 import * as fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  basic, IDP, ISSUER, JWT_BEARER, jwtsIn, LINE_BREAKS, MCP_AUD, publicJwkOf, SCALE, SECRET, SEED, signRaw, startFuzzWorld, startHttp,
-  TOKEN_EXCHANGE, TRUST_DOMAIN, TT, type FuzzWorld,
-} from './harness.js';
+import { CLIENT_ASSERTION_JWT, GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_JWT, TT_REFRESH_TOKEN, TT_SELF_SIGNED, TT_TXN_TOKEN, TT_UNSIGNED_JSON } from '../../src/txn/index.js';
+import { claimsOf, jwtsIn, LINE_BREAKS } from '../helpers/jwt.js';
+import { basic, TRUST_DOMAIN } from '../helpers/names.js';
+import { type FuzzWorld, IDP, ISSUER, MCP_AUD, publicJwkOf, SCALE, SECRET, SEED, signRaw, startFuzzWorld, startHttp } from '../helpers/world-fuzz.js';
 
 let w: FuzzWorld;
 let http: Awaited<ReturnType<typeof startHttp>> | undefined;
@@ -218,17 +218,17 @@ const KNOWN_PARAMS = ['grant_type', 'requested_token_type', 'audience', 'scope',
 /** Interesting, marker-free values for each parameter (the subject token is filled in per case). */
 function validValues(subject: string): Record<string, string[]> {
   return {
-    grant_type: [TOKEN_EXCHANGE, 'client_credentials', ''],
-    requested_token_type: [TT.txn, TT.access, 'urn:ietf:params:oauth:token-type:txn-token'],
+    grant_type: [GRANT_TOKEN_EXCHANGE, 'client_credentials', ''],
+    requested_token_type: [TT_TXN_TOKEN, TT_ACCESS_TOKEN, 'urn:ietf:params:oauth:token-type:txn-token'],
     audience: [TRUST_DOMAIN, 'other.example', ''],
     scope: ['tickets:read', 'tickets:read orders:read', 'orders:refund', 'constructor __proto__ toString', '   ', 'tickets'],
     subject_token: [subject, JSON.stringify({ sub: 'bob', scope: 'tickets:read' }), 'opaque'],
-    subject_token_type: Object.values(TT),
+    subject_token_type: [TT_TXN_TOKEN, TT_ACCESS_TOKEN, TT_JWT, TT_ID_TOKEN, TT_SELF_SIGNED, TT_UNSIGNED_JSON, TT_REFRESH_TOKEN],
     request_details: ['{"tool":"get_ticket","ticket_id":"T-1"}', '[]', 'null', '{"tool":', `{"tool":${'['.repeat(3000)}${']'.repeat(3000)}}`, JSON.stringify({ tool: 'x'.repeat(15_000) })],
     request_context: ['{"channel":"chat","req_ip":"6.6.6.6"}', '"x"'],
     client_id: ['agent', 'poster', 'jwt', 'nobody'],
     client_secret: [SECRET, 'wrong-secret-value'],
-    client_assertion_type: [JWT_BEARER, 'urn:other'],
+    client_assertion_type: [CLIENT_ASSERTION_JWT, 'urn:other'],
     client_assertion: ['a.b.c', ''],
     actor_token: ['x'],
     resource: ['https://r.example'],
@@ -255,7 +255,7 @@ function formCase(subject: string): fc.Arbitrary<FormCase> {
   });
   /** a valid exchange, then edits (drop, replace, duplicate, add): reaches deep into the pipeline */
   const validBase: Array<[Val, Val]> = [
-    ['grant_type', TOKEN_EXCHANGE], ['requested_token_type', TT.txn], ['audience', TRUST_DOMAIN], ['scope', 'tickets:read'], ['subject_token', subject], ['subject_token_type', TT.access],
+    ['grant_type', GRANT_TOKEN_EXCHANGE], ['requested_token_type', TT_TXN_TOKEN], ['audience', TRUST_DOMAIN], ['scope', 'tickets:read'], ['subject_token', subject], ['subject_token_type', TT_ACCESS_TOKEN],
   ].map(([k, v]) => [plain(k!), plain(v!)]);
   const edited = fc
     .tuple(fc.array(fc.nat({ max: validBase.length - 1 }), { maxLength: 2 }), fc.array(entry, { maxLength: 3 }), fc.boolean())
@@ -372,15 +372,15 @@ describe('issue 10 finding 4: fuzz', () => {
           c.kind === 'unsigned'
             ? { token: objectText(base.payload, c.edits, 'payload'), intact: true }
             : mutatedJws(base.key, base.header, base.payload, c.edits, c.mode, c.wholeHeader ?? undefined);
-        const tt = c.kind === 'access' ? TT.access : c.kind === 'jwt' ? TT.jwt : c.kind === 'id' ? TT.id : c.kind === 'self' ? TT.self : c.kind === 'txn' ? TT.txn : TT.unsigned;
+        const tt = c.kind === 'access' ? TT_ACCESS_TOKEN : c.kind === 'jwt' ? TT_JWT : c.kind === 'id' ? TT_ID_TOKEN : c.kind === 'self' ? TT_SELF_SIGNED : c.kind === 'txn' ? TT_TXN_TOKEN : TT_UNSIGNED_JSON;
         const client = c.kind === 'self' ? 'jwt' : c.kind === 'txn' ? 'hop' : 'agent';
-        const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE, requested_token_type: TT.txn, audience: TRUST_DOMAIN, scope: c.scope, subject_token: token, subject_token_type: tt });
+        const form = new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, requested_token_type: TT_TXN_TOKEN, audience: TRUST_DOMAIN, scope: c.scope, subject_token: token, subject_token_type: tt });
         if (c.details !== null) form.set('request_details', c.details);
         const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
         let credential = SECRET;
         if (client === 'jwt') {
           credential = assertion(crypto.randomUUID());
-          form.set('client_assertion_type', JWT_BEARER);
+          form.set('client_assertion_type', CLIENT_ASSERTION_JWT);
           form.set('client_assertion', credential);
         } else headers.authorization = basic(client, SECRET);
         const n = w.lines.tts.length;
@@ -409,13 +409,13 @@ describe('issue 10 finding 4: fuzz', () => {
         count('client assertions');
         const t = now();
         const { token, intact } = mutatedJws(w.clientKey, { alg: 'EdDSA', kid: 'client-1' }, { iss: 'jwt', sub: 'jwt', aud: ISSUER, iat: t, exp: t + 60, jti: c.jti }, c.edits, c.mode, c.wholeHeader ?? undefined);
-        const form = new URLSearchParams({ grant_type: TOKEN_EXCHANGE, requested_token_type: TT.txn, audience: TRUST_DOMAIN, scope: 'tickets:read', subject_token: subject, subject_token_type: TT.access, client_assertion_type: JWT_BEARER, client_assertion: token });
+        const form = new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, requested_token_type: TT_TXN_TOKEN, audience: TRUST_DOMAIN, scope: 'tickets:read', subject_token: subject, subject_token_type: TT_ACCESS_TOKEN, client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: token });
         const n = w.lines.tts.length;
         const a = await postInProcess('/token', form.toString(), { 'content-type': 'application/x-www-form-urlencoded' });
         check(a, editMarkers(c.edits), [token, subject], w.lines.tts.slice(n));
         if (a.status === 200) {
           expect(intact, 'an assertion whose signature does not match was accepted').toBe(true);
-          const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { aud?: unknown };
+          const claims = claimsOf(token) as { aud?: unknown };
           expect(claims.aud, 'an assertion whose aud is not one string was accepted (T-08)').toBe(ISSUER);
           expect(await verifierAccepts((JSON.parse(a.text) as { access_token: string }).access_token)).toBe(true);
         } else if (!intact) expect([400, 401]).toContain(a.status);

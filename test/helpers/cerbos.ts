@@ -2,11 +2,11 @@
 // `cerbos server` on loopback with a generated config, and ask it CheckResources and PlanResources questions over HTTP.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { freePort } from './net.js';
 
 export const CERBOS_VERSION = '0.55.0';
 const script = fileURLToPath(new URL('../../scripts/cerbos-binary.mjs', import.meta.url));
@@ -26,18 +26,6 @@ export function cerbosBinary(): CerbosBinary {
   return cachedBinary;
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface CerbosPrincipal {
   id: string;

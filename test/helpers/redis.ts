@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createConnection, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
+import { freePort } from './net.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -92,19 +93,6 @@ function answers(host: string, port: number, timeoutMs: number): Promise<boolean
   });
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 /** Whether a `redis-server` binary can be run. */
 export function hasRedisServer(): Promise<boolean> {
@@ -179,15 +167,6 @@ export async function startPrivateRedis(options: { port?: number; args?: string[
   };
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes; returns the last result. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 20): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= end) return false;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
 
 export interface TcpProxy {
   readonly port: number;

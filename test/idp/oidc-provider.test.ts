@@ -4,12 +4,9 @@
 // The TTS is configured with the provider's issuer alone: JWKS and introspection endpoint are discovered.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizationCodeLogin, clientCredentialsToken, revokeAtProvider } from '../../examples/oidc-provider/provider.node.js';
-import { decodePart, type TestTts } from '../helpers/idp.js';
-import { expectRefusal } from '../tts/fixture.js';
-import {
-  BATCH, BILLING, BILLING_OPAQUE, CHAT, MCP_JWT, MCP_OPAQUE, MCP_SHORT, MCP_SHORT_OPAQUE, REPORTS_MCP,
-  exchangeAs, providerIssuer, startBaton, startOidcWorld, txnClaims, type OidcWorld,
-} from './oidc-world.js';
+import { claimsOf, headerOf } from '../helpers/jwt.js';
+import { expectRefusal, type TestTts } from '../helpers/tts.js';
+import { BATCH, BILLING, BILLING_OPAQUE, CHAT, exchangeAs, MCP_JWT, MCP_OPAQUE, MCP_SHORT, MCP_SHORT_OPAQUE, type OidcWorld, providerIssuer, REPORTS_MCP, startBaton, startOidcWorld, txnClaims } from '../helpers/world-oidc.js';
 
 const login = (w: OidcWorld, resource: string, o: { account?: string; scope?: string } = {}) =>
   authorizationCodeLogin({ issuer: w.op.issuer, client: CHAT, login: o.account ?? 'alice', scope: o.scope ?? 'openid email tickets orders', resource });
@@ -33,8 +30,8 @@ describe('oidc-provider: authorization code flow, JWT access tokens (RFC 9068, R
     expect(tokens.visited.map((v) => v.replace(/\/[\w-]{10,}$/, '/:uid'))).toEqual([
       'GET /auth', 'GET /interaction/:uid', 'POST /interaction/:uid', 'GET /auth/:uid', 'GET /interaction/:uid', 'POST /interaction/:uid', 'GET /auth/:uid',
     ]);
-    const header = decodePart(tokens.access_token, 0);
-    const at = decodePart(tokens.access_token, 1);
+    const header = headerOf(tokens.access_token);
+    const at = claimsOf(tokens.access_token);
     expect(header).toMatchObject({ typ: 'at+jwt', alg: 'RS256' });
     expect(at).toMatchObject({ iss: world.op.issuer, aud: MCP_JWT, sub: 'alice', client_id: CHAT.client_id, scope: 'tickets orders', roles: ['user', 'vip'] });
 
@@ -54,16 +51,16 @@ describe('oidc-provider: authorization code flow, JWT access tokens (RFC 9068, R
 
   it('T-09 refuses a token for another resource (wrong audience): the audience is not accepted', async () => {
     const tokens = await login(world, BILLING);
-    expect(decodePart(tokens.access_token, 1).aud).toBe(BILLING);
+    expect(claimsOf(tokens.access_token).aud).toBe(BILLING);
     const r = await exchangeAs(tts, 'mcp-support-agent', tokens.access_token);
-    expectRefusal(r, 400, 'invalid_request', [tokens.access_token]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.wrong_audience', [tokens.access_token]);
     expect(JSON.parse(r.text).error_description).toBe('subject token audience is not accepted');
   });
 
   it('T-11 refuses the wrong workload: a token issued to the support MCP server, presented by the reports agent', async () => {
     const tokens = await login(world, MCP_JWT);
     const r = await exchangeAs(tts, 'reports-agent', tokens.access_token);
-    expectRefusal(r, 400, 'invalid_request', [tokens.access_token]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.not_entitled', [tokens.access_token]);
     expect(JSON.parse(r.text).error_description).toBe('this workload may not exchange a subject token with this audience');
     // and the other way round: the reports agent may exchange a token issued to the reports MCP server
     const own = await login(world, REPORTS_MCP);
@@ -74,11 +71,11 @@ describe('oidc-provider: authorization code flow, JWT access tokens (RFC 9068, R
     const strict = await startBaton(world.op, { clockSkew: 0 });
     try {
       const tokens = await login(world, MCP_SHORT);
-      const at = decodePart(tokens.access_token, 1);
+      const at = claimsOf(tokens.access_token);
       expect((at.exp as number) - (at.iat as number)).toBe(1);
       await new Promise((r) => setTimeout(r, Math.max(0, (at.exp as number) * 1000 - Date.now()) + 1100));
       const r = await exchangeAs(strict, 'mcp-support-agent', tokens.access_token);
-      expectRefusal(r, 400, 'invalid_request', [tokens.access_token]);
+      expectRefusal(r, 400, 'invalid_request', 'subject.expired', [tokens.access_token]);
       expect(JSON.parse(r.text).error_description).toBe('subject token is expired');
     } finally {
       await strict.close();
@@ -89,7 +86,7 @@ describe('oidc-provider: authorization code flow, JWT access tokens (RFC 9068, R
     const tokens = await login(world, MCP_JWT);
     expect(tokens.id_token).toBeDefined();
     const r = await exchangeAs(tts, 'mcp-support-agent', tokens.id_token!);
-    expectRefusal(r, 400, 'invalid_request', [tokens.id_token!]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.wrong_type', [tokens.id_token!]);
     expect(JSON.parse(r.text).error_description).toMatch(/^subject token type header not accepted/);
   });
 });
@@ -109,21 +106,21 @@ describe('oidc-provider: opaque access tokens through its introspection endpoint
     expect((await exchangeAs(tts, 'mcp-support-agent', tokens.access_token)).ok).toBeDefined();
     await revokeAtProvider(world.op.issuer, CHAT.client_id, CHAT.client_secret, tokens.access_token);
     const r = await exchangeAs(tts, 'mcp-support-agent', tokens.access_token);
-    expectRefusal(r, 400, 'invalid_request', [tokens.access_token]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.inactive', [tokens.access_token]);
     expect(JSON.parse(r.text).error_description).toBe('subject token is not active (introspection)');
   });
 
   it('T-09 refuses an opaque token for another resource (the introspected aud is not accepted)', async () => {
     const tokens = await login(world, BILLING_OPAQUE);
     const r = await exchangeAs(tts, 'mcp-support-agent', tokens.access_token);
-    expectRefusal(r, 400, 'invalid_request', [tokens.access_token]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.wrong_audience', [tokens.access_token]);
     expect(JSON.parse(r.text).error_description).toBe('subject token audience is not accepted');
   });
 
   it('T-11 refuses an opaque token of the support MCP server presented by the reports agent', async () => {
     const tokens = await login(world, MCP_OPAQUE);
     const r = await exchangeAs(tts, 'reports-agent', tokens.access_token);
-    expectRefusal(r, 400, 'invalid_request', [tokens.access_token]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.not_entitled', [tokens.access_token]);
     expect(JSON.parse(r.text).error_description).toBe('this workload may not exchange a subject token with this audience');
   });
 
@@ -131,7 +128,7 @@ describe('oidc-provider: opaque access tokens through its introspection endpoint
     const tokens = await login(world, MCP_SHORT_OPAQUE);
     await new Promise((r) => setTimeout(r, 2100));
     const r = await exchangeAs(tts, 'mcp-support-agent', tokens.access_token);
-    expectRefusal(r, 400, 'invalid_request', [tokens.access_token]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.inactive', [tokens.access_token]);
     expect(JSON.parse(r.text).error_description).toBe('subject token is not active (introspection)');
   });
 
@@ -139,7 +136,7 @@ describe('oidc-provider: opaque access tokens through its introspection endpoint
     const tokens = await login(world, MCP_OPAQUE, { scope: 'openid offline_access tickets orders' });
     expect(tokens.refresh_token).toBeDefined();
     const r = await exchangeAs(tts, 'mcp-support-agent', tokens.refresh_token!);
-    expectRefusal(r, 400, 'invalid_request', [tokens.refresh_token!]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.wrong_audience', [tokens.refresh_token!]);
     expect(JSON.parse(r.text).error_description).toBe('subject token audience is not accepted');
   });
 });
@@ -147,7 +144,7 @@ describe('oidc-provider: opaque access tokens through its introspection endpoint
 describe('oidc-provider: client credentials', () => {
   it('T-09 a JWT access token of the client credentials grant: the client is the subject', async () => {
     const t = await clientCredentialsToken(world.op.issuer, BATCH.client_id, BATCH.client_secret, { scope: 'tickets', resource: MCP_JWT });
-    expect(decodePart(t.access_token, 0).typ).toBe('at+jwt');
+    expect(headerOf(t.access_token).typ).toBe('at+jwt');
     const txn = txnClaims(await exchangeAs(tts, 'mcp-support-agent', t.access_token));
     expect(txn).toMatchObject({ sub: BATCH.client_id, scope: 'tickets:read', tctx: { roles: ['user'], attr: {} } });
   });
@@ -158,7 +155,7 @@ describe('oidc-provider: client credentials', () => {
     const subOnly = await startBaton(world.op, { issuer: { ...providerIssuer(world.op), subjectClaim: 'sub' } });
     try {
       const r = await exchangeAs(subOnly, 'mcp-support-agent', t.access_token);
-      expectRefusal(r, 400, 'invalid_request', [t.access_token]);
+      expectRefusal(r, 400, 'invalid_request', 'subject.no_sub', [t.access_token]);
       expect(JSON.parse(r.text).error_description).toBe('the subject token names no subject (sub)');
     } finally {
       await subOnly.close();

@@ -11,8 +11,10 @@ import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { substituteEnv, type ConfigInput } from '../../src/config/schema.js';
-import { decodePart, o4wExchange, startTts, TT_TXN, type TestTts } from '../helpers/idp.js';
-import { expectRefusal } from '../tts/fixture.js';
+import { TT_TXN_TOKEN } from '../../src/txn/index.js';
+import { claimsOf, headerOf } from '../helpers/jwt.js';
+import type { RefusalReason } from '../../src/exchange/index.js';
+import { expectRefusal, o4wExchange, startTts, type TestTts } from '../helpers/tts.js';
 
 const DOC = new URL('../../docs/idp-recipes.md', import.meta.url);
 const RECIPES = ['okta', 'auth0', 'entra-v2', 'entra-v1', 'keycloak', 'google'];
@@ -113,7 +115,7 @@ describe.each(RECIPES)('recipe %s (docs/idp-recipes.md)', (name) => {
   /** the exchange of the recipe's `json exchange=` block, by mcp-support-agent (oauth4webapi over HTTP) */
   const exchangeAt = (tts: TestTts, subject: string) =>
     o4wExchange(tts.as, 'mcp-support-agent', oauth.ClientSecretBasic(SECRET), {
-      requested_token_type: TT_TXN,
+      requested_token_type: TT_TXN_TOKEN,
       audience: 'support.example',
       scope: exchange.scope,
       subject_token: subject,
@@ -130,10 +132,10 @@ describe.each(RECIPES)('recipe %s (docs/idp-recipes.md)', (name) => {
     try {
       await keyFor(token.header.kid as string);
       const subject = await sign(token);
-      expect(decodePart(subject, 0)).toEqual(token.header); // the provider's header, byte for byte in meaning
+      expect(headerOf(subject)).toEqual(token.header); // the provider's header, byte for byte in meaning
       const r = await exchangeAt(tts, subject);
       expect(r.ok, r.text).toBeDefined();
-      const txn = decodePart(r.ok!.access_token, 1);
+      const txn = claimsOf(r.ok!.access_token);
       expect(txn).toMatchObject(exchange.txn_token);
       expect(txn.tctx).toMatchObject({ roles: (exchange.txn_token.tctx as { roles: unknown }).roles }); // roles exactly, in order
       expect((txn.tctx as { roles: unknown[] }).roles).toEqual((exchange.txn_token.tctx as { roles: unknown[] }).roles);
@@ -148,13 +150,21 @@ describe.each(RECIPES)('recipe %s (docs/idp-recipes.md)', (name) => {
     try {
       const subject = await sign(token, refusal.change);
       const r = await exchangeAt(tts, subject);
-      expectRefusal(r, 400, 'invalid_request', [subject, SECRET]);
+      expectRefusal(r, 400, 'invalid_request', reasonOf(refusal.error_description), [subject, SECRET]);
       expect(JSON.parse(r.text).error_description).toBe(refusal.error_description);
     } finally {
       await tts.close();
     }
   });
 });
+
+/** The reason code each documented refusal is logged with (the recipes name the description the caller gets). */
+function reasonOf(description: string): RefusalReason {
+  if (description === 'subject token audience is not accepted') return 'subject.wrong_audience';
+  if (description.startsWith('the subject token carries no scope')) return 'subject.no_scope';
+  if (/^the subject token's \S+ claim does not have a required value$/.test(description)) return 'subject.required_claim';
+  throw new Error(`no reason code known for the refusal "${description}"`);
+}
 
 it('docs/idp-recipes.md has no recipe this test does not run', () => {
   const named = [...doc.keys()].filter((k) => k.startsWith('yaml recipe=')).map((k) => k.slice('yaml recipe='.length));

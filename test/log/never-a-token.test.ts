@@ -11,22 +11,14 @@ import { clientSecret, createTokenExchangeClient } from '../../src/client/index.
 import { createDecisionLogger, MAX_LOG_STRING, memorySink, renderDecisionLine } from '../../src/log/index.js';
 import { createBatonMcp } from '../../src/mcp/index.js';
 import { authorize, createVerifier, type Verifier } from '../../src/verify/index.js';
-import { basic, exchangeParams, o4wExchange, rawPost, tamperPayload, TOKEN_EXCHANGE, TT_TXN, TT_UNSIGNED } from '../helpers/idp.js';
-import { SECRETS, startWorld, TRUST_DOMAIN, type World } from '../tts/fixture.js';
-import { loadEngine } from '../verify/fixture.js';
+import { GRANT_TOKEN_EXCHANGE, TT_TXN_TOKEN, TT_UNSIGNED_JSON } from '../../src/txn/index.js';
+import { jwtsIn, LINE_BREAKS, tamperPayload } from '../helpers/jwt.js';
+import { basic, TRUST_DOMAIN } from '../helpers/names.js';
+import { exchangeParams, o4wExchange, rawPost } from '../helpers/tts.js';
+import { SECRETS, startWorld, type World } from '../helpers/world-tts.js';
+import { loadEngine } from '../helpers/world-verify.js';
 
-/** Line-breaking characters a line-based reader may split on. */
-const BREAKS = /[\n\r\u2028\u2029\u0085\u000b\u000c]/;
 
-/** Every compact JWS/JWE in `text`: dot-separated base64url segments whose first decodes to a JSON object. */
-function jwtsIn(text: string): string[] {
-  const out: string[] = [];
-  for (const m of text.matchAll(/[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){2,}/g)) {
-    const head = Buffer.from(m[0].split('.')[0]!, 'base64url').toString('latin1');
-    if (/^\s*\{/.test(head)) out.push(m[0]);
-  }
-  return out;
-}
 
 /** What the log must never hold: each credential whole, and each long segment of it (a JWT's payload or signature). */
 function expectNoCredential(texts: readonly string[], credentials: readonly string[]): void {
@@ -44,7 +36,7 @@ function expectNoCredential(texts: readonly string[], credentials: readonly stri
 /** One line each, valid JSON, no raw line break of any kind. */
 function expectOneLineEach(lines: readonly string[]): void {
   for (const l of lines) {
-    expect(BREAKS.test(l), JSON.stringify(l.slice(0, 200))).toBe(false);
+    expect(LINE_BREAKS.test(l), JSON.stringify(l.slice(0, 200))).toBe(false);
     expect(() => JSON.parse(l)).not.toThrow();
   }
 }
@@ -75,7 +67,7 @@ describe('issue 10 finding 5: never a token in the decision log, on every path',
       issued = ok.ok!.access_token;
       await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(subject, { scope: 'admin' }));
       await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(forged));
-      await rawPost(w.tts.url, new URLSearchParams({ grant_type: TOKEN_EXCHANGE, ...exchangeParams(subject) }), { authorization: basic('mcp-support-agent', 'wrong-secret-123') });
+      await rawPost(w.tts.url, new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, ...exchangeParams(subject) }), { authorization: basic('mcp-support-agent', 'wrong-secret-123') });
     });
     expect(entries.map((e) => (e as { effect: string }).effect)).toEqual(['grant', 'deny', 'deny', 'deny']);
     expectOneLineEach(lines);
@@ -86,9 +78,9 @@ describe('issue 10 finding 5: never a token in the decision log, on every path',
     const first = (await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(await w.idp.mint()))).ok!.access_token;
     let second = '';
     const { lines, entries } = await ttsLog(async () => {
-      second = (await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(first, { subject_token_type: TT_TXN }))).ok!.access_token;
-      await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(second, { subject_token_type: TT_TXN, scope: 'orders:refund' }));
-      await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(tamperPayload(second, (c) => ({ ...c, sub: 'bob' })), { subject_token_type: TT_TXN }));
+      second = (await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(first, { subject_token_type: TT_TXN_TOKEN }))).ok!.access_token;
+      await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(second, { subject_token_type: TT_TXN_TOKEN, scope: 'orders:refund' }));
+      await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(tamperPayload(second, (c) => ({ ...c, sub: 'bob' })), { subject_token_type: TT_TXN_TOKEN }));
     });
     expect(entries).toMatchObject([{ event: 'replace', effect: 'grant' }, { event: 'replace', effect: 'deny' }, { event: 'replace', effect: 'deny' }]);
     expectOneLineEach(lines);
@@ -177,6 +169,7 @@ describe('issue 10 finding 5: never a token in the decision log, on every path',
     expect((await refund({}, extra)).isError).toBe(true);
     expect((await getTicket({ ticket_id: 'T-1' }, {})).isError).toBe(true);
     expect(sink.records.map((r) => r.effect)).toEqual(['grant', 'deny', 'deny']);
+    expect(sink.records.map((r) => r.reason_code)).toEqual([undefined, 'mcp.exchange_refused', 'mcp.unauthenticated']);
     expectOneLineEach(sink.lines);
     expectNoCredential([...sink.lines, JSON.stringify(sink.records)], [userToken, seen, SECRETS.agent]);
   });
@@ -187,7 +180,7 @@ describe('issue 10 finding 5: bounded, escaped fields', () => {
     const subject = await w.idp.mint();
     const audience = `${'a'.repeat(30_000)} ${subject} ${'b'.repeat(30_000)}`;
     const { lines, entries } = await ttsLog(async () => {
-      const r = await rawPost(w.tts.url, new URLSearchParams({ grant_type: TOKEN_EXCHANGE, ...exchangeParams(subject, { audience }) }), { authorization: basic('mcp-support-agent', 'not-the-secret') });
+      const r = await rawPost(w.tts.url, new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, ...exchangeParams(subject, { audience }) }), { authorization: basic('mcp-support-agent', 'not-the-secret') });
       expect(r.response.status).toBe(401);
     });
     expect(entries).toEqual([{ time: expect.any(String), hop: 'tts', event: 'exchange', effect: 'deny', error: 'invalid_client', reason: 'client authentication failed', reason_code: 'client.secret_mismatch' }]);
@@ -212,7 +205,7 @@ describe('issue 10 finding 5: bounded, escaped fields', () => {
     const sub = 'alice\u2028{"hop":"tts","effect":"grant"}\u2029\u0085\u000b\u000c\r\n\u202e\u200b\u007f\u009b[2J';
     const unsigned = JSON.stringify({ sub, scope: 'tickets:read' });
     const { lines } = await ttsLog(async () => {
-      const r = await o4wExchange(w.tts.as, 'unsigned-ok', w.auth.unsigned, exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED }));
+      const r = await o4wExchange(w.tts.as, 'unsigned-ok', w.auth.unsigned, exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED_JSON }));
       expect(r.response.status, r.text).toBe(200);
     });
     expect(lines).toHaveLength(1);

@@ -9,6 +9,8 @@ import { clientSecret, createTokenExchangeClient, privateKeyJwt, TokenExchangeEr
 import { parseConfig } from '../../src/config/schema.js';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
 import { startNode, type RunningNode } from '../../src/node.js';
+import { claimsOf } from '../helpers/jwt.js';
+import { TT_TXN_TOKEN } from '../../src/txn/index.js';
 
 const IDP = 'https://idp.test.example';
 const AUD = 'https://mcp.test.example/mcp';
@@ -59,7 +61,7 @@ afterAll(async () => {
 const agent = () => createTokenExchangeClient({ issuer: tts.url, clientId: 'mcp-support-agent', auth: privateKeyJwt(agentJwk), trustDomain: 'support.example', allowInsecureHttp: true });
 
 describe('createTokenExchangeClient', () => {
-  it('exchanges with private_key_jwt (fresh assertion each time) and caches per subject, scope and details', async () => {
+  it('W-02 exchanges with private_key_jwt (fresh assertion each time) and caches per subject, scope and details', async () => {
     const c = agent();
     const at = await userToken();
     const a = await c.exchange({ subjectToken: at, scope: 'tickets:read', requestDetails: { tool: 'get_ticket', ticket_id: 'T-1' } });
@@ -93,7 +95,7 @@ describe('createTokenExchangeClient', () => {
     const b = await c.exchange({ subjectToken: at, scope: 'tickets:read', requestDetails: { tool: 'get_ticket', ticket_id: new Date(2_000) } });
     expect(b.cached).toBe(false);
     expect(b.txn).not.toBe(a.txn);
-    const tctx = (t: string) => (JSON.parse(Buffer.from(t.split('.')[1]!, 'base64url').toString()) as { tctx: { request_details: unknown } }).tctx;
+    const tctx = (t: string) => (claimsOf(t) as { tctx: { request_details: unknown } }).tctx;
     expect(tctx(b.token).request_details).toEqual({ tool: 'get_ticket', ticket_id: new Date(2_000).toISOString() });
     const again = await c.exchange({ subjectToken: at, scope: 'tickets:read', requestDetails: { ticket_id: new Date(2_000), tool: 'get_ticket' } });
     expect(again.cached).toBe(true);
@@ -112,7 +114,7 @@ describe('createTokenExchangeClient', () => {
     expect(again.txn).not.toBe(r.txn);
   });
 
-  it('replace() keeps txn and sub, narrows scope', async () => {
+  it('R-02 R-03 replace() keeps txn and sub, narrows scope', async () => {
     const c = agent();
     const first = await c.exchange({ subjectToken: await userToken(), scope: 'tickets:read orders:read' });
     const r = await c.replace(first.token, { scope: 'orders:read' });
@@ -120,7 +122,12 @@ describe('createTokenExchangeClient', () => {
     expect(r.sub).toBe('alice');
     expect(r.scope).toEqual(['orders:read']);
     expect(r.chain).toEqual(['mcp-support-agent', 'mcp-support-agent']);
-    await expect(c.exchange({ subjectToken: first.token, subjectTokenType: 'urn:ietf:params:oauth:token-type:txn_token', scope: 'orders:read' })).rejects.toThrow(/replace\(\)/);
+  });
+
+  it('W-03 a Txn-Token is never the workload\'s own credential: exchange() refuses one as its subject (replacing one is explicit: replace())', async () => {
+    const c = agent();
+    const first = await c.exchange({ subjectToken: await userToken(), scope: 'tickets:read' });
+    await expect(c.exchange({ subjectToken: first.token, subjectTokenType: TT_TXN_TOKEN, scope: 'tickets:read' })).rejects.toThrow(/replace\(\)/);
   });
 
   it('works with client_secret_basic', async () => {

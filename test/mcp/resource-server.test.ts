@@ -1,7 +1,7 @@
 // The MCP resource-server side (MCP authorization spec, RFC 9728, RFC 9068) and the decision logger's scrubbing.
 import { describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { createMcpResourceServer } from '../../src/mcp/index.js';
+import { createMcpResourceServer, McpAuthError } from '../../src/mcp/index.js';
 import { createDecisionLogger, memorySink } from '../../src/log/index.js';
 import { txnTokenFetch } from '../../src/mcp/tools.js';
 
@@ -41,18 +41,19 @@ describe('createMcpResourceServer', () => {
   it('401 with WWW-Authenticate resource_metadata for a missing, foreign-audience, wrong-typ, expired or untrusted token', async () => {
     const { rs, sign, req } = await setup();
     const bad = [
-      [undefined, undefined],
-      [`Bearer ${await sign({ aud: 'https://other.example/mcp' })}`, 'invalid_token'],
-      [`Bearer ${await sign({ typ: 'JWT' })}`, 'invalid_token'],
-      [`Bearer ${await sign({ typ: 'txntoken+jwt' })}`, 'invalid_token'],
-      [`Bearer ${await sign({ exp: Math.floor(Date.now() / 1000) - 600 })}`, 'invalid_token'],
-      [`Bearer ${await sign({ iss: 'https://evil.example' })}`, 'invalid_token'],
-      ['Basic YWxpY2U6cHc=', 'invalid_request'],
+      [undefined, undefined, 'token.missing'],
+      [`Bearer ${await sign({ aud: 'https://other.example/mcp' })}`, 'invalid_token', 'token.wrong_audience'],
+      [`Bearer ${await sign({ typ: 'JWT' })}`, 'invalid_token', 'token.wrong_type'],
+      [`Bearer ${await sign({ typ: 'txntoken+jwt' })}`, 'invalid_token', 'token.wrong_type'],
+      [`Bearer ${await sign({ exp: Math.floor(Date.now() / 1000) - 600 })}`, 'invalid_token', 'token.expired'],
+      [`Bearer ${await sign({ iss: 'https://evil.example' })}`, 'invalid_token', 'token.issuer_untrusted'],
+      ['Basic YWxpY2U6cHc=', 'invalid_request', 'token.authorization'],
     ] as const;
-    for (const [auth, code] of bad) {
-      const e = await rs.authenticate(req(auth)).then(() => undefined, (x: unknown) => x as { status: number; error?: string; headers: Record<string, string>; message: string });
+    for (const [auth, code, reason] of bad) {
+      const e = await rs.authenticate(req(auth)).then(() => undefined, (x: unknown) => (x instanceof McpAuthError ? x : undefined));
       expect(e?.status).toBe(401);
       expect(e?.error).toBe(code);
+      expect(e?.reason).toBe(reason);
       expect(e?.headers['WWW-Authenticate']).toMatch(/^Bearer resource_metadata="https:\/\/mcp\.example\.com\/\.well-known\/oauth-protected-resource\/mcp"/);
       if (auth !== undefined) expect(`${e?.message} ${e?.headers['WWW-Authenticate']}`).not.toContain(auth.split(' ')[1]);
     }
@@ -72,12 +73,12 @@ describe('createMcpResourceServer clock tolerance', () => {
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: 'k1' })
       .setIssuer(ISS).setSubject('alice').setAudience(RES).setIssuedAt(Math.floor(Date.now() / 1000) - 900)
       .setExpirationTime(Math.floor(Date.now() / 1000) - 600).sign(kp.privateKey);
-    await expect(rs.verifyAccessToken(expired)).rejects.toMatchObject({ status: 401, error: 'invalid_token' });
+    await expect(rs.verifyAccessToken(expired)).rejects.toMatchObject({ status: 401, error: 'invalid_token', reason: 'token.expired' });
   });
 });
 
 describe('tool fetch (no token passthrough)', () => {
-  it("sends the Txn-Token, drops Authorization, refuses to carry the user's access token", async () => {
+  it("W-03 V-10 sends the Txn-Token, drops Authorization, refuses to carry the user's access token (no passthrough)", async () => {
     const seen: Headers[] = [];
     const base = async (_i: RequestInfo | URL, init?: RequestInit) => {
       seen.push(new Headers(init?.headers));

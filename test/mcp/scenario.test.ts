@@ -76,7 +76,8 @@ describe.each(['dev', 'oidc-provider'] as const)('support-desk scenario (IdP: %s
       const denied = all.filter((r) => r.hop === 'tts' && r.event === 'exchange' && r.effect === 'deny');
       expect(denied).toMatchObject([{ requested: ['orders:refund'], error: 'invalid_scope', sub: 'alice', workload: 'mcp-support-agent' }]);
       expect(all.filter((r) => r.event === 'scope_policy')).toMatchObject([{ action: 'orders:refund', effect: 'deny', rule: 'resource.txn_token.vdefault#never-refund-via-agent' }]);
-      expect(all.filter((r) => r.event === 'tool_call' && r.tool === 'refund_order')).toMatchObject([{ effect: 'deny', error: 'invalid_scope' }]);
+      expect(all.filter((r) => r.event === 'tool_call' && r.tool === 'refund_order')).toMatchObject([{ effect: 'deny', error: 'invalid_scope', reason_code: 'mcp.exchange_refused' }]);
+      expect(denied).toMatchObject([{ reason_code: 'scope.none_granted' }]);
       expect(all.filter((r) => r.action === 'refund' && r.hop === 'orders')).toEqual([]);
       expect(result.received.filter((r) => r.path.includes('refund'))).toEqual([]);
     });

@@ -7,8 +7,7 @@
  * The decision reaches the tests through `provide('batonRedisUrl')` and `process.env.BATON_TEST_REDIS_URL`.
  */
 import type { TestProject } from 'vitest/node';
-import { hasRedisServer, pingRedis, startPrivateRedis } from '../helpers/redis.js';
-import type { PrivateRedis } from '../helpers/redis.js';
+import { hasRedisServer, pingRedis, type PrivateRedis, startPrivateRedis } from '../helpers/redis.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let url = '';

@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/store/redis.js';
 import { RevocationCache } from '../../src/store/revocation-cache.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
-import { eventually, hasRedisServer, startPrivateRedis, testPrefix } from '../helpers/redis.js';
-import type { PrivateRedis } from '../helpers/redis.js';
+import { hasRedisServer, type PrivateRedis, startPrivateRedis, testPrefix } from '../helpers/redis.js';
+import { eventually } from '../helpers/time.js';
 
 const canSpawn = await hasRedisServer();
 if (!canSpawn) console.warn('[store faults] skipped: no redis-server binary to start a private Redis');

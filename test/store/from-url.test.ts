@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createStore } from '../../src/store/from-url.node.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { REDIS_SKIP_REASON, deleteKeys, redisUrl, testPrefix } from '../helpers/redis.js';
+import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix } from '../helpers/redis.js';
 
 const url = redisUrl();
 

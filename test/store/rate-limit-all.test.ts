@@ -8,7 +8,7 @@ import { BatonStoreDO, DurableObjectStore, type DurableObjectNamespaceLike } fro
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { rateLimitAll, type RateLimitCheck, type Store } from '../../src/store/types.js';
-import { REDIS_SKIP_REASON, deleteKeys, redisUrl, testPrefix } from '../helpers/redis.js';
+import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix } from '../helpers/redis.js';
 
 const url = redisUrl();
 if (url === undefined) console.warn(`[rateLimitAll] Redis backend skipped: ${REDIS_SKIP_REASON}`);

@@ -7,7 +7,9 @@ import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { RevocationCache } from '../../src/store/revocation-cache.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
-import { REDIS_SKIP_REASON, deleteKeys, eventually, freePort, redisUrl, testPrefix } from '../helpers/redis.js';
+import { freePort } from '../helpers/net.js';
+import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix } from '../helpers/redis.js';
+import { eventually } from '../helpers/time.js';
 
 const url = redisUrl();
 if (url === undefined) console.warn(`[revocation cache] Redis suites skipped: ${REDIS_SKIP_REASON}`);

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/schema.js';
 import { createStore } from '../../src/store/from-url.node.js';
 import type { Store } from '../../src/store/types.js';
-import { deleteKeys, redisUrl, REDIS_SKIP_REASON, testPrefix } from '../helpers/redis.js';
+import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix } from '../helpers/redis.js';
 
 const url = redisUrl();
 if (url === undefined) console.warn(`[tts-redis config-store] skipped: ${REDIS_SKIP_REASON}`);

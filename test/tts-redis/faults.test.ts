@@ -7,16 +7,16 @@
  * fail-open when configured, with a warning) and recovers by itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningNode } from '../../src/node.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { RevocationCache } from '../../src/store/revocation-cache.js';
 import { StoreUnavailableError, type RateLimitCheck, type Store } from '../../src/store/types.js';
 import { createVerifier, type Verifier } from '../../src/verify/index.js';
-import { eventually, hasRedisServer, startPrivateRedis, testPrefix, type PrivateRedis } from '../helpers/redis.js';
-import {
-  accessToken, basic, clientAssertion, exchangeForm, getJson, makeFixture, post, startTts, ttsConfig, txnOf, withAssertion,
-  verdict, TRUST_DOMAIN, TTS_ISSUER, type Fixture, type Reply,
-} from './fixtures.js';
+import { claimsOf } from '../helpers/jwt.js';
+import { basic, TRUST_DOMAIN } from '../helpers/names.js';
+import { hasRedisServer, type PrivateRedis, startPrivateRedis, testPrefix } from '../helpers/redis.js';
+import { eventually } from '../helpers/time.js';
+import { expectLoggedRefusal, startTts, type TestTts } from '../helpers/tts.js';
+import { accessToken, BASIC_SECRET, clientAssertionOf, exchangeForm, type Fixture, getJson, makeFixture, post, type Reply, TTS_ISSUER, ttsConfig, verdict, withAssertion } from '../helpers/world-redis.js';
 
 const canSpawn = await hasRedisServer();
 if (!canSpawn) console.warn('[tts-redis faults] skipped: no redis-server binary to start a private Redis');
@@ -66,9 +66,9 @@ interface Outcome {
 describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
   let f: Fixture;
   let server: PrivateRedis;
-  let tts: RunningNode;
+  let tts: TestTts;
   /** a second TTS whose store comes from `config.store` (string form), its diagnostics through `say` */
-  let wired: RunningNode;
+  let wired: TestTts;
   const said: string[] = [];
   let store: RecordingStore;
   let verifierStore: RedisStore;
@@ -91,11 +91,11 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     server = await startPrivateRedis();
     const keyPrefix = testPrefix('tts-faults');
     store = new RecordingStore(new RedisStore({ url: server.url, keyPrefix, logger: () => {} }));
-    tts = await startTts(ttsConfig(f, 'memory'), { store });
-    wired = await startTts(ttsConfig(f, server.url), { say: (m) => said.push(m) });
+    tts = await startTts({ config: ttsConfig(f, 'memory'), ...{ store } });
+    wired = await startTts({ config: ttsConfig(f, server.url), ...{ say: (m) => said.push(m) } });
     verifierStore = new RedisStore({ url: server.url, keyPrefix, logger: () => {} });
     cache = new RevocationCache(verifierStore);
-    const jwks = tts.service.keys.jwks();
+    const jwks = tts.node.service.keys.jwks();
     verifier = createVerifier({ trustDomain: TRUST_DOMAIN, issuer: TTS_ISSUER, jwks, store: verifierStore, service: 'orders' });
     openVerifier = createVerifier({
       trustDomain: TRUST_DOMAIN, issuer: TTS_ISSUER, jwks, store: verifierStore, revocation: 'fail-open', service: 'search', warn: (l) => warnings.push(l),
@@ -116,18 +116,18 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
   });
 
   const exchangeJwt = async (jti?: string): Promise<Reply> =>
-    post(tts.url, '/token', withAssertion(subjectForm, await clientAssertion(f, jti)), undefined, HANG_MS);
+    post(tts.url, '/token', withAssertion(subjectForm, await clientAssertionOf(f, jti)), undefined, HANG_MS);
 
   it('while Redis is up: exchanges, a revocation reaches the verifier-side cache', async () => {
     expect((await exchangeJwt()).status).toBe(200);
     expect((await getJson(tts.url, '/healthz')).status).toBe(200);
     expect(await eventually(() => verifierStore.revocationFeedLive(), 5000)).toBe(true);
-    const r = await post(tts.url, '/token', subjectForm, basic('agent-basic'));
+    const r = await post(tts.url, '/token', subjectForm, basic('agent-basic', BASIC_SECRET));
     revokedBeforeToken = r.body!.access_token as string;
-    revokedBefore = txnOf(revokedBeforeToken);
-    liveToken = (await post(tts.url, '/token', subjectForm, basic('agent-basic'))).body!.access_token as string;
+    revokedBefore = (claimsOf(revokedBeforeToken).txn as string);
+    liveToken = (await post(tts.url, '/token', subjectForm, basic('agent-basic', BASIC_SECRET))).body!.access_token as string;
     expect(await verdict(verifier, revokedBeforeToken)).toBe('accepted');
-    expect((await post(tts.url, '/revoke', new URLSearchParams({ txn: revokedBefore }), basic('ops-revoker'))).status).toBe(200);
+    expect((await post(tts.url, '/revoke', new URLSearchParams({ txn: revokedBefore }), basic('ops-revoker', BASIC_SECRET))).status).toBe(200);
     expect(await eventually(() => cache.isRevokedLocal(revokedBefore) === true, 1000)).toBe(true);
     expect(await eventually(async () => (await verdict(verifier, revokedBeforeToken)) === 'revoked', 1000)).toBe(true);
     expect(await verdict(verifier, liveToken)).toBe('accepted');
@@ -187,16 +187,18 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     expect(st.ok).toBe(false);
     expect(st.backend).toBe('redis');
     // client_secret_basic needs no jti check, but the rate limit cannot be counted: fail closed.
-    const basicEx = await post(tts.url, '/token', subjectForm, basic('agent-basic'), HANG_MS);
+    const basicEx = await post(tts.url, '/token', subjectForm, basic('agent-basic', BASIC_SECRET), HANG_MS);
     expect(basicEx.status).toBe(503);
     expect(basicEx.body?.error).toBe('temporarily_unavailable');
-    const rv = await post(tts.url, '/revoke', new URLSearchParams({ txn: crypto.randomUUID() }), basic('ops-revoker'), HANG_MS);
+    expectLoggedRefusal('temporarily_unavailable', 'limit.unavailable');
+    const rv = await post(tts.url, '/revoke', new URLSearchParams({ txn: crypto.randomUUID() }), basic('ops-revoker', BASIC_SECRET), HANG_MS);
     expect(rv.status).toBe(503);
     expect(rv.body?.error).toBe('temporarily_unavailable');
+    expectLoggedRefusal('temporarily_unavailable', 'limit.unavailable');
 
     // The TTS wired from config.store reports the same, and tells the operator through its own channel.
     expect((await getJson(wired.url, '/healthz')).status).toBe(503);
-    expect((await post(wired.url, '/token', subjectForm, basic('agent-basic'), HANG_MS)).status).toBe(503);
+    expect((await post(wired.url, '/token', subjectForm, basic('agent-basic', BASIC_SECRET), HANG_MS)).status).toBe(503);
     expect(await eventually(() => said.some((l) => l.includes('store redis')), 5000)).toBe(true);
     expect(said.filter((l) => l.includes(`:${server.port}`) && l.includes('redis://'))).toEqual([]);
   });
@@ -220,7 +222,7 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     expect(await verdict(verifier, revokedBeforeToken)).toBe('revoked');
     // Configured fail-open: accepted, with a warning naming the txn (never the token).
     expect(await verdict(openVerifier, liveToken)).toBe('accepted');
-    expect(warnings.some((w) => w.includes(txnOf(liveToken)))).toBe(true);
+    expect(warnings.some((w) => w.includes((claimsOf(liveToken).txn as string)))).toBe(true);
     expect(warnings.some((w) => w.includes(liveToken))).toBe(false);
     expect(await verdict(openVerifier, revokedBeforeToken)).toBe('revoked');
   });
@@ -236,14 +238,14 @@ describe.skipIf(!canSpawn)('TTS with a Redis that dies and comes back', () => {
     expect(replay.status).toBe(401);
     expect(replay.body?.error).toBe('invalid_client');
     expect((await getJson(tts.url, '/healthz')).status).toBe(200);
-    expect(await eventually(async () => (await post(wired.url, '/token', subjectForm, basic('agent-basic'))).status === 200, 10_000, 200)).toBe(true);
+    expect(await eventually(async () => (await post(wired.url, '/token', subjectForm, basic('agent-basic', BASIC_SECRET))).status === 200, 10_000, 200)).toBe(true);
 
     expect(await eventually(() => verifierStore.revocationFeedLive(), 10_000, 100)).toBe(true);
     expect(await cache.isRevoked(crypto.randomUUID())).toBe(false);
-    const r = await post(tts.url, '/token', subjectForm, basic('agent-basic'));
+    const r = await post(tts.url, '/token', subjectForm, basic('agent-basic', BASIC_SECRET));
     expect(r.status).toBe(200);
-    const txn = txnOf(r.body!.access_token as string);
-    expect((await post(tts.url, '/revoke', new URLSearchParams({ token: r.body!.access_token as string }), basic('agent-basic'))).status).toBe(200);
+    const txn = (claimsOf(r.body!.access_token as string).txn as string);
+    expect((await post(tts.url, '/revoke', new URLSearchParams({ token: r.body!.access_token as string }), basic('agent-basic', BASIC_SECRET))).status).toBe(200);
     expect(await eventually(() => cache.isRevokedLocal(txn) === true, 1000)).toBe(true);
     // The verifier recovers by itself: accepts again, and refuses the new revocation.
     expect(await verdict(verifier, liveToken)).toBe('accepted');

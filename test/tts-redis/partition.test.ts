@@ -14,13 +14,14 @@ import { parseConfig } from '../../src/config/schema.js';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { createVerifier, TxnTokenError, type Verifier } from '../../src/verify/index.js';
-import { eventually, hasRedisServer, startPrivateRedis, startTcpProxy, testPrefix, type PrivateRedis } from '../helpers/redis.js';
+import { hasRedisServer, type PrivateRedis, startPrivateRedis, startTcpProxy, testPrefix } from '../helpers/redis.js';
+import { eventually } from '../helpers/time.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
 
 const canSpawn = await hasRedisServer();
 if (!canSpawn) console.warn('[tts-redis partition] skipped: no redis-server binary to start a private Redis');
 if (!canSpawn && process.env.CI === 'true') throw new Error('CI=true but no redis-server binary for the partition test');
 
-const TRUST_DOMAIN = 'support.example';
 
 describe.skipIf(!canSpawn)('issue 10 finding 11: revocation under a partition', () => {
   let redis: PrivateRedis;

@@ -13,8 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.node.js';
 import { ConfigError, parseConfig } from '../../src/config/schema.js';
 import { startNode } from '../../src/node.js';
-import { exchangeParams, o4wExchange, startIdp, startTts, makeKey, type TestIdp } from '../helpers/idp.js';
-import { baseConfig, expectRefusal } from './fixture.js';
+import { startIdp, type TestIdp } from '../helpers/idp.js';
+import { makeKey } from '../helpers/jwt.js';
+import { exchangeParams, captureDecisions, expectRefusal, o4wExchange, startTts } from '../helpers/tts.js';
+import { baseConfig } from '../helpers/world-tts.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -155,8 +157,8 @@ describe('hashed client secret (baton secret hash)', () => {
       const ok = await o4wExchange(tts.as, 'hashed', oauth.ClientSecretBasic(secret), exchangeParams(await idp.mint()));
       expect(ok.response.status, ok.text).toBe(200);
       const subject = await idp.mint();
-      expectRefusal(await o4wExchange(tts.as, 'hashed', oauth.ClientSecretBasic(hashed), exchangeParams(subject)), 401, 'invalid_client', [subject, hashed]);
-      expectRefusal(await o4wExchange(tts.as, 'hashed', oauth.ClientSecretBasic(secret + 'x'), exchangeParams(subject)), 401, 'invalid_client', [subject, secret]);
+      expectRefusal(await o4wExchange(tts.as, 'hashed', oauth.ClientSecretBasic(hashed), exchangeParams(subject)), 401, 'invalid_client', 'client.secret_mismatch', [subject, hashed]);
+      expectRefusal(await o4wExchange(tts.as, 'hashed', oauth.ClientSecretBasic(secret + 'x'), exchangeParams(subject)), 401, 'invalid_client', 'client.secret_mismatch', [subject, secret]);
     } finally {
       await tts.close();
     }
@@ -180,7 +182,7 @@ describe('baton dev token (the README walk-through)', () => {
       expect(decodeJwt(subject)).toMatchObject({ iss: 'urn:baton:dev-idp', sub: 'alice', aud: 'https://mcp.support.example', scope: 'tickets orders:read' });
 
       const loaded = loadConfigFile(cfg, {});
-      const node = await startNode({ loaded, port: 0, say: () => {} });
+      const node = await startNode({ loaded, port: 0, say: () => {}, onDecision: captureDecisions().onDecision });
       try {
         // the default issuer is http://127.0.0.1:8080; the test server listens elsewhere, so give oauth4webapi its endpoint
         const as: oauth.AuthorizationServer = { issuer: loaded.config.issuer, token_endpoint: `${node.url}/token` };
@@ -195,7 +197,7 @@ describe('baton dev token (the README walk-through)', () => {
         expect(v.payload.tctx).toMatchObject({ roles: ['user'], request_details: { tool: 'get_ticket', ticket_id: 'T-1' } });
         // the subject allows tickets:write (tickets implies it) but the default policies never give it to the agent workload
         const denied = await o4wExchange(as, 'mcp-support-agent', oauth.ClientSecretBasic('dev-secret-change-me'), exchangeParams(subject, { scope: 'tickets:write' }));
-        expectRefusal(denied, 400, 'invalid_scope', [subject, 'dev-secret-change-me']);
+        expectRefusal(denied, 400, 'invalid_scope', 'scope.none_granted', [subject, 'dev-secret-change-me']);
       } finally {
         await node.close();
       }

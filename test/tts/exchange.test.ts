@@ -5,20 +5,11 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  TT_ACCESS,
-  TT_ID,
-  TT_SELF_SIGNED,
-  TT_TXN,
-  TT_UNSIGNED,
-  decodePart,
-  exchangeParams,
-  makeKey,
-  o4wExchange,
-  selfSignedSubject,
-  type ExchangeResult,
-} from '../helpers/idp.js';
-import { OTHER_AUD, SECRETS, TRUST_DOMAIN, expectRefusal, startWorld, type World } from './fixture.js';
+import { TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_SELF_SIGNED, TT_TXN_TOKEN, TT_UNSIGNED_JSON } from '../../src/txn/index.js';
+import { claimsOf, headerOf, makeKey, selfSignedSubject } from '../helpers/jwt.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
+import { exchangeParams, type ExchangeResult, expectRefusal, o4wExchange } from '../helpers/tts.js';
+import { OTHER_AUD, SECRETS, startWorld, type World } from '../helpers/world-tts.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -98,7 +89,7 @@ describe('a first exchange', () => {
     const subject = await w.idp.mint();
     // oauth4webapi sends client_id in Basic; an extra mismatching client_id in the body is refused
     const r = await ex('agent', exchangeParams(subject, { client_id: 'poster' }));
-    expectRefusal(r, 400, 'invalid_request', [subject, SECRETS.agent]);
+    expectRefusal(r, 400, 'invalid_request', 'client.id_mismatch', [subject, SECRETS.agent]);
   });
 
   it('T-22 an act chain already in the subject token is nested below the requesting workload', async () => {
@@ -112,7 +103,7 @@ describe('a first exchange', () => {
     let act: Record<string, unknown> | undefined;
     for (let i = 0; i < 8; i++) act = act === undefined ? { sub: `hop-${i}` } : { sub: `hop-${i}`, act };
     const subject = await w.idp.mint({ claims: { act } });
-    expectRefusal(await ex('agent', exchangeParams(subject)), 400, 'invalid_request', [subject]);
+    expectRefusal(await ex('agent', exchangeParams(subject)), 400, 'invalid_request', 'chain.too_deep', [subject]);
   });
 
   it('T-17 lifetime: default tokenTtl (120 s), and never beyond the subject token exp', async () => {
@@ -151,8 +142,8 @@ describe('a first exchange', () => {
   it('T-19 the Txn-Token contains neither the subject token nor its signature nor the client secret', async () => {
     const subject = await w.idp.mint({ claims: { roles: ['user'], email: 'a@example.com' } });
     const { token } = await verified(await ex('agent', exchangeParams(subject, { request_details: JSON.stringify({ tool: subject.slice(0, 40) }) })));
-    const payload = JSON.stringify(decodePart(token, 1));
-    const header = JSON.stringify(decodePart(token, 0));
+    const payload = JSON.stringify(claimsOf(token));
+    const header = JSON.stringify(headerOf(token));
     for (const part of [subject, subject.split('.')[2]!, subject.split('.')[1]!, SECRETS.agent]) {
       expect(payload.includes(part)).toBe(false);
       expect(header.includes(part)).toBe(false);
@@ -166,7 +157,7 @@ describe('a first exchange', () => {
     expect(r.response.headers.get('content-type')).toMatch(/^application\/json/);
     const body = JSON.parse(r.text) as Record<string, unknown>;
     expect(body.token_type).toBe('N_A');
-    expect(body.issued_token_type).toBe(TT_TXN);
+    expect(body.issued_token_type).toBe(TT_TXN_TOKEN);
     expect(body.expires_in).toBe(120);
     expect('scope' in body).toBe(false);
     expect('refresh_token' in body).toBe(false);
@@ -188,7 +179,7 @@ describe('a first exchange', () => {
 
   it('T-12 a finer scope never implies the coarser one (tickets:read does not grant tickets)', async () => {
     const subject = await w.idp.mint({ scope: 'tickets:read tickets:write' });
-    expectRefusal(await ex('agent', exchangeParams(subject, { scope: 'tickets' })), 400, 'invalid_scope', [subject]);
+    expectRefusal(await ex('agent', exchangeParams(subject, { scope: 'tickets' })), 400, 'invalid_scope', 'scope.none_granted', [subject]);
   });
 
   it('T-12 reads an scp array claim as the subject scope', async () => {
@@ -198,19 +189,19 @@ describe('a first exchange', () => {
 
   it('T-13 a subject token without any scope is refused (unknown scope is never unlimited)', async () => {
     const subject = await w.idp.mint({ scope: null });
-    expectRefusal(await ex('agent', exchangeParams(subject)), 400, 'invalid_request', [subject]);
+    expectRefusal(await ex('agent', exchangeParams(subject)), 400, 'invalid_request', 'subject.no_scope', [subject]);
   });
 
   it('T-09 accepts an ID token subject (typ JWT, aud = the OIDC client) with the configured ID-token scopes', async () => {
     const idToken = await w.idp.mint({ typ: 'JWT', aud: 'mcp-oidc-client', scope: null });
-    const { claims } = await verified(await ex('agent', exchangeParams(idToken, { subject_token_type: TT_ID })));
+    const { claims } = await verified(await ex('agent', exchangeParams(idToken, { subject_token_type: TT_ID_TOKEN })));
     expect(claims.sub).toBe('alice');
     expect(claims.scope).toBe('tickets:read');
   });
 
   it('T-09 an access token (typ at+jwt) is not accepted as an ID token', async () => {
     const at = await w.idp.mint({ aud: 'mcp-oidc-client' });
-    expectRefusal(await ex('agent', exchangeParams(at, { subject_token_type: TT_ID })), 400, 'invalid_request', [at]);
+    expectRefusal(await ex('agent', exchangeParams(at, { subject_token_type: TT_ID_TOKEN })), 400, 'invalid_request', 'subject.wrong_type', [at]);
   });
 
   it('T-10 accepts a self-signed subject from a private_key_jwt workload configured for it (allowSelfSignedSubject), signed with its key', async () => {
@@ -223,37 +214,37 @@ describe('a first exchange', () => {
 
   it('T-22 a self-signed subject cannot put earlier workloads into the chain (act is refused: only the TTS attests hops)', async () => {
     const forged = await selfSignedSubject(w.clientKey, 'jwt-client', w.tts.issuer, { scope: 'tickets:read', act: { sub: 'mcp-support-agent' } });
-    expectRefusal(await ex('jwt', exchangeParams(forged, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', [forged]);
+    expectRefusal(await ex('jwt', exchangeParams(forged, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', 'subject.self_signed_act', [forged]);
   });
 
   it('T-10 refuses a self-signed subject with the wrong aud, signed by another key, naming the workload itself, or from a secret-only client', async () => {
     const wrongAud = await selfSignedSubject(w.clientKey, 'jwt-client', w.tts.issuer, { scope: 'tickets:read' }, { aud: 'https://elsewhere.example' });
-    expectRefusal(await ex('jwt', exchangeParams(wrongAud, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', [wrongAud]);
+    expectRefusal(await ex('jwt', exchangeParams(wrongAud, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', 'subject.wrong_audience', [wrongAud]);
     const other = await makeKey('EdDSA', w.clientKey.kid);
     const forged = await selfSignedSubject(other, 'jwt-client', w.tts.issuer, { scope: 'tickets:read' });
-    expectRefusal(await ex('jwt', exchangeParams(forged, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', [forged]);
+    expectRefusal(await ex('jwt', exchangeParams(forged, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', 'subject.bad_signature', [forged]);
     const itself = await selfSignedSubject(w.clientKey, 'jwt-client', w.tts.issuer, { scope: 'tickets:read' }, { sub: 'jwt-client' });
-    expectRefusal(await ex('jwt', exchangeParams(itself, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', [itself]);
-    expectRefusal(await ex('agent', exchangeParams(wrongAud, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', [wrongAud, SECRETS.agent]);
+    expectRefusal(await ex('jwt', exchangeParams(itself, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', 'subject.invalid_claim.sub', [itself]);
+    expectRefusal(await ex('agent', exchangeParams(wrongAud, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', 'subject.no_keys', [wrongAud, SECRETS.agent]);
   });
 
   it('T-10 accepts an unsigned JSON subject only from a workload configured for it, and only with sub', async () => {
     const unsigned = JSON.stringify({ sub: 'bob', scope: 'tickets:read' });
-    const { claims } = await verified(await ex('unsigned', exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED })));
+    const { claims } = await verified(await ex('unsigned', exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED_JSON })));
     expect(claims.sub).toBe('bob');
     expect(claims.req_wl).toBe('unsigned-ok');
-    expectRefusal(await ex('agent', exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED })), 400, 'invalid_request', [unsigned]);
+    expectRefusal(await ex('agent', exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED_JSON })), 400, 'invalid_request', 'subject.unsigned_not_allowed', [unsigned]);
     const noSub = JSON.stringify({ scope: 'tickets:read' });
-    expectRefusal(await ex('unsigned', exchangeParams(noSub, { subject_token_type: TT_UNSIGNED })), 400, 'invalid_request', [noSub]);
+    expectRefusal(await ex('unsigned', exchangeParams(noSub, { subject_token_type: TT_UNSIGNED_JSON })), 400, 'invalid_request', 'subject.unsigned_no_sub', [noSub]);
     const notObject = JSON.stringify(['bob']);
-    expectRefusal(await ex('unsigned', exchangeParams(notObject, { subject_token_type: TT_UNSIGNED })), 400, 'invalid_request', [notObject]);
+    expectRefusal(await ex('unsigned', exchangeParams(notObject, { subject_token_type: TT_UNSIGNED_JSON })), 400, 'invalid_request', 'subject.unsigned_not_object', [notObject]);
   });
 
   it('T-21 a sub longer than 1024 characters is invalid_request, never a store error (the rate-limit key hashes the user)', async () => {
     const long = JSON.stringify({ sub: 'u'.repeat(1025), scope: 'tickets:read' });
-    expectRefusal(await ex('unsigned', exchangeParams(long, { subject_token_type: TT_UNSIGNED })), 400, 'invalid_request', [long]);
+    expectRefusal(await ex('unsigned', exchangeParams(long, { subject_token_type: TT_UNSIGNED_JSON })), 400, 'invalid_request', 'subject.sub_too_long', [long]);
     const edge = JSON.stringify({ sub: 'u'.repeat(1024), scope: 'tickets:read' });
-    const { claims } = await verified(await ex('unsigned', exchangeParams(edge, { subject_token_type: TT_UNSIGNED })));
+    const { claims } = await verified(await ex('unsigned', exchangeParams(edge, { subject_token_type: TT_UNSIGNED_JSON })));
     expect(claims.sub).toHaveLength(1024);
   });
 
@@ -265,9 +256,9 @@ describe('a first exchange', () => {
 
   it('T-11 refuses a subject token issued for an audience the workload is not registered for (and may_act naming someone else)', async () => {
     const foreign = await w.idp.mint({ aud: OTHER_AUD });
-    expectRefusal(await ex('agent', exchangeParams(foreign)), 400, 'invalid_request', [foreign]);
+    expectRefusal(await ex('agent', exchangeParams(foreign)), 400, 'invalid_request', 'subject.not_entitled', [foreign]);
     const otherActor = await w.idp.mint({ aud: OTHER_AUD, claims: { may_act: { sub: 'poster' } } });
-    expectRefusal(await ex('agent', exchangeParams(otherActor)), 400, 'invalid_request', [otherActor]);
+    expectRefusal(await ex('agent', exchangeParams(otherActor)), 400, 'invalid_request', 'subject.not_entitled', [otherActor]);
   });
 
   it('the subject IdP JWKS is fetched over HTTP once and cached across exchanges', async () => {
@@ -288,7 +279,7 @@ describe('a first exchange', () => {
 describe('replacement chain (T-22, T-23)', () => {
   it('T-22 a Txn-Token replaced by another workload keeps txn and sub; the new workload is the outermost act', async () => {
     const first = await verified(await ex('agent', exchangeParams(await w.idp.mint(), { scope: 'tickets:read tickets:write' })));
-    const r = await ex('poster', { ...exchangeParams(first.token, { subject_token_type: TT_TXN, scope: 'tickets:read' }) });
+    const r = await ex('poster', { ...exchangeParams(first.token, { subject_token_type: TT_TXN_TOKEN, scope: 'tickets:read' }) });
     const second = await verified(r);
     expect(second.claims.txn).toBe(first.claims.txn);
     expect(second.claims.sub).toBe('alice');
@@ -299,28 +290,28 @@ describe('replacement chain (T-22, T-23)', () => {
 
   it('T-22 R-03 replacement can only narrow the scope', async () => {
     const first = await verified(await ex('agent', exchangeParams(await w.idp.mint(), { scope: 'tickets:read' })));
-    const r = await ex('poster', exchangeParams(first.token, { subject_token_type: TT_TXN, scope: 'tickets:write' }));
-    expectRefusal(r, 400, 'invalid_scope', [first.token]);
+    const r = await ex('poster', exchangeParams(first.token, { subject_token_type: TT_TXN_TOKEN, scope: 'tickets:write' }));
+    expectRefusal(r, 400, 'invalid_scope', 'scope.none_granted', [first.token]);
   });
 
   it('T-23 a replacement chain deeper than the maximum depth (8) is invalid_request', async () => {
     let token = (await verified(await ex('agent', exchangeParams(await w.idp.mint())))).token;
     const order: ClientName[] = ['poster', 'jwt', 'agent', 'poster', 'jwt', 'agent', 'poster'];
     for (const c of order) {
-      const r = await ex(c, exchangeParams(token, { subject_token_type: TT_TXN }));
+      const r = await ex(c, exchangeParams(token, { subject_token_type: TT_TXN_TOKEN }));
       token = (await verified(r)).token;
     }
     expect(decodeJwt(token).act).toBeDefined();
     let depth = 0;
     for (let a = decodeJwt(token).act as { act?: unknown } | undefined; a !== undefined; a = a.act as { act?: unknown } | undefined) depth++;
     expect(depth).toBe(8);
-    const r = await ex('jwt', exchangeParams(token, { subject_token_type: TT_TXN }));
-    expectRefusal(r, 400, 'invalid_request', [token]);
+    const r = await ex('jwt', exchangeParams(token, { subject_token_type: TT_TXN_TOKEN }));
+    expectRefusal(r, 400, 'invalid_request', 'chain.too_deep', [token]);
   });
 
   it('T-15 a Txn-Token is never accepted as an access token (typ txntoken+jwt)', async () => {
     const first = await verified(await ex('agent', exchangeParams(await w.idp.mint())));
-    expectRefusal(await ex('agent', exchangeParams(first.token, { subject_token_type: TT_ACCESS })), 400, 'invalid_request', [first.token]);
+    expectRefusal(await ex('agent', exchangeParams(first.token, { subject_token_type: TT_ACCESS_TOKEN })), 400, 'invalid_request', 'subject.wrong_type', [first.token]);
   });
 });
 

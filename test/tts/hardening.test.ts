@@ -8,21 +8,10 @@ import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ScopePolicy } from '../../src/exchange/scope.js';
-import {
-  JWT_BEARER,
-  TOKEN_EXCHANGE,
-  TT_ID,
-  TT_SELF_SIGNED,
-  TT_UNSIGNED,
-  clientAssertion,
-  exchangeParams,
-  o4wExchange,
-  rawPost,
-  selfSignedSubject,
-  withDeepClaim,
-  type ExchangeResult,
-} from '../helpers/idp.js';
-import { SECRETS, expectRefusal, startWorld, type World } from './fixture.js';
+import { CLIENT_ASSERTION_JWT, GRANT_TOKEN_EXCHANGE, TT_ID_TOKEN, TT_SELF_SIGNED, TT_UNSIGNED_JSON } from '../../src/txn/index.js';
+import { clientAssertion, selfSignedSubject, withDeepClaim } from '../helpers/jwt.js';
+import { exchangeParams, type ExchangeResult, expectRefusal, o4wExchange, rawPost } from '../helpers/tts.js';
+import { SECRETS, startWorld, type World } from '../helpers/world-tts.js';
 
 /** A scope policy a support lead passes and nobody else: what a workload asserting roles would try to reach. */
 const leadOnlyRefunds: ScopePolicy = {
@@ -53,7 +42,7 @@ describe('issue 10 finding 1: self-signed subjects (T-10, T-11, T-13)', () => {
   it('issue 10 finding 1: a self-signed subject from a private_key_jwt workload without allowSelfSignedSubject is invalid_request', async () => {
     const subject = await selfSignedSubject(w.clientKey, 'jwt-plain', w.tts.issuer, { sub: 'bob', roles: ['support_lead'], scope: 'orders:refund tickets:read' });
     const r = await o4wExchange(w.tts.as, 'jwt-plain', jwtPlain(), exchangeParams(subject, { subject_token_type: TT_SELF_SIGNED, scope: 'tickets:read' }));
-    expectRefusal(r, 400, 'invalid_request', [subject]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.self_signed_not_allowed', [subject]);
     expect(description(r)).toMatch(/self-signed subject \(allowSelfSignedSubject is off\)/);
     // the same workload's ordinary exchange of a user's token still works
     const ok = await o4wExchange(w.tts.as, 'jwt-plain', jwtPlain(), exchangeParams(await w.idp.mint()));
@@ -64,7 +53,7 @@ describe('issue 10 finding 1: self-signed subjects (T-10, T-11, T-13)', () => {
     const subject = await selfSigned({ roles: ['support_lead'], tenant: 'acme', scope: 'orders:refund tickets:read' }, { sub: 'bob' });
     // orders:refund needs the support_lead role: the asserted role does not count, so nothing is granted
     const refund = await asJwt(exchangeParams(subject, { subject_token_type: TT_SELF_SIGNED, scope: 'orders:refund' }));
-    expectRefusal(refund, 400, 'invalid_scope', [subject]);
+    expectRefusal(refund, 400, 'invalid_scope', 'scope.none_granted', [subject]);
     const again = await selfSigned({ roles: ['support_lead'], tenant: 'acme', scope: 'orders:refund tickets:read' }, { sub: 'bob' });
     const r = await asJwt(exchangeParams(again, { subject_token_type: TT_SELF_SIGNED, scope: 'tickets:read orders:refund' }));
     expect(r.response.status, r.text).toBe(200);
@@ -78,7 +67,7 @@ describe('issue 10 finding 1: self-signed subjects (T-10, T-11, T-13)', () => {
 
   it('issue 10 finding 1: an unsigned subject is read by the same rule: asserted roles are ignored unless configured', async () => {
     const unsigned = JSON.stringify({ sub: 'bob', roles: ['support_lead'], scope: 'orders:refund tickets:read' });
-    const r = await o4wExchange(w.tts.as, 'unsigned-ok', w.auth.unsigned, exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED, scope: 'tickets:read orders:refund' }));
+    const r = await o4wExchange(w.tts.as, 'unsigned-ok', w.auth.unsigned, exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED_JSON, scope: 'tickets:read orders:refund' }));
     expect(r.response.status, r.text).toBe(200);
     expect(r.ok!.scope).toBe('tickets:read');
     expect((decodeJwt(r.ok!.access_token) as { tctx: { roles: string[] } }).tctx.roles).toEqual(['user']);
@@ -88,7 +77,7 @@ describe('issue 10 finding 1: self-signed subjects (T-10, T-11, T-13)', () => {
     for (const claims of [{}, { scope: '' }, { scope: '   ' }, { scope: 42 }, { scope: { orders: true } }, { scp: [1, 2] }, { scp: [] }]) {
       const subject = await selfSigned(claims);
       const r = await asJwt(exchangeParams(subject, { subject_token_type: TT_SELF_SIGNED }));
-      expectRefusal(r, 400, 'invalid_request', [subject]);
+      expectRefusal(r, 400, 'invalid_request', 'subject.no_scope', [subject]);
       expect(description(r), JSON.stringify(claims)).toMatch(/carries no scope \(T-13\)/);
     }
   });
@@ -96,7 +85,7 @@ describe('issue 10 finding 1: self-signed subjects (T-10, T-11, T-13)', () => {
   it('issue 10 finding 1: T-11 applies to self-signed subjects: one addressed to another audience than this TTS is refused', async () => {
     const subject = await selfSigned({ scope: 'tickets:read' }, { aud: 'https://mcp.support.example' });
     const r = await asJwt(exchangeParams(subject, { subject_token_type: TT_SELF_SIGNED }));
-    expectRefusal(r, 400, 'invalid_request', [subject]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.wrong_audience', [subject]);
     expect(description(r)).toMatch(/audience/);
   });
 });
@@ -115,8 +104,8 @@ describe('issue 10 finding 1: asserted roles and attributes only where the confi
 
   it('issue 10 finding 1: with assertedSubject.rolesClaim and principalAttributes configured, the asserted roles and attributes are the principal', async () => {
     // the same base configuration, with jwt-client configured to vouch for the roles and the tenant it asserts
-    const { startTts } = await import('../helpers/idp.js');
-    const { baseConfig } = await import('./fixture.js');
+    const { startTts } = await import('../helpers/tts.js');
+    const { baseConfig } = await import('../helpers/world-tts.js');
     const tts = await startTts({
       policy: leadOnlyRefunds,
       config: () => {
@@ -150,11 +139,11 @@ describe('issue 10 finding 2: client assertion audience (T-08, draft-ietf-oauth-
       const now = Math.floor(Date.now() / 1000);
       const arrayAud = await new SignJWT({}).setProtectedHeader({ alg: w.clientKey.alg, kid: w.clientKey.kid }).setIssuer('jwt-client').setSubject('jwt-client')
         .setAudience(aud).setIssuedAt(now).setExpirationTime(now + 60).setJti(crypto.randomUUID()).sign(w.clientKey.privateKey);
-      const r = await rawPost(w.tts.url, new URLSearchParams({ grant_type: TOKEN_EXCHANGE, ...exchangeParams(subject), client_assertion_type: JWT_BEARER, client_assertion: arrayAud }));
-      expectRefusal(r, 401, 'invalid_client', [subject, arrayAud]);
+      const r = await rawPost(w.tts.url, new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, ...exchangeParams(subject), client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: arrayAud }));
+      expectRefusal(r, 401, 'invalid_client', 'client.assertion.audience_not_single', [subject, arrayAud]);
       expect(String(r.json?.error_description)).toMatch(/aud must be a single string/);
       // the same assertion with aud as the issuer string is fine
-      const ok = await rawPost(w.tts.url, new URLSearchParams({ grant_type: TOKEN_EXCHANGE, ...exchangeParams(subject), client_assertion_type: JWT_BEARER, client_assertion: assertion }));
+      const ok = await rawPost(w.tts.url, new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, ...exchangeParams(subject), client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: assertion }));
       expect(ok.response.status, ok.text).toBe(200);
     }
   });
@@ -165,7 +154,7 @@ describe('issue 10 finding 2: client assertion audience (T-08, draft-ietf-oauth-
     const subject = await new SignJWT({ scope: 'tickets:read' }).setProtectedHeader({ alg: w.clientKey.alg, kid: w.clientKey.kid, typ: 'JWT' }).setIssuer('jwt-client')
       .setSubject('alice').setAudience([w.tts.issuer, 'https://evil.example']).setIssuedAt(now).setExpirationTime(now + 60).sign(w.clientKey.privateKey);
     const r = await asJwt(exchangeParams(subject, { subject_token_type: TT_SELF_SIGNED }));
-    expectRefusal(r, 400, 'invalid_request', [subject]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.audience_not_single', [subject]);
     expect(description(r)).toMatch(/audience/);
   });
 });
@@ -173,17 +162,17 @@ describe('issue 10 finding 2: client assertion audience (T-08, draft-ietf-oauth-
 describe('issue 10 finding 3: the scope of an ID token (T-13)', () => {
   it("issue 10 finding 3: an ID token's own scope claim never overrides idTokenScopes", async () => {
     const idToken = await w.idp.mint({ typ: 'JWT', aud: 'mcp-oidc-client', scope: 'tickets orders' });
-    const refund = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(idToken, { subject_token_type: TT_ID, scope: 'orders:refund' }));
-    expectRefusal(refund, 400, 'invalid_scope', [idToken]);
+    const refund = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(idToken, { subject_token_type: TT_ID_TOKEN, scope: 'orders:refund' }));
+    expectRefusal(refund, 400, 'invalid_scope', 'scope.none_granted', [idToken]);
     const idToken2 = await w.idp.mint({ typ: 'JWT', aud: 'mcp-oidc-client', scope: 'tickets orders' });
-    const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(idToken2, { subject_token_type: TT_ID, scope: 'tickets:read tickets:write orders:read' }));
+    const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(idToken2, { subject_token_type: TT_ID_TOKEN, scope: 'tickets:read tickets:write orders:read' }));
     expect(r.response.status, r.text).toBe(200);
     expect(r.ok!.scope).toBe('tickets:read'); // exactly the configured idTokenScopes
   });
 
   it('issue 10 finding 3: ID tokens of an issuer with no idTokenScopes are refused whatever scope they carry', async () => {
-    const { startTts } = await import('../helpers/idp.js');
-    const { baseConfig } = await import('./fixture.js');
+    const { startTts } = await import('../helpers/tts.js');
+    const { baseConfig } = await import('../helpers/world-tts.js');
     const tts = await startTts({
       config: () => {
         const c = baseConfig(w.idp, w.clientKey);
@@ -192,8 +181,8 @@ describe('issue 10 finding 3: the scope of an ID token (T-13)', () => {
     });
     try {
       const idToken = await w.idp.mint({ typ: 'JWT', aud: 'mcp-oidc-client', scope: 'tickets:read' });
-      const r = await o4wExchange(tts.as, 'mcp-support-agent', oauth.ClientSecretBasic(SECRETS.agent), exchangeParams(idToken, { subject_token_type: TT_ID }));
-      expectRefusal(r, 400, 'invalid_request', [idToken]);
+      const r = await o4wExchange(tts.as, 'mcp-support-agent', oauth.ClientSecretBasic(SECRETS.agent), exchangeParams(idToken, { subject_token_type: TT_ID_TOKEN }));
+      expectRefusal(r, 400, 'invalid_request', 'subject.no_scope', [idToken]);
       expect(description(r)).toMatch(/idTokenScopes is empty; T-13/);
     } finally {
       await tts.close();
@@ -208,7 +197,7 @@ describe('issue 10 finding 4: what is copied from a subject token is bounded in 
     // JSON.stringify's stack on Node 20; the token still fits the 16 KiB subject_token limit)
     const subject = w.idp.mintRaw(withDeepClaim(w.idp.claims(), 'tenant', 5000));
     const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(subject));
-    expectRefusal(r, 400, 'invalid_request', [subject]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.claims_too_deep', [subject]);
     expect(description(r)).toBe("the subject token's principal attribute tenant is nested deeper than 32 levels");
     // 32 levels still pass
     const ok = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(w.idp.mintRaw(withDeepClaim(w.idp.claims(), 'tenant', 31))));
@@ -219,7 +208,7 @@ describe('issue 10 finding 4: what is copied from a subject token is bounded in 
     const deepText = `${'['.repeat(5000)}${']'.repeat(5000)}`;
     const act = w.idp.mintRaw(JSON.stringify(w.idp.claims({ act: { sub: 'agent', extra: 'X' } })).replace('"X"', deepText));
     const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(act));
-    expectRefusal(r, 400, 'invalid_request', [act]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.claims_too_deep', [act]);
     expect(description(r)).toBe("the subject token's act is nested deeper than 32 levels");
     for (const name of ['roles', 'amr']) {
       const subject = w.idp.mintRaw(JSON.stringify(w.idp.claims({ [name]: ['pwd', 'X'] })).replace('"X"', deepText));
@@ -233,7 +222,7 @@ describe('issue 10 finding 4: what is copied from a subject token is bounded in 
   it('issue 10 finding 4: claims copied from the subject token larger than maxSubjectClaimsBytes are invalid_request', async () => {
     const subject = await w.idp.mint({ claims: { email: 'e'.repeat(5000) } });
     const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(subject));
-    expectRefusal(r, 400, 'invalid_request', [subject, 'e'.repeat(100)]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.claims_too_large', [subject, 'e'.repeat(100)]);
     expect(description(r)).toMatch(/exceed 4096 bytes/);
   });
 
@@ -242,7 +231,7 @@ describe('issue 10 finding 4: what is copied from a subject token is bounded in 
     try {
       const details = JSON.stringify({ tool: 'x'.repeat(13_000) });
       const r = await o4wExchange(big.tts.as, 'mcp-support-agent', big.auth.agent, exchangeParams(await big.idp.mint(), { request_details: details }));
-      expectRefusal(r, 400, 'invalid_request', ['x'.repeat(100)]);
+      expectRefusal(r, 400, 'invalid_request', 'mint.too_large', ['x'.repeat(100)]);
       expect(description(r)).toMatch(/longer than 16384 characters, which no verifier accepts/);
     } finally {
       await big.close();
@@ -254,13 +243,13 @@ describe('issue 10 finding 12: empty sub', () => {
   it('issue 10 finding 12: a subject token with an empty sub is invalid_request at the TTS (no policies configured)', async () => {
     const at = await w.idp.mint({ sub: '' });
     const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(at));
-    expectRefusal(r, 400, 'invalid_request', [at]);
+    expectRefusal(r, 400, 'invalid_request', 'subject.invalid_claim.sub', [at]);
     expect(description(r)).toMatch(/sub must not be empty/);
     const id = await w.idp.mint({ sub: '', typ: 'JWT', aud: 'mcp-oidc-client', scope: null });
-    expectRefusal(await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(id, { subject_token_type: TT_ID })), 400, 'invalid_request', [id]);
+    expectRefusal(await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(id, { subject_token_type: TT_ID_TOKEN })), 400, 'invalid_request', 'subject.invalid_claim.sub', [id]);
     const self = await selfSigned({ scope: 'tickets:read' }, { sub: '' });
-    expectRefusal(await asJwt(exchangeParams(self, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', [self]);
+    expectRefusal(await asJwt(exchangeParams(self, { subject_token_type: TT_SELF_SIGNED })), 400, 'invalid_request', 'subject.invalid_claim.sub', [self]);
     const unsigned = JSON.stringify({ sub: '', scope: 'tickets:read' });
-    expectRefusal(await o4wExchange(w.tts.as, 'unsigned-ok', w.auth.unsigned, exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED })), 400, 'invalid_request', [unsigned]);
+    expectRefusal(await o4wExchange(w.tts.as, 'unsigned-ok', w.auth.unsigned, exchangeParams(unsigned, { subject_token_type: TT_UNSIGNED_JSON })), 400, 'invalid_request', 'subject.unsigned_no_sub', [unsigned]);
   });
 });

@@ -6,8 +6,9 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk } from '../../src/jose/keys.js';
-import { exchangeParams, o4wExchange, type ExchangeResult } from '../helpers/idp.js';
-import { SECRETS, TRUST_DOMAIN, expectRefusal, startWorld, type World } from './fixture.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
+import { exchangeParams, type ExchangeResult, expectRefusal, o4wExchange } from '../helpers/tts.js';
+import { SECRETS, startWorld, type World } from '../helpers/world-tts.js';
 
 const POLICIES = resolve(import.meta.dirname, '../../policies');
 
@@ -113,7 +114,7 @@ describe('rate limiting (T-21)', () => {
     expect((await ex()).response.status).toBe(200);
     expect((await ex()).response.status).toBe(200);
     const r = await ex();
-    expectRefusal(r, 429, 'temporarily_unavailable', [subject, SECRETS.agent]);
+    expectRefusal(r, 429, 'temporarily_unavailable', 'limit.subject', [subject, SECRETS.agent]);
     const retry = Number(r.response.headers.get('retry-after'));
     expect(Number.isInteger(retry) && retry >= 1 && retry <= 60).toBe(true);
     // another user through the same workload is not limited
@@ -134,7 +135,7 @@ describe('policy-driven scope decision (T-12, T-24) with the example policies', 
   it('T-12 policy denies orders:refund to the AI agent workload even for a support lead (invalid_scope)', async () => {
     const subject = await w.idp.mint({ scope: 'orders', claims: { roles: ['support_lead'] } });
     const r = await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(subject, { scope: 'orders:refund' }));
-    expectRefusal(r, 400, 'invalid_scope', [subject, SECRETS.agent]);
+    expectRefusal(r, 400, 'invalid_scope', 'scope.none_granted', [subject, SECRETS.agent]);
     // the deny line of the decision log says which scope was dropped and why (the caller only sees invalid_scope)
     const deny = w.tts.decisions.filter((d) => d.effect === 'deny' && d.error === 'invalid_scope').at(-1);
     expect(deny?.dropped).toEqual([{ scope: 'orders:refund', reason: 'policy', policy: expect.stringContaining('txn_token'), rule: expect.any(String) }]);
@@ -159,7 +160,7 @@ describe('policy-driven scope decision (T-12, T-24) with the example policies', 
     const ok = await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(lead, { scope: 'orders:refund' }));
     expect((await verifiedWith(w, ok)).payload.scope).toBe('orders:refund');
     const user = await w.idp.mint({ scope: 'orders', claims: { roles: ['user'] } });
-    expectRefusal(await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(user, { scope: 'orders:refund' })), 400, 'invalid_scope', [user]);
+    expectRefusal(await o4wExchange(w.tts.as, 'poster', w.auth.poster, exchangeParams(user, { scope: 'orders:refund' })), 400, 'invalid_scope', 'scope.none_granted', [user]);
   });
 
   it('T-24 no refund downstream of the agent: the agent earlier in the act chain makes policy deny orders:refund', async () => {

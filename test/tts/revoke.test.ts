@@ -10,8 +10,9 @@ import { TokenService, type DecisionEntry } from '../../src/exchange/index.js';
 import { generateSigningJwk, SigningKeySet } from '../../src/jose/keys.js';
 import { createApp } from '../../src/server/app.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { basic, exchangeParams, o4wExchange, startTts, type TestTts } from '../helpers/idp.js';
-import { baseConfig, SECRETS, expectRefusal, startWorld, type World } from './fixture.js';
+import { basic } from '../helpers/names.js';
+import { exchangeParams, expectRefusal, o4wExchange, startTts, type TestTts } from '../helpers/tts.js';
+import { baseConfig, SECRETS, startWorld, type World } from '../helpers/world-tts.js';
 
 async function revoke(url: string, params: Record<string, string>, authorization: string): Promise<{ status: number; text: string; headers: Headers }> {
   const r = await fetch(`${url}/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization }, body: new URLSearchParams(params).toString() });
@@ -69,7 +70,7 @@ describe('issue 10 findings 9, 10: /revoke', () => {
     expect(r.status).toBe(429);
     expect(JSON.parse(r.text)).toMatchObject({ error: 'temporarily_unavailable', error_description: 'rate limit exceeded; retry later' });
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(limited.decisions.at(-1)).toMatchObject({ event: 'revoke', effect: 'deny', workload: 'mcp-support-agent', error: 'temporarily_unavailable' });
+    expect(limited.decisions.at(-1)).toMatchObject({ event: 'revoke', effect: 'deny', workload: 'mcp-support-agent', error: 'temporarily_unavailable', reason_code: 'limit.revoke' });
     // the exchange budget is its own
     const ex = await o4wExchange(limited.as, 'mcp-support-agent', oauth.ClientSecretBasic(SECRETS.agent), exchangeParams(await w.idp.mint()));
     expect(ex.response.status, ex.text).toBe(200);
@@ -87,8 +88,10 @@ describe('issue 10 findings 9, 10: /revoke', () => {
     const config = parseConfig({ ...baseConfig(w.idp, w.clientKey), issuer: 'http://127.0.0.1:1', clients: [{ id: 'ops', auth: 'client_secret_basic', secret: SECRETS.agent, scopes: ['tickets:read'], revokeById: true }] });
     const store = new MemoryStore();
     let calls = 0;
-    const service = await TokenService.create({ config, keys, store, onDecision: () => {
+    const seen: DecisionEntry[] = [];
+    const service = await TokenService.create({ config, keys, store, onDecision: (e) => {
       calls++;
+      seen.push(e);
       throw new Error('the log disk is full');
     } });
     const app = createApp({ service });
@@ -101,6 +104,8 @@ describe('issue 10 findings 9, 10: /revoke', () => {
     const bad = await app.fetch(new Request('http://tts.test/revoke', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('ops', SECRETS.agent) }, body: '' }));
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'invalid_request', error_description: 'exactly one of token or txn is required' });
+    expect(calls).toBe(2);
+    expect(seen[1]).toMatchObject({ effect: 'deny', error: 'invalid_request', reason_code: 'revoke.token_or_txn' });
   });
 
   it("issue 10 finding 10: /revoke stores the revocation until the service clock's now + maxTokenTtl + the longest verifier tolerance", async () => {
@@ -128,12 +133,12 @@ describe('issue 10 findings 9, 10: /revoke', () => {
   it('a refused /revoke is logged with its reason, and an invalid token is a 200 that says nothing was revoked (RFC 7009 §2.2)', async () => {
     const n = w.tts.decisions.length;
     const stranger = await revoke(w.tts.url, { txn: crypto.randomUUID() }, basic('mcp-support-agent', SECRETS.agent));
-    expectRefusal({ response: new Response(stranger.text, { status: stranger.status, headers: stranger.headers }), text: stranger.text }, 400, 'unauthorized_client');
+    expectRefusal({ response: new Response(stranger.text, { status: stranger.status, headers: stranger.headers }), text: stranger.text }, 400, 'unauthorized_client', 'revoke.by_id_not_allowed');
     const invalid = await revoke(w.tts.url, { token: 'not.a.token' }, basic('mcp-support-agent', SECRETS.agent));
     expect(invalid.status).toBe(200);
     expect(w.tts.decisions.slice(n)).toMatchObject([
-      { event: 'revoke', effect: 'deny', workload: 'mcp-support-agent', error: 'unauthorized_client', reason: 'this workload may not revoke by transaction id' },
-      { event: 'revoke', effect: 'grant', workload: 'mcp-support-agent', reason: 'the token is invalid or expired: nothing to revoke' },
+      { event: 'revoke', effect: 'deny', workload: 'mcp-support-agent', error: 'unauthorized_client', reason: 'this workload may not revoke by transaction id', reason_code: 'revoke.by_id_not_allowed' },
+      { event: 'revoke', effect: 'grant', workload: 'mcp-support-agent', reason: 'the token is invalid or expired: nothing to revoke', reason_code: 'revoke.token_invalid' },
     ]);
   });
 });

@@ -22,8 +22,11 @@ import {
   type TxnTokenEnv,
   type Verifier,
 } from '../../src/verify/index.js';
-import { o4wExchange, TT_TXN } from '../helpers/idp.js';
-import { loadEngine, SECRET, serveApp, startVerifyWorld, TRUST_DOMAIN, type RunningService, type VerifyWorld } from './fixture.js';
+import { TT_TXN_TOKEN } from '../../src/txn/index.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
+import { type RunningService, serveApp } from '../helpers/net.js';
+import { o4wExchange } from '../helpers/tts.js';
+import { loadEngine, SECRET, startVerifyWorld, type VerifyWorld } from '../helpers/world-verify.js';
 
 interface Seen {
   sub: string;
@@ -89,11 +92,11 @@ beforeAll(async () => {
   appB.get('/tickets/:id', async (ctx) => {
     const txn = ctx.var.txn;
     const r = await o4wExchange(w.tts.as, 'orders-svc', oauth.ClientSecretBasic(SECRET), {
-      requested_token_type: TT_TXN,
+      requested_token_type: TT_TXN_TOKEN,
       audience: TRUST_DOMAIN,
       scope: 'tickets:read',
       subject_token: txn.token,
-      subject_token_type: TT_TXN,
+      subject_token_type: TT_TXN_TOKEN,
     });
     if (r.ok === undefined) return ctx.json({ error: 'replacement_failed', detail: r.text }, 502);
     const res = await withTxnToken(fetch, r.ok.access_token)(`${c.url}/tickets/${ctx.req.param('id')}`);
@@ -290,12 +293,15 @@ describe('hono middleware txnToken over HTTP', () => {
     expect(r.status).toBe(401);
     expect(r.wwwAuth).toBe('Txn-Token error="missing"');
     expect(JSON.parse(r.body)).toMatchObject({ error: 'missing' });
+    expect(decisions.at(-1)).toMatchObject({ hop: 'tickets', event: 'verify', error: 'missing', reason_code: 'header.missing' });
+    expect(r.body).not.toContain('header.missing');
   });
   it('401 missing: the token only in Authorization (Bearer) is never read', async () => {
     const token = await w.exchange();
     const r = await rawGet(`${c.url}/tickets/T-1`, { Authorization: `Bearer ${token}` });
     expect(r.status).toBe(401);
     expect(r.wwwAuth).toBe('Txn-Token error="missing"');
+    expect(decisions.at(-1)).toMatchObject({ error: 'missing', reason_code: 'header.missing' });
     expect(r.body).not.toContain(token.split('.')[2]!);
   });
   it('401 multiple: two Txn-Token header lines', async () => {
@@ -303,11 +309,13 @@ describe('hono middleware txnToken over HTTP', () => {
     const r = await rawGet(`${c.url}/tickets/T-1`, { 'Txn-Token': [token, token] });
     expect(r.status).toBe(401);
     expect(r.wwwAuth).toBe('Txn-Token error="multiple"');
+    expect(decisions.at(-1)).toMatchObject({ error: 'multiple', reason_code: 'header.multiple' });
   });
   it('401 malformed: Bearer prefix in Txn-Token', async () => {
     const r = await rawGet(`${c.url}/tickets/T-1`, { 'Txn-Token': `Bearer ${await w.exchange()}` });
     expect(r.status).toBe(401);
     expect(r.wwwAuth).toBe('Txn-Token error="malformed"');
+    expect(decisions.at(-1)).toMatchObject({ error: 'malformed', reason_code: 'header.bearer' });
   });
   it('401 expired, with the code in WWW-Authenticate and nothing of the token in the body', async () => {
     const now = Math.floor(Date.now() / 1000);
@@ -315,6 +323,7 @@ describe('hono middleware txnToken over HTTP', () => {
     const r = await rawGet(`${c.url}/tickets/T-1`, { 'Txn-Token': token });
     expect(r.status).toBe(401);
     expect(r.wwwAuth).toBe('Txn-Token error="expired"');
+    expect(decisions.at(-1)).toMatchObject({ error: 'expired', reason_code: 'expired' });
     expect(r.body).not.toContain(token.split('.')[1]!);
   });
   it('403 insufficient_scope: the token does not carry the scope the route needs', async () => {
@@ -326,7 +335,8 @@ describe('hono middleware txnToken over HTTP', () => {
   it('503 unavailable: the revocation store is down (fail closed)', async () => {
     const { createStore } = await import('../../src/store/from-url.node.js');
     const dead = createStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200, commandTimeoutMs: 200 });
-    const v = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, store: dead });
+    const logged: ServiceDecisionEntry[] = [];
+    const v = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, store: dead, onDecision: (e) => logged.push(e) });
     const app = new Hono<TxnTokenEnv>();
     app.use('*', txnToken({ verifier: v }));
     app.get('/', (ctx) => ctx.text(ctx.var.txn.sub));
@@ -335,6 +345,7 @@ describe('hono middleware txnToken over HTTP', () => {
       const r = await rawGet(`${s.url}/`, { 'Txn-Token': await w.exchange() });
       expect(r.status).toBe(503);
       expect(r.wwwAuth).toBe('Txn-Token error="unavailable"');
+      expect(logged.at(-1)).toMatchObject({ error: 'unavailable', reason_code: 'revocation_unavailable' });
     } finally {
       await s.close();
       await v.close();

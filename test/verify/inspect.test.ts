@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tamperPayload } from '../helpers/idp.js';
-import { startVerifyWorld, TRUST_DOMAIN, type VerifyWorld } from './fixture.js';
+import { tamperPayload } from '../helpers/jwt.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
+import { startVerifyWorld, type VerifyWorld } from '../helpers/world-verify.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 

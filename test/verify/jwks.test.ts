@@ -12,8 +12,8 @@ import { importJWK, SignJWT, type JWK } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
 import { createVerifier, TxnTokenError, type Verifier } from '../../src/verify/index.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
 
-const TRUST_DOMAIN = 'support.example';
 let signing: JWK;
 let other: JWK;
 

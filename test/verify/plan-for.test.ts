@@ -7,8 +7,10 @@ import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planPredicate, type Engine, type PlanInput } from '../../src/policy/index.js';
 import { authorize, createVerifier, planFor, principalOf, type ServiceDecisionEntry, type Verifier } from '../../src/verify/index.js';
-import { o4wExchange, TT_TXN } from '../helpers/idp.js';
-import { loadEngine, SECRET, startVerifyWorld, TRUST_DOMAIN, type VerifyWorld } from './fixture.js';
+import { TT_TXN_TOKEN } from '../../src/txn/index.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
+import { o4wExchange } from '../helpers/tts.js';
+import { loadEngine, SECRET, startVerifyWorld, type VerifyWorld } from '../helpers/world-verify.js';
 
 let w: VerifyWorld;
 let engine: Engine;
@@ -71,7 +73,7 @@ describe('planFor', () => {
   it('uses the principal authorize uses: the plan holds for exactly the records authorize allows (workload and chain included)', async () => {
     // through the agent, then replaced by orders-svc: workload = orders-svc, chain = [mcp-support-agent]
     const first = await w.exchange({ sub: 'alice', scope: 'tickets:read orders:read' });
-    const r = await o4wExchange(w.tts.as, 'orders-svc', oauth.ClientSecretBasic(SECRET), { requested_token_type: TT_TXN, audience: TRUST_DOMAIN, scope: 'orders:read', subject_token: first, subject_token_type: TT_TXN });
+    const r = await o4wExchange(w.tts.as, 'orders-svc', oauth.ClientSecretBasic(SECRET), { requested_token_type: TT_TXN_TOKEN, audience: TRUST_DOMAIN, scope: 'orders:read', subject_token: first, subject_token_type: TT_TXN_TOKEN });
     const txn = await verifier.verify(r.ok!.access_token);
     expect(principalOf(txn)).toEqual({ id: 'alice', roles: ['user'], attr: { workload: 'orders-svc', chain: ['mcp-support-agent'] } });
     for (const [kind, action, scope] of [['order', 'read', 'orders:read'], ['order', 'refund', 'orders:read'], ['ticket', 'read', 'orders:read']] as const) {

@@ -6,8 +6,10 @@ import * as fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk } from '../../src/jose/keys.js';
 import { createVerifier, type TxnContext, type Verifier } from '../../src/verify/index.js';
-import type { ExchangeResult } from '../helpers/idp.js';
-import { ALL_SCOPES, HOPS, startVerifyWorld, TRUST_DOMAIN, type VerifyWorld } from './fixture.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
+import type { RefusalReason } from '../../src/exchange/index.js';
+import { expectRefusal, type ExchangeResult } from '../helpers/tts.js';
+import { ALL_SCOPES, HOPS, startVerifyWorld, type VerifyWorld } from '../helpers/world-verify.js';
 
 const MAX_DEPTH = 4;
 let w: VerifyWorld;
@@ -27,36 +29,35 @@ function errorOf(r: ExchangeResult): { error?: string; error_description?: strin
   return r.ok === undefined ? (JSON.parse(r.text) as { error?: string; error_description?: string }) : {};
 }
 
-function refused(r: ExchangeResult, error: string): string {
+/** A refused replacement: 400, the error, the reason the TTS logged; returns the description. */
+function refused(r: ExchangeResult, error: string, reason: RefusalReason): string {
   expect(r.ok, 'the replacement was granted').toBeUndefined();
-  expect(r.response.status).toBe(400);
-  const body = errorOf(r);
-  expect(body.error).toBe(error);
-  return body.error_description ?? '';
+  expectRefusal(r, 400, error, reason);
+  return errorOf(r).error_description ?? '';
 }
 
 describe('refusals at replacement', () => {
-  it('an expired input Txn-Token', async () => {
+  it('R-01 an expired input Txn-Token', async () => {
     const now = Math.floor(Date.now() / 1000);
     const expired = await w.forge({ claims: { iat: now - 600, exp: now - 120 } });
-    expect(refused(await w.replace('hop-1', expired), 'invalid_request')).toMatch(/expired/);
+    expect(refused(await w.replace('hop-1', expired), 'invalid_request', 'replace.expired')).toMatch(/expired/);
   });
 
-  it('widening the scope: a scope the input token does not carry is invalid_scope', async () => {
+  it('R-03 widening the scope: a scope the input token does not carry is invalid_scope', async () => {
     const t = await w.exchange({ scope: 'tickets:read' });
-    refused(await w.replace('hop-1', t, { scope: 'orders:read' }), 'invalid_scope');
+    refused(await w.replace('hop-1', t, { scope: 'orders:read' }), 'invalid_scope', 'scope.none_granted');
     // a broader scope than the one carried (tickets ⊇ tickets:read) is widening too
-    refused(await w.replace('hop-1', t, { scope: 'tickets' }), 'invalid_scope');
+    refused(await w.replace('hop-1', t, { scope: 'tickets' }), 'invalid_scope', 'scope.none_granted');
   });
 
-  it('widening the scope partly: only the carried part is granted, and the response says so', async () => {
+  it('R-03 widening the scope partly: only the carried part is granted, and the response says so', async () => {
     const t = await w.exchange({ scope: 'tickets:read' });
     const r = await w.replace('hop-1', t, { scope: 'tickets:read orders:read tickets:write' });
     expect(r.ok?.scope).toBe('tickets:read');
     expect([...(await v.verify(r.ok!.access_token)).scope]).toEqual(['tickets:read']);
   });
 
-  it('request_details cannot change sub, aud or txn; only allow-listed members are added; an existing one cannot change', async () => {
+  it('R-02 R-04 request_details cannot change sub, aud or txn (copied unchanged); only allow-listed tctx members are added; an existing one cannot change', async () => {
     const first = await v.verify(await w.exchange());
     const r = await w.replace('hop-1', first.token, {
       request_details: JSON.stringify({ sub: 'bob', aud: 'evil.example', txn: 'other-txn', iss: 'x', tool: 'lookup', ticket_id: 'T-1' }),
@@ -69,36 +70,36 @@ describe('refusals at replacement', () => {
     expect(t.tctx.request_details).toEqual({ tool: 'lookup', ticket_id: 'T-1' });
     expect(t.tctx.roles).toEqual(first.tctx.roles);
     const changed = await w.replace('hop-2', t.token, { request_details: JSON.stringify({ ticket_id: 'T-2' }) });
-    expect(refused(changed, 'invalid_request')).toMatch(/ticket_id/);
+    expect(refused(changed, 'invalid_request', 'replace.tctx_changed')).toMatch(/ticket_id/);
   });
 
-  it('audience cannot change: another trust domain in the request is invalid_target', async () => {
+  it('R-02 audience cannot change: another trust domain in the request is invalid_target', async () => {
     const t = await w.exchange();
     const r = await w.replace('hop-1', t, { audience: 'other.example' });
-    expect(errorOf(r).error).toBe('invalid_target');
+    refused(r, 'invalid_target', 'request.audience_unknown');
   });
 
-  it(`a chain deeper than maxChainDepth (${MAX_DEPTH}) is invalid_request`, async () => {
+  it(`T-23 R-05 a chain deeper than maxChainDepth (${MAX_DEPTH}) is invalid_request`, async () => {
     let token = await w.exchange();
     for (let i = 0; i < MAX_DEPTH - 1; i++) {
       const r = await w.replace(HOPS[i]!, token);
       token = r.ok!.access_token;
     }
     expect((await v.verify(token)).chain).toHaveLength(MAX_DEPTH);
-    expect(refused(await w.replace(HOPS[MAX_DEPTH - 1]!, token), 'invalid_request')).toMatch(/hops/);
+    expect(refused(await w.replace(HOPS[MAX_DEPTH - 1]!, token), 'invalid_request', 'chain.too_deep')).toMatch(/hops/);
   });
 
-  it('a Txn-Token of another trust domain, or signed by another TTS, is refused', async () => {
+  it('R-01 a Txn-Token of another trust domain, or signed by another TTS, is refused', async () => {
     const otherDomain = await w.forge({ claims: { aud: 'other.example' } });
-    expect(refused(await w.replace('hop-1', otherDomain), 'invalid_request')).toMatch(/trust domain/);
+    expect(refused(await w.replace('hop-1', otherDomain), 'invalid_request', 'replace.wrong_audience')).toMatch(/trust domain/);
     const otherTts = await w.forge({ jwk: await generateSigningJwk('EdDSA') });
-    refused(await w.replace('hop-1', otherTts), 'invalid_request');
+    refused(await w.replace('hop-1', otherTts), 'invalid_request', 'replace.unknown_kid');
   });
 
-  it('a revoked transaction cannot be replaced', async () => {
+  it('R-01 V-08 a revoked transaction cannot be replaced', async () => {
     const t = await v.verify(await w.exchange());
     await w.tts.node.store.revoke(t.txn, t.exp);
-    expect(refused(await w.replace('hop-1', t.token), 'invalid_request')).toMatch(/revoked/);
+    expect(refused(await w.replace('hop-1', t.token), 'invalid_request', 'replace.revoked')).toMatch(/revoked/);
   });
 });
 
@@ -106,7 +107,7 @@ describe('issue 10 finding 13: replacement verifies the input exactly as a recei
   it("issue 10 finding 13: an input Txn-Token whose outermost act is not req_wl is refused for replacement, as baton/verify refuses it", async () => {
     const forged = await w.forge({ claims: { req_wl: 'mcp-support-agent', act: { sub: 'hop-3', act: { sub: 'mcp-support-agent' } } } });
     await expect(v.verify(forged)).rejects.toMatchObject({ code: 'malformed', message: 'the outermost act does not name req_wl' });
-    expect(refused(await w.replace('hop-1', forged), 'invalid_request')).toMatch(/the outermost act does not name req_wl/);
+    expect(refused(await w.replace('hop-1', forged), 'invalid_request', 'replace.invalid_claim.act')).toMatch(/the outermost act does not name req_wl/);
   });
 
   it('issue 10 finding 13: for every defect, the TTS accepts an input token for replacement exactly when the verifier accepts it', async () => {
@@ -150,7 +151,7 @@ describe('property: random chains of replacements', () => {
   /** what the example policy always allows a `user` through a non-agent workload with the full ceiling */
   const alwaysGrantable = new Set(['tickets:read', 'orders:read', 'tickets:write']);
 
-  it('sub and txn never change, scope ⊆ every ancestor, the chain grows by exactly one, exp never grows', async () => {
+  it('R-02 R-03 R-05 R-06 sub and txn never change, scope ⊆ every ancestor, the chain grows by exactly one, exp never grows', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.subarray(['tickets:read', 'orders:read'], { minLength: 1 }),

@@ -5,9 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { createVerifier, TxnTokenError, type TxnTokenErrorCode, type ServiceDecisionEntry, type Verifier } from '../../src/verify/index.js';
-import { hmacJwt, rawJwt, tamperPayload } from '../helpers/idp.js';
-import { startVerifyWorld, TRUST_DOMAIN, type VerifyWorld } from './fixture.js';
+import { createVerifier, TxnTokenError, type TxnTokenErrorCode, type TxnTokenReason, type ServiceDecisionEntry, type Verifier } from '../../src/verify/index.js';
+import { rawJwt, tamperPayload } from '../helpers/jwt.js';
+import { hmacJwt } from '../helpers/jwt.node.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
+import { startVerifyWorld, type VerifyWorld } from '../helpers/world-verify.js';
 
 let w: VerifyWorld;
 let v: Verifier;
@@ -31,9 +33,11 @@ async function refusal(p: Promise<unknown>): Promise<TxnTokenError> {
   throw new Error('the token was accepted');
 }
 
-async function expectCode(verifier: Verifier, header: string | null | undefined, code: TxnTokenErrorCode): Promise<TxnTokenError> {
+/** A refusal with its code (what the service is told) and its reason (which check refused: issue 18). */
+async function expectCode(verifier: Verifier, header: string | null | undefined, code: TxnTokenErrorCode, reason: TxnTokenReason): Promise<TxnTokenError> {
   const e = await refusal(verifier.verify(header));
   expect(e.code, e.message).toBe(code);
+  expect(e.reason, e.message).toBe(reason);
   expect(e.status).toBe(code === 'unavailable' ? 503 : 401);
   if (typeof header === 'string' && header.length > 20) {
     expect(e.message).not.toContain(header);
@@ -78,7 +82,7 @@ describe('a valid Txn-Token', () => {
     const b = await verifier.verify(token);
     expect(b).toBe(a);
     await store.revoke(a.txn, a.exp);
-    await expectCode(verifier, token, 'revoked');
+    await expectCode(verifier, token, 'revoked', 'revoked');
     await verifier.close();
     await store.close();
   });
@@ -91,7 +95,7 @@ describe('a valid Txn-Token', () => {
     const first = await verifier.verify(token);
     expect(await verifier.verify(token)).toBe(first);
     clock += 60_000 + 31_000; // past exp and the 30 s tolerance
-    await expectCode(verifier, token, 'expired');
+    await expectCode(verifier, token, 'expired', 'expired');
     await verifier.close();
   });
 
@@ -120,10 +124,10 @@ describe('a valid Txn-Token', () => {
   it('a tampered copy of a cached token is still refused (the cache compares the whole token)', async () => {
     const token = await w.exchange();
     await v.verify(token);
-    await expectCode(v, tamperPayload(token, (c) => ({ ...c, sub: 'bob' })), 'bad_signature');
+    await expectCode(v, tamperPayload(token, (c) => ({ ...c, sub: 'bob' })), 'bad_signature', 'bad_signature');
   });
 
-  it('a clock skew within the tolerance is accepted (iat 20 s ahead)', async () => {
+  it('V-05 a clock skew within the tolerance is accepted (iat 20 s ahead)', async () => {
     const now = Math.floor(Date.now() / 1000);
     const t = await v.verify(await w.forge({ claims: { iat: now + 20 } }));
     expect(t.sub).toBe('alice');
@@ -132,62 +136,62 @@ describe('a valid Txn-Token', () => {
 
 describe('V-01 the Txn-Token header', () => {
   it('missing: no header', async () => {
-    await expectCode(v, undefined, 'missing');
-    await expectCode(v, null, 'missing');
+    await expectCode(v, undefined, 'missing', 'header.missing');
+    await expectCode(v, null, 'missing', 'header.missing');
   });
   it('missing: empty header', async () => {
-    await expectCode(v, '', 'missing');
+    await expectCode(v, '', 'missing', 'header.empty');
   });
   it('multiple: two tokens comma-joined (two headers)', async () => {
     const a = await w.exchange();
     const b = await w.exchange();
-    await expectCode(v, `${a}, ${b}`, 'multiple');
-    await expectCode(v, `${a},${a}`, 'multiple');
+    await expectCode(v, `${a}, ${b}`, 'multiple', 'header.multiple');
+    await expectCode(v, `${a},${a}`, 'multiple', 'header.multiple');
   });
   it('malformed: two tokens separated by whitespace', async () => {
     const a = await w.exchange();
-    await expectCode(v, `${a} ${a}`, 'malformed');
+    await expectCode(v, `${a} ${a}`, 'malformed', 'header.whitespace');
   });
   it('malformed: a Bearer prefix', async () => {
-    await expectCode(v, `Bearer ${await w.exchange()}`, 'malformed');
-    await expectCode(v, `bearer ${await w.exchange()}`, 'malformed');
+    await expectCode(v, `Bearer ${await w.exchange()}`, 'malformed', 'header.bearer');
+    await expectCode(v, `bearer ${await w.exchange()}`, 'malformed', 'header.bearer');
   });
   it('malformed: truncated token', async () => {
     const t = await w.exchange();
-    await expectCode(v, t.slice(0, t.lastIndexOf('.')), 'malformed');
-    await expectCode(v, t.slice(0, t.length - 10), 'bad_signature');
+    await expectCode(v, t.slice(0, t.lastIndexOf('.')), 'malformed', 'header.not_jws');
+    await expectCode(v, t.slice(0, t.length - 10), 'bad_signature', 'bad_signature');
   });
   it('malformed: not base64url JSON', async () => {
-    await expectCode(v, 'abc.def.ghi', 'malformed');
+    await expectCode(v, 'abc.def.ghi', 'malformed', 'malformed');
   });
 });
 
 describe('V-02 signature and keys', () => {
   it('bad_signature: tampered payload', async () => {
     const t = await w.exchange();
-    await expectCode(v, tamperPayload(t, (c) => ({ ...c, scope: 'tickets:read orders:read orders:refund' })), 'bad_signature');
+    await expectCode(v, tamperPayload(t, (c) => ({ ...c, scope: 'tickets:read orders:read orders:refund' })), 'bad_signature', 'bad_signature');
   });
   it('bad_algorithm: alg none', async () => {
     const now = Math.floor(Date.now() / 1000);
     const t = rawJwt({ alg: 'none', typ: 'txntoken+jwt' }, { iss: w.tts.issuer, aud: TRUST_DOMAIN, iat: now, exp: now + 60, txn: 'x', sub: 'alice', scope: 'tickets:read', req_wl: 'w' });
-    await expectCode(v, `${t}`.replace(/\.$/, '.AAAA'), 'bad_algorithm');
+    await expectCode(v, `${t}`.replace(/\.$/, '.AAAA'), 'bad_algorithm', 'bad_algorithm');
   });
   it('bad_algorithm: HS256 with the public key as the HMAC secret', async () => {
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: w.tts.issuer, aud: TRUST_DOMAIN, iat: now, exp: now + 60, txn: 'x', sub: 'alice', scope: 'tickets:read', req_wl: 'w' };
     const pub = w.jwks.keys[0]!;
-    await expectCode(v, hmacJwt({ typ: 'txntoken+jwt', kid: pub.kid }, claims, JSON.stringify(pub)), 'bad_algorithm');
-    await expectCode(v, hmacJwt({ typ: 'txntoken+jwt', kid: pub.kid }, claims, Buffer.from(pub.x!, 'base64url')), 'bad_algorithm');
+    await expectCode(v, hmacJwt({ typ: 'txntoken+jwt', kid: pub.kid }, claims, JSON.stringify(pub)), 'bad_algorithm', 'bad_algorithm');
+    await expectCode(v, hmacJwt({ typ: 'txntoken+jwt', kid: pub.kid }, claims, Buffer.from(pub.x!, 'base64url')), 'bad_algorithm', 'bad_algorithm');
   });
   it('bad_signature: a jwk header carrying the attacker key (with the real kid) is ignored', async () => {
     const attacker = await generateSigningJwk('EdDSA');
     const t = await w.forge({ jwk: attacker, header: { kid: w.signingJwk.kid, jwk: toPublicJwk(attacker) } });
-    await expectCode(v, t, 'bad_signature');
+    await expectCode(v, t, 'bad_signature', 'bad_signature');
   });
   it('bad_signature: a jwk header and no kid: the configured key set is used, not the header', async () => {
     const attacker = await generateSigningJwk('EdDSA');
     const t = await w.forge({ jwk: attacker, header: { jwk: toPublicJwk(attacker) }, omitHeader: ['kid'] });
-    await expectCode(v, t, 'bad_signature');
+    await expectCode(v, t, 'bad_signature', 'bad_signature');
   });
   it('jku / x5u headers pointing elsewhere are never fetched', async () => {
     const attacker = await generateSigningJwk('EdDSA');
@@ -200,21 +204,21 @@ describe('V-02 signature and keys', () => {
     await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
     const url = `http://127.0.0.1:${(evil.address() as { port: number }).port}/jwks.json`;
     try {
-      await expectCode(v, await w.forge({ jwk: attacker, header: { kid: attacker.kid, jku: url } }), 'unknown_kid');
-      await expectCode(v, await w.forge({ jwk: attacker, header: { kid: w.signingJwk.kid, x5u: url } }), 'bad_signature');
+      await expectCode(v, await w.forge({ jwk: attacker, header: { kid: attacker.kid, jku: url } }), 'unknown_kid', 'unknown_kid');
+      await expectCode(v, await w.forge({ jwk: attacker, header: { kid: w.signingJwk.kid, x5u: url } }), 'bad_signature', 'bad_signature');
       expect(fetched).toBe(0);
     } finally {
       await new Promise<void>((r) => evil.close(() => r()));
     }
   });
   it('unknown_kid: a kid the TTS never published', async () => {
-    await expectCode(v, await w.forge({ header: { kid: 'no-such-kid' } }), 'unknown_kid');
+    await expectCode(v, await w.forge({ header: { kid: 'no-such-kid' } }), 'unknown_kid', 'unknown_kid');
   });
   it("a token signed by another TTS's key is refused", async () => {
     const other = await generateSigningJwk('EdDSA');
-    await expectCode(v, await w.forge({ jwk: other }), 'unknown_kid');
+    await expectCode(v, await w.forge({ jwk: other }), 'unknown_kid', 'unknown_kid');
     // same kid as ours, other key
-    await expectCode(v, await w.forge({ jwk: { ...other, kid: w.signingJwk.kid } }), 'bad_signature');
+    await expectCode(v, await w.forge({ jwk: { ...other, kid: w.signingJwk.kid } }), 'bad_signature', 'bad_signature');
   });
   it('unknown_kid with a remote JWKS: refetched at most once per cool-down', async () => {
     let fetches = 0;
@@ -231,9 +235,9 @@ describe('V-02 signature and keys', () => {
     try {
       await remote.verify(await w.exchange());
       expect(fetches).toBe(1);
-      await expectCode(remote, await w.forge({ header: { kid: 'rotated-away' } }), 'unknown_kid');
-      await expectCode(remote, await w.forge({ header: { kid: 'rotated-away-2' } }), 'unknown_kid');
-      await expectCode(remote, await w.forge({ header: { kid: 'rotated-away-3' } }), 'unknown_kid');
+      await expectCode(remote, await w.forge({ header: { kid: 'rotated-away' } }), 'unknown_kid', 'unknown_kid');
+      await expectCode(remote, await w.forge({ header: { kid: 'rotated-away-2' } }), 'unknown_kid', 'unknown_kid');
+      await expectCode(remote, await w.forge({ header: { kid: 'rotated-away-3' } }), 'unknown_kid', 'unknown_kid');
       expect(fetches).toBeLessThanOrEqual(2);
     } finally {
       globalThis.fetch = orig;
@@ -242,7 +246,7 @@ describe('V-02 signature and keys', () => {
   });
   it('unavailable (503): the JWKS cannot be fetched', async () => {
     const remote = createVerifier({ trustDomain: TRUST_DOMAIN, jwksUri: 'http://127.0.0.1:1/jwks.json' });
-    await expectCode(remote, await w.exchange(), 'unavailable');
+    await expectCode(remote, await w.exchange(), 'unavailable', 'key_unavailable');
     await remote.close();
   });
 });
@@ -258,7 +262,7 @@ describe('V-02 key set outages are 503, not 401', () => {
       await new Promise<void>((r) => broken.listen(0, '127.0.0.1', () => r()));
       const remote = createVerifier({ trustDomain: TRUST_DOMAIN, jwksUri: `http://127.0.0.1:${(broken.address() as { port: number }).port}/jwks.json` });
       try {
-        await expectCode(remote, await w.exchange(), 'unavailable');
+        await expectCode(remote, await w.exchange(), 'unavailable', 'key_unavailable');
       } finally {
         await remote.close();
         await new Promise<void>((r) => broken.close(() => r()));
@@ -269,48 +273,52 @@ describe('V-02 key set outages are 503, not 401', () => {
 
 describe('V-03 typ', () => {
   it('wrong_type: at+jwt', async () => {
-    await expectCode(v, await w.forge({ header: { typ: 'at+jwt' } }), 'wrong_type');
+    await expectCode(v, await w.forge({ header: { typ: 'at+jwt' } }), 'wrong_type', 'wrong_type');
   });
   it('wrong_type: JWT', async () => {
-    await expectCode(v, await w.forge({ header: { typ: 'JWT' } }), 'wrong_type');
+    await expectCode(v, await w.forge({ header: { typ: 'JWT' } }), 'wrong_type', 'wrong_type');
   });
   it('wrong_type: typ missing', async () => {
-    await expectCode(v, await w.forge({ omitHeader: ['typ'] }), 'wrong_type');
+    await expectCode(v, await w.forge({ omitHeader: ['typ'] }), 'wrong_type', 'wrong_type');
   });
   it('wrong_type: a user access token from the IdP', async () => {
-    await expectCode(v, await w.idp.mint(), 'wrong_type');
+    await expectCode(v, await w.idp.mint(), 'wrong_type', 'wrong_type');
   });
 });
 
 describe('V-04..V-07 claims', () => {
   const now = () => Math.floor(Date.now() / 1000);
-  it('wrong_audience: another trust domain', async () => {
-    await expectCode(v, await w.forge({ claims: { aud: 'other.example' } }), 'wrong_audience');
+  it('V-04 wrong_audience: another trust domain', async () => {
+    await expectCode(v, await w.forge({ claims: { aud: 'other.example' } }), 'wrong_audience', 'wrong_audience');
   });
-  it('wrong_issuer: iss is not the configured TTS', async () => {
-    await expectCode(v, await w.forge({ claims: { iss: 'https://evil.example' } }), 'wrong_issuer');
+  it('V-07 wrong_issuer: iss is not the configured TTS', async () => {
+    await expectCode(v, await w.forge({ claims: { iss: 'https://evil.example' } }), 'wrong_issuer', 'wrong_issuer');
   });
-  it('expired: exp in the past beyond the skew', async () => {
-    await expectCode(v, await w.forge({ claims: { iat: now() - 600, exp: now() - 60 } }), 'expired');
+  it('V-05 expired: exp in the past beyond the skew', async () => {
+    await expectCode(v, await w.forge({ claims: { iat: now() - 600, exp: now() - 60 } }), 'expired', 'expired');
   });
-  it('not_yet_valid: iat in the future beyond the skew', async () => {
-    await expectCode(v, await w.forge({ claims: { iat: now() + 120, exp: now() + 300 } }), 'not_yet_valid');
+  it('V-05 not_yet_valid: iat in the future beyond the skew', async () => {
+    await expectCode(v, await w.forge({ claims: { iat: now() + 120, exp: now() + 300 } }), 'not_yet_valid', 'not_yet_valid');
   });
-  it('clock tolerance is bounded: more than 60 s is refused at construction', () => {
+  it('V-05 clock tolerance is bounded: more than 60 s is refused at construction', () => {
     expect(() => createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, clockTolerance: 61 })).toThrow(/clockTolerance/);
     expect(() => createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, algorithms: ['HS256'] })).toThrow(/asymmetric/);
   });
-  for (const claim of ['txn', 'sub', 'scope', 'req_wl', 'iat', 'exp']) {
-    it(`missing_claim: ${claim}`, async () => {
-      await expectCode(v, await w.forge({ omit: [claim] }), 'missing_claim');
+  for (const claim of ['txn', 'sub', 'scope', 'req_wl', 'iat', 'exp'] as const) {
+    it(`V-06 missing_claim: ${claim}`, async () => {
+      await expectCode(v, await w.forge({ omit: [claim] }), 'missing_claim', `missing_claim.${claim}`);
     });
   }
-  it('malformed: a claim of the wrong type (sub as a number, empty txn)', async () => {
-    await expectCode(v, await w.forge({ claims: { txn: '' } }), 'malformed');
-    await expectCode(v, await w.forge({ claims: { scope: 42 } }), 'malformed');
+  it('V-06 malformed: sub as a number', async () => {
+    await expectCode(v, await w.forge({ claims: { sub: 42 } }), 'malformed', 'invalid_claim.sub');
+  });
+  it('V-06 malformed: a claim of the wrong type or empty (empty txn, scope as a number, req_wl as an object)', async () => {
+    await expectCode(v, await w.forge({ claims: { txn: '' } }), 'malformed', 'invalid_claim.txn');
+    await expectCode(v, await w.forge({ claims: { scope: 42 } }), 'malformed', 'invalid_claim.scope');
+    await expectCode(v, await w.forge({ claims: { req_wl: { sub: 'mcp-support-agent' } } }), 'malformed', 'invalid_claim.req_wl');
   });
   it('malformed: an act chain whose outermost actor is not req_wl', async () => {
-    await expectCode(v, await w.forge({ claims: { act: { sub: 'someone-else' } } }), 'malformed');
+    await expectCode(v, await w.forge({ claims: { act: { sub: 'someone-else' } } }), 'malformed', 'invalid_claim.act');
   });
 });
 
@@ -328,9 +336,9 @@ describe('V-08 revocation', () => {
       body: new URLSearchParams({ token }).toString(),
     });
     expect(res.status).toBe(200);
-    await expectCode(verifier, token, 'revoked');
+    await expectCode(verifier, token, 'revoked', 'revoked');
     // another token of the same transaction (a replacement) is refused too
-    await expectCode(verifier, second, 'revoked');
+    await expectCode(verifier, second, 'revoked', 'revoked');
     await verifier.close();
   });
 
@@ -339,7 +347,7 @@ describe('V-08 revocation', () => {
     const dead = createStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200, commandTimeoutMs: 200 });
     const verifier = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, store: dead });
     try {
-      await expectCode(verifier, await w.exchange(), 'unavailable');
+      await expectCode(verifier, await w.exchange(), 'unavailable', 'revocation_unavailable');
     } finally {
       await verifier.close();
       await dead.close();
@@ -371,7 +379,7 @@ describe('V-09 replay guard', () => {
     const verifier = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, store, replayGuard: { namespace: 'payments' } });
     const token = await w.exchange();
     await verifier.verify(token);
-    await expectCode(verifier, token, 'replayed');
+    await expectCode(verifier, token, 'replayed', 'replayed');
     // another service (namespace) may still see it once
     const other = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, store, replayGuard: { namespace: 'refunds' } });
     expect((await other.verify(token)).txn).toBeTruthy();
@@ -386,13 +394,13 @@ describe('V-09 replay guard', () => {
 });
 
 describe('V-11 decision log', () => {
-  it('refusals are logged with the code, the hop name, and never the token', async () => {
+  it('V-11 refusals are logged with the code, the reason, the hop name, and never the token', async () => {
     const entries: ServiceDecisionEntry[] = [];
     const verifier = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, service: 'tickets', onDecision: (e) => entries.push(e) });
     const token = await w.forge({ claims: { aud: 'other.example' } });
-    await expectCode(verifier, token, 'wrong_audience');
+    await expectCode(verifier, token, 'wrong_audience', 'wrong_audience');
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ hop: 'tickets', event: 'verify', effect: 'deny', error: 'wrong_audience' });
+    expect(entries[0]).toMatchObject({ hop: 'tickets', event: 'verify', effect: 'deny', error: 'wrong_audience', reason_code: 'wrong_audience' });
     expect(JSON.stringify(entries)).not.toContain(token.split('.')[2]!);
     await verifier.close();
   });

@@ -1,53 +1,31 @@
-// The Store contract on the Durable Object backend, inside workerd: separate clients (as separate isolates are) share
-// one strongly consistent truth; an unreachable object fails closed with StoreUnavailableError.
+// The Store contract (test/helpers/store-contract.ts, the same suite as memory and Redis run in Node) on the Durable
+// Object backend, inside workerd, with one object and with four shards: separate clients (as separate isolates are)
+// share one strongly consistent truth; an unreachable object fails closed with StoreUnavailableError.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { DurableObjectStore, type DurableObjectNamespaceLike } from '../../src/store/durable-object.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
+import { sharedStoreContract, storeContract } from '../helpers/store-contract.js';
 
 const id = () => crypto.randomUUID();
 
-describe.each([1, 4])('DurableObjectStore, %i shard(s)', (shards) => {
-  const a = new DurableObjectStore(env.BATON_STORE_DO, { shards });
-  const b = new DurableObjectStore(env.BATON_STORE_DO, { shards });
+/** The Durable Object namespace with every object name prefixed: separate objects, so separate state. */
+function prefixed(ns: DurableObjectNamespaceLike, prefix: string): DurableObjectNamespaceLike {
+  return { idFromName: (name) => ns.idFromName(`${prefix}${name}`), get: (objectId) => ns.get(objectId as never) };
+}
 
-  it('useOnce: first use wins across clients, namespaces are separate', async () => {
-    const jti = id();
-    expect(await a.useOnce('client_assertion', jti, 60_000)).toBe(true);
-    expect(await b.useOnce('client_assertion', jti, 60_000)).toBe(false);
-    expect(await a.useOnce('client_assertion', jti, 60_000)).toBe(false);
-    expect(await b.useOnce('replay:orders', jti, 60_000)).toBe(true);
+for (const shards of [1, 4]) {
+  // each store of the single-client contract gets objects of its own (the contract reuses ids from test to test)
+  storeContract({
+    name: `durable-object, ${shards} shard(s)`,
+    backend: 'durable-object',
+    pushesRevocations: false,
+    make: () => new DurableObjectStore(prefixed(env.BATON_STORE_DO, `contract-${id()}-`), { shards }),
   });
-
-  it('revocations: seen by every client until their end, never shortened', async () => {
-    const txn = id();
-    const future = Math.floor(Date.now() / 1000) + 300;
-    expect(await b.isRevoked(txn)).toBe(false);
-    await a.revoke(txn, future);
-    expect(await b.isRevoked(txn)).toBe(true);
-    await b.revoke(txn, Math.floor(Date.now() / 1000) - 10); // an earlier end does not lift it
-    expect(await a.isRevoked(txn)).toBe(true);
-    const past = id();
-    await a.revoke(past, Math.floor(Date.now() / 1000) - 10);
-    expect(await b.isRevoked(past)).toBe(false);
-  });
-
-  it('rate limits count calls of every client in one window', async () => {
-    const key = `c:${id()}`;
-    const results = [];
-    for (let i = 0; i < 4; i++) results.push(await (i % 2 === 0 ? a : b).rateLimit(key, 3, 60_000));
-    expect(results.map((r) => r.allowed)).toEqual([true, true, true, false]);
-    expect(results.map((r) => r.remaining)).toEqual([2, 1, 0, 0]);
-    expect(results[3]!.limit).toBe(3);
-    expect(results[3]!.retryAfterSec).toBeGreaterThanOrEqual(1);
-    expect(results[3]!.retryAfterSec).toBeLessThanOrEqual(60);
-    expect((await a.rateLimit(`c:${id()}`, 3, 60_000)).allowed).toBe(true); // another key, another window
-  });
-
-  it('health', async () => {
-    expect(await a.health()).toEqual({ ok: true, backend: 'durable-object' });
-  });
-});
+  // separate clients (as separate isolates are) of the same objects
+  const shared = prefixed(env.BATON_STORE_DO, `shared-${id()}-`);
+  sharedStoreContract(`durable-object, ${shards} shard(s)`, () => new DurableObjectStore(shared, { shards }));
+}
 
 describe('failing closed', () => {
   const throwing: DurableObjectNamespaceLike = {

@@ -5,7 +5,8 @@ import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { renderDecisionLine } from '../../src/log/index.js';
 import { createVerifier, TxnTokenError } from '../../src/verify/index.js';
-import { BASE, claimsOf, clientAssertion, exchangeForm, post, userToken } from './helpers.js';
+import { claimsOf } from '../helpers/jwt.js';
+import { agentAssertion, BASE, exchangeForm, post, userToken } from '../helpers/workers.js';
 
 async function txnToken(): Promise<string> {
   const res = await post('/token', await exchangeForm({ scope: 'tickets:read' }, { subject: await userToken() }));
@@ -65,7 +66,7 @@ describe('issue 10 on Workers', () => {
   });
 
   it('issue 10 findings 2 and 12: the TTS Worker refuses an array aud in a client assertion (401) and an empty sub (400)', async () => {
-    const arrayAud = await post('/token', await exchangeForm({}, { assertion: await clientAssertion({ aud: [BASE, 'https://evil.example'] }) }));
+    const arrayAud = await post('/token', await exchangeForm({}, { assertion: await agentAssertion({ aud: [BASE, 'https://evil.example'] }) }));
     expect(arrayAud.status).toBe(401);
     expect(await arrayAud.json()).toMatchObject({ error: 'invalid_client', error_description: 'client assertion rejected: aud must be a single string, not an array' });
     const emptySub = await post('/token', await exchangeForm({}, { subject: await userToken({ sub: '' }) }));

@@ -5,7 +5,10 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import committed from '../../policies.bundle.json';
 import { createWorker, type WorkerEnv } from '../../src/worker.js';
-import { BASE, basic, claimsOf, post, TT_ACCESS, TT_TXN } from './helpers.js';
+import { TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../../src/txn/index.js';
+import { claimsOf } from '../helpers/jwt.js';
+import { basic } from '../helpers/names.js';
+import { BASE, post } from '../helpers/workers.js';
 
 const MCP_JWT = 'https://mcp.support.example';
 const MCP_OPAQUE = 'https://mcp-opaque.support.example';
@@ -46,11 +49,11 @@ const exchange = (subject: string) =>
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('mcp-support-agent', SECRET) },
       body: new URLSearchParams({
         grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-        requested_token_type: TT_TXN,
+        requested_token_type: TT_TXN_TOKEN,
         audience: 'support.example',
         scope: 'tickets:read',
         subject_token: subject,
-        subject_token_type: TT_ACCESS,
+        subject_token_type: TT_ACCESS_TOKEN,
       }).toString(),
     }),
     workerEnv(),

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import committed from '../../policies.bundle.json';
 import { parseConfig } from '../../src/config/schema.js';
 import { createWorker, type WorkerEnv } from '../../src/worker.js';
-import { BASE } from './helpers.js';
+import { BASE } from '../helpers/workers.js';
 
 const goodConfig = () => JSON.parse(env.BATON_CONFIG) as Record<string, unknown>;
 function workerEnv(over: Record<string, unknown> = {}): WorkerEnv {

@@ -5,7 +5,9 @@ import { env, SELF } from 'cloudflare:test';
 import { base64url, importJWK, SignJWT, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { createVerifier, TxnTokenError } from '../../src/verify/index.js';
-import { BASE, clientAssertion, exchangeForm, post, TRUST_DOMAIN, TT_TXN, userToken } from './helpers.js';
+import { TT_TXN_TOKEN } from '../../src/txn/index.js';
+import { TRUST_DOMAIN } from '../helpers/names.js';
+import { agentAssertion, BASE, exchangeForm, post, userToken } from '../helpers/workers.js';
 
 async function refusal(res: Response, status: number, error: string): Promise<string> {
   const text = await res.text();
@@ -152,7 +154,7 @@ describe('audience refusals in workerd (T-03, T-11, V-04)', () => {
 
   it('a replacement asked for another trust domain is refused (R-02: aud is copied, never changed)', async () => {
     const token = await txnToken();
-    const res = await post('/token', await exchangeForm({ subject_token: token, subject_token_type: TT_TXN, audience: 'evil.example' }));
+    const res = await post('/token', await exchangeForm({ subject_token: token, subject_token_type: TT_TXN_TOKEN, audience: 'evil.example' }));
     const desc = await refusal(res, 400, 'invalid_target');
     expect(desc).toMatch(/audience/);
   });

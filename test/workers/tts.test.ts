@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import committed from '../../policies.bundle.json';
 import { DurableObjectStore } from '../../src/store/durable-object.js';
 import { createWorker, type WorkerEnv } from '../../src/worker.js';
-import { BASE, basic, claimsOf, clientAssertion, exchangeForm, headerOf, post, TT_TXN, userToken } from './helpers.js';
+import { TT_TXN_TOKEN } from '../../src/txn/index.js';
+import { claimsOf, headerOf } from '../helpers/jwt.js';
+import { basic } from '../helpers/names.js';
+import { agentAssertion, BASE, exchangeForm, post, userToken } from '../helpers/workers.js';
 
 describe('metadata and keys', () => {
   it('serves the authorization server metadata naming the token and revocation endpoints', async () => {
@@ -44,7 +47,7 @@ describe('token exchange', () => {
     expect(res.status, await res.clone().text()).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const body = (await res.json()) as { access_token: string; issued_token_type: string; token_type: string; expires_in: number; scope: string };
-    expect(body.issued_token_type).toBe(TT_TXN);
+    expect(body.issued_token_type).toBe(TT_TXN_TOKEN);
     expect(body.token_type).toBe('N_A');
     expect(body.expires_in).toBe(120);
     // the bundled txn_token policy: reads allowed; no tickets:write or refund through the AI agent workload
@@ -63,7 +66,7 @@ describe('token exchange', () => {
 
   it('replaces a Txn-Token with a narrower one for the same transaction', async () => {
     const first = (await (await post('/token', await exchangeForm())).json()) as { access_token: string };
-    const res = await post('/token', await exchangeForm({ subject_token: first.access_token, subject_token_type: TT_TXN, scope: 'orders:read' }));
+    const res = await post('/token', await exchangeForm({ subject_token: first.access_token, subject_token_type: TT_TXN_TOKEN, scope: 'orders:read' }));
     expect(res.status).toBe(200);
     const b = (await res.json()) as { access_token: string };
     expect(claimsOf(b.access_token).scope).toBe('orders:read');
@@ -91,7 +94,7 @@ describe('refused exchanges', () => {
   });
 
   it('invalid_client: an assertion for another audience, and a wrong client secret', async () => {
-    const res = await post('/token', await exchangeForm({}, { assertion: await clientAssertion({ aud: 'https://elsewhere.test' }) }));
+    const res = await post('/token', await exchangeForm({}, { assertion: await agentAssertion({ aud: 'https://elsewhere.test' }) }));
     await refused(res, 401, 'invalid_client');
     const form = await exchangeForm();
     delete form.client_assertion;
@@ -120,7 +123,7 @@ describe('refused exchanges', () => {
 
 describe('single-use client assertions through the Durable Object', () => {
   it('refuses the second request carrying the same jti', async () => {
-    const assertion = await clientAssertion();
+    const assertion = await agentAssertion();
     const ok = await post('/token', await exchangeForm({}, { assertion }));
     expect(ok.status).toBe(200);
     const replay = await post('/token', await exchangeForm({}, { assertion }));
@@ -147,11 +150,11 @@ describe('revocation through the Worker', () => {
     const txn = claimsOf(access_token).txn as string;
     const store = new DurableObjectStore(env.BATON_STORE_DO);
     expect(await store.isRevoked(txn)).toBe(false);
-    const res = await post('/revoke', { token: access_token, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await clientAssertion() });
+    const res = await post('/revoke', { token: access_token, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await agentAssertion() });
     expect(res.status).toBe(200);
     expect(await store.isRevoked(txn)).toBe(true);
     // a revoked transaction cannot be extended by replacement
-    const again = await post('/token', await exchangeForm({ subject_token: access_token, subject_token_type: TT_TXN, scope: 'orders:read' }));
+    const again = await post('/token', await exchangeForm({ subject_token: access_token, subject_token_type: TT_TXN_TOKEN, scope: 'orders:read' }));
     expect(again.status).toBe(400);
   });
 });

@@ -5,7 +5,9 @@ import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import committed from '../../policies.bundle.json';
 import { createOrdersWorker, type OrdersEnv } from '../../examples/verifier-worker/src/index.js';
-import { BASE, basic, claimsOf, clientAssertion, exchangeForm, post, userToken } from './helpers.js';
+import { claimsOf } from '../helpers/jwt.js';
+import { basic } from '../helpers/names.js';
+import { agentAssertion, BASE, exchangeForm, post, userToken } from '../helpers/workers.js';
 
 async function ordersEnv(): Promise<OrdersEnv> {
   const jwks = await (await SELF.fetch(`${BASE}/.well-known/jwks.json`)).text();
@@ -78,7 +80,7 @@ describe('example verifier Worker', () => {
     const e = await ordersEnv();
     const token = await txnToken();
     expect((await get(w, e, '/orders/O-1', token)).status).toBe(200);
-    const rv = await post('/revoke', { token, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await clientAssertion() });
+    const rv = await post('/revoke', { token, client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: await agentAssertion() });
     expect(rv.status).toBe(200);
     expect((await get(w, e, '/orders/O-1', token)).status).toBe(401);
   });

@@ -22,23 +22,12 @@ import { startNode, type RunningNode } from '../../src/node.js';
 import { createApp } from '../../src/server/app.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { createVerifier, txnToken, type TxnTokenEnv, type Verifier } from '../../src/verify/index.js';
+import { TRUST_DOMAIN } from './names.js';
 
 export const ISSUER = 'https://tts.fuzz.example';
 export const IDP = 'https://idp.fuzz.example';
 export const MCP_AUD = 'https://mcp.fuzz.example';
-export const TRUST_DOMAIN = 'support.example';
 export const SECRET = 'fuzz-client-secret-0123456789';
-export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const TT = {
-  txn: 'urn:ietf:params:oauth:token-type:txn_token',
-  access: 'urn:ietf:params:oauth:token-type:access_token',
-  jwt: 'urn:ietf:params:oauth:token-type:jwt',
-  id: 'urn:ietf:params:oauth:token-type:id_token',
-  self: 'urn:ietf:params:oauth:token-type:self_signed',
-  unsigned: 'urn:ietf:params:oauth:token-type:unsigned_json',
-  refresh: 'urn:ietf:params:oauth:token-type:refresh_token',
-} as const;
-export const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const ROOT = resolve(import.meta.dirname, '../..');
 
 /** The seed of this run: BATON_FUZZ_SEED, or a fresh one (printed, so that a failure can be replayed). */
@@ -162,27 +151,3 @@ export function publicJwkOf(key: KeyObject, kid: string): JWK {
   return { ...toPublicJwk({ ...(key.export({ format: 'jwk' }) as JWK), kid }), use: 'sig' };
 }
 
-/** RFC 6749 §2.3.1 Basic credentials; a value that cannot be percent-encoded (a lone surrogate) is sent as is. */
-export function basic(id: string, secret: string): string {
-  const enc = (s: string): string => {
-    try {
-      return encodeURIComponent(s);
-    } catch {
-      return s;
-    }
-  };
-  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
-}
-
-/** Every compact JWS/JWE in `text`: dot-separated base64url segments whose first decodes to a JSON object. */
-export function jwtsIn(text: string): string[] {
-  const out: string[] = [];
-  for (const m of text.matchAll(/[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){2,}/g)) {
-    const head = Buffer.from(m[0].split('.')[0]!, 'base64url').toString('latin1');
-    if (/^\s*\{/.test(head)) out.push(m[0]);
-  }
-  return out;
-}
-
-/** Line-breaking characters a line-based reader may split on. */
-export const LINE_BREAKS = /[\n\r\u2028\u2029\u0085\u000b\u000c]/;

@@ -10,10 +10,10 @@ import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { generateKeyFile } from '../../src/cli/keys.js';
 import { parseConfig, type Config } from '../../src/config/schema.js';
 import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN, CLIENT_ASSERTION_JWT } from '../../src/txn/index.js';
-import { startNode, type NodeOptions, type RunningNode } from '../../src/node.js';
+import { clientAssertion as assertion } from './jwt.js';
+import { TRUST_DOMAIN } from './names.js';
 
 export const TTS_ISSUER = 'http://tts.test';
-export const TRUST_DOMAIN = 'support.test';
 export const IDP_ISSUER = 'https://idp.test';
 export const MCP_AUDIENCE = 'mcp';
 export const BASIC_SECRET = 'basic-secret-0123456789';
@@ -78,21 +78,9 @@ export function ttsConfig(f: Fixture, store: unknown, o: { rateLimit?: RateLimit
   );
 }
 
-export function startTts(config: Config, extra: Omit<NodeOptions, 'loaded' | 'port'> = {}): Promise<RunningNode> {
-  return startNode({ loaded: { config, file: 'test', resolvePath: (p) => p }, port: 0, say: () => {}, ...extra });
-}
-
 /** A fresh RFC 7523 client assertion for `agent-jwt` (new jti each call unless given). */
-export async function clientAssertion(f: Fixture, jti: string = randomUUID()): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ jti })
-    .setProtectedHeader({ alg: 'EdDSA', kid: 'agent-1', typ: 'JWT' })
-    .setIssuer('agent-jwt')
-    .setSubject('agent-jwt')
-    .setAudience(TTS_ISSUER)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 120)
-    .sign(f.agentKey);
+export function clientAssertionOf(f: Fixture, jti?: string): Promise<string> {
+  return assertion({ alg: 'EdDSA', kid: 'agent-1', privateKey: f.agentKey }, 'agent-jwt', TTS_ISSUER, { ttl: 120, typ: 'JWT', ...(jti !== undefined ? { jti } : {}) });
 }
 
 /** An RFC 9068 access token of the trusted IdP, issued to `mcp` for user `sub`. */
@@ -127,9 +115,6 @@ export function withAssertion(form: URLSearchParams, assertion: string): URLSear
   return f;
 }
 
-export function basic(clientId: string, secret = BASIC_SECRET): string {
-  return `Basic ${btoa(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`)}`;
-}
 
 export interface Reply {
   status: number;
@@ -157,12 +142,6 @@ export async function getJson(base: string, path: string, timeoutMs = 15_000): P
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** The `txn` claim of a Txn-Token (payload only, for test bookkeeping; the servers verify signatures). */
-export function txnOf(token: string): string {
-  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { txn?: unknown };
-  if (typeof payload.txn !== 'string') throw new Error('no txn claim');
-  return payload.txn;
-}
 
 /** The verify error code of a refused header value, or 'accepted'. */
 export async function verdict(verifier: { verify(h: string): Promise<unknown> }, token: string): Promise<string> {

@@ -1,12 +1,12 @@
-/** The TTS configuration shared by the TTS suites: one test IdP, one client per authentication method. */
+/** The world of the TTS suites: one test IdP, one client per authentication method, a TTS on loopback. */
 import * as oauth from 'oauth4webapi';
-import { expect } from 'vitest';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { makeKey, startIdp, startTts, type KeyPair, type TestIdp, type TestTts, type TtsOptions } from '../helpers/idp.js';
+import { makeKey, type KeyPair } from './jwt.js';
+import { MCP_AUD, TRUST_DOMAIN } from './names.js';
+import { startTts, type TestTts, type TtsOptions } from './tts.js';
+import { startIdp, type TestIdp } from './idp.js';
 
-export const MCP_AUD = 'https://mcp.support.example';
 export const OTHER_AUD = 'https://other.example';
-export const TRUST_DOMAIN = 'support.example';
 
 export const SECRETS = {
   agent: 'agent-secret-0123456789',
@@ -106,29 +106,4 @@ export async function startWorld(o: { overrides?: Partial<ConfigInput>; tts?: Pa
       await idp.close();
     },
   };
-}
-
-/**
- * Every refusal: the right status and error, an RFC 6749 §5.2 body, never a 5xx, and nothing the caller sent
- * (tokens, secrets, assertions) echoed back.
- */
-export function expectRefusal(
-  r: { response: Response; text: string },
-  status: number,
-  error: string,
-  secrets: readonly string[] = [],
-): void {
-  expect(r.response.status, r.text).toBe(status);
-  expect(r.response.status).toBeLessThan(500);
-  const body = JSON.parse(r.text) as { error?: unknown; error_description?: unknown };
-  expect(body.error, r.text).toBe(error);
-  expect(typeof body.error_description).toBe('string');
-  expect(r.response.headers.get('content-type')).toMatch(/^application\/json/);
-  for (const s of secrets) {
-    expect(s.length).toBeGreaterThan(0);
-    expect(r.text.includes(s), 'the response echoes something the caller sent').toBe(false);
-    // a JWT's signature alone must not come back either
-    const sig = s.split('.')[2];
-    if (sig !== undefined && sig.length > 8) expect(r.text.includes(sig)).toBe(false);
-  }
 }

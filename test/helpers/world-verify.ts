@@ -1,22 +1,19 @@
 /**
  * The world of the verify suites: a test IdP, the real TTS (startNode) with the repo's example policies and a known
- * signing key (so that tests can also forge tokens with it), workloads for every hop, and helpers to run hono
- * services on loopback.
+ * signing key (so that tests can also forge tokens with it) and workloads for every hop.
  */
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { serve, type ServerType } from '@hono/node-server';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
 import { createEngine, type Engine } from '../../src/policy/index.js';
 import { readPolicies } from '../../src/policy/fs.node.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { makeKey, o4wExchange, startIdp, startTts, TT_ACCESS, TT_TXN, type ExchangeResult, type TestIdp, type TestTts } from '../helpers/idp.js';
-
-export const TRUST_DOMAIN = 'support.example';
-export const MCP_AUD = 'https://mcp.support.example';
+import { TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../../src/txn/index.js';
+import { MCP_AUD, TRUST_DOMAIN } from './names.js';
+import { o4wExchange, startTts, type ExchangeResult, type TestTts } from './tts.js';
+import { startIdp, type TestIdp } from './idp.js';
 export const POLICY_DIR = fileURLToPath(new URL('../../policies', import.meta.url));
 export const ALL_SCOPES = ['tickets:read', 'tickets:write', 'orders:read', 'orders:refund'] as const;
 /** workloads of the property test (each may replace) */
@@ -90,22 +87,22 @@ export async function startVerifyWorld(overrides: Partial<ConfigInput> = {}): Pr
     async exchange(o = {}) {
       const subject = await idp.mint({ sub: o.sub ?? 'alice', scope: o.scope ?? 'tickets:read orders:read', claims: { roles: o.roles ?? ['user'] } });
       const r = await o4wExchange(tts.as, 'mcp-support-agent', auth, {
-        requested_token_type: TT_TXN,
+        requested_token_type: TT_TXN_TOKEN,
         audience: TRUST_DOMAIN,
         scope: o.scope ?? 'tickets:read orders:read',
         subject_token: subject,
-        subject_token_type: TT_ACCESS,
+        subject_token_type: TT_ACCESS_TOKEN,
       });
       if (r.ok === undefined) throw new Error(`exchange failed: ${r.text}`);
       return r.ok.access_token;
     },
     replace(workload, token, params = {}) {
       return o4wExchange(tts.as, workload, auth, {
-        requested_token_type: TT_TXN,
+        requested_token_type: TT_TXN_TOKEN,
         audience: TRUST_DOMAIN,
         scope: 'tickets:read',
         subject_token: token,
-        subject_token_type: TT_TXN,
+        subject_token_type: TT_TXN_TOKEN,
         ...params,
       });
     },
@@ -137,32 +134,4 @@ export async function startVerifyWorld(overrides: Partial<ConfigInput> = {}): Pr
       await idp.close();
     },
   };
-}
-
-export { makeKey };
-
-export interface RunningService {
-  url: string;
-  close(): Promise<void>;
-}
-
-/** Serves a hono app on a free loopback port. */
-export async function serveApp(app: { fetch: (req: Request) => Response | Promise<Response> }): Promise<RunningService> {
-  const server = await new Promise<ServerType>((resolve, reject) => {
-    const s = serve({ fetch: (req) => app.fetch(req), port: 0, hostname: '127.0.0.1' }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-        server.close(() => r());
-      }),
-  };
-}
-
-export function decodeClaims(jwt: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 }

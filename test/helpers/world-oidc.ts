@@ -8,7 +8,8 @@ import * as oauth from 'oauth4webapi';
 import type { ClientMetadata } from 'oidc-provider';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startOidcProvider, type RunningOidcProvider } from '../../examples/oidc-provider/provider.node.js';
-import { decodePart, exchangeParams, o4wExchange, startTts, type ExchangeResult, type TestTts } from '../helpers/idp.js';
+import { claimsOf, headerOf } from './jwt.js';
+import { exchangeParams, type ExchangeResult, o4wExchange, startTts, type TestTts } from './tts.js';
 
 export const MCP_JWT = 'https://mcp.support.example';
 export const MCP_OPAQUE = 'https://mcp-opaque.support.example';
@@ -109,6 +110,6 @@ export function exchangeAs(tts: TestTts, workload: 'mcp-support-agent' | 'report
 /** The claims of a granted Txn-Token. */
 export function txnClaims(r: ExchangeResult): Record<string, unknown> {
   if (r.ok === undefined) throw new Error(`exchange refused: ${r.text}`);
-  return decodePart(r.ok.access_token, 1);
+  return claimsOf(r.ok.access_token);
 }
 

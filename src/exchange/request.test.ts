@@ -1,0 +1,53 @@
+// The request step (T-01..T-07) without HTTP: every parameter check, with the reason it refuses with.
+import { describe, expect, it } from 'vitest';
+import { refusal } from '../../test/helpers/tts-context.js';
+import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_REFRESH_TOKEN, TT_TXN_TOKEN } from '../txn/index.js';
+import { parseExchangeRequest, readClientCredentials, singleValued } from './request.js';
+
+const base = { grant_type: GRANT_TOKEN_EXCHANGE, requested_token_type: TT_TXN_TOKEN, audience: 'support.example', scope: 'a b a', subject_token: 't', subject_token_type: TT_ACCESS_TOKEN };
+const parse = (p: Record<string, string | undefined>) => {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries({ ...base, ...p })) if (v !== undefined) m.set(k, v);
+  return parseExchangeRequest(m, { maxContextBytes: 256 });
+};
+
+describe('the request step (T-01..T-07)', () => {
+  it('T-04 T-05 reads audience, scopes (each once, in order), the subject token and the JSON members', () => {
+    expect(parse({ request_details: '{"tool":"x"}' })).toEqual({
+      audience: 'support.example', scopes: ['a', 'b'], subjectToken: 't', subjectTokenType: TT_ACCESS_TOKEN, requestContext: undefined, requestDetails: { tool: 'x' },
+    });
+  });
+
+  it.each([
+    [{ grant_type: undefined }, 'invalid_request', 'request.grant_type_missing'],
+    [{ grant_type: 'client_credentials' }, 'unsupported_grant_type', 'request.grant_type_unsupported'],
+    [{ requested_token_type: undefined }, 'invalid_request', 'request.requested_token_type_missing'],
+    [{ requested_token_type: 'urn:ietf:params:oauth:token-type:txn-token' }, 'invalid_request', 'request.requested_token_type_unsupported'],
+    [{ actor_token: 'x' }, 'invalid_request', 'request.actor_token'],
+    [{ resource: 'https://x' }, 'invalid_target', 'request.resource'],
+    [{ audience: '' }, 'invalid_target', 'request.audience_missing'],
+    [{ scope: '  ' }, 'invalid_request', 'request.scope_missing'],
+    [{ scope: 'a "b"' }, 'invalid_scope', 'request.scope_invalid'],
+    [{ scope: Array.from({ length: 65 }, (_, i) => `s${i}`).join(' ') }, 'invalid_scope', 'request.scope_too_many'],
+    [{ subject_token: '' }, 'invalid_request', 'request.subject_token_missing'],
+    [{ subject_token: 'x'.repeat(16_385) }, 'invalid_request', 'request.subject_token_too_large'],
+    [{ subject_token_type: undefined }, 'invalid_request', 'request.subject_token_type_missing'],
+    [{ subject_token_type: TT_REFRESH_TOKEN }, 'invalid_request', 'request.subject_token_type_refresh'],
+    [{ subject_token_type: 'urn:x' }, 'invalid_request', 'request.subject_token_type_unsupported'],
+    [{ request_details: '[1]' }, 'invalid_request', 'request.json_not_object'],
+    [{ request_context: 'e30=' }, 'invalid_request', 'request.json_syntax'],
+    [{ request_details: JSON.stringify({ tool: 'x'.repeat(300) }) }, 'invalid_request', 'request.json_too_large'],
+    [{ request_details: `{"a":${'['.repeat(40)}${']'.repeat(40)}}` }, 'invalid_request', 'request.json_too_deep'],
+  ])('T-01..T-07 %j is %s (%s)', async (p, error, reason) => {
+    expect(await refusal(() => parse(p))).toMatchObject({ error, reason });
+  });
+
+  it('T-21 a repeated parameter is refused, naming it only when it is a known one', async () => {
+    expect(await refusal(() => singleValued(new URLSearchParams('scope=a&scope=b')))).toMatchObject({ reason: 'request.param_repeated', message: 'parameter scope is repeated' });
+    expect(await refusal(() => singleValued(new URLSearchParams('x=a&x=b')))).toMatchObject({ message: 'parameter (unknown) is repeated' });
+  });
+
+  it('T-08 the client-authentication members are read apart from the exchange', () => {
+    expect(readClientCredentials(new Map([['client_id', 'c'], ['client_secret', 's']]))).toEqual({ clientId: 'c', clientSecret: 's', clientAssertion: undefined, clientAssertionType: undefined });
+  });
+});

@@ -1,0 +1,48 @@
+// The scope step without HTTP (T-12..T-14, T-24): requested ∩ subject ∩ ceiling ∩ policy, with why each was dropped.
+import { describe, expect, it } from 'vitest';
+import { refusal } from '../../test/helpers/tts-context.js';
+import { principalOf } from '../txn/index.js';
+import { decideScope, NoScopeGranted, type ScopePolicy } from './scope.js';
+
+const policyInput = {
+  principal: principalOf({ sub: 'alice', roles: ['user'], attr: {}, workload: 'agent', earlier: ['assistant'] }),
+  workload: 'agent', chain: ['assistant'], audience: 'support.example', requestDetails: undefined, requestContext: undefined,
+};
+
+describe('the scope step', () => {
+  it('T-12 granted = requested ∩ subject (with implications) ∩ ceiling ∩ policy, in the order asked, each drop with its reason', () => {
+    const seen: unknown[] = [];
+    const policy: ScopePolicy = {
+      allowedScopes(input, candidates) {
+        seen.push(input.principal);
+        return { allowed: candidates.filter((s) => s !== 'tickets:write'), denied: [{ scope: 'tickets:write', policy: 'resource.txn_token.vdefault', rule: 'resource.txn_token.vdefault#r' }] };
+      },
+    };
+    const d = decideScope({
+      requested: ['orders:read', 'tickets:write', 'tickets:read', 'admin'],
+      subjectScopes: ['tickets', 'admin'],
+      ceiling: ['tickets', 'orders:read'],
+      implications: { tickets: ['tickets:read', 'tickets:write'] },
+      policy,
+      policyInput,
+    });
+    expect(d.granted).toEqual(['tickets:read']);
+    expect(d.dropped).toEqual([
+      { scope: 'orders:read', reason: 'subject' },
+      { scope: 'admin', reason: 'ceiling' },
+      { scope: 'tickets:write', reason: 'policy', policy: 'resource.txn_token.vdefault', rule: 'resource.txn_token.vdefault#r' },
+    ]);
+    // T-24: the policy sees the user with the current actor and the earlier hops, as every service does
+    expect(seen).toEqual([{ id: 'alice', roles: ['user'], attr: { workload: 'agent', chain: ['assistant'] } }]);
+  });
+
+  it('T-14 nothing granted is invalid_scope, carrying the drops for the log (never for the caller)', async () => {
+    const r = await refusal(() => decideScope({ requested: ['x'], subjectScopes: [], ceiling: ['x'], implications: {} }));
+    expect(r).toMatchObject({ error: 'invalid_scope', reason: 'scope.none_granted', message: 'none of the requested scopes can be granted' });
+    try {
+      decideScope({ requested: ['x'], subjectScopes: [], ceiling: ['x'], implications: {} });
+    } catch (e) {
+      expect((e as NoScopeGranted).dropped).toEqual([{ scope: 'x', reason: 'subject' }]);
+    }
+  });
+});
