@@ -12,6 +12,12 @@ export interface ImportGraph {
   edges: Array<[string, string]>;
 }
 
+/** The specifiers a source file imports (static, dynamic, `import type` and re-exports), comments ignored. */
+export function importsOf(file: string): string[] {
+  const src = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
+  return [...src.matchAll(IMPORT)].map((m) => m[1] ?? m[2]!);
+}
+
 export function importGraph(root: string, entry: string): ImportGraph {
   const seen = new Set<string>();
   const packages = new Set<string>();
@@ -21,9 +27,7 @@ export function importGraph(root: string, entry: string): ImportGraph {
     const file = stack.pop()!;
     if (seen.has(file)) continue;
     seen.add(file);
-    const src = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');
-    for (const m of src.matchAll(IMPORT)) {
-      const spec = m[1] ?? m[2]!;
+    for (const spec of importsOf(file)) {
       if (spec.startsWith('.')) {
         const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
         edges.push([relative(root, file), relative(root, target)]);
