@@ -3,8 +3,7 @@ import type { Workload } from './client-auth.js';
 import { authenticateWorkload, nowSeconds, type EntryDraft, type TtsContext } from './context.js';
 import { OAuthError, toOAuthError } from './errors.js';
 import { clientVerdict, started, startLimits, subjectVerdict, type StartedLimits } from './limits.js';
-import { issueTxnToken, type TokenResponseBody } from './mint.js';
-import { extendChain, firstContent, replacementContent, type Chain } from './plan.js';
+import { extendChain, firstContent, issueTxnToken, replacementContent, type Chain, type TokenResponseBody } from './mint.js';
 import { replacementInput } from './replace.js';
 import { parseExchangeRequest, singleValued, type ExchangeRequest } from './request.js';
 import { decideScope, NoScopeGranted, type ScopeDecision } from './scope.js';
@@ -13,7 +12,7 @@ import { validateSubject } from './subject.js';
 /**
  * The token exchange (RFC 8693 → Txn-Token) as plain steps over an explicit context:
  *   request (request.ts) → client (client-auth.ts) → limits (limits.ts) → subject (subject.ts; replace.ts for a
- *   Txn-Token) → chain (plan.ts) → scope (scope.ts) → mint (plan.ts, mint.ts)
+ *   Txn-Token) → chain (mint.ts) → scope (scope.ts) → mint (mint.ts: what goes in the token, signed, answered)
  * and one decision entry per request, grant or denial, through the context's log.
  */
 

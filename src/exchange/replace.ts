@@ -10,7 +10,7 @@ import type { ExchangeRequest } from './request.js';
 /**
  * The subject step of a replacement (R-01, R-02): a Txn-Token of this trust domain as the subject token, verified
  * exactly as a receiving service would verify it, not revoked, and kept in its trust domain. Everything after this
- * (chain, scope, content) is the same pipeline as a first exchange; what a replacement may change is in plan.ts.
+ * (chain, scope, content) is the same pipeline as a first exchange; what a replacement may change is in mint.ts (replacementContent).
  */
 
 const REFUSED: Partial<Record<JwtProfileError['code'], string>> = {

@@ -1,8 +1,8 @@
-// The chain and content steps without HTTP (T-17, T-18, T-22, T-23; R-04..R-06): what goes into the token.
+// The chain and content steps (mint.ts) without HTTP (T-17, T-18, T-22, T-23; R-04..R-06): what goes into the token.
 import { describe, expect, it } from 'vitest';
 import { refusal, unitTts } from '../../test/helpers/tts-context.js';
 import { TT_ACCESS_TOKEN, type TxnTokenClaims } from '../txn/index.js';
-import { extendChain, firstContent, pickAllowed, replacementContent } from './plan.js';
+import { extendChain, firstContent, pickAllowed, replacementContent } from './mint.js';
 import type { ExchangeRequest } from './request.js';
 import type { Subject } from './subject.js';
 
