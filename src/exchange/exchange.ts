@@ -1,4 +1,4 @@
-import { parseScope, peekString, principalOf, TT_TXN_TOKEN, userOf, type TxnPrincipal } from '../txn/index.js';
+import { parseScope, peekString, principalFrom, TT_TXN_TOKEN, userOf, type TxnPrincipal } from '../txn/index.js';
 import type { Workload } from './client-auth.js';
 import { authenticateWorkload, nowSeconds, type EntryDraft, type TtsContext } from './context.js';
 import { OAuthError, toOAuthError } from './errors.js';
@@ -72,7 +72,7 @@ async function firstExchange(ctx: TtsContext, req: ExchangeRequest, workload: Wo
   const subjectLimit = subjectVerdict(ctx, limits, workload, subject.sub);
   const chain = extendChain(ctx, workload.id, subject.act);
   entry.chain = [workload.id, ...chain.earlier];
-  const decision = scopeStep(ctx, req, workload, chain, principalOf({ ...subject, workload: workload.id, earlier: chain.earlier }), subject.scopes, entry);
+  const decision = scopeStep(ctx, req, workload, chain, principalFrom({ ...subject, workload: workload.id, earlier: chain.earlier }), subject.scopes, entry);
   const iat = nowSeconds(ctx);
   const txn = crypto.randomUUID();
   entry.txn = txn;
@@ -87,7 +87,7 @@ async function replaceTxnToken(ctx: TtsContext, req: ExchangeRequest, workload: 
   const chain = extendChain(ctx, workload.id, input.act);
   entry.chain = [workload.id, ...chain.earlier];
   // R-03: scope only narrows. The input token's scope plays the subject's part (with implications: `tickets` ⊇ `tickets:read`).
-  const principal = principalOf({ sub: input.sub, ...userOf(input), workload: workload.id, earlier: chain.earlier });
+  const principal = principalFrom({ sub: input.sub, ...userOf(input), workload: workload.id, earlier: chain.earlier });
   const decision = scopeStep(ctx, req, workload, chain, principal, parseScope(input.scope), entry);
   const iat = nowSeconds(ctx);
   const content = replacementContent(ctx, req, input, iat);

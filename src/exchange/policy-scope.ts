@@ -5,7 +5,7 @@ export const TXN_TOKEN_KIND = 'txn_token';
 
 /**
  * The scope decision through the embedded engine (T-12, T-24). One check, the requested scopes as actions:
- *   principal = the user as every service sees it (`principalOf`, src/txn/principal.ts): id = sub, roles and
+ *   principal = the user as every service sees it (`principalFrom`, src/txn/principal.ts): id = sub, roles and
  *               attributes from the subject token, attr.workload = the requesting client id and attr.chain = the
  *               earlier workloads (outermost first)
  *   resource  = { kind: "txn_token", id: audience, attr: { workload, audience, request_details, request_context } }

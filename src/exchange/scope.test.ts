@@ -1,11 +1,11 @@
 // The scope step without HTTP (T-12..T-14, T-24): requested ∩ subject ∩ ceiling ∩ policy, with why each was dropped.
 import { describe, expect, it } from 'vitest';
 import { refusal } from '../../test/helpers/tts-context.js';
-import { principalOf } from '../txn/index.js';
+import { principalFrom } from '../txn/index.js';
 import { decideScope, NoScopeGranted, type ScopePolicy } from './scope.js';
 
 const policyInput = {
-  principal: principalOf({ sub: 'alice', roles: ['user'], attr: {}, workload: 'agent', earlier: ['assistant'] }),
+  principal: principalFrom({ sub: 'alice', roles: ['user'], attr: {}, workload: 'agent', earlier: ['assistant'] }),
   workload: 'agent', chain: ['assistant'], audience: 'support.example', requestDetails: undefined, requestContext: undefined,
 };
 

@@ -15,7 +15,7 @@ export class NoScopeGranted extends OAuthError {
 
 /** What policy sees when it decides scopes (the policy-engine wiring builds a Cerbos check from it). */
 export interface ScopePolicyInput {
-  /** the user, with `attr.workload` and `attr.chain` as every service sees them (`principalOf`, src/txn/principal.ts) */
+  /** the user, with `attr.workload` and `attr.chain` as every service sees them (`principalFrom`, src/txn/principal.ts) */
   principal: TxnPrincipal;
   /** the authenticated requesting workload (`req_wl`) */
   workload: string;

@@ -28,7 +28,7 @@ export interface PrincipalParts {
   earlier: readonly string[];
 }
 
-export function principalOf(p: PrincipalParts): TxnPrincipal {
+export function principalFrom(p: PrincipalParts): TxnPrincipal {
   return {
     id: p.sub,
     roles: p.roles.length > 0 ? [...p.roles] : [...DEFAULT_ROLES],
@@ -49,5 +49,5 @@ export function userOf(claims: Pick<TxnTokenClaims, 'tctx'>): { roles: string[];
 
 /** The principal of a verified Txn-Token: its user, its current actor and the earlier hops of its chain. */
 export function txnPrincipal(claims: Pick<TxnTokenClaims, 'sub' | 'req_wl' | 'act' | 'tctx'>): TxnPrincipal {
-  return principalOf({ sub: claims.sub, ...userOf(claims), workload: claims.req_wl, earlier: actChain(claims.act).slice(1) });
+  return principalFrom({ sub: claims.sub, ...userOf(claims), workload: claims.req_wl, earlier: actChain(claims.act).slice(1) });
 }

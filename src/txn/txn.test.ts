@@ -12,7 +12,7 @@ import {
   peekClaims,
   peekHeader,
   peekString,
-  principalOf,
+  principalFrom,
   readAct,
   readScopeClaim,
   scopeCovers,
@@ -99,7 +99,7 @@ describe('the principal (V-12, T-24)', () => {
     expect(txnPrincipal(claims)).toEqual({ id: 'alice', roles: ['user'], attr: { tenant: 'acme', workload: 'orders-svc', chain: ['mcp'] } });
   });
   it('a user without roles gets ["user"], at the TTS and at every service alike', () => {
-    expect(principalOf({ sub: 'bob', roles: [], attr: {}, workload: 'mcp', earlier: [] })).toEqual({ id: 'bob', roles: ['user'], attr: { workload: 'mcp', chain: [] } });
+    expect(principalFrom({ sub: 'bob', roles: [], attr: {}, workload: 'mcp', earlier: [] })).toEqual({ id: 'bob', roles: ['user'], attr: { workload: 'mcp', chain: [] } });
     expect(txnPrincipal({ sub: 'bob', req_wl: 'mcp' }).roles).toEqual(['user']);
   });
 });
