@@ -7,7 +7,8 @@ import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createConnection, createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import { afterAll, inject } from 'vitest';
+import { RedisStore } from '../../src/store/redis.js';
 import { freePort } from './net.js';
 
 declare module 'vitest' {
@@ -33,6 +34,24 @@ export function redisUrl(): string | undefined {
 export const REDIS_SKIP_REASON =
   'no Redis: 127.0.0.1:6379 did not answer and no redis-server binary was found (see test/setup/redis.ts)';
 
+/**
+ * RedisStores sharing one fresh key prefix (instances of one deployment), all closed and their keys deleted after the
+ * suite. Call inside a `describe`.
+ */
+export function sharedRedisStores(url: string | undefined, label: string): () => RedisStore {
+  const prefix = testPrefix(label);
+  const stores: RedisStore[] = [];
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    if (url !== undefined) await deleteKeys(url, prefix);
+  });
+  return () => {
+    const s = new RedisStore({ url: url ?? '', keyPrefix: prefix, logger: () => {} });
+    stores.push(s);
+    return s;
+  };
+}
+
 /** A fresh key prefix for one test, so tests never see each other's keys. */
 export function testPrefix(label = 't'): string {
   return `baton-test:${label}:${randomUUID()}:`;
@@ -57,40 +76,34 @@ export async function deleteKeys(url: string, prefix: string): Promise<number> {
   return n;
 }
 
-/** Sends PING over a raw socket; true when the answer is +PONG within `timeoutMs`. */
-export function pingRedis(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+/** Sends PING over a raw socket; the first line of the answer within `timeoutMs`, or '' (no answer). */
+function pingReply(host: string, port: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
     let buf = '';
-    const finish = (ok: boolean): void => {
+    const finish = (reply: string): void => {
       clearTimeout(timer);
       socket.destroy();
-      resolve(ok);
+      resolve(reply);
     };
-    const timer = setTimeout(() => finish(false), timeoutMs);
+    const timer = setTimeout(() => finish(''), timeoutMs);
     socket.on('connect', () => socket.write('PING\r\n'));
     socket.on('data', (d) => {
       buf += d.toString('utf8');
-      if (buf.includes('\r\n')) finish(buf.startsWith('+PONG'));
+      if (buf.includes('\r\n')) finish(buf.slice(0, buf.indexOf('\r\n')));
     });
-    socket.on('error', () => finish(false));
+    socket.on('error', () => finish(''));
   });
 }
 
+/** true when the answer to PING is +PONG within `timeoutMs`. */
+export async function pingRedis(host: string, port: number, timeoutMs = 500): Promise<boolean> {
+  return (await pingReply(host, port, timeoutMs)).startsWith('+PONG');
+}
+
 /** true when something speaking RESP answers on the port (PONG, or NOAUTH when a password is required). */
-function answers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const finish = (ok: boolean): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => finish(false), timeoutMs);
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (d) => finish(/^[+-]/.test(d.toString('utf8'))));
-    socket.on('error', () => finish(false));
-  });
+async function answers(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return /^[+-]/.test(await pingReply(host, port, timeoutMs));
 }
 
 

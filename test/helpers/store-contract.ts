@@ -5,7 +5,7 @@
  * Runtime-neutral: vitest and the Store interface only.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/types.js';
+import { rateLimitAll, type RateLimitCheck, type Store } from '../../src/store/types.js';
 import { eventually } from './time.js';
 
 export interface ContractBackend {
@@ -20,22 +20,28 @@ export interface ContractBackend {
 
 const nowSec = (): number => Math.floor(Date.now() / 1000);
 
+/** Stores made by `make`, closed after each test (and the backend's cleanup run). */
+function opened(b: Pick<ContractBackend, 'make' | 'cleanup'>): () => Store {
+  const open: Store[] = [];
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((s) => s.close()));
+    await b.cleanup?.();
+  });
+  return () => {
+    const s = b.make();
+    open.push(s);
+    return s;
+  };
+}
+
 /** One instance of a backend, on its own. */
 export function storeContract(b: ContractBackend): void {
   describe(`Store contract: ${b.name}`, () => {
-    const open: Store[] = [];
-    const make = (): Store => {
-      const s = b.make();
-      open.push(s);
-      return s;
-    };
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((s) => s.close()));
-      await b.cleanup?.();
-    });
+    const make = opened(b);
     singleUseIds(make);
     revocations(make);
     rateLimits(make);
+    rateLimitsAll(make);
 
     it.skipIf(!b.pushesRevocations)('V-08 onRevoke: listeners hear a revocation with its until', async () => {
       const s = make();
@@ -140,6 +146,80 @@ function rateLimits(make: () => Store): void {
     const r = await s.rateLimit('k2', 2, 60_000);
     expect(r.allowed).toBe(false);
     expect(r.remaining).toBe(0);
+  });
+}
+
+const MIN = 60_000;
+const check = (key: string, limit: number, windowMs = MIN): RateLimitCheck => ({ key, limit, windowMs });
+
+/**
+ * `rateLimitAll` alone (for stores that cannot run the whole contract in Node): in order, each check counted as
+ * `rateLimit` counts it, stopping at the first refusal (that check and the later ones are not counted), sharing
+ * counters with `rateLimit`.
+ */
+export function rateLimitAllContract(b: Pick<ContractBackend, 'name' | 'make' | 'cleanup'>): void {
+  describe(`rateLimitAll contract: ${b.name}`, () => rateLimitsAll(opened(b)));
+}
+
+function rateLimitsAll(make: () => Store): void {
+  it('counts each check against its own limit, on the same counters as rateLimit', async () => {
+    const s = make();
+    const r1 = await rateLimitAll(s, [check('client', 5), check('client:alice', 2)]);
+    expect(r1.map((r) => [r.allowed, r.limit, r.remaining])).toEqual([
+      [true, 5, 4],
+      [true, 2, 1],
+    ]);
+    for (const r of r1) expect(r.retryAfterSec).toBeGreaterThanOrEqual(1);
+    // the same counters as rateLimit
+    expect(await s.rateLimit('client', 5, MIN)).toMatchObject({ allowed: true, remaining: 3 });
+    expect(await s.rateLimit('client:alice', 2, MIN)).toMatchObject({ allowed: true, remaining: 0 });
+  });
+
+  it('a refused later check is not counted; the earlier ones are', async () => {
+    const s = make();
+    expect((await rateLimitAll(s, [check('c', 10), check('c:bob', 1)])).map((r) => r.allowed)).toEqual([true, true]);
+    const over = await rateLimitAll(s, [check('c', 10), check('c:bob', 1)]);
+    expect(over.map((r) => r.allowed)).toEqual([true, false]);
+    expect(over[1]).toMatchObject({ allowed: false, limit: 1, remaining: 0 });
+    expect(over[1]!.retryAfterSec).toBeGreaterThanOrEqual(1);
+    expect(over[1]!.retryAfterSec).toBeLessThanOrEqual(60);
+    // c counted twice (8 left after a third), c:bob once (refusal not counted: still refused, not "over by one")
+    expect(await s.rateLimit('c', 10, MIN)).toMatchObject({ allowed: true, remaining: 7 });
+  });
+
+  it('stops at the first refusal: later checks are neither evaluated nor counted', async () => {
+    const s = make();
+    expect((await s.rateLimit('client-x', 1, MIN)).allowed).toBe(true);
+    const r = await rateLimitAll(s, [check('client-x', 1), check('client-x:carol', 5)]);
+    expect(r).toHaveLength(1);
+    expect(r[0]).toMatchObject({ allowed: false, limit: 1, remaining: 0 });
+    // carol's budget was not touched by the refused call
+    expect(await s.rateLimit('client-x:carol', 5, MIN)).toMatchObject({ allowed: true, remaining: 4 });
+  });
+
+  it('a new window starts after windowMs for each check', async () => {
+    const s = make();
+    expect((await rateLimitAll(s, [check('w', 1, 200), check('w:s', 1, 200)])).map((r) => r.allowed)).toEqual([true, true]);
+    expect((await rateLimitAll(s, [check('w', 1, 200), check('w:s', 1, 200)]))[0]!.allowed).toBe(false);
+    let again: boolean[] = [];
+    for (let i = 0; i < 60 && !(again[0] === true && again[1] === true); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      again = (await rateLimitAll(s, [check('w', 1, 200), check('w:s', 1, 200)])).map((r) => r.allowed);
+    }
+    expect(again).toEqual([true, true]);
+  });
+
+  it('parallel calls never exceed either limit, and the second is counted only with the first', async () => {
+    const s = make();
+    const all = await Promise.all(Array.from({ length: 20 }, () => rateLimitAll(s, [check('p', 5), check('p:dave', 100)])));
+    expect(all.filter((r) => r[0]!.allowed)).toHaveLength(5);
+    expect(all.filter((r) => r.length === 2 && r[1]!.allowed)).toHaveLength(5);
+    expect(all.filter((r) => r.length === 1)).toHaveLength(15);
+    expect(await s.rateLimit('p:dave', 100, MIN)).toMatchObject({ allowed: true, remaining: 94 });
+  });
+
+  it('no checks: an empty answer', async () => {
+    expect(await rateLimitAll(make(), [])).toEqual([]);
   });
 }
 

@@ -8,7 +8,7 @@ import * as oauth from 'oauth4webapi';
 import type { ClientMetadata } from 'oidc-provider';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startOidcProvider, type RunningOidcProvider } from '../../examples/oidc-provider/provider.node.js';
-import { claimsOf, headerOf } from './jwt.js';
+import { claimsOf } from './jwt.js';
 import { exchangeParams, type ExchangeResult, o4wExchange, startTts, type TestTts } from './tts.js';
 
 export const MCP_JWT = 'https://mcp.support.example';

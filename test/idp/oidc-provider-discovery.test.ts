@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorizationCodeLogin, revokeAtProvider } from '../../examples/oidc-provider/provider.node.js';
 import { claimsOf, headerOf } from '../helpers/jwt.js';
-import { expectRefusal, expectUnavailable } from '../helpers/tts.js';
+import { expectUnavailable } from '../helpers/tts.js';
 import { CHAT, exchangeAs, INTROSPECTOR, MCP_JWT, MCP_OPAQUE, type OidcWorld, providerIssuer, startBaton, startOidcWorld, txnClaims } from '../helpers/world-oidc.js';
 
 const login = (w: OidcWorld, resource: string) =>

@@ -2,13 +2,11 @@
  * The Store contract (test/helpers/store-contract.ts) on the Node backends: memory and Redis, one instance and two
  * sharing one Redis. The Durable Object backend runs the same contract inside workerd (test/workers/durable-object-store.test.ts).
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
-import type { Store } from '../../src/store/types.js';
 import { sharedStoreContract, storeContract } from '../helpers/store-contract.js';
-import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix } from '../helpers/redis.js';
-import { eventually } from '../helpers/time.js';
+import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix, sharedRedisStores } from '../helpers/redis.js';
 
 const url = redisUrl();
 if (url === undefined) console.warn(`[store contract] Redis backend skipped: ${REDIS_SKIP_REASON}`);
@@ -33,17 +31,7 @@ describe.skipIf(url === undefined)('redis', () => {
 });
 
 describe.skipIf(url === undefined)('RedisStore: instances sharing one Redis', () => {
-  const prefix = testPrefix('shared');
-  const stores: RedisStore[] = [];
-  const make = (): RedisStore => {
-    const s = new RedisStore({ url: url ?? '', keyPrefix: prefix, logger: () => {} });
-    stores.push(s);
-    return s;
-  };
-  afterAll(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    if (url !== undefined) await deleteKeys(url, prefix);
-  });
+  const make = sharedRedisStores(url, 'shared');
 
   sharedStoreContract('redis', make);
 

@@ -2,13 +2,13 @@
  * RevocationCache: verifiers learn revocations by push (no round trip per check) and stay correct when the push is
  * incomplete or the store is down.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
 import { RevocationCache } from '../../src/store/revocation-cache.js';
 import { StoreUnavailableError } from '../../src/store/types.js';
 import { freePort } from '../helpers/net.js';
-import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix } from '../helpers/redis.js';
+import { REDIS_SKIP_REASON, redisUrl, testPrefix, sharedRedisStores } from '../helpers/redis.js';
 import { eventually } from '../helpers/time.js';
 
 const url = redisUrl();
@@ -54,17 +54,7 @@ describe('RevocationCache over an unreachable Redis', () => {
 });
 
 describe.skipIf(url === undefined)('RevocationCache over Redis pub/sub', () => {
-  const prefix = testPrefix('cache');
-  const stores: RedisStore[] = [];
-  const make = (): RedisStore => {
-    const s = new RedisStore({ url: url ?? '', keyPrefix: prefix, logger: () => {} });
-    stores.push(s);
-    return s;
-  };
-  afterAll(async () => {
-    await Promise.all(stores.map((s) => s.close()));
-    if (url !== undefined) await deleteKeys(url, prefix);
-  });
+  const make = sharedRedisStores(url, 'cache');
 
   it('a revocation through instance A is known locally on instance B within 1 s', async () => {
     const a = make();

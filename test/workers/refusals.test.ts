@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createVerifier, TxnTokenError } from '../../src/verify/index.js';
 import { TT_TXN_TOKEN } from '../../src/txn/index.js';
 import { TRUST_DOMAIN } from '../helpers/names.js';
-import { agentAssertion, BASE, exchangeForm, post, userToken } from '../helpers/workers.js';
+import { BASE, exchangeForm, post, userToken } from '../helpers/workers.js';
 
 async function refusal(res: Response, status: number, error: string): Promise<string> {
   const text = await res.text();
