@@ -4,14 +4,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLocalJWKSet, createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { DEFAULT_CONFIG_FILE, loadConfigFile, type LoadedConfig } from '../config/load.node.js';
 import { ConfigError, trustDomainsOf } from '../config/schema.js';
 import { hashSecret } from '../exchange/client-auth.js';
-import { createDecisionLogger } from '../log/index.js';
-import { JwtProfileError, verifyTxnToken } from '../jose/index.js';
-import { actChain, isActChain, peekClaims, peekHeader, type ActClaim } from '../txn/index.js';
+import { createDecisionLogger, flushStdoutLines } from '../log/index.js';
 import { devAccessToken, devAudiences } from '../dev-idp.js';
+import { inspectToken } from './inspect.js';
 import { generateKeyFile, loadDevIdpKey } from './keys.js';
 
 class UsageError extends Error {}
@@ -81,13 +79,6 @@ function version(): string {
   return 'unknown';
 }
 
-function tree(act: ActClaim | undefined, sub: unknown): string[] {
-  const chain = actChain(act);
-  const lines = [`user ${String(sub)}`];
-  // chain is outermost (current actor) first; print the path the request travelled, first hop first
-  [...chain].reverse().forEach((w, i) => lines.push(`${'  '.repeat(i + 1)}└─ ${w}${i === chain.length - 1 ? '   (current actor)' : ''}`));
-  return lines;
-}
 
 const COMMANDS: Command[] = [
   {
@@ -138,8 +129,9 @@ const COMMANDS: Command[] = [
         loaded,
         ...(port !== undefined ? { port } : {}),
         ...(host !== undefined ? { host } : {}),
-        // the TTS's lines are rendered by baton/log, as every hop's: scrubbed, bounded, one line each
-        ...(decisions ? { onDecision: createDecisionLogger({ sink: (line) => process.stdout.write(`${line}\n`) }).sink } : {}),
+        // the TTS's lines are rendered by baton/log, as every hop's: scrubbed, bounded, one line each, written to stdout
+        // by the log's non-blocking sink (a decision never waits for the terminal or the pipe)
+        ...(decisions ? { onDecision: createDecisionLogger().sink } : {}),
       });
       console.error(`baton: TTS ${node.config.issuer} serving on ${node.url} (trust domains: ${trustDomainsOf(node.config).join(', ')}; store: ${node.store.backend})`);
       // Graceful shutdown: the first SIGTERM/SIGINT drains (at most drainTimeoutSeconds, then whatever is left is
@@ -158,7 +150,10 @@ const COMMANDS: Command[] = [
         void d.done
           .then(() => node.store.close())
           .catch((e: unknown) => say(`closing the store failed: ${(e as Error).message}`))
-          .finally(() => process.exit(0));
+          .finally(() => {
+            flushStdoutLines(); // decision lines still queued are written before the process ends
+            process.exit(0);
+          });
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
@@ -250,51 +245,7 @@ const COMMANDS: Command[] = [
       config: { type: 'string', value: 'FILE', description: 'verify with the keys, trust domains and issuer of this TTS configuration' },
     },
     async run(v, [jwtArg]) {
-      const jwt = jwtArg!.trim();
-      const header = peekHeader(jwt);
-      const claims = peekClaims(jwt);
-      if (header === undefined || claims === undefined) {
-        console.error('not a JWT');
-        return 1;
-      }
-      console.log('header:');
-      console.log(JSON.stringify(header, null, 2));
-      console.log('claims:');
-      console.log(JSON.stringify(claims, null, 2));
-      for (const t of ['iat', 'exp'] as const) {
-        const at = claims[t];
-        if (typeof at === 'number') console.log(`${t}: ${new Date(at * 1000).toISOString()}`);
-      }
-      console.log('chain:');
-      const act = claims['act'];
-      for (const line of tree(isActChain(act) ? act : undefined, claims['sub'])) console.log(`  ${line}`);
-      const jwksArg = str(v['jwks']);
-      let getKey: JWTVerifyGetKey | undefined;
-      let audiences: string[] | undefined;
-      let issuer: string | undefined;
-      if (jwksArg !== undefined) {
-        getKey = /^https?:\/\//.test(jwksArg) ? createRemoteJWKSet(new URL(jwksArg)) : createLocalJWKSet(JSON.parse(readFileSync(jwksArg, 'utf8')));
-      } else if (str(v['config']) !== undefined) {
-        const l = loadConfigFile(str(v['config'])!);
-        const { readKeyFiles } = await import('./keys.js');
-        const { toPublicJwk } = await import('../jose/keys.js');
-        getKey = createLocalJWKSet({ keys: readKeyFiles(l.resolvePath(l.config.keys)).map(toPublicJwk) });
-        audiences = trustDomainsOf(l.config);
-        issuer = l.config.issuer;
-      }
-      if (getKey === undefined) {
-        console.log('signature: not verified (give --jwks or --config)');
-        return 0;
-      }
-      const aud = claims['aud'];
-      try {
-        await verifyTxnToken(jwt, { getKey, algorithms: ['EdDSA', 'ES256'], clockSkew: 30, audiences: audiences ?? (Array.isArray(aud) ? aud : typeof aud === 'string' ? [aud] : []), issuer });
-        console.log('verification: valid Txn-Token');
-        return 0;
-      } catch (e) {
-        console.log(`verification: FAILED (${e instanceof JwtProfileError ? e.code : 'error'}: ${(e as Error).message})`);
-        return 1;
-      }
+      return inspectToken(jwtArg!.trim(), { jwks: str(v['jwks']), config: str(v['config']) });
     },
   },
   {

@@ -1,0 +1,47 @@
+// The one emitter and the non-blocking stdout sink of the decision log.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { decisionLog, flushStdoutLines, stdoutDecisions, stdoutLines } from './index.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+describe('decisionLog: the one emitter every hop writes through', () => {
+  it('V-11 stamps time and hop, keeps event and effect first, scrubs before the sink sees the entry', () => {
+    const seen: unknown[] = [];
+    const log = decisionLog({ hop: 'tts', sink: (e) => seen.push(e), now: () => new Date('2026-01-02T03:04:05Z') });
+    const jwt = `${btoa('{"alg":"EdDSA"}')}.${btoa('{"sub":"alice"}')}.c2lnbmF0dXJl`;
+    log.emit({ workload: 'agent', event: 'exchange', effect: 'deny', subject_token: jwt, reason: `bad ${jwt}` });
+    expect(seen).toEqual([{ time: '2026-01-02T03:04:05.000Z', hop: 'tts', event: 'exchange', effect: 'deny', workload: 'agent', reason: 'bad [redacted jwt]' }]);
+    expect(Object.keys(seen[0] as object).slice(0, 4)).toEqual(['time', 'hop', 'event', 'effect']);
+    expect(Object.isFrozen(seen[0])).toBe(true);
+  });
+
+  it('a sink that throws never throws into the decision; no sink, nothing built', () => {
+    const log = decisionLog({ hop: 'svc', sink: () => {
+      throw new Error('disk full');
+    } });
+    expect(() => log.emit({ event: 'verify', effect: 'deny' })).not.toThrow();
+    const off = decisionLog({ hop: 'svc', sink: undefined });
+    expect(off.enabled).toBe(false);
+    expect(() => off.emit({ event: 'verify', effect: 'deny' })).not.toThrow();
+  });
+});
+
+describe('stdoutLines: the non-blocking stdout sink', () => {
+  it('queues lines and writes them together once the current task is done, in order, every hop through one queue', async () => {
+    const writes: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((text: string) => void writes.push(text));
+    stdoutLines.write('{"a":1}');
+    stdoutDecisions({ time: 't', hop: 'h', event: 'verify', effect: 'deny' });
+    expect(writes).toEqual([]); // the decision did not wait for the console
+    await Promise.resolve();
+    expect(writes).toEqual(['{"a":1}\n{"time":"t","hop":"h","event":"verify","effect":"deny"}']);
+  });
+
+  it('flushStdoutLines writes what is queued now (before a process ends)', () => {
+    const writes: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((text: string) => void writes.push(text));
+    stdoutLines.write('x');
+    flushStdoutLines();
+    expect(writes).toEqual(['x']);
+  });
+});
