@@ -38,6 +38,14 @@ describe('the content of a first exchange (T-17, T-18)', () => {
   it('T-18 only own, allow-listed members are picked (a caller cannot inject claims)', () => {
     expect(pickAllowed({ tool: 1, sub: 'bob' }, ['tool', 'toString', 'constructor'])).toEqual({ tool: 1 });
   });
+  it('T-18 an allow-listed __proto__ is copied as a member, never as the copy\'s prototype', () => {
+    const details = JSON.parse('{"tool":"x","__proto__":{"polluted":true}}') as Record<string, unknown>;
+    const out = pickAllowed(details, ['tool', '__proto__']);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect((out as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(out))).toEqual(JSON.parse('{"tool":"x","__proto__":{"polluted":true}}'));
+    expect(Object.keys(out)).toEqual(['tool', '__proto__']);
+  });
 });
 
 describe('the content of a replacement (R-04, R-06)', () => {

@@ -39,7 +39,10 @@ export interface TxnContent {
 export function pickAllowed(obj: Record<string, unknown> | undefined, allowed: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (obj === undefined) return out;
-  for (const k of allowed) if (Object.prototype.hasOwnProperty.call(obj, k)) out[k] = obj[k];
+  // defineProperty, not assignment: an operator who allow-lists `__proto__` gets it copied as a member, never as the
+  // copy's prototype (JSON.parse makes `__proto__` an own member of request_details)
+  for (const k of allowed)
+    if (Object.prototype.hasOwnProperty.call(obj, k)) Object.defineProperty(out, k, { value: obj[k], enumerable: true, writable: true, configurable: true });
   return out;
 }
 
