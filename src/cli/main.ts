@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_FILE, loadConfigFile, type LoadedConfig } from '../config/load.node.js';
 import { ConfigError, trustDomainsOf } from '../config/schema.js';
 import { hashSecret } from '../exchange/client-auth.js';
-import { createDecisionLogger, flushStdoutLines } from '../log/index.js';
+import { createDecisionLogger, drainStdoutLines } from '../log/index.js';
 import { devAccessToken, devAudiences } from '../dev-idp.js';
 import { inspectToken } from './inspect.js';
 import { generateKeyFile, loadDevIdpKey } from './keys.js';
@@ -151,8 +151,9 @@ const COMMANDS: Command[] = [
           .then(() => node.store.close())
           .catch((e: unknown) => say(`closing the store failed: ${(e as Error).message}`))
           .finally(() => {
-            flushStdoutLines(); // decision lines still queued are written before the process ends
-            process.exit(0);
+            // decision lines still queued are written before the process ends
+            const late = new Promise<void>((r) => setTimeout(r, 2000).unref());
+            void Promise.race([drainStdoutLines(), late]).finally(() => process.exit(0));
           });
       };
       process.on('SIGINT', () => stop('SIGINT'));

@@ -1,6 +1,6 @@
 // The one emitter and the non-blocking stdout sink of the decision log.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decisionLog, flushStdoutLines, stdoutDecisions, stdoutLines } from './index.js';
+import { consoleLines, decisionLog, stdoutDecisions, stdoutLines, stdoutWriter, useStdoutWriter } from './index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -26,22 +26,18 @@ describe('decisionLog: the one emitter every hop writes through', () => {
   });
 });
 
-describe('stdoutLines: the non-blocking stdout sink', () => {
-  it('queues lines and writes them together once the current task is done, in order, every hop through one queue', async () => {
+describe('stdoutLines: one writer per runtime', () => {
+  it('Workers (and Node before a Node entry installs its writer): one console.log per line, at once, nothing queued', () => {
     const writes: string[] = [];
     vi.spyOn(console, 'log').mockImplementation((text: string) => void writes.push(text));
-    stdoutLines.write('{"a":1}');
-    stdoutDecisions({ time: 't', hop: 'h', event: 'verify', effect: 'deny' });
-    expect(writes).toEqual([]); // the decision did not wait for the console
-    await Promise.resolve();
-    expect(writes).toEqual(['{"a":1}\n{"time":"t","hop":"h","event":"verify","effect":"deny"}']);
-  });
-
-  it('flushStdoutLines writes what is queued now (before a process ends)', () => {
-    const writes: string[] = [];
-    vi.spyOn(console, 'log').mockImplementation((text: string) => void writes.push(text));
-    stdoutLines.write('x');
-    flushStdoutLines();
-    expect(writes).toEqual(['x']);
+    const before = stdoutWriter();
+    useStdoutWriter(consoleLines);
+    try {
+      stdoutLines.write('{"a":1}');
+      stdoutDecisions({ time: 't', hop: 'h', event: 'verify', effect: 'deny' });
+      expect(writes).toEqual(['{"a":1}', '{"time":"t","hop":"h","event":"verify","effect":"deny"}']);
+    } finally {
+      useStdoutWriter(before);
+    }
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Where decision lines go. The seam: a `LineSink` takes one rendered line and must never block or throw into a
- * decision path. `stdoutLines` is the default one: lines are queued and written together once the current task is done
- * (one `console.log` per batch, in the order written, every hop through the same queue), so a decision never waits for
- * the console. A batched asynchronous Node writer can replace it behind the same interface.
+ * decision path. `stdoutLines` is the default one, every hop through the same writer: on Workers one `console.log` per
+ * line; on Node (once a Node entry ran `installNodeLineWriter`, `sink.node.ts`) lines are queued in a bounded buffer
+ * and written in batches by asynchronous writes, so a decision never waits for the terminal or a pipe.
  */
 import type { DecisionRecord } from './record.js';
 
@@ -22,30 +22,57 @@ export function deliver<A extends unknown[]>(sink: (...args: A) => void, ...args
   }
 }
 
-const queued: string[] = [];
-let scheduled = false;
-
-function flush(): void {
-  scheduled = false;
-  if (queued.length === 0) return;
-  const batch = queued.splice(0, queued.length);
-  deliver((text: string) => console.log(text), batch.join('\n'));
+/**
+ * Where `stdoutLines` puts lines: one runtime's standard output. The default (Workers, and Node until a Node entry
+ * installs its writer) is one `console.log` per line: on Workers each call is one log entry, so a line stays one entry.
+ * Node entries install the batched asynchronous writer of `sink.node.ts` (`installNodeLineWriter`).
+ */
+export interface LineWriter extends LineSink {
+  /** writes what is queued now, synchronously where the runtime can (before a process exits) */
+  flush(): void;
+  /** resolves once everything written so far has reached its destination (or was dropped) */
+  drain(): Promise<void>;
 }
 
-/** The process's standard output (Node) or the Worker's log, non-blocking: see the module comment. */
+/** One `console.log` per line (Workers' log; nothing is queued). */
+export const consoleLines: LineWriter = {
+  write(line) {
+    deliver((text: string) => console.log(text), line);
+  },
+  flush() {},
+  drain: () => Promise.resolve(),
+};
+
+let current: LineWriter = consoleLines;
+
+/** Makes `w` the writer behind `stdoutLines` (a Node entry installs its batched asynchronous writer). */
+export function useStdoutWriter(w: LineWriter): void {
+  if (w === current) return;
+  const before = current;
+  current = w;
+  before.flush();
+}
+
+/** The writer `stdoutLines` uses now. */
+export function stdoutWriter(): LineWriter {
+  return current;
+}
+
+/** The process's standard output (Node) or the Worker's log, never blocking a decision: see `LineWriter`. */
 export const stdoutLines: LineSink = {
   write(line) {
-    queued.push(line);
-    if (!scheduled) {
-      scheduled = true;
-      queueMicrotask(flush);
-    }
+    current.write(line);
   },
 };
 
 /** Writes what `stdoutLines` holds now (before a process exits on its own). */
 export function flushStdoutLines(): void {
-  flush();
+  current.flush();
+}
+
+/** Resolves once every line handed to `stdoutLines` so far was written (or dropped). */
+export function drainStdoutLines(): Promise<void> {
+  return current.drain();
 }
 
 /** An in-memory sink that keeps every record (tests, the demo's trace). */
