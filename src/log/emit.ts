@@ -36,6 +36,13 @@ export function decisionLog<R extends DecisionRecord = DecisionRecord>(o: Decisi
     now,
     emit(draft) {
       if (sink === undefined) return;
+      const later = renderedLater.get(sink);
+      if (later !== undefined) {
+        // a standard-output sink: stamped now, scrubbed and rendered when its batch is written (off the decision path)
+        const time = now();
+        later(() => ({ time: time.toISOString(), hop, event: draft.event, effect: draft.effect, ...draft }) as DecisionRecord);
+        return;
+      }
       let entry: R;
       try {
         entry = scrub({ time: now().toISOString(), hop, event: draft.event, effect: draft.effect, ...draft }) as R;
@@ -47,5 +54,22 @@ export function decisionLog<R extends DecisionRecord = DecisionRecord>(o: Decisi
   };
 }
 
+/**
+ * Sinks that write to standard output through `stdoutLines` and so can take an entry not scrubbed yet, to scrub and
+ * render it when its batch is written: `emit` hands them a thunk of the stamped entry instead of the entry (a hop's
+ * draft is a fresh object, its members copies, never changed after `emit`). Every other sink gets the scrubbed entry at
+ * once, as before.
+ */
+const renderedLater = new WeakMap<object, (entry: () => DecisionRecord) => void>();
+
+/** Marks `sink` as one whose entries `emit` may hand over unscrubbed, through `later` (see `renderedLater`). */
+export function renderLater<S extends object>(sink: S, later: (entry: () => DecisionRecord) => void): S {
+  renderedLater.set(sink, later);
+  return sink;
+}
+
 /** The default receiver of whole entries: one line each on standard output, rendered as `baton/log` renders them. */
-export const stdoutDecisions: DecisionCallback = (entry) => stdoutLines.write(renderDecisionLine(entry));
+export const stdoutDecisions: DecisionCallback = renderLater(
+  (entry: DecisionRecord) => stdoutLines.write(renderDecisionLine(entry)),
+  (entry) => stdoutLines.writeLater(() => renderDecisionLine(entry())),
+);

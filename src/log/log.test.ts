@@ -1,6 +1,6 @@
 // The one emitter and the non-blocking stdout sink of the decision log.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { consoleLines, decisionLog, stdoutDecisions, stdoutLines, stdoutWriter, useStdoutWriter } from './index.js';
+import { consoleLines, createDecisionLogger, decisionLog, renderDecisionLine, stdoutDecisions, stdoutLines, stdoutWriter, useStdoutWriter } from './index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -36,6 +36,29 @@ describe('stdoutLines: one writer per runtime', () => {
       stdoutLines.write('{"a":1}');
       stdoutDecisions({ time: 't', hop: 'h', event: 'verify', effect: 'deny' });
       expect(writes).toEqual(['{"a":1}', '{"time":"t","hop":"h","event":"verify","effect":"deny"}']);
+    } finally {
+      useStdoutWriter(before);
+    }
+  });
+});
+
+describe('the default sinks: entries scrubbed and rendered when their batch is written, off the decision path', () => {
+  it('V-11 emit stamps and queues; the line, rendered later, is scrubbed (the same line as rendered at once)', () => {
+    const later: Array<() => string> = [];
+    const lines: string[] = [];
+    const before = stdoutWriter();
+    useStdoutWriter({ write: (l) => void lines.push(l), writeLater: (r) => void later.push(r), flush() {}, drain: () => Promise.resolve() });
+    try {
+      const jwt = `${btoa('{"alg":"EdDSA"}')}.${btoa('{"sub":"alice"}')}.c2lnbmF0dXJl`;
+      const now = () => new Date('2026-01-02T03:04:05Z');
+      const draft = { event: 'verify', effect: 'deny', reason: `bad ${jwt}`, token: jwt };
+      decisionLog({ hop: 'svc', sink: stdoutDecisions, now }).emit(draft);
+      decisionLog({ hop: 'tts', sink: createDecisionLogger().sink, now }).emit(draft);
+      expect(lines).toEqual([]);
+      expect(later).toHaveLength(2);
+      const want = { time: '2026-01-02T03:04:05.000Z', hop: 'svc', event: 'verify', effect: 'deny', reason: 'bad [redacted jwt]' };
+      expect(later.map((r) => JSON.parse(r()))).toEqual([want, { ...want, hop: 'tts' }]);
+      expect(later[0]!()).toBe(renderDecisionLine({ time: want.time, hop: 'svc', ...draft }));
     } finally {
       useStdoutWriter(before);
     }

@@ -4,6 +4,7 @@
  */
 import type { DecisionRecord } from './record.js';
 import { scrub, toJsonLine } from './scrub.js';
+import { renderLater } from './emit.js';
 import { deliver, stdoutLines, type DecisionLogSink } from './sink.js';
 
 export interface DecisionLoggerOptions {
@@ -25,8 +26,11 @@ export class DecisionLogger {
   readonly #sink: DecisionLogSink;
   readonly #hop: string | undefined;
   readonly #now: () => Date;
+  /** writes to standard output (the default sink): entries from `decisionLog` are scrubbed and rendered when written */
+  readonly #stdout: boolean;
 
   constructor(o: DecisionLoggerOptions = {}) {
+    this.#stdout = o.sink === undefined;
     this.#sink = o.sink ?? ((line) => stdoutLines.write(line));
     this.#hop = o.hop;
     this.#now = o.now ?? (() => new Date());
@@ -45,7 +49,9 @@ export class DecisionLogger {
 
   /** The same logger as a plain callback: pass it as `onDecision` to `startNode`, `createVerifier`, the MCP helper. */
   get sink(): (entry: DecisionInput) => void {
-    return (entry) => this.log(entry);
+    const sink = (entry: DecisionInput): void => this.log(entry);
+    if (!this.#stdout) return sink;
+    return renderLater(sink, (entry) => stdoutLines.writeLater(() => toJsonLine(this.normalize(entry()))));
   }
 
   /** A callback that stamps `hop` on entries that lack one (e.g. a verifier created without `service`). */

@@ -51,8 +51,16 @@ function b64urlDecodeStart(seg: string): string {
   }
 }
 
+/**
+ * The base64url characters that can start the encoding of `{` or of a whitespace character (\t \n \v \f \r, space,
+ * U+00A0): `{` is 0x7B → `e`; 0x09..0x0B → `C`; 0x0C, 0x0D → `D`; 0x20 → `I`; 0xA0 → `o`. Any other first character
+ * decodes to a first byte that is neither, so the candidate is not a JOSE header and need not be decoded.
+ */
+const JSON_START = new Set(['e', 'C', 'D', 'I', 'o']);
+
 /** A compact JWS/JWE: its first segment is base64url of a JSON object (whatever its whitespace or member order). */
 function isCompactJose(candidate: string): boolean {
+  if (!JSON_START.has(candidate[0]!)) return false;
   return /^\s*\{/.test(b64urlDecodeStart(candidate.slice(0, candidate.indexOf('.'))));
 }
 

@@ -1,8 +1,8 @@
 /**
  * The Node writer behind `stdoutLines`: decision lines are queued in a bounded buffer and written in batches, one
  * asynchronous `fs.write` at a time (libuv's thread pool), so a decision never waits for the terminal, a file or a full
- * pipe (on Linux `process.stdout` writes synchronously to all three). A line is rendered once, by the emitter; here it
- * is only joined into its batch. When the destination does not keep up and the buffer is full, new lines are dropped
+ * pipe (on Linux `process.stdout` writes synchronously to all three). An entry handed over by the emitter
+ * (`writeLater`) is scrubbed and rendered, once, when its batch is written: the decision only stamps and queues it. When the destination does not keep up and the buffer is full, new lines are dropped
  * and counted (never blocking, never growing without bound); the count is reported in the log itself, as one
  * `log_dropped` line, once writing catches up, and by `stats()`.
  */
@@ -36,107 +36,147 @@ export interface AsyncLineWriter extends LineWriter {
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const RETRY_MS = 10;
+/** What a line not rendered yet counts against the bound (a decision line is a few hundred bytes, at most ~40 KiB). */
+const LATER_LINE_BYTES = 1024;
 
 /** A batched asynchronous line writer on a file descriptor (see the module comment). */
 export function createAsyncLineWriter(o: AsyncLineWriterOptions = {}): AsyncLineWriter {
-  const fd = o.fd ?? 1;
-  const max = o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-  const now = o.now ?? (() => new Date());
-  let queue: string[] = [];
-  let queuedBytes = 0; // UTF-16 length + 1 per line: the UTF-8 size of ASCII lines, and what the bound counts
-  let inFlight: Buffer | undefined;
-  let scheduled = false;
-  let unreported = 0;
-  let waiters: Array<() => void> = [];
-  const s: LineWriterStats = { accepted: 0, dropped: 0, batches: 0, bufferedBytes: 0 };
+  return new FdLineWriter(o.fd ?? 1, o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, o.now ?? (() => new Date()));
+}
 
-  function take(): Buffer | undefined {
-    if (unreported > 0) {
-      const line = toJsonLine({ time: now().toISOString(), hop: 'log', event: 'log_dropped', effect: 'none', dropped: unreported, reason: 'the decision log buffer was full' });
-      queue.push(line);
-      queuedBytes += line.length + 1;
-      unreported = 0;
+/**
+ * Lines flow: `pending` (handed over, maybe not rendered) → `ready` (rendered text, once per turn of the event loop,
+ * whether or not a write is in flight) → `inFlight` (one `fs.write` at a time). The bound counts all three.
+ */
+class FdLineWriter implements AsyncLineWriter {
+  #pending: Array<string | (() => string)> = [];
+  #pendingBytes = 0; // UTF-16 length + 1 per line (the UTF-8 size of ASCII lines); LATER_LINE_BYTES per unrendered one
+  #ready = '';
+  #inFlight: Buffer | undefined;
+  #scheduled = false;
+  #unreported = 0;
+  #waiters: Array<() => void> = [];
+  readonly #s: LineWriterStats = { accepted: 0, dropped: 0, batches: 0, bufferedBytes: 0 };
+  readonly #turn = (): void => {
+    this.#scheduled = false;
+    this.#render();
+    this.#pump();
+  };
+
+  constructor(
+    readonly fd: number,
+    readonly max: number,
+    readonly now: () => Date,
+  ) {}
+
+  write(line: string): void {
+    this.#enqueue(line, line.length + 1);
+  }
+
+  writeLater(render: () => string): void {
+    this.#enqueue(render, LATER_LINE_BYTES);
+  }
+
+  flush(): void {
+    this.#render();
+    if (this.#inFlight !== undefined || this.#ready.length === 0) return; // the write in flight writes the rest
+    const text = this.#ready;
+    this.#ready = '';
+    try {
+      writeSync(this.fd, text);
+      this.#s.batches++;
+    } catch {
+      this.#s.dropped += countLines(text);
     }
-    if (queue.length === 0) return undefined;
-    const text = `${queue.join('\n')}\n`;
-    s.batches++;
-    queue = [];
-    queuedBytes = 0;
-    return Buffer.from(text);
+    this.#settled();
   }
 
-  function settled(): void {
-    if (inFlight !== undefined || queue.length > 0 || scheduled) return;
-    const w = waiters;
-    waiters = [];
-    for (const f of w) f();
-  }
-
-  function writeOut(buf: Buffer): void {
-    inFlight = buf;
-    fsWrite(fd, buf, 0, buf.length, null, (err, n) => {
-      if (err !== null && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        setTimeout(() => writeOut(buf), RETRY_MS); // a non-blocking pipe that is full: try again shortly
-        return;
-      }
-      inFlight = undefined;
-      if (err !== null) s.dropped += countLines(buf);
-      else if (n < buf.length) return writeOut(buf.subarray(n));
-      next();
+  drain(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#waiters.push(resolve);
+      this.#settled();
     });
   }
 
-  function next(): void {
-    scheduled = false;
-    if (inFlight !== undefined) return; // the write in flight calls next() when it is done
-    const buf = take();
-    if (buf !== undefined) writeOut(buf);
-    else settled();
+  stats(): LineWriterStats {
+    return { ...this.#s, bufferedBytes: this.#buffered() };
   }
 
-  const writer: AsyncLineWriter = {
-    write(line) {
-      s.accepted++;
-      const size = line.length + 1;
-      if (queuedBytes + (inFlight?.length ?? 0) + size > max) {
-        s.dropped++;
-        unreported++;
+  #buffered(): number {
+    return this.#pendingBytes + this.#ready.length + (this.#inFlight?.length ?? 0);
+  }
+
+  #enqueue(line: string | (() => string), size: number): void {
+    this.#s.accepted++;
+    if (this.#buffered() + size > this.max) {
+      this.#s.dropped++;
+      this.#unreported++;
+      return;
+    }
+    this.#pending.push(line);
+    this.#pendingBytes += size;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#turn); // lines of every request finished in this turn of the event loop go in one batch
+    }
+  }
+
+  /** Renders what is pending (and a `log_dropped` line when lines were dropped since the last one). */
+  #render(): void {
+    const lines = this.#pending;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    let text = '';
+    for (const l of lines) {
+      try {
+        text += `${typeof l === 'string' ? l : l()}\n`;
+      } catch {
+        this.#s.dropped++; // a line that cannot be rendered is lost alone
+      }
+    }
+    if (this.#unreported > 0) {
+      // one short line past the bound: the count of what was lost is never lost itself
+      const dropped = { time: this.now().toISOString(), hop: 'log', event: 'log_dropped', effect: 'none', dropped: this.#unreported, reason: 'the decision log buffer was full' };
+      text += `${toJsonLine(dropped)}\n`;
+      this.#unreported = 0;
+    }
+    this.#ready += text;
+  }
+
+  #pump(): void {
+    if (this.#inFlight !== undefined) return; // its callback pumps again
+    if (this.#ready.length === 0) return this.#settled();
+    const buf = Buffer.from(this.#ready);
+    this.#ready = '';
+    this.#s.batches++;
+    this.#writeOut(buf);
+  }
+
+  #writeOut(buf: Buffer): void {
+    this.#inFlight = buf;
+    fsWrite(this.fd, buf, 0, buf.length, null, (err, n) => {
+      if (err !== null && (err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        setTimeout(() => this.#writeOut(buf), RETRY_MS); // a non-blocking pipe that is full: try again shortly
         return;
       }
-      queue.push(line);
-      queuedBytes += size;
-      if (!scheduled && inFlight === undefined) {
-        scheduled = true;
-        setImmediate(next); // lines of every request finished in this turn of the event loop go in one batch
-      }
-    },
-    flush() {
-      if (inFlight !== undefined) return; // its callback writes the rest; a process exiting now loses only what is in flight
-      const buf = take();
-      if (buf === undefined) return;
-      try {
-        writeSync(fd, buf);
-      } catch {
-        s.dropped += countLines(buf);
-      }
-      settled();
-    },
-    drain() {
-      return new Promise<void>((resolve) => {
-        waiters.push(resolve);
-        settled();
-      });
-    },
-    stats() {
-      return { ...s, bufferedBytes: queuedBytes + (inFlight?.length ?? 0) };
-    },
-  };
-  return writer;
+      this.#inFlight = undefined;
+      if (err !== null) this.#s.dropped += countLines(buf.toString());
+      else if (n < buf.length) return this.#writeOut(buf.subarray(n));
+      this.#pump();
+    });
+  }
+
+  #settled(): void {
+    if (this.#inFlight !== undefined || this.#pending.length > 0 || this.#ready.length > 0 || this.#scheduled) return;
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
 }
 
-function countLines(buf: Buffer): number {
+function countLines(text: string): number {
   let n = 0;
-  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
   return n;
 }
 

@@ -28,6 +28,11 @@ export function deliver<A extends unknown[]>(sink: (...args: A) => void, ...args
  * Node entries install the batched asynchronous writer of `sink.node.ts` (`installNodeLineWriter`).
  */
 export interface LineWriter extends LineSink {
+  /**
+   * Queues a line rendered later, when its batch is written (off the decision path); a render that throws loses only
+   * its line. A writer without batches renders at once.
+   */
+  writeLater(render: () => string): void;
   /** writes what is queued now, synchronously where the runtime can (before a process exits) */
   flush(): void;
   /** resolves once everything written so far has reached its destination (or was dropped) */
@@ -38,6 +43,9 @@ export interface LineWriter extends LineSink {
 export const consoleLines: LineWriter = {
   write(line) {
     deliver((text: string) => console.log(text), line);
+  },
+  writeLater(render) {
+    deliver(() => console.log(render()));
   },
   flush() {},
   drain: () => Promise.resolve(),
@@ -59,9 +67,12 @@ export function stdoutWriter(): LineWriter {
 }
 
 /** The process's standard output (Node) or the Worker's log, never blocking a decision: see `LineWriter`. */
-export const stdoutLines: LineSink = {
+export const stdoutLines: LineSink & Pick<LineWriter, 'writeLater'> = {
   write(line) {
     current.write(line);
+  },
+  writeLater(render) {
+    current.writeLater(render);
   },
 };
 
@@ -73,6 +84,18 @@ export function flushStdoutLines(): void {
 /** Resolves once every line handed to `stdoutLines` so far was written (or dropped). */
 export function drainStdoutLines(): Promise<void> {
   return current.drain();
+}
+
+/** A writer that keeps every line in memory, rendering at once (tests: put it behind `stdoutLines` with `useStdoutWriter`). */
+export function memoryLines(): LineWriter & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    write: (line) => void lines.push(line),
+    writeLater: (render) => void lines.push(render()),
+    flush() {},
+    drain: () => Promise.resolve(),
+  };
 }
 
 /** An in-memory sink that keeps every record (tests, the demo's trace). */

@@ -6,9 +6,9 @@
  * or control characters are escaped, so one entry is always one line.
  * Real HTTP on loopback (the TTS, the client SDK), the real verifier and policy engine.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientSecret, createTokenExchangeClient } from '../../src/client/index.js';
-import { createDecisionLogger, MAX_LOG_STRING, memorySink, renderDecisionLine } from '../../src/log/index.js';
+import { createDecisionLogger, MAX_LOG_STRING, memoryLines, memorySink, renderDecisionLine, stdoutWriter, useStdoutWriter } from '../../src/log/index.js';
 import { createBatonMcp } from '../../src/mcp/index.js';
 import { authorize, createVerifier, type Verifier } from '../../src/verify/index.js';
 import { GRANT_TOKEN_EXCHANGE, TT_TXN_TOKEN, TT_UNSIGNED_JSON } from '../../src/txn/index.js';
@@ -117,8 +117,10 @@ describe('issue 10 finding 5: never a token in the decision log, on every path',
       const t = (await o4wExchange(w.tts.as, 'mcp-support-agent', w.auth.agent, exchangeParams(await w.idp.mint()))).ok!.access_token;
       const at = await w.idp.mint();
       const bad = [tamperPayload(t, (c) => ({ ...c, scope: 'orders:refund' })), at, `Bearer ${t}`, `${t}, ${t}`, t.slice(0, -4)];
-      const stdout: string[] = [];
-      const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void stdout.push(String(line)));
+      const stdoutLines = memoryLines(); // what the default sink writes to standard output, line by line
+      const stdout = stdoutLines.lines;
+      const writer = stdoutWriter();
+      useStdoutWriter(stdoutLines);
       const withDefaultSink = createVerifier({ trustDomain: TRUST_DOMAIN, issuer: w.tts.issuer, jwks: w.tts.node.service.keys.jwks(), service: 'tickets' });
       try {
         const n = sink.lines.length;
@@ -133,7 +135,7 @@ describe('issue 10 finding 5: never a token in the decision log, on every path',
         expectOneLineEach([...lines, ...stdout]);
         expectNoCredential([...lines, ...stdout, JSON.stringify(sink.records)], [t, at]);
       } finally {
-        spy.mockRestore();
+        useStdoutWriter(writer);
         await withDefaultSink.close();
       }
     });
