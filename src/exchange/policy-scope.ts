@@ -16,14 +16,16 @@ export function engineScopePolicy(engine: Engine): ScopePolicy {
   return {
     allowedScopes(input: ScopePolicyInput, candidates: readonly string[]) {
       try {
+        // built once per exchange, all candidate scopes in one check; the principal is the exchange's own (a fresh
+        // object from principalFrom), handed over without another copy (the engine reads its input, never writes it)
         const check: CheckInput = {
-          principal: { id: input.principal.id, roles: [...input.principal.roles], attr: { ...input.principal.attr } },
+          principal: input.principal as CheckInput['principal'],
           resource: {
             kind: TXN_TOKEN_KIND,
             id: input.audience,
             attr: { workload: input.workload, audience: input.audience, request_details: input.requestDetails ?? {}, request_context: input.requestContext ?? {} },
           },
-          actions: [...candidates],
+          actions: candidates as string[],
         };
         // one instant for the decision and its explanation (conditions may use now())
         const now = new Date();
@@ -35,7 +37,7 @@ export function engineScopePolicy(engine: Engine): ScopePolicy {
           if (a?.effect === 'EFFECT_ALLOW') allowed.push(s);
           else denied.push({ scope: s, ...(a?.policy !== undefined ? { policy: a.policy } : {}) });
         }
-        if (denied.length > 0) nameDecidingRules(engine, check, now, denied);
+        if (denied.length > 0) nameDecidingRulesLater(engine, check, now, denied);
         return { allowed, denied };
       } catch {
         return { allowed: [], denied: candidates.map((scope) => ({ scope, policy: 'error' })) };
@@ -45,18 +47,30 @@ export function engineScopePolicy(engine: Engine): ScopePolicy {
 }
 
 /**
- * Denials are rare: only then is the check run again, explained, for the denied scopes alone, to name the deciding
- * rule in the decision log. The decision itself stays the first (unexplained) one; if explaining fails or disagrees,
- * the entry simply has no rule.
+ * The deciding rule of a denied scope, for the decision log only: an explained re-check of the denied scopes, run
+ * when the log first reads `rule` (for the default stdout log, when its batch is written, off the exchange), at most
+ * once per exchange, never when nothing is logged. The decision itself is the first (unexplained) check; if
+ * explaining fails or disagrees, the entry simply has no rule (`rule` reads undefined, which the log leaves out).
  */
-function nameDecidingRules(engine: Engine, check: CheckInput, now: Date, denied: Array<{ scope: string; policy?: string; rule?: string }>): void {
+function nameDecidingRulesLater(engine: Engine, check: CheckInput, now: Date, denied: Array<{ scope: string; policy?: string; rule?: string }>): void {
+  let named: Map<string, string> | undefined;
+  const ruleOf = (d: { scope: string; policy?: string }): string | undefined => {
+    named ??= decidingRules(engine, check, now, denied);
+    return named.get(d.scope);
+  };
+  for (const d of denied) Object.defineProperty(d, 'rule', { enumerable: true, configurable: true, get: () => ruleOf(d) });
+}
+
+function decidingRules(engine: Engine, check: CheckInput, now: Date, denied: ReadonlyArray<{ scope: string; policy?: string }>): Map<string, string> {
+  const out = new Map<string, string>();
   try {
     const x = engine.check({ ...check, actions: denied.map((d) => d.scope) }, { explain: true, now }).explained;
     for (const d of denied) {
       const a = x?.actions[d.scope];
-      if (a?.rule !== undefined && a.effect === 'EFFECT_DENY' && a.policy === d.policy) d.rule = a.rule;
+      if (a?.rule !== undefined && a.effect === 'EFFECT_DENY' && a.policy === d.policy) out.set(d.scope, a.rule);
     }
   } catch {
     // the first check decided; an explanation is only a nicety for the log
   }
+  return out;
 }

@@ -63,10 +63,20 @@ export function decideScope(args: {
     if (args.policyInput === undefined) throw new Error('policy input missing');
     const r = args.policy.allowedScopes(args.policyInput, candidates);
     const allowed = new Set(r.allowed);
-    for (const d of r.denied)
-      dropped.push({ scope: d.scope, reason: 'policy', ...(d.policy !== undefined ? { policy: d.policy } : {}), ...(d.rule !== undefined ? { rule: d.rule } : {}) });
+    for (const d of r.denied) {
+      const e: ScopeDecision['dropped'][number] = { scope: d.scope, reason: 'policy', ...(d.policy !== undefined ? { policy: d.policy } : {}) };
+      dropped.push(withRule(e, d));
+    }
     candidates = candidates.filter((s) => allowed.has(s));
   }
   if (candidates.length === 0) throw new NoScopeGranted(dropped);
   return { granted: candidates, dropped };
+}
+
+/** `rule` of a policy's denial, kept as the policy gave it: a value, or a getter that names it when first read (the log). */
+function withRule<T extends { rule?: string }>(to: T, from: { rule?: string }): T {
+  const desc = Object.getOwnPropertyDescriptor(from, 'rule');
+  if (desc?.get !== undefined) Object.defineProperty(to, 'rule', { enumerable: true, configurable: true, get: desc.get });
+  else if (from.rule !== undefined) to.rule = from.rule;
+  return to;
 }
