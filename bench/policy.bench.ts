@@ -5,6 +5,7 @@
 // Timing: batches of BATCH (1,000) decisions per sample, divided, so each sample has sub-µs resolution; implementations
 // slower than ~1 µs/decision get smaller batches (a sample still lasts about 1 ms). p50/p99 are over samples.
 // One decision = one action on one resource for one principal.
+import { recordGoals } from './lib/goals.js';
 import { fileURLToPath } from 'node:url';
 import { newEnforcer, newModelFromString, StringAdapter, type Enforcer } from 'casbin';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
@@ -316,3 +317,14 @@ for (const sc of [...new Set(rows.map((r) => r.scenario))]) {
   goal(b.p50 <= 2 * c.p50, `${sc}: within 2× of casbin (${fmt(b.p50 / c.p50)}×)`);
 }
 console.log(missed === 0 ? '\nall goals met' : `\n${missed} goal(s) missed`);
+
+// issue 13, rows 7 and 8 (bench/lib/goals.ts): the example ticket check and the load of the generated set
+{
+  const ticket = rows.find((r) => r.scenario.startsWith('(a)') && r.impl === 'baton')!.s;
+  const load = median(loads);
+  const cedarLoad = median(cedarLoads);
+  recordGoals([
+    { id: 7, measured: `p50 ${fmt(ticket.p50)} µs`, pass: ticket.p50 <= 0.5 },
+    { id: 8, measured: `${fmt(load, 1)} ms vs cedar-wasm ${fmt(cedarLoad, 1)} ms (medians, this run)`, pass: load <= cedarLoad },
+  ]);
+}
