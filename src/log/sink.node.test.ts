@@ -68,3 +68,32 @@ describe('createAsyncLineWriter: decision lines off the hot path (Node)', () => 
     expect(f.read()).toBe('');
   });
 });
+
+describe('installNodeLineWriter: standard output of a real process', () => {
+  it('lines reach stdout in order, in batches, and what is still queued when the process exits is written', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    const dir = mkdtempSync(join(tmpdir(), 'baton-log-child-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const script = join(dir, 'child.mts');
+    const sink = fileURLToPath(new URL('./sink.node.ts', import.meta.url));
+    const index = fileURLToPath(new URL('./index.ts', import.meta.url));
+    writeFileSync(
+      script,
+      `import { installNodeLineWriter } from ${JSON.stringify(sink)};
+import { stdoutLines } from ${JSON.stringify(index)};
+const w = installNodeLineWriter();
+for (let i = 0; i < 3; i++) stdoutLines.write('{"n":' + i + '}');
+setImmediate(() => {
+  stdoutLines.write('{"n":3}');
+  process.exit(0); // queued, not written yet: the exit hook writes it
+});
+void w;
+`,
+    );
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('{"n":0}\n{"n":1}\n{"n":2}\n{"n":3}\n');
+  });
+});

@@ -79,7 +79,9 @@ class FdLineWriter implements AsyncLineWriter {
 
   flush(): void {
     this.#render();
-    if (this.#inFlight !== undefined || this.#ready.length === 0) return; // the write in flight writes the rest
+    // Even with a write in flight (a process exiting does not wait for it): these lines could then land before the
+    // batch in flight, never lost to the exit. Used before a process ends and when another writer takes over.
+    if (this.#ready.length === 0) return;
     const text = this.#ready;
     this.#ready = '';
     try {

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
+import { memoryLines, stdoutWriter, useStdoutWriter } from '../../src/log/index.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { createVerifier, TxnTokenError, type TxnTokenErrorCode, type TxnTokenReason, type ServiceDecisionEntry, type Verifier } from '../../src/verify/index.js';
 import { rawJwt, tamperPayload } from '../helpers/jwt.js';
@@ -410,14 +411,15 @@ describe('V-11 decision log', () => {
 describe('the decision log (issue 7: stdout by default, pluggable, never a token)', () => {
   it('writes one JSON line per refusal to stdout by default, and nothing with onDecision: null', async () => {
     const token = tamperPayload(await w.exchange(), (c) => ({ ...c, sub: 'mallory' }));
-    const lines: string[] = [];
-    const original = console.log;
-    console.log = (...args: unknown[]) => void lines.push(args.map(String).join(' '));
+    const stdout = memoryLines(); // what goes to standard output, whichever runtime's writer is installed
+    const lines = stdout.lines;
+    const writer = stdoutWriter();
+    useStdoutWriter(stdout);
     try {
       await expect(createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, service: 'tickets' }).verify(token)).rejects.toBeInstanceOf(TxnTokenError);
       await expect(createVerifier({ trustDomain: TRUST_DOMAIN, jwks: w.jwks, onDecision: null }).verify(token)).rejects.toBeInstanceOf(TxnTokenError);
     } finally {
-      console.log = original;
+      useStdoutWriter(writer);
     }
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ hop: 'tickets', event: 'verify', effect: 'deny' });
