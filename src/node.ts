@@ -12,7 +12,6 @@ import { ConfigError, type Config } from './config/schema.js';
 import type { DecisionSink } from './exchange/index.js';
 import type { ScopePolicy } from './exchange/scope.js';
 import { installNodeJwsCrypto } from './jose/crypto.node.js';
-import { installNodeLineWriter } from './log/sink.node.js';
 import { advertisedEndpointProblem } from './server/advertised.js';
 import { drainServer, readNodeBody, trackConnections, type DrainResult } from './server/node-http.node.js';
 import type { Store } from './store/types.js';
@@ -51,7 +50,6 @@ async function openStore(config: Config, say: (m: string) => void): Promise<Stor
 /** Builds the TTS from a configuration file: keys (a dev key when none), store, dev IdP, policies, app. */
 export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
   installNodeJwsCrypto();
-  installNodeLineWriter(); // decision lines on stdout: batched asynchronous writes, bounded (src/log/sink.node.ts)
   const say = o.say ?? defaultSay;
   const loaded = o.loaded ?? loadConfigFile(o.configPath ?? process.env.BATON_CONFIG ?? 'baton.config.yaml');
   const keysDir = loaded.resolvePath(loaded.config.keys);

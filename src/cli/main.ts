@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG_FILE, loadConfigFile, type LoadedConfig } from '../confi
 import { ConfigError, trustDomainsOf } from '../config/schema.js';
 import { hashSecret } from '../exchange/client-auth.js';
 import { createDecisionLogger, drainStdoutLines } from '../log/index.js';
+import { installNodeLineWriter } from '../log/sink.node.js';
 import { devAccessToken, devAudiences } from '../dev-idp.js';
 import { inspectToken } from './inspect.js';
 import { generateKeyFile, loadDevIdpKey } from './keys.js';
@@ -125,6 +126,7 @@ const COMMANDS: Command[] = [
       const loaded = loadCliConfig(v);
       const { startNode, drainServer } = await import('../node.js');
       const decisions = process.env['BATON_DECISION_LOG'] !== 'off';
+      installNodeLineWriter(); // decision lines on stdout: batched asynchronous writes, bounded (src/log/sink.node.ts)
       const node = await startNode({
         loaded,
         ...(port !== undefined ? { port } : {}),
