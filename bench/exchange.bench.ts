@@ -73,8 +73,10 @@ let policyCalls = 0;
 let policyScopes = 0;
 const policyPerScopeNs: number[] = [];
 let timingPolicy = true;
+let lastPolicyInput: Parameters<ScopePolicy['allowedScopes']>[0] | undefined;
 const policy: ScopePolicy = {
   allowedScopes(input, candidates) {
+    lastPolicyInput = input;
     if (!timingPolicy) return enginePolicy.allowedScopes(input, candidates);
     const t = process.hrtime.bigint();
     try {
@@ -335,10 +337,18 @@ const policyMean = policyNs / 1000 / Math.max(1, policyScopes);
 console.log(`scope policy inside the exchange: ${fmt(policyCalls)} calls (one per exchange), ${fmt(policyScopes / Math.max(1, policyCalls), 1)} candidate scopes per call; per scope p50 ${fmt(policyP50, 2)} µs, p99 ${fmt(percentileSorted(policyPerScope, 99) / 1000, 2)} µs, mean ${fmt(policyMean, 2)} µs`);
 console.log(`decoded Txn-Token header: ${JSON.stringify(decodeProtectedHeader(sample.access_token))}, signing input ${txnInput.length} bytes`);
 
+// the same scope policy alone, in a tight loop (warm caches): what the engine call costs when nothing runs in between
+const alonePolicy = measureSync('scope policy alone', () => enginePolicy.allowedScopes(lastPolicyInput!, ['tickets:read', 'tickets:write', 'orders:read']), { durationMs: 300, warmupMs: 100 });
+const alonePerScope = alonePolicy.usPerOp / 3;
+const nonExchange = httpShares.shares.filter((s) => !s.name.startsWith('the exchange')).sort((a, b) => b.share - a.share).slice(0, 4);
+const httpExchangeUs = exchangeShare0() * http.serverCpuUs;
+function exchangeShare0(): number {
+  return httpShares.shares.find((s) => s.name.startsWith('the exchange'))!.share;
+}
 const freshRatio = inFresh.opsPerSec / floorOps;
 const httpRatio = http.requestsPerSec / inRepeated.opsPerSec;
 const httpExtraCpu = http.serverCpuUs - repeatedCpu;
-const exchangeShare = httpShares.shares.find((s) => s.name.startsWith('the exchange'))!.share;
+const exchangeShare = exchangeShare0();
 recordGoals([
   {
     id: 1,
@@ -356,8 +366,17 @@ recordGoals([
     id: 3,
     measured: `${fmt(httpExtraCpu, 0)} µs (${fmt(http.serverCpuUs, 0)} − ${fmt(repeatedCpu, 0)}) vs 1.5 × ${fmt(hello.serverCpuUs, 0)} µs = ${fmt(1.5 * hello.serverCpuUs, 0)} µs`,
     pass: httpExtraCpu <= 1.5 * hello.serverCpuUs,
+    note:
+      httpExtraCpu <= 1.5 * hello.serverCpuUs
+        ? undefined
+        : `profile: the exchange's own steps cost ${fmt(httpExchangeUs, 0)} µs per request under 10 connections (${fmt(repeatedCpu, 0)} in process, one at a time); outside it: ${nonExchange.map((x) => `${x.name.replace(/ \(.*$|:.*$/, '')} ${fmt(x.share * http.serverCpuUs, 0)} µs`).join(', ')}`,
   },
-  { id: 4, measured: `p50 ${fmt(policyP50, 2)} µs per scope (mean ${fmt(policyMean, 2)} µs; ${fmt(policyScopes / Math.max(1, policyCalls), 1)} scopes per call)`, pass: policyP50 <= 3 },
+  {
+    id: 4,
+    measured: `p50 ${fmt(policyP50, 2)} µs per scope (mean ${fmt(policyMean, 2)} µs; ${fmt(policyScopes / Math.max(1, policyCalls), 1)} scopes per call)`,
+    pass: policyP50 <= 3,
+    note: policyP50 <= 3 ? undefined : `the same call alone, in a tight loop: ${fmt(alonePerScope, 2)} µs per scope; inside the exchange the engine runs between the other steps (colder caches, GC), one check for all scopes, the rule named off the exchange`,
+  },
 ]);
 
 await node.store.close();

@@ -323,8 +323,9 @@ console.log(missed === 0 ? '\nall goals met' : `\n${missed} goal(s) missed`);
   const ticket = rows.find((r) => r.scenario.startsWith('(a)') && r.impl === 'baton')!.s;
   const load = median(loads);
   const cedarLoad = median(cedarLoads);
+  const ENGINE_ROW = 'engine-internal row (issue 13 split: the engine\'s own branch); measured here as the code stands';
   recordGoals([
-    { id: 7, measured: `p50 ${fmt(ticket.p50)} µs`, pass: ticket.p50 <= 0.5 },
-    { id: 8, measured: `${fmt(load, 1)} ms vs cedar-wasm ${fmt(cedarLoad, 1)} ms (medians, this run)`, pass: load <= cedarLoad },
+    { id: 7, measured: `p50 ${fmt(ticket.p50)} µs`, pass: ticket.p50 <= 0.5, note: ticket.p50 <= 0.5 ? undefined : ENGINE_ROW },
+    { id: 8, measured: `${fmt(load, 1)} ms vs cedar-wasm ${fmt(cedarLoad, 1)} ms (medians, this run)`, pass: load <= cedarLoad, note: load <= cedarLoad ? undefined : ENGINE_ROW },
   ]);
 }

@@ -24,6 +24,7 @@ import { closeSync, openSync } from 'node:fs';
 import { useStdoutWriter } from '../src/log/index.js';
 import { createAsyncLineWriter } from '../src/log/sink.node.js';
 import { recordGoals } from './lib/goals.js';
+import { profile, stageShares } from './lib/profile.js';
 
 // Decision logging on at its defaults (the verifiers' default sink: stdout through the Node writer, which
 // baton/verify installs on Node); only the destination differs: /dev/null, so the bench prints no decision line.
@@ -159,6 +160,28 @@ printTable(
   ['left', 'right', 'left'],
 );
 
+// where a fresh verification spends its CPU beyond node:crypto (V8's sampling profiler; the table adds up to the whole)
+const freshProfile = await profile(async () => {
+  for (let i = 0; i < 3000; i++) {
+    await fresh.verify(token);
+    if (i % YIELD_EVERY === 9) await new Promise((r) => setImmediate(r));
+  }
+});
+const verifyStages = stageShares(freshProfile, [
+  { name: 'garbage collection', functions: ['(garbage collector)'], finding: '' },
+  { name: 'Ed25519 verify (node:crypto)', functions: ['verifyOneShot'], finding: 'the baseline itself' },
+  { name: 'decode: split, base64url, JSON.parse', functions: ['parseCompactJws', 'decodeJsonObject', 'decode', 'decodeBase64url'], finding: '' },
+  { name: 'claim checks (profile)', frame: (_f, url) => url.includes('/src/jose/'), finding: '' },
+  { name: 'verifier: header, keys, context, checks', frame: (_f, url) => url.includes('/src/verify/') || url.includes('/src/txn/'), finding: '' },
+]);
+const freshCpu = best.get('fresh')!.cpuUsPerOp!;
+printTable(
+  `where a fresh verification (1 in flight) spends its CPU (3,000 profiled; µs = share × ${fmt(freshCpu, 1)})`,
+  ['stage', 'share', 'CPU µs', 'most self time (share of the stage)'],
+  verifyStages.shares.map((x) => [x.name, pct(x.share), fmt(x.share * freshCpu, 1), x.top]),
+  ['left', 'right', 'right', 'left'],
+);
+const beyond = verifyStages.shares.filter((x) => !x.name.startsWith('Ed25519')).sort((a, b) => b.share - a.share).slice(0, 3);
 const fresh1 = best.get('fresh')!.opsPerSec / raw.opsPerSec;
 const cachedAuthz = best.get('cachedAuthz')!;
 await logWriter.drain();
@@ -166,7 +189,10 @@ const st = logWriter.stats();
 console.log(`decision logging on at its defaults (destination /dev/null): ${fmt(st.accepted)} lines in ${fmt(st.batches)} batches, ${fmt(st.dropped)} dropped`);
 recordGoals([
   { id: 5, measured: `p50 ${fmt(cachedAuthz.p50Us, 2)} µs (mean ${fmt(cachedAuthz.usPerOp, 2)} µs, CPU ${fmt(cachedAuthz.cpuUsPerOp, 2)} µs/op with the log's batches)`, pass: cachedAuthz.p50Us! <= 5 && st.dropped === 0, note: st.dropped > 0 ? `${st.dropped} decision lines dropped` : undefined },
-  { id: 6, measured: `${pct(fresh1)} (${fmt(best.get('fresh')!.opsPerSec)} vs ${fmt(raw.opsPerSec)} ops/s; by CPU ${pct(cpuRatio)})`, pass: fresh1 >= 0.85 },
+  { id: 6, measured: `${pct(fresh1)} (${fmt(best.get('fresh')!.opsPerSec)} vs ${fmt(raw.opsPerSec)} ops/s; by CPU ${pct(cpuRatio)})`,
+    pass: fresh1 >= 0.85,
+    note: fresh1 >= 0.85 ? undefined : `profile, beyond node:crypto: ${beyond.map((x) => `${x.name} ${fmt(x.share * freshCpu, 1)} µs`).join(', ')} (of ${fmt(freshCpu, 1)} CPU µs)`,
+  },
 ]);
 
 await fresh.close();
