@@ -36,6 +36,9 @@ const QUIET_WRANGLER = { WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: '
 /** state of the TTS started by the CLI section, used by the services after it */
 const tts = { issuer: '', trustDomain: 'example.internal', clientId: 'my-mcp-server', secret: '', bundle: '' };
 let aliceTxn = '';
+/** a fresh Txn-Token for alice from that TTS (set by the CLI section): tests that start slow tools first (wrangler dev)
+ * take theirs right before they use it, so a loaded machine cannot outlast its lifetime */
+let mintAliceTxn: () => Promise<string> = () => Promise.reject(new Error('the CLI section did not run'));
 
 afterAll(async () => {
   await stopAll();
@@ -132,11 +135,14 @@ describe('the baton command, installed from its tarball (baton-tts)', () => {
   });
 
   it('dev token, the exchange, and token inspect verifying the Txn-Token with the configuration', async () => {
-    const user = await baton(['dev', 'token', '--sub', 'alice', '--scope', 'orders:read']);
-    expect(user.code, user.stderr).toBe(0);
-    const r = await exchange(`${tts.issuer}/token`, tts.clientId, tts.secret, user.stdout.trim(), 'orders:read', tts.trustDomain);
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
-    aliceTxn = r.body['access_token'] as string;
+    mintAliceTxn = async () => {
+      const user = await baton(['dev', 'token', '--sub', 'alice', '--scope', 'orders:read']);
+      expect(user.code, user.stderr).toBe(0);
+      const r = await exchange(`${tts.issuer}/token`, tts.clientId, tts.secret, user.stdout.trim(), 'orders:read', tts.trustDomain);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return r.body['access_token'] as string;
+    };
+    aliceTxn = await mintAliceTxn();
     const inspect = await baton(['token', 'inspect', aliceTxn, '--config', 'baton.config.yaml']);
     expect(inspect.code, inspect.stdout + inspect.stderr).toBe(0);
     expect(inspect.stdout).toContain('verification: valid Txn-Token');
@@ -243,11 +249,12 @@ describe('a Cloudflare Worker with baton-tts-verify', () => {
       timeout: 180_000,
     });
     try {
-      const own = await fetch(`http://127.0.0.1:${port}/orders/O-1`, { headers: { 'Txn-Token': aliceTxn } });
+      const txn = await mintAliceTxn();
+      const own = await fetch(`http://127.0.0.1:${port}/orders/O-1`, { headers: { 'Txn-Token': txn } });
       expect(own.status, dev.output()).toBe(200);
       expect(await own.json()).toEqual({ sub: 'alice', allowed: true, rule: 'resource.order.vdefault#owner-reads' });
-      expect((await fetch(`http://127.0.0.1:${port}/orders/O-2`, { headers: { 'Txn-Token': aliceTxn } })).status).toBe(403);
-      const forged = await fetch(`http://127.0.0.1:${port}/orders/O-1`, { headers: { 'Txn-Token': tamper(aliceTxn) } });
+      expect((await fetch(`http://127.0.0.1:${port}/orders/O-2`, { headers: { 'Txn-Token': txn } })).status).toBe(403);
+      const forged = await fetch(`http://127.0.0.1:${port}/orders/O-1`, { headers: { 'Txn-Token': tamper(txn) } });
       expect(forged.status).toBe(401);
       expect(dev.output()).not.toMatch(/\n\s+at .+:\d+:\d+\)?\n/); // no stack trace
     } finally {
