@@ -35,6 +35,8 @@ const concurrency = Number(process.env.BATON_MUTATION_CONCURRENCY ?? 2);
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
+  plugins: ['@stryker-mutator/vitest-runner', './scripts/mutation-ignore.mjs'],
+  ignorers: ['baton-descriptions'],
   vitest: { configFile: 'vitest.mutation.config.ts', related: false },
   coverageAnalysis: 'perTest',
   mutate: mod.mutate.flatMap(mutateSpec),
