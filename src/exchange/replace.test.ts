@@ -38,4 +38,22 @@ describe('the replacement step', () => {
     const open = await unitTts({ store: down, overrides: { revocationFailOpen: true } });
     expect(await isRevoked(open.ctx, 't')).toBe(false);
   });
+
+  it('R-02 a TTS serving two trust domains never replaces a Txn-Token of one into the other', async () => {
+    const u = await unitTts({ overrides: { trustDomain: undefined, trustDomains: [TRUST_DOMAIN, 'payments.example'] } });
+    const first = await exchange(u.ctx, { form: form(await u.accessToken(), TT_ACCESS_TOKEN), authorization: basic('agent', SECRET) });
+    const replace = (audience: string) => exchange(u.ctx, { form: form(first.access_token, TT_TXN_TOKEN, { audience }), authorization: basic('hop', SECRET) });
+    expect(await refusal(replace('payments.example'))).toMatchObject({ error: 'invalid_target', reason: 'replace.audience_changed' });
+    expect((await replace(TRUST_DOMAIN)).access_token).toEqual(expect.any(String)); // the same trust domain is replaced
+  });
+
+  it('V-08 a store that fails in another way than being unavailable is never read as "not revoked", even with revocationFailOpen', async () => {
+    const broken = new (class extends MemoryStore {
+      override isRevoked(): never {
+        throw new TypeError('store bug');
+      }
+    })();
+    const open = await unitTts({ store: broken, overrides: { revocationFailOpen: true } });
+    await expect(isRevoked(open.ctx, 't')).rejects.toThrow('store bug');
+  });
 });
