@@ -1,0 +1,112 @@
+/**
+ * Single use and revocation at their edges, where the Store contract (test/helpers/store-contract.ts) does not look
+ * (found by mutation testing, docs/mutation.md): the memory store on a manual clock (exactly at expiry, and across its
+ * lazy sweep), and the Redis revocation feed (replay to a late listener, junk published on the channel).
+ */
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.js';
+import { RedisStore } from '../../src/store/redis.js';
+import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix } from '../helpers/redis.js';
+import { eventually } from '../helpers/time.js';
+
+describe('MemoryStore on a manual clock', () => {
+  const T0 = 1_800_000_000_000;
+
+  it('T-08 V-09 a single-use id is refused until exactly its ttl has passed, then accepted at once', async () => {
+    let now = T0;
+    const s = new MemoryStore({ now: () => now });
+    expect(await s.useOnce('jti', 'a', 1000)).toBe(true);
+    now = T0 + 999;
+    expect(await s.useOnce('jti', 'a', 1000)).toBe(false);
+    now = T0 + 1000;
+    expect(await s.useOnce('jti', 'a', 1000)).toBe(true); // the first call after expiry, not after some sweep
+    expect(await s.useOnce('jti', 'a', 1000)).toBe(false);
+  });
+
+  it('V-08 a revocation holds until exactly its until (seconds), then ends', async () => {
+    let now = T0;
+    const s = new MemoryStore({ now: () => now });
+    await s.revoke('txn-1', T0 / 1000 + 10);
+    now = T0 + 9_999;
+    expect(await s.isRevoked('txn-1')).toBe(true);
+    now = T0 + 10_000;
+    expect(await s.isRevoked('txn-1')).toBe(false);
+  });
+
+  it('T-08 V-08 V-09 the lazy sweep never drops a live single-use id, revocation or rate-limit window', async () => {
+    let now = T0;
+    const s = new MemoryStore({ now: () => now });
+    expect(await s.useOnce('jti', 'live', 60_000)).toBe(true);
+    await s.revoke('txn-live', T0 / 1000 + 60);
+    expect((await s.rateLimit('client', 1, 60_000)).allowed).toBe(true);
+    now = T0 + 1000;
+    // enough operations for several sweeps (one every 64), each looking at every entry
+    for (let i = 0; i < 300; i++) await s.isRevoked(`other-${i}`);
+    expect(await s.useOnce('jti', 'live', 60_000)).toBe(false);
+    expect(await s.isRevoked('txn-live')).toBe(true);
+    expect((await s.rateLimit('client', 1, 60_000)).allowed).toBe(false);
+    expect(s.entryCounts()).toEqual({ once: 1, revoked: 1, windows: 1 });
+  });
+});
+
+const url = redisUrl();
+if (url === undefined) console.warn(`[single use and revocation] Redis cases skipped: ${REDIS_SKIP_REASON}`);
+
+describe.skipIf(url === undefined)('RedisStore revocation feed', () => {
+  const prefixes: string[] = [];
+  const stores: RedisStore[] = [];
+  const open = (keyPrefix: string) => {
+    const s = new RedisStore({ url: url ?? '', keyPrefix, logger: () => {} });
+    stores.push(s);
+    return s;
+  };
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    for (const p of prefixes) await deleteKeys(url!, p);
+  });
+  const nowSec = () => Math.floor(Date.now() / 1000);
+
+  it('V-08 a listener that arrives after revocations were stored hears each of them (replay), then the feed is live', async () => {
+    const prefix = testPrefix('replay');
+    prefixes.push(prefix);
+    const writer = open(prefix);
+    const until = nowSec() + 300;
+    for (let i = 0; i < 3; i++) await writer.revoke(`txn-old-${i}`, until + i);
+    const reader = open(prefix);
+    const heard = new Map<string, number>();
+    reader.onRevoke((t, u) => heard.set(t, u));
+    expect(await eventually(() => reader.revocationFeedLive(), 5000)).toBe(true);
+    expect(Object.fromEntries(heard)).toEqual({ 'txn-old-0': until, 'txn-old-1': until + 1, 'txn-old-2': until + 2 });
+  });
+
+  it('V-08 junk published on the revocation channel is ignored; the feed stays up and delivers the next revocation', async () => {
+    const prefix = testPrefix('junk');
+    prefixes.push(prefix);
+    const s = open(prefix);
+    const heard: Array<[unknown, unknown]> = [];
+    s.onRevoke((t, u) => heard.push([t, u]));
+    expect(await eventually(() => s.revocationFeedLive(), 5000)).toBe(true);
+    const other = new Redis(url!);
+    try {
+      for (const junk of ['not json', 'null', '42', '"txn"', '{"txn":7,"until":100}', '{"txn":"a","until":"100"}', '{"txn":"a","until":1e999}', '{"until":100}'])
+        await other.publish(`${prefix}revocations`, junk);
+    } finally {
+      other.disconnect();
+    }
+    const until = nowSec() + 300;
+    await s.revoke('txn-real', until);
+    expect(await eventually(() => heard.length > 0, 2000)).toBe(true);
+    expect(heard).toEqual([['txn-real', until]]);
+    expect(s.revocationFeedLive()).toBe(true);
+  });
+
+  it('V-08 a revocation with a non-finite until is refused before anything is stored or published', async () => {
+    const prefix = testPrefix('nan');
+    prefixes.push(prefix);
+    const s = open(prefix);
+    await expect(s.revoke('txn-nan', Number.NaN)).rejects.toThrow(RangeError);
+    await expect(s.revoke('txn-inf', Number.POSITIVE_INFINITY)).rejects.toThrow(RangeError);
+    expect(await s.isRevoked('txn-nan')).toBe(false);
+  });
+});
