@@ -4,10 +4,17 @@ import { clientAssertion } from '../../test/helpers/jwt.js';
 import { basic } from '../../test/helpers/names.js';
 import { refusal, SECRET, TTS_ISSUER, unitTts } from '../../test/helpers/tts-context.js';
 import { CLIENT_ASSERTION_JWT } from '../txn/index.js';
-import { hashSecret, timingSafeEqual } from './client-auth.js';
+import { parseConfig } from '../config/schema.js';
+import type { ClientConfig } from '../config/schema.js';
+import { MemoryStore } from '../store/memory.js';
+import { StoreUnavailableError } from '../store/types.js';
+import { hashSecret, prepareWorkload, timingSafeEqual } from './client-auth.js';
 import { authenticateWorkload } from './context.js';
 
 const params = (p: Record<string, string>) => new Map(Object.entries(p));
+/** one client's configuration as the configuration schema reads it */
+const parse = (client: Record<string, unknown>): ClientConfig =>
+  parseConfig({ issuer: TTS_ISSUER, trustDomain: 'unit.example', keys: 'unused', subjectIssuers: [], clients: [{ scopes: ['tickets:read'], ...client }] }).clients[0]!;
 
 describe('the client step (T-08)', () => {
   it('T-08 client_secret_basic, client_secret_post and private_key_jwt each authenticate their own client', async () => {
@@ -53,5 +60,102 @@ describe('the client step (T-08)', () => {
     expect((await authenticateWorkload(u.ctx, params({}), basic('h', SECRET))).id).toBe('h');
     expect(timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2]))).toBe(true);
     expect(timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 3]))).toBe(false);
+  });
+
+  it('T-08 Basic credentials are form-decoded (RFC 6749 §2.3.1); a malformed header, id or encoding is client.basic_malformed', async () => {
+    const u = await unitTts({ overrides: { clients: [{ id: 'a:b', auth: 'client_secret_basic', secret: 'p q+%:secret', scopes: ['tickets:read'] }] } });
+    const raw = (s: string) => `Basic ${btoa(s)}`;
+    expect((await authenticateWorkload(u.ctx, params({}), raw('a%3Ab:p+q%2B%25:secret'))).id).toBe('a:b');
+    expect((await authenticateWorkload(u.ctx, params({}), `basic ${btoa('a%3Ab:p+q%2B%25:secret')}`)).id).toBe('a:b'); // the scheme is case-insensitive
+    expect(await refusal(authenticateWorkload(u.ctx, params({}), raw('a%3Ab:p q+%:secret')))).toMatchObject({ reason: 'client.basic_malformed' }); // % not encoded
+    for (const bad of [raw('no-colon'), raw('a%ZZ:secret'), 'Basic AAAA=', `Basic ${btoa('\xff\xfe:x')}`, 'Basic  ', 'Basic'])
+      expect(await refusal(authenticateWorkload(u.ctx, params({}), bad)), bad).toMatchObject({ error: 'invalid_client', reason: expect.stringMatching(/^client\.(basic_malformed|authorization_scheme)$/) });
+    expect(await refusal(authenticateWorkload(u.ctx, params({}), raw('no-colon')))).toMatchObject({ reason: 'client.basic_malformed', status: 401 });
+  });
+
+  it('T-16 client_id next to Basic or an assertion must name the authenticated client; client_secret_post needs client_id', async () => {
+    const u = await unitTts();
+    expect(await refusal(authenticateWorkload(u.ctx, params({ client_id: 'poster' }), basic('agent', SECRET)))).toMatchObject({ error: 'invalid_request', reason: 'client.id_mismatch' });
+    expect((await authenticateWorkload(u.ctx, params({ client_id: 'agent' }), basic('agent', SECRET))).id).toBe('agent');
+    expect(await refusal(authenticateWorkload(u.ctx, params({ client_secret: SECRET }), undefined))).toMatchObject({ error: 'invalid_client', reason: 'client.id_missing' });
+    const a = await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER);
+    const form = (extra: Record<string, string>) => params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a, ...extra });
+    expect(await refusal(authenticateWorkload(u.ctx, form({ client_id: 'agent' }), undefined))).toMatchObject({ error: 'invalid_client', reason: 'client.assertion_id_mismatch' });
+    expect((await authenticateWorkload(u.ctx, form({ client_id: 'jwt-client' }), undefined)).id).toBe('jwt-client');
+  });
+
+  it('T-08 only a failed Basic attempt carries the Basic challenge; a failed client_secret_post does not', async () => {
+    const u = await unitTts();
+    const headersOf = async (p: Promise<unknown>) => {
+      try {
+        await p;
+      } catch (e) {
+        return (e as { headers: Record<string, string> }).headers;
+      }
+      throw new Error('accepted');
+    };
+    expect(await headersOf(authenticateWorkload(u.ctx, params({}), basic('agent', 'wrong')))).toEqual({ 'WWW-Authenticate': 'Basic realm="baton"' });
+    expect(await headersOf(authenticateWorkload(u.ctx, params({ client_id: 'poster', client_secret: 'wrong' }), undefined))).toEqual({});
+    expect(await headersOf(authenticateWorkload(u.ctx, params({}), undefined))).toEqual({ 'WWW-Authenticate': 'Basic realm="baton"' });
+  });
+
+  it('T-08 an assertion that is missing, too large, unparseable, of an unknown client or of a secret client is refused, each by its check', async () => {
+    const u = await unitTts();
+    const form = (a: string) => params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a });
+    expect(await refusal(authenticateWorkload(u.ctx, params({ client_assertion_type: CLIENT_ASSERTION_JWT }), undefined))).toMatchObject({ reason: 'client.assertion_missing' });
+    expect(await refusal(authenticateWorkload(u.ctx, form(''), undefined))).toMatchObject({ reason: 'client.assertion_missing' });
+    const big = await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER, { claims: { pad: 'x'.repeat(8192) } });
+    expect(await refusal(authenticateWorkload(u.ctx, form(big), undefined))).toMatchObject({ reason: 'client.assertion_too_large' });
+    expect(await refusal(authenticateWorkload(u.ctx, form('a.b.c'), undefined))).toMatchObject({ reason: 'client.assertion_malformed' });
+    const unknown = await clientAssertion(u.clientKey, 'nobody', TTS_ISSUER);
+    expect(await refusal(authenticateWorkload(u.ctx, form(unknown), undefined))).toMatchObject({ error: 'invalid_client', reason: 'client.unknown', message: 'client authentication failed' });
+    const secretClient = await clientAssertion(u.clientKey, 'agent', TTS_ISSUER);
+    expect(await refusal(authenticateWorkload(u.ctx, form(secretClient), undefined))).toMatchObject({ error: 'invalid_client', reason: 'client.method_mismatch' });
+    const expired = await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER, { ttl: -120 });
+    expect(await refusal(authenticateWorkload(u.ctx, form(expired), undefined))).toMatchObject({ error: 'invalid_client', reason: 'client.assertion.expired' });
+    const long = await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER, { ttl: 3600 });
+    expect(await refusal(authenticateWorkload(u.ctx, form(long), undefined))).toMatchObject({ reason: 'client.assertion.lifetime_too_long' });
+  });
+
+  it('T-08 an assertion jti stays used until the assertion has expired (clock skew included), not shorter', async () => {
+    let clock = Date.now();
+    const store = new MemoryStore({ now: () => clock });
+    const u = await unitTts({ store, now: () => new Date(clock) });
+    const form = (a: string) => params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a });
+    const a = await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER, { ttl: 60 });
+    const exp = (JSON.parse(atob(a.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { exp: number }).exp;
+    await authenticateWorkload(u.ctx, form(a), undefined);
+    // just before exp + clockSkew the assertion still verifies: its jti must still be remembered
+    clock = (exp + u.ctx.config.clockSkew) * 1000 - 1500;
+    expect(await refusal(authenticateWorkload(u.ctx, form(a), undefined))).toMatchObject({ reason: 'client.assertion_replayed' });
+  });
+
+  it('T-08 a replay check that cannot answer is 503 (never an accepted assertion); another store failure is not hidden', async () => {
+    const down = new (class extends MemoryStore {
+      override useOnce(): never {
+        throw new StoreUnavailableError('down');
+      }
+    })();
+    const u = await unitTts({ store: down });
+    const form = async () => params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER) });
+    expect(await refusal(authenticateWorkload(u.ctx, await form(), undefined))).toMatchObject({ error: 'temporarily_unavailable', status: 503, reason: 'client.replay_check_unavailable' });
+    const broken = new (class extends MemoryStore {
+      override useOnce(): never {
+        throw new TypeError('store bug');
+      }
+    })();
+    const v = await unitTts({ store: broken });
+    const a = await clientAssertion(v.clientKey, 'jwt-client', TTS_ISSUER);
+    await expect(authenticateWorkload(v.ctx, params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a }), undefined)).rejects.toThrow('store bug');
+  });
+
+  it('secrets: a sha256: secret must be 32 bytes of base64url (padding tolerated); anything else fails at startup', async () => {
+    const digest = (await hashSecret(SECRET)).slice('sha256:'.length);
+    expect((await prepareWorkload(parse({ id: 'p', auth: 'client_secret_basic', secret: `sha256:${digest}=` }))).secretDigest?.length).toBe(32);
+    for (const bad of [`sha256:${digest.slice(0, -2)}`, 'sha256:not base64!', `sha256:${digest}A`, 'sha256:=='])
+      await expect(prepareWorkload(parse({ id: 'p', auth: 'client_secret_basic', secret: bad })), bad).rejects.toThrow(/client p: secret sha256/);
+    const u = await unitTts({ overrides: { clients: [{ id: 'h', auth: 'client_secret_basic', secret: await hashSecret(SECRET), scopes: ['tickets:read'] }] } });
+    expect(await refusal(authenticateWorkload(u.ctx, params({}), basic('h', `sha256:${digest}`)))).toMatchObject({ reason: 'client.secret_mismatch' });
+    expect(timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2, 3]))).toBe(false);
   });
 });
