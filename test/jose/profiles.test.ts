@@ -1,0 +1,137 @@
+// The JWT profiles' claim checks at their edges, each refusal pinned to its reason (issue 18: found unasserted by
+// mutation testing, docs/mutation.md). The HTTP paths that use them: test/tts/refusals.test.ts, test/verify/.
+import { createLocalJWKSet, errors, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { signCompactJws } from '../../src/jose/jws.js';
+import { normTyp, verifyAccessToken, verifyClientAssertion, verifyIdToken, verifySelfSigned, verifyTxnToken, type VerifyCommon } from '../../src/jose/profiles.js';
+
+const NOW = 1_800_000_000;
+const AUD = 'support.example';
+let key: CryptoKey;
+let common: VerifyCommon;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('EdDSA', { extractable: true });
+  key = pair.privateKey;
+  const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: 'k', alg: 'EdDSA' };
+  common = { getKey: createLocalJWKSet({ keys: [jwk] }), algorithms: ['EdDSA'], clockSkew: 30, currentDate: new Date(NOW * 1000) };
+});
+
+const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = { typ: 'txntoken+jwt' }) => signCompactJws({ kid: 'k', ...header }, claims, 'EdDSA', key);
+const txn = (over: Record<string, unknown> = {}) => ({ txn: 't-1', sub: 'alice', scope: 'tickets:read', req_wl: 'mcp', iat: NOW, exp: NOW + 60, aud: AUD, ...over });
+const reasonOf = async (p: Promise<unknown>) =>
+  p.then(
+    () => 'accepted',
+    (e: { reason?: string }) => e.reason ?? String(e),
+  );
+const txnProfile = () => ({ ...common, audiences: [AUD] });
+
+describe('claim checks, each refusal by its reason', () => {
+  it('V-05 exp: refused from now - clockSkew on, accepted one second before', async () => {
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ iat: NOW - 120, exp: NOW - 30 })), txnProfile()))).toBe('expired');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ iat: NOW - 120, exp: NOW - 29 })), txnProfile()))).toBe('accepted');
+  });
+
+  it('V-05 iat and nbf: accepted up to now + clockSkew, refused after', async () => {
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ iat: NOW + 30, exp: NOW + 90 })), txnProfile()))).toBe('accepted');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ iat: NOW + 31, exp: NOW + 90 })), txnProfile()))).toBe('not_yet_valid');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ nbf: NOW + 30 })), txnProfile()))).toBe('accepted');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ nbf: NOW + 31 })), txnProfile()))).toBe('not_yet_valid');
+  });
+
+  it('V-05 time claims must be numbers; sub must be a non-empty string', async () => {
+    for (const c of ['iat', 'nbf', 'exp'] as const) expect(await reasonOf(verifyTxnToken(await sign(txn({ [c]: String(NOW) })), txnProfile())), c).toBe(`invalid_claim.${c}`);
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ sub: 42 })), txnProfile()))).toBe('invalid_claim.sub');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ sub: '' })), txnProfile()))).toBe('invalid_claim.sub');
+  });
+
+  it('V-03 V-04 V-07 audience and issuer: missing or not listed are wrong_audience / wrong_issuer; any listed audience is enough', async () => {
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ aud: undefined })), txnProfile()))).toBe('wrong_audience');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ aud: ['other.example', AUD] })), txnProfile()))).toBe('accepted');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ aud: ['other.example', 7] })), txnProfile()))).toBe('wrong_audience');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ aud: [AUD, 7] })), txnProfile()))).toBe('wrong_audience');
+    const withIss = { ...txnProfile(), issuer: 'https://tts.example' };
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), withIss))).toBe('wrong_issuer');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ iss: 'https://other.example' })), withIss))).toBe('wrong_issuer');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ iss: 'https://tts.example' })), withIss))).toBe('accepted');
+  });
+
+  it('V-02 each required Txn-Token claim, when missing, is named', async () => {
+    for (const c of ['txn', 'scope', 'req_wl', 'iat'] as const) expect(await reasonOf(verifyTxnToken(await sign(txn({ [c]: undefined })), txnProfile())), c).toBe(`missing_claim.${c}`);
+  });
+
+  it('V-03 typ is compared as RFC 7515 says: case-insensitive, application/ prefix omitted; other kinds are wrong_type', async () => {
+    expect(normTyp('Application/TxnToken+JWT')).toBe('txntoken+jwt');
+    expect(normTyp(7)).toBeUndefined();
+    for (const typ of ['TxnToken+JWT', 'application/txntoken+jwt']) expect(await reasonOf(verifyTxnToken(await sign(txn(), { typ }), txnProfile())), typ).toBe('accepted');
+    for (const typ of ['JWT', 'at+jwt', undefined]) expect(await reasonOf(verifyTxnToken(await sign(txn(), typ === undefined ? {} : { typ }), txnProfile())), String(typ)).toBe('wrong_type');
+  });
+
+  it('V-06 the algorithm is checked against the list before any key; a key set that cannot answer is key_unavailable', async () => {
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), { ...txnProfile(), algorithms: ['ES256'] }))).toBe('bad_algorithm');
+    const throwing = (e: Error) => ({ ...txnProfile(), getKey: () => Promise.reject(e) });
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), throwing(new errors.JWKSMultipleMatchingKeys())))).toBe('unknown_kid');
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), throwing(new errors.JWKSNoMatchingKey())))).toBe('unknown_kid');
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), throwing(new errors.JOSEAlgNotAllowed('x'))))).toBe('bad_algorithm');
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), throwing(new errors.JOSENotSupported('x'))))).toBe('bad_algorithm');
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), throwing(new Error('ECONNREFUSED'))))).toBe('key_unavailable');
+  });
+
+  it('V-02 the kid of the verified token is returned (absent: undefined)', async () => {
+    expect((await verifyTxnToken(await sign(txn()), txnProfile())).kid).toBe('k');
+  });
+});
+
+describe('profiles other than the Txn-Token', () => {
+  const client = (over: Record<string, unknown> = {}) => ({ iss: 'c1', sub: 'c1', aud: 'https://tts.example', jti: 'j-1', exp: NOW + 60, ...over });
+  const clientProfile = () => ({ ...common, clientId: 'c1', audience: 'https://tts.example', maxLifetime: 300 });
+
+  it('T-08 a client assertion: sub = the client, a jti of 1..256 characters, exp at most maxLifetime (+ skew) ahead', async () => {
+    const v = async (over: Record<string, unknown>, header: Record<string, unknown> = {}) => reasonOf(verifyClientAssertion(await sign(client(over), header), clientProfile()));
+    expect(await v({})).toBe('accepted');
+    for (const typ of ['JWT', 'client-authentication+jwt']) expect(await v({}, { typ }), typ).toBe('accepted');
+    expect(await v({}, { typ: 'at+jwt' })).toBe('wrong_type');
+    expect(await v({ sub: 'c2' })).toBe('invalid_claim.sub');
+    expect(await v({ jti: '' })).toBe('invalid_claim.jti');
+    expect(await v({ jti: 7 })).toBe('invalid_claim.jti');
+    expect(await v({ jti: 'j'.repeat(256) })).toBe('accepted');
+    expect(await v({ jti: 'j'.repeat(257) })).toBe('invalid_claim.jti');
+    expect(await v({ exp: NOW + 330 })).toBe('accepted');
+    expect(await v({ exp: NOW + 331 })).toBe('lifetime_too_long');
+    expect(await v({ jti: undefined })).toBe('missing_claim.jti');
+  });
+
+  it('T-10 a self-signed subject names a user (never the workload), with a bounded lifetime', async () => {
+    const self = (over: Record<string, unknown>) => ({ iss: 'c1', sub: 'alice', aud: 'https://tts.example', iat: NOW, exp: NOW + 60, ...over });
+    const v = async (over: Record<string, unknown>, header: Record<string, unknown> = {}) => reasonOf(verifySelfSigned(await sign(self(over), header), clientProfile()));
+    expect(await v({})).toBe('accepted');
+    expect(await v({}, { typ: 'JWT' })).toBe('accepted');
+    expect(await v({}, { typ: 'client-authentication+jwt' })).toBe('wrong_type');
+    expect(await v({ sub: 'c1' })).toBe('invalid_claim.sub');
+    expect(await v({ exp: NOW + 330 })).toBe('accepted');
+    expect(await v({ exp: NOW + 331 })).toBe('lifetime_too_long');
+    expect(await v({ aud: ['https://tts.example'] })).toBe('audience_not_single');
+  });
+
+  it('T-09 an access token: typ from the configured list (null: absent), never txntoken+jwt; exp and sub required', async () => {
+    const at = (over: Record<string, unknown> = {}) => ({ iss: 'https://idp.example', sub: 'alice', aud: 'mcp', exp: NOW + 60, ...over });
+    const profile = (typ: (string | null)[]) => ({ ...common, issuer: 'https://idp.example', audiences: ['mcp'], typ });
+    const v = async (typ: (string | null)[], header: Record<string, unknown>, over: Record<string, unknown> = {}) => reasonOf(verifyAccessToken(await sign(at(over), header), profile(typ)));
+    expect(await v(['at+jwt'], { typ: 'at+jwt' })).toBe('accepted');
+    expect(await v(['at+jwt'], { typ: 'application/AT+JWT' })).toBe('accepted');
+    expect(await v(['at+jwt'], {})).toBe('wrong_type');
+    expect(await v(['at+jwt', null], {})).toBe('accepted');
+    expect(await v(['txntoken+jwt'], { typ: 'txntoken+jwt' })).toBe('wrong_type');
+    expect(await v(['at+jwt'], { typ: 'at+jwt' }, { exp: undefined })).toBe('missing_claim.exp');
+    expect(await v(['at+jwt'], { typ: 'at+jwt' }, { sub: undefined })).toBe('missing_claim.sub');
+  });
+
+  it('T-09 an ID token: typ JWT or absent, iat required', async () => {
+    const id = (over: Record<string, unknown> = {}) => ({ iss: 'https://idp.example', sub: 'alice', aud: 'mcp', iat: NOW, exp: NOW + 60, ...over });
+    const profile = { ...common, issuer: 'https://idp.example', audiences: ['mcp'] };
+    expect(await reasonOf(verifyIdToken(await sign(id(), {}), profile))).toBe('accepted');
+    expect(await reasonOf(verifyIdToken(await sign(id(), { typ: 'JWT' }), profile))).toBe('accepted');
+    expect(await reasonOf(verifyIdToken(await sign(id(), { typ: 'at+jwt' }), profile))).toBe('wrong_type');
+    expect(await reasonOf(verifyIdToken(await sign(id({ iat: undefined }), {}), profile))).toBe('missing_claim.iat');
+  });
+});
