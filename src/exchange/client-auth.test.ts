@@ -158,4 +158,22 @@ describe('the client step (T-08)', () => {
     expect(await refusal(authenticateWorkload(u.ctx, params({}), basic('h', `sha256:${digest}`)))).toMatchObject({ reason: 'client.secret_mismatch' });
     expect(timingSafeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2, 3]))).toBe(false);
   });
+
+  it('T-08 the credentials are exactly the Basic value (nothing after it), an empty Authorization is no method, and an assertion without its type is refused', async () => {
+    const u = await unitTts();
+    expect(await refusal(authenticateWorkload(u.ctx, params({}), `${basic('agent', SECRET)}!!`))).toMatchObject({ reason: 'client.basic_malformed' });
+    expect((await authenticateWorkload(u.ctx, params({ client_id: 'poster', client_secret: SECRET }), '')).id).toBe('poster');
+    const a = await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER);
+    expect(await refusal(authenticateWorkload(u.ctx, params({ client_assertion: a }), undefined))).toMatchObject({ error: 'invalid_client', reason: 'client.assertion_type' });
+  });
+
+  it('T-08 a client key set (jwksUri) that cannot be fetched is 503 client.assertion.key_unavailable, never an accepted assertion', async () => {
+    const u = await unitTts({ overrides: { clients: [{ id: 'remote', auth: 'private_key_jwt', jwksUri: 'http://127.0.0.1:1/jwks.json', scopes: ['tickets:read'] }] } });
+    const a = await clientAssertion(u.clientKey, 'remote', TTS_ISSUER);
+    expect(await refusal(authenticateWorkload(u.ctx, params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a }), undefined))).toMatchObject({
+      error: 'temporarily_unavailable',
+      status: 503,
+      reason: 'client.assertion.key_unavailable',
+    });
+  });
 });
