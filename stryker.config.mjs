@@ -48,9 +48,9 @@ export default {
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0, reportScoreTable: true },
   thresholds: { high: 90, low: 85, break: null },
-  // only what the tests read is copied to the sandbox
-  ignorePatterns: ['build', 'dist', 'bench', 'docs', 'examples', 'packaging', 'test/packages', 'test/workers', 'test-results', '.wrangler', 'reports'],
-  tempDirName: '.stryker-tmp',
+  // only what the tests read is copied to the sandbox (not the sandboxes of other modules' runs either)
+  ignorePatterns: ['build', 'dist', 'bench', 'docs', 'examples', 'packaging', 'test/packages', 'test/workers', 'test-results', '.wrangler', 'reports', '/.stryker-tmp'],
+  tempDirName: `.stryker-tmp/${name}`,
   cleanTempDir: true,
   timeoutMS: 10_000,
   timeoutFactor: 2,
