@@ -97,6 +97,8 @@ describe('the client step (T-08)', () => {
     expect(await headersOf(authenticateWorkload(u.ctx, params({}), basic('agent', 'wrong')))).toEqual({ 'WWW-Authenticate': 'Basic realm="baton"' });
     expect(await headersOf(authenticateWorkload(u.ctx, params({ client_id: 'poster', client_secret: 'wrong' }), undefined))).toEqual({});
     expect(await headersOf(authenticateWorkload(u.ctx, params({}), undefined))).toEqual({ 'WWW-Authenticate': 'Basic realm="baton"' });
+    const unknownAssertion = await clientAssertion(u.clientKey, 'nobody', TTS_ISSUER);
+    expect(await headersOf(authenticateWorkload(u.ctx, params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: unknownAssertion }), undefined))).toEqual({});
   });
 
   it('T-08 an assertion that is missing, too large, unparseable, of an unknown client or of a secret client is refused, each by its check', async () => {
