@@ -10,9 +10,25 @@ import { DEV_IDP_ISSUER, withDevIdp } from './dev-idp.js';
 import { TokenService, type DecisionSink } from './exchange/index.js';
 import type { ScopePolicy } from './exchange/scope.js';
 import type { SigningKeySet } from './jose/keys.js';
+import { observedStore, type Observer } from './ops/observe.js';
+import { Reloadable } from './ops/reload.js';
+import type { Engine } from './policy/index.js';
 import { createApp, type AppOptions } from './server/app.js';
+import { observeStages } from './trace/index.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
+
+/**
+ * What a server serves with and a reload replaces: the signing keys, the scope policy and the engine behind it (the
+ * decision point, `baton pdp`, takes its engine from `serving.current.engine` on each request).
+ */
+export interface ServingSet {
+  keys: SigningKeySet;
+  policy: ScopePolicy | undefined;
+  engine?: Engine | undefined;
+  /** `sha256:...` of the policy documents, when known */
+  policyHash?: string | undefined;
+}
 
 /** What a runtime read from its environment. */
 export interface RuntimeParts {
@@ -32,6 +48,13 @@ export interface RuntimeParts {
   policy?: ScopePolicy | undefined;
   loadPolicy: (config: Config) => Promise<ScopePolicy | undefined>;
   onDecision?: DecisionSink | undefined;
+  /** the metrics (Node: prom-client); none: no `/metrics` */
+  observer?: Observer | undefined;
+  /** builds a new serving set from the files (Node); absent: this runtime never reloads (Workers) */
+  reload?: (() => Promise<ServingSet>) | undefined;
+  /** the engine and hash of the policy loaded at start, when the runtime knows them */
+  engine?: Engine | undefined;
+  policyHash?: string | undefined;
   say: (message: string) => void;
   /** how this runtime reads bodies and knows the caller's address */
   http: Omit<AppOptions, 'service'>;
@@ -42,21 +65,47 @@ export interface Tts {
   service: TokenService;
   store: Store;
   config: Config;
+  /** the keys and policies serving now, and their reloads (SIGHUP, --watch) */
+  serving: Reloadable<ServingSet>;
 }
 
 /** Builds the TTS: the dev IdP trusted when configured, the store, the policy, the service and its HTTP app. */
 export async function composeTts(p: RuntimeParts): Promise<Tts> {
   const config = p.config.dev.idp ? trustDevIdp(p, await p.devIdpJwks()) : p.config;
-  const store = p.store ?? (p.memoryStore ? new MemoryStore() : await p.openStore(config));
+  const opened = p.store ?? (p.memoryStore ? new MemoryStore() : await p.openStore(config));
+  const store = p.observer !== undefined ? observedStore(opened, p.observer) : opened;
   let service: TokenService;
+  let initial: ServingSet;
   try {
     const policy = p.policy ?? (await p.loadPolicy(config));
-    service = await TokenService.create({ config, keys: p.keys, store, policy, onDecision: p.onDecision });
+    initial = { keys: p.keys, policy, engine: p.engine, policyHash: p.policyHash };
+    service = await TokenService.create({ config, keys: p.keys, store, policy, onDecision: withObserver(p.onDecision, p.observer) });
   } catch (e) {
-    if (p.store === undefined) await store.close(); // do not leak the connections of a store opened here
+    if (p.store === undefined) await opened.close(); // do not leak the connections of a store opened here
     throw e;
   }
-  return { app: createApp({ service, ...p.http }), service, store, config };
+  const serving = new Reloadable<ServingSet>(initial, {
+    load: p.reload ?? (() => Promise.reject(new Error('this runtime does not reload (a Worker is redeployed)'))),
+    say: p.say,
+    describe: (s) => `signing key ${s.keys.current.kid}${s.policyHash !== undefined ? `, policies ${s.policyHash.slice(0, 19)}` : ''}`,
+  });
+  serving.onSwap((s) => service.use(s));
+  if (p.observer !== undefined) {
+    p.observer.serving(() => ({ policyHash: serving.current.policyHash, signingKid: serving.current.keys.current.kid, status: serving.status() }));
+    observeStages(p.observer.stage);
+  }
+  const app = createApp({ service, ...p.http, observer: p.observer, reloadStatus: () => serving.status() });
+  return { app, service, store, config, serving };
+}
+
+/** The decision sink, with every entry also counted by the observer. */
+function withObserver(sink: DecisionSink | undefined, observer: Observer | undefined): DecisionSink | undefined {
+  if (observer === undefined) return sink;
+  if (sink === undefined) return (e) => observer.decision(e);
+  return (e) => {
+    observer.decision(e);
+    sink(e);
+  };
 }
 
 function trustDevIdp(p: RuntimeParts, jwks: { keys: readonly JWK[] }): Config {

@@ -5,13 +5,16 @@ import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadDevIdpKey, loadSigningKeys } from './cli/keys.js';
-import { composeTts, type Tts } from './compose.js';
+import { loadDevIdpKey, loadSigningKeys, loadSigningKeysStrict } from './cli/keys.js';
+import { composeTts, type ServingSet, type Tts } from './compose.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.node.js';
 import { ConfigError, type Config } from './config/schema.js';
 import type { DecisionSink } from './exchange/index.js';
 import type { ScopePolicy } from './exchange/scope.js';
+import { loadPolicySet } from './exchange/policy-scope.node.js';
 import { installNodeJwsCrypto } from './jose/crypto.node.js';
+import { createMetrics, type Metrics } from './ops/metrics.node.js';
+import { watchAndReload } from './ops/watch.node.js';
 import { advertisedEndpointProblem } from './server/advertised.js';
 import { drainServer, readNodeBody, trackConnections, type DrainResult } from './server/node-http.node.js';
 import type { Store } from './store/types.js';
@@ -29,6 +32,10 @@ export interface NodeOptions {
   policy?: ScopePolicy;
   onDecision?: DecisionSink;
   say?: (message: string) => void;
+  /** the Prometheus metrics served at `/metrics` (default: a new registry with the process metrics); false: none */
+  metrics?: Metrics | false;
+  /** reload when a file under the policy or key directory changes (development; SIGHUP is the production trigger) */
+  watch?: boolean;
 }
 
 export type BatonNode = Tts;
@@ -54,6 +61,15 @@ export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
   const loaded = o.loaded ?? loadConfigFile(o.configPath ?? process.env.BATON_CONFIG ?? 'baton.config.yaml');
   const keysDir = loaded.resolvePath(loaded.config.keys);
   const config = { ...loaded.config, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.host !== undefined ? { host: o.host } : {}) };
+  const policyDir = o.policy === undefined && config.policies !== undefined ? loaded.resolvePath(config.policies) : undefined;
+  const policySet = policyDir !== undefined ? loadPolicySet(policyDir, say) : undefined;
+  // a reload reads both directories again; a given policy (tests, embedding) stays
+  const reload = async (): Promise<ServingSet> => {
+    const keys = await loadSigningKeysStrict(keysDir);
+    const p = policyDir !== undefined ? loadPolicySet(policyDir, say) : undefined;
+    return { keys, policy: o.policy ?? p?.policy, engine: p?.engine, policyHash: p?.hash };
+  };
+  const observer = o.metrics === false ? undefined : (o.metrics ?? createMetrics());
   return composeTts({
     config,
     keys: await loadSigningKeys(keysDir, config.signingAlg, { generateIfEmpty: true, say }),
@@ -61,12 +77,21 @@ export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
     store: o.store,
     memoryStore: config.store === 'memory',
     openStore: (c) => openStore(c, say),
-    policy: o.policy,
-    loadPolicy: async (c) => (c.policies === undefined ? undefined : (await import('./exchange/policy-scope.node.js')).loadScopePolicy(loaded.resolvePath(c.policies), say)),
+    policy: o.policy ?? policySet?.policy,
+    loadPolicy: async () => undefined,
+    engine: policySet?.engine,
+    policyHash: policySet?.hash,
+    reload,
+    observer,
     onDecision: o.onDecision,
     say,
     http: { readBody: readNodeBody, remoteAddr: (c) => connectionAddress(c) },
   });
+}
+
+/** The directories a reload reads (for --watch): the keys, and the policies when configured. */
+function servingDirs(loaded: LoadedConfig, c: Config): string[] {
+  return [loaded.resolvePath(c.keys), ...(c.policies !== undefined ? [loaded.resolvePath(c.policies)] : [])];
 }
 
 function connectionAddress(c: Parameters<typeof getConnInfo>[0]): string | undefined {
@@ -117,6 +142,7 @@ export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
     if (o.store === undefined) await built.store.close();
     throw e;
   }
+  const watching = o.watch === true ? watchAndReload(servingDirs(loaded, config), (t) => built.serving.reload(t), { say }) : undefined;
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
@@ -124,6 +150,7 @@ export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
     server,
     url: `http://${host}:${addr.port}`,
     close: async (c = {}) => {
+      watching?.close();
       const r = await drainServer(server, c.graceMs ?? config.drainTimeoutSeconds * 1000, say).done;
       await built.store.close();
       return r;

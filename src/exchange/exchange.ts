@@ -1,3 +1,4 @@
+import { inSpan, inSpanSync, parentContext, subAttribute, traceIdOf, type Span, type TraceHeaders } from '../trace/index.js';
 import { parseScope, peekString, principalFrom, TT_TXN_TOKEN, userOf, type TxnPrincipal } from '../txn/index.js';
 import type { Workload } from './client-auth.js';
 import { authenticateWorkload, nowSeconds, type EntryDraft, type TtsContext } from './context.js';
@@ -26,8 +27,24 @@ export interface ExchangeInput {
 /** An input, or how to read it: an input refused while being read (a body too large) is logged like every refusal. */
 export type InputSource<I> = I | (() => Promise<I>);
 
-export async function exchange(ctx: TtsContext, source: InputSource<ExchangeInput>): Promise<TokenResponseBody> {
-  const entry: EntryDraft = { event: 'exchange' };
+/** What the transport knows of a request beyond its input: its id (`X-Request-Id`) and trace headers. */
+export interface RequestMeta {
+  requestId?: string | undefined;
+  trace?: TraceHeaders | undefined;
+}
+
+/** The request's id and trace id, for its decision entry. */
+export function metaEntry(meta: RequestMeta, span: Span): { request_id?: string; trace_id?: string } {
+  const traceId = traceIdOf(span);
+  return { ...(meta.requestId !== undefined ? { request_id: meta.requestId } : {}), ...(traceId !== undefined ? { trace_id: traceId } : {}) };
+}
+
+/** The exchange in its span (`baton.exchange`, a child of the caller's `traceparent`). */
+export function exchange(ctx: TtsContext, source: InputSource<ExchangeInput>, meta: RequestMeta = {}): Promise<TokenResponseBody> {
+  return inSpan('baton.exchange', {}, (span) => exchangeSteps(ctx, source, { event: 'exchange', ...metaEntry(meta, span) }, span), parentContext(meta.trace));
+}
+
+async function exchangeSteps(ctx: TtsContext, source: InputSource<ExchangeInput>, entry: EntryDraft, span: Span): Promise<TokenResponseBody> {
   try {
     const input = typeof source === 'function' ? await source() : source;
     const params = singleValued(input.form);
@@ -35,7 +52,8 @@ export async function exchange(ctx: TtsContext, source: InputSource<ExchangeInpu
     // Authenticate before answering about the audience: an unauthenticated caller cannot probe trust domains.
     // Nothing the caller sent is logged before it authenticated (issue 10 finding 5): a refusal then carries only
     // the error and Baton's own reason.
-    const workload = await authenticateWorkload(ctx, params, input.authorization);
+    const workload = await inSpan('baton.exchange.client', {}, () => authenticateWorkload(ctx, params, input.authorization));
+    span.setAttributes({ 'baton.workload': workload.id, 'baton.audience': req.audience });
     Object.assign(entry, { workload: workload.id, audience: req.audience, requested: req.scopes });
     if (!ctx.trustDomains.includes(req.audience))
       throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS', { reason: 'request.audience_unknown' });
@@ -46,10 +64,13 @@ export async function exchange(ctx: TtsContext, source: InputSource<ExchangeInpu
       req.subjectTokenType === TT_TXN_TOKEN
         ? await replaceTxnToken(ctx, req, workload, limits, entry)
         : await firstExchange(ctx, req, workload, input.remoteAddr, limits, entry);
+    span.setAttributes({ 'baton.txn': String(entry.txn ?? ''), 'baton.decision': 'grant', ...subAttribute(typeof entry.sub === 'string' ? entry.sub : undefined) });
     ctx.log.emit({ ...entry, effect: 'grant' });
     return out;
   } catch (e) {
-    throw refused(ctx, entry, e);
+    const err = refused(ctx, entry, e);
+    span.setAttributes({ 'baton.decision': 'deny', 'baton.error': err.error, 'baton.reason_code': err.reason ?? '' });
+    throw err;
   }
 }
 
@@ -67,7 +88,7 @@ async function firstExchange(ctx: TtsContext, req: ExchangeRequest, workload: Wo
   const subjectCtx = { issuers: ctx.issuers, ttsIssuer: c.issuer, clockSkew: c.clockSkew, maxClaimsBytes: c.maxSubjectClaimsBytes, currentDate: ctx.now };
   const subjectP = started(validateSubject(subjectCtx, workload, req.subjectToken, req.subjectTokenType));
   await clientVerdict(limits); // a workload over its limit gets 429 whatever its subject token
-  const subject = await subjectP;
+  const subject = await inSpan('baton.exchange.subject', {}, () => subjectP);
   entry.sub = subject.sub;
   const subjectLimit = subjectVerdict(ctx, limits, workload, subject.sub);
   const chain = extendChain(ctx, workload.id, subject.act);
@@ -77,13 +98,13 @@ async function firstExchange(ctx: TtsContext, req: ExchangeRequest, workload: Wo
   const txn = crypto.randomUUID();
   entry.txn = txn;
   const content = firstContent(ctx, req, subject, remoteAddr, iat);
-  return issueTxnToken(ctx, { req, workload, sub: subject.sub, txn, chain, content, granted: decision.granted, iat }, [subjectLimit]);
+  return inSpan('baton.exchange.mint', {}, () => issueTxnToken(ctx, { req, workload, sub: subject.sub, txn, chain, content, granted: decision.granted, iat }, [subjectLimit]));
 }
 
 /** Replacement (R-01..R-06): a Txn-Token of this trust domain as the subject token. */
 async function replaceTxnToken(ctx: TtsContext, req: ExchangeRequest, workload: Workload, limits: StartedLimits, entry: EntryDraft): Promise<TokenResponseBody> {
   entry.event = 'replace';
-  const input = await replacementInput(ctx, req, workload, limits, peekString(req.subjectToken, 'txn'), entry);
+  const input = await inSpan('baton.exchange.replace', {}, () => replacementInput(ctx, req, workload, limits, peekString(req.subjectToken, 'txn'), entry));
   const chain = extendChain(ctx, workload.id, input.act);
   entry.chain = [workload.id, ...chain.earlier];
   // R-03: scope only narrows. The input token's scope plays the subject's part (with implications: `tickets` ⊇ `tickets:read`).
@@ -91,7 +112,7 @@ async function replaceTxnToken(ctx: TtsContext, req: ExchangeRequest, workload: 
   const decision = scopeStep(ctx, req, workload, chain, principal, parseScope(input.scope), entry);
   const iat = nowSeconds(ctx);
   const content = replacementContent(ctx, req, input, iat);
-  return issueTxnToken(ctx, { req, workload, sub: input.sub, txn: input.txn, chain, content, granted: decision.granted, iat });
+  return inSpan('baton.exchange.mint', {}, () => issueTxnToken(ctx, { req, workload, sub: input.sub, txn: input.txn, chain, content, granted: decision.granted, iat }));
 }
 
 /** The scope step (T-12, T-14, T-24): what the request may have, and why the rest was dropped. */
@@ -99,13 +120,17 @@ function scopeStep(
   ctx: Pick<TtsContext, 'config' | 'policy'>, req: ExchangeRequest, workload: Workload, chain: Chain, principal: TxnPrincipal,
   subjectScopes: readonly string[], entry: EntryDraft,
 ): ScopeDecision {
-  const decision = decideScope({
+  const decision = inSpanSync('baton.exchange.scope', {}, (span) => {
+    const d = decideScope({
     requested: req.scopes,
     subjectScopes,
     ceiling: workload.config.scopes,
     implications: ctx.config.scopeImplications,
     policy: ctx.policy,
     policyInput: { principal, workload: workload.id, chain: chain.earlier, audience: req.audience, requestDetails: req.requestDetails, requestContext: req.requestContext },
+    });
+    span.setAttribute('baton.granted', d.granted.join(' '));
+    return d;
   });
   entry.granted = decision.granted;
   entry.dropped = decision.dropped;

@@ -3,7 +3,8 @@ import { jsonDepth, MAX_JSON_DEPTH, MAX_TXN_TOKEN_CHARS } from '../jose/json-bou
 import { GRANT_TOKEN_EXCHANGE, parseScope, SUBJECT_TOKEN_TYPES, TT_REFRESH_TOKEN, TT_TXN_TOKEN, type SubjectTokenType } from '../txn/index.js';
 import { OAuthError, invalidRequest, type RefusalReason } from './errors.js';
 
-const KNOWN_PARAMS = new Set([
+/** Every parameter /token reads (the OpenAPI description lists exactly these: test/ops). */
+export const KNOWN_PARAMS: ReadonlySet<string> = new Set([
   'grant_type', 'requested_token_type', 'audience', 'scope', 'subject_token', 'subject_token_type',
   'request_context', 'request_details', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type',
   'actor_token', 'actor_token_type', 'resource',

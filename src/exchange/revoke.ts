@@ -4,7 +4,8 @@ import { actChain, workloadsOf } from '../txn/index.js';
 import type { Workload } from './client-auth.js';
 import { authenticateWorkload, nowSeconds, verifyOwnTxnToken, type EntryDraft, type TtsContext } from './context.js';
 import { OAuthError, invalidRequest, unavailable } from './errors.js';
-import { refused, type InputSource } from './exchange.js';
+import { metaEntry, refused, type InputSource, type RequestMeta } from './exchange.js';
+import { inSpan, parentContext } from '../trace/index.js';
 import { revokeLimit } from './limits.js';
 import { singleValued } from './request.js';
 
@@ -21,8 +22,11 @@ export interface RevokeInput {
  * id (`txn`) for workloads with `revokeById`. Authenticated like an exchange, rate limited per workload (its
  * `perClient` budget, counted apart from exchanges), logged through the same log as every decision.
  */
-export async function revoke(ctx: TtsContext, source: InputSource<RevokeInput>): Promise<void> {
-  const entry: EntryDraft = { event: 'revoke' };
+export function revoke(ctx: TtsContext, source: InputSource<RevokeInput>, meta: RequestMeta = {}): Promise<void> {
+  return inSpan('baton.revoke', {}, (span) => revokeSteps(ctx, source, { event: 'revoke', ...metaEntry(meta, span) }), parentContext(meta.trace));
+}
+
+async function revokeSteps(ctx: TtsContext, source: InputSource<RevokeInput>, entry: EntryDraft): Promise<void> {
   try {
     const input = typeof source === 'function' ? await source() : source;
     const params = singleValued(input.form);

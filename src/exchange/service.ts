@@ -1,30 +1,48 @@
-import type { JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
 import type { Config } from '../config/schema.js';
 import type { SigningKeySet } from '../jose/index.js';
 import type { Store } from '../store/types.js';
 import type { TxnTokenClaims } from '../txn/index.js';
 import type { Workload } from './client-auth.js';
 import { authenticateWorkload, prepareTts, verifyOwnTxnToken, type TokenServiceOptions, type TtsContext } from './context.js';
-import { exchange, type ExchangeInput, type InputSource } from './exchange.js';
+import { exchange, type ExchangeInput, type InputSource, type RequestMeta } from './exchange.js';
 import type { TokenResponseBody } from './mint.js';
 import { revoke, type RevokeInput } from './revoke.js';
+import type { ScopePolicy } from './scope.js';
 import type { TrustedIssuer } from './subject.js';
 
 export { MAX_VERIFIER_CLOCK_TOLERANCE } from './revoke.js';
 export type { DecisionEntry, DecisionSink, TokenServiceOptions, TtsContext } from './context.js';
-export type { ExchangeInput, InputSource } from './exchange.js';
+export type { ExchangeInput, InputSource, RequestMeta } from './exchange.js';
 export type { TokenResponseBody } from './mint.js';
 export type { RevokeInput } from './revoke.js';
 
+/** What a reload replaces: the signing keys and the scope policy (the configuration stays). */
+export interface ServingParts {
+  keys: SigningKeySet;
+  policy: ScopePolicy | undefined;
+}
+
 /**
  * The TTS as one object for the entry points and the server: its prepared context and the two operations. The logic is
- * in the steps (exchange.ts, revoke.ts and the modules they call); this class only holds the context.
+ * in the steps (exchange.ts, revoke.ts and the modules they call); this class only holds the context, and swaps it
+ * whole on a reload (`use`): a request reads the context once when it starts and finishes on it.
  */
 export class TokenService {
-  readonly context: TtsContext;
+  #context: TtsContext;
 
   private constructor(context: TtsContext) {
-    this.context = context;
+    this.#context = context;
+  }
+
+  /** The context requests start on now. */
+  get context(): TtsContext {
+    return this.#context;
+  }
+
+  /** Serves new keys and policy from the next request on (one assignment: requests in flight keep theirs). */
+  use(parts: ServingParts): void {
+    this.#context = { ...this.#context, keys: parts.keys, policy: parts.policy, ownKeys: createLocalJWKSet(parts.keys.jwks()) };
   }
 
   static async create(o: TokenServiceOptions): Promise<TokenService> {
@@ -53,12 +71,12 @@ export class TokenService {
     return this.context.ownKeys;
   }
 
-  exchange(input: InputSource<ExchangeInput>): Promise<TokenResponseBody> {
-    return exchange(this.context, input);
+  exchange(input: InputSource<ExchangeInput>, meta?: RequestMeta): Promise<TokenResponseBody> {
+    return exchange(this.#context, input, meta);
   }
 
-  revoke(input: InputSource<RevokeInput>): Promise<void> {
-    return revoke(this.context, input);
+  revoke(input: InputSource<RevokeInput>, meta?: RequestMeta): Promise<void> {
+    return revoke(this.#context, input, meta);
   }
 
   /** Authenticates the workload of a request (shared by /token and /revoke). */

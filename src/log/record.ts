@@ -34,6 +34,10 @@ export interface DecisionRecord {
    * to the log and the error value, never into an HTTP answer (see SECURITY.md, "reason codes").
    */
   reason_code?: string | undefined;
+  /** the request's `X-Request-Id` (accepted or created by the server that decided) */
+  request_id?: string | undefined;
+  /** the OpenTelemetry trace the decision was made in (when the application registered an SDK) */
+  trace_id?: string | undefined;
   [extra: string]: unknown;
 }
 

@@ -3,7 +3,10 @@ import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { OAuthError, TokenService, toOAuthError } from '../exchange/index.js';
 import { GRANT_TOKEN_EXCHANGE } from '../txn/index.js';
 import { readCapped } from '../jose/json-bounds.js';
-import { StoreUnavailableError } from '../store/types.js';
+import type { Observer } from '../ops/observe.js';
+import type { ReloadStatus } from '../ops/reload.js';
+import { addOpsRoutes, observeRequests, requestIds } from './ops-routes.js';
+import { addOpenApiRoute } from './openapi.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 export { MAX_VERIFIER_CLOCK_TOLERANCE } from '../exchange/revoke.js';
@@ -17,6 +20,15 @@ export interface AppOptions {
    * reader (Node reads the socket stream directly instead of building a Fetch Request); default `c.req.text()`.
    */
   readBody?: (c: Context) => Promise<string>;
+  /** the metrics observer (Node: prom-client); none: no `/metrics` */
+  observer?: Observer | undefined;
+  /** the reload holder's status, shown by `/readyz` */
+  reloadStatus?: (() => ReloadStatus) | undefined;
+}
+
+/** What the transport hands the service besides the input: the request id and the trace headers. */
+function metaOf(c: Context): { requestId: string; trace: { traceparent?: string | undefined; tracestate?: string | undefined } } {
+  return { requestId: c.get('requestId') as string, trace: { traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate') } };
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
@@ -55,21 +67,23 @@ export function createApp(o: AppOptions): Hono {
   const base = endpointBase(service);
 
   app.onError((err, c) => renderError(c, toOAuthError(err)));
+  if (o.observer !== undefined) app.use('*', observeRequests(o.observer));
+  app.use('*', requestIds);
   app.notFound((c) => c.json({ error: 'not_found', error_description: 'no such endpoint' }, 404));
 
   // The handlers only translate HTTP: the form is read by the service (so that a body refused while being read is
   // logged like every refusal), the logic is in src/exchange (exchange.ts, revoke.ts).
   app.post('/token', async (c) => {
     const read = async () => ({ form: await readForm(c, o.readBody), authorization: c.req.header('authorization'), remoteAddr: o.remoteAddr?.(c) });
-    return c.json(await service.exchange(read), 200, NO_STORE);
+    return c.json(await service.exchange(read, metaOf(c)), 200, NO_STORE);
   });
 
   app.post('/revoke', async (c) => {
-    await service.revoke(async () => ({ form: await readForm(c, o.readBody), authorization: c.req.header('authorization') }));
+    await service.revoke(async () => ({ form: await readForm(c, o.readBody), authorization: c.req.header('authorization') }), metaOf(c));
     return c.body(null, 200, NO_STORE);
   });
 
-  app.get('/.well-known/jwks.json', (c) => c.json(service.keys.jwks(), 200, { 'Cache-Control': 'public, max-age=300' }));
+  app.get('/.well-known/jwks.json', (c) => c.json(service.context.keys.jwks(), 200, { 'Cache-Control': 'public, max-age=300' }));
 
   const metadata = {
     issuer: service.config.issuer,
@@ -84,16 +98,8 @@ export function createApp(o: AppOptions): Hono {
   };
   app.get('/.well-known/oauth-authorization-server', (c) => c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }));
 
-  app.get('/healthz', async (c) => {
-    let store;
-    try {
-      store = await service.store.health();
-    } catch (e) {
-      // A probe that throws instead of answering is down; its message is not shown (it could name hosts or URLs).
-      store = { ok: false, backend: service.store.backend, detail: e instanceof StoreUnavailableError ? 'store unavailable' : 'health probe failed' };
-    }
-    return c.json({ status: store.ok ? 'ok' : 'degraded', store }, store.ok ? 200 : 503, { 'Cache-Control': 'no-store' });
-  });
+  addOpsRoutes(app, { service, observer: o.observer, reloadStatus: o.reloadStatus });
+  addOpenApiRoute(app);
 
   return app;
 }

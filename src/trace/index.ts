@@ -1,0 +1,108 @@
+/**
+ * Baton's tracing, through `@opentelemetry/api` only: the application chooses the SDK and the exporter (none
+ * registered: every span is the API's no-op, a few allocations). One span per exchange step, verification and
+ * authorization; W3C `traceparent` read from requests and written into outgoing calls. Workers-safe.
+ */
+import { context, propagation, trace, SpanStatusCode, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
+
+export type { Attributes, Span };
+
+const TRACER = 'baton';
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+export interface TraceOptions {
+  /** put the subject (`baton.sub`) on spans; off by default (a user identifier is personal data) */
+  includeSub: boolean;
+}
+const options: TraceOptions = { includeSub: false };
+
+/** Sets how Baton's spans are written (process-wide, like the OpenTelemetry API's own globals). */
+export function configureTracing(o: Partial<TraceOptions>): void {
+  if (o.includeSub !== undefined) options.includeSub = o.includeSub;
+}
+
+/** `baton.sub` when configured, else nothing. */
+export function subAttribute(sub: string | undefined): Attributes {
+  return options.includeSub && sub !== undefined ? { 'baton.sub': sub } : {};
+}
+
+/** Observes how long each span took (the metrics' per-stage histogram); one observer, set by the application. */
+export type StageObserver = (name: string, seconds: number, failed: boolean) => void;
+let stageObserver: StageObserver | undefined;
+export function observeStages(o: StageObserver | undefined): void {
+  stageObserver = o;
+}
+
+/** The carrier of a request's trace headers: `traceparent` (and `tracestate`). */
+export interface TraceHeaders {
+  traceparent?: string | undefined;
+  tracestate?: string | undefined;
+}
+
+const getter = { keys: (c: TraceHeaders) => Object.keys(c), get: (c: TraceHeaders, k: string) => (k === 'traceparent' ? c.traceparent : k === 'tracestate' ? c.tracestate : undefined) };
+
+/**
+ * The parent context of a request: the application's propagator first; when none is registered (the API's default
+ * propagates nothing), the W3C `traceparent` read here.
+ */
+export function parentContext(h: TraceHeaders | undefined): Context {
+  const active = context.active();
+  if (h?.traceparent === undefined) return active;
+  const extracted = propagation.extract(active, h, getter);
+  if (trace.getSpanContext(extracted) !== undefined) return extracted;
+  const m = TRACEPARENT.exec(h.traceparent.trim().toLowerCase());
+  if (m === null || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return active;
+  return trace.setSpanContext(active, { traceId: m[1]!, spanId: m[2]!, traceFlags: parseInt(m[3]!, 16) & TraceFlags.SAMPLED, isRemote: true });
+}
+
+/** Writes the active trace into outgoing headers: the application's propagator, else a W3C `traceparent`. */
+export function injectTrace(headers: Headers): void {
+  const ctx = context.active();
+  const sc = trace.getSpanContext(ctx);
+  if (sc === undefined || !trace.isSpanContextValid(sc)) return;
+  propagation.inject(ctx, headers, { set: (h, k, v) => h.set(k, v) });
+  if (!headers.has('traceparent')) headers.set('traceparent', `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}`);
+}
+
+/** The trace id of a span, when it is a real one (an SDK is registered), for the decision log. */
+export function traceIdOf(span: Span | undefined): string | undefined {
+  const sc = span?.spanContext();
+  return sc !== undefined && trace.isSpanContextValid(sc) ? sc.traceId : undefined;
+}
+
+/**
+ * Runs `fn` in a span named `name` (a child of `parent`, default the active context), ends it, records a thrown error
+ * (its name only: a message could carry input) and tells the stage observer how long it took.
+ */
+export async function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T> | T, parent?: Context): Promise<T> {
+  const span = trace.getTracer(TRACER).startSpan(name, { attributes }, parent ?? context.active());
+  const started = stageObserver === undefined ? 0 : performance.now();
+  let failed = false;
+  try {
+    return await context.with(trace.setSpan(parent ?? context.active(), span), () => fn(span));
+  } catch (e) {
+    failed = true;
+    span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
+    throw e;
+  } finally {
+    span.end();
+    stageObserver?.(name, (performance.now() - started) / 1000, failed);
+  }
+}
+
+/** The synchronous form of `inSpan` (the scope decision, `authorize`). */
+export function inSpanSync<T>(name: string, attributes: Attributes, fn: (span: Span) => T): T {
+  const span = trace.getTracer(TRACER).startSpan(name, { attributes });
+  const started = stageObserver === undefined ? 0 : performance.now();
+  let failed = false;
+  try {
+    return context.with(trace.setSpan(context.active(), span), () => fn(span));
+  } catch (e) {
+    failed = true;
+    span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
+    throw e;
+  } finally {
+    span.end();
+    stageObserver?.(name, (performance.now() - started) / 1000, failed);
+  }
+}
