@@ -1,3 +1,4 @@
+import { injectTrace } from '../trace/index.js';
 import * as oauth from 'oauth4webapi';
 import { actChain, GRANT_TOKEN_EXCHANGE, isActChain, peekClaims, scopeList, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../txn/index.js';
 import { clientAuthOf, type ClientAuthentication } from './auth.js';
@@ -153,7 +154,13 @@ function ttsConnection(o: TokenExchangeClientOptions, issuerUrl: URL): TtsConnec
       });
       if (r.details !== undefined) params.set('request_details', JSON.stringify(r.details));
       if (r.context !== undefined) params.set('request_context', JSON.stringify(r.context));
-      const res = await oauth.genericTokenEndpointRequest(as, client, await getClientAuth(), GRANT_TOKEN_EXCHANGE, params, httpOptions<'POST', URLSearchParams>());
+      // the workload's trace goes on to the TTS (W3C traceparent; the application's propagator when it set one)
+      const trace = new Headers();
+      injectTrace(trace);
+      const res = await oauth.genericTokenEndpointRequest(as, client, await getClientAuth(), GRANT_TOKEN_EXCHANGE, params, {
+        ...httpOptions<'POST', URLSearchParams>(),
+        ...(trace.has('traceparent') ? { headers: trace } : {}),
+      });
       return oauth.processGenericTokenEndpointResponse(as, client, res, { recognizedTokenTypes: { n_a: () => {} } });
     },
   };

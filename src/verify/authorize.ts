@@ -1,3 +1,4 @@
+import { inSpanSync, subAttribute, traceIdOf } from '../trace/index.js';
 import type { AuxData, Effect, Engine, Explanation, Principal, Resource } from '../policy/index.js';
 import { scopeCovers, type ScopeImplications } from '../txn/index.js';
 import { decisionLog, type DecisionLog } from '../log/index.js';
@@ -68,6 +69,14 @@ export function logFor(txn: TxnContext, opts: { onDecision?: ServiceDecisionSink
  * Writes one decision entry to `txn.log` (the log of the verifier that verified `txn`), or to `opts.onDecision`.
  */
 export function authorize(txn: TxnContext, resource: Resource, action: string, opts: AuthorizeOptions): AuthorizeDecision {
+  return inSpanSync('baton.authorize', { 'baton.txn': txn.txn, 'baton.workload': txn.actor, 'baton.action': action, 'baton.resource.kind': resource.kind, ...subAttribute(txn.sub) }, (span) => {
+    const d = authorizeIn(txn, resource, action, opts, traceIdOf(span));
+    span.setAttributes({ 'baton.decision': d.allowed ? 'allow' : 'deny', 'baton.policy': d.policy });
+    return d;
+  });
+}
+
+function authorizeIn(txn: TxnContext, resource: Resource, action: string, opts: AuthorizeOptions, traceId: string | undefined): AuthorizeDecision {
   const needed = neededScopes(opts.scope);
   const missing = uncoveredScope(txn, needed, opts.implications);
   const decision =
@@ -86,6 +95,7 @@ export function authorize(txn: TxnContext, resource: Resource, action: string, o
     ...(missing !== undefined ? { scope: missing } : needed.length > 0 ? { scope: needed.join(' ') } : {}),
     policy: decision.policy,
     reason: decision.reason,
+    ...(traceId !== undefined ? { trace_id: traceId } : {}),
   });
   return decision;
 }

@@ -1,4 +1,5 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, Next } from 'hono';
+import { inSpan, parentContext } from '../trace/index.js';
 import { TxnTokenError } from './errors.js';
 import { missingWithAuthorization } from './header.js';
 import { scopeCovers, type ScopeImplications } from './authorize.js';
@@ -29,7 +30,9 @@ const NO_STORE = { 'Cache-Control': 'no-store' };
  */
 export function txnToken(o: TxnTokenMiddlewareOptions): MiddlewareHandler<TxnTokenEnv> {
   const needed = o.scope === undefined ? [] : typeof o.scope === 'string' ? [o.scope] : [...o.scope];
-  return async (c, next) => {
+  // the request runs in a span continuing the caller's trace, so calls made while handling it continue it too
+  return (c, next) => inSpan('baton.service.request', { 'http.request.method': c.req.method }, () => guarded(c, next), parentContext({ traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate') }));
+  async function guarded(c: Context<TxnTokenEnv>, next: Next): Promise<Response | void> {
     let txn: TxnContext;
     try {
       txn = await verifyHeader(o.verifier, c.req.header(TXN_TOKEN_HEADER), c.req.header('authorization') !== undefined);
@@ -48,7 +51,7 @@ export function txnToken(o: TxnTokenMiddlewareOptions): MiddlewareHandler<TxnTok
       });
     c.set('txn', txn);
     await next();
-  };
+  }
 }
 
 async function verifyHeader(verifier: Verifier, value: string | undefined, hasAuthorization: boolean): Promise<TxnContext> {

@@ -1,3 +1,4 @@
+import { injectTrace } from '../trace/index.js';
 import { TXN_TOKEN_HEADER } from '../txn/index.js';
 import type { TxnContext } from './context.js';
 import { missingWithAuthorization } from './header.js';
@@ -26,7 +27,8 @@ type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<
 
 /**
  * V-10: a fetch that forwards the Txn-Token exactly as received, in the `Txn-Token` header and nowhere else
- * (never in `Authorization`). Any `Txn-Token` header the caller set is replaced, so there is exactly one.
+ * (never in `Authorization`). Any `Txn-Token` header the caller set is replaced, so there is exactly one. The active
+ * trace, when there is one, goes along as `traceparent`.
  */
 export function withTxnToken<F extends FetchLike>(fetchImpl: F, txn: TxnContext | { readonly token: string } | string): FetchLike {
   const token = typeof txn === 'string' ? txn : txn.token;
@@ -35,6 +37,7 @@ export function withTxnToken<F extends FetchLike>(fetchImpl: F, txn: TxnContext 
     const base = init?.headers ?? (input instanceof Request ? input.headers : undefined);
     const headers = new Headers(base);
     headers.set(TXN_TOKEN_HEADER, token);
+    injectTrace(headers); // the transaction's trace goes on with its token (W3C traceparent)
     return fetchImpl(input, { ...init, headers });
   };
 }

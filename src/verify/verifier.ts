@@ -1,4 +1,5 @@
 import type { DecisionLog } from '../log/index.js';
+import { inSpan, subAttribute, traceIdOf, type Span } from '../trace/index.js';
 import { buildContext, type TxnContext } from './context.js';
 import { InFlight, TokenCache } from './cache.js';
 import { storeChecks } from './checks.js';
@@ -49,7 +50,9 @@ export function createVerifier(o: VerifierOptions): Verifier {
   });
   let closed = false;
 
-  async function verify(headerValue: string | null | undefined): Promise<TxnContext> {
+  const verify = (headerValue: string | null | undefined): Promise<TxnContext> => inSpan('baton.verify', {}, (span) => verifyIn(span, headerValue));
+
+  async function verifyIn(span: Span, headerValue: string | null | undefined): Promise<TxnContext> {
     let ctx: TxnContext | undefined;
     try {
       if (closed) throw new TxnTokenError('unavailable', 'the verifier is closed', { reason: 'closed' });
@@ -59,9 +62,12 @@ export function createVerifier(o: VerifierOptions): Verifier {
       ctx = cache.get(token, sig, nowMs);
       ctx ??= await inflight.share(token, async () => buildContext(token, await checkToken(token), log), (c) => cache.put(sig, token, c));
       await checks.check(ctx, nowMs);
+      span.setAttributes({ 'baton.txn': ctx.txn, 'baton.workload': ctx.actor, 'baton.decision': 'allow', ...subAttribute(ctx.sub) });
       return ctx;
     } catch (e) {
-      throw refused(log, e, ctx);
+      const err = refused(log, e, ctx, traceIdOf(span));
+      span.setAttributes({ 'baton.decision': 'deny', 'baton.error': err.code, 'baton.reason_code': err.reason });
+      throw err;
     }
   }
 
@@ -78,7 +84,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
 }
 
 /** Every refusal: one `TxnTokenError`, logged with its code and reason (and who, when the token was verified). */
-function refused(log: DecisionLog<ServiceDecisionEntry>, e: unknown, ctx: TxnContext | undefined): TxnTokenError {
+function refused(log: DecisionLog<ServiceDecisionEntry>, e: unknown, ctx: TxnContext | undefined, traceId: string | undefined): TxnTokenError {
   const err = e instanceof TxnTokenError ? e : new TxnTokenError('unavailable', 'verification failed unexpectedly', { reason: 'internal', cause: e });
   log.emit({
     event: 'verify',
@@ -87,6 +93,7 @@ function refused(log: DecisionLog<ServiceDecisionEntry>, e: unknown, ctx: TxnCon
     error: err.code,
     reason: err.message,
     reason_code: err.reason,
+    ...(traceId !== undefined ? { trace_id: traceId } : {}),
   });
   return err;
 }

@@ -127,7 +127,7 @@ describe('issue 10 findings 9, 10: /revoke', () => {
     const res = await app.fetch(new Request('http://tts.test/revoke', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('ops', SECRETS.agent) }, body: `txn=${txn}` }));
     expect(res.status).toBe(200);
     expect(stored).toEqual([{ txn, until: Math.floor(serviceNow.getTime() / 1000) + 300 + 60 }]);
-    expect(decisions).toEqual([{ time: serviceNow.toISOString(), hop: 'tts', event: 'revoke', effect: 'grant', workload: 'ops', txn }]);
+    expect(decisions).toEqual([{ time: serviceNow.toISOString(), hop: 'tts', event: 'revoke', effect: 'grant', workload: 'ops', txn, request_id: expect.any(String) }]);
   });
 
   it('a refused /revoke is logged with its reason, and an invalid token is a 200 that says nothing was revoked (RFC 7009 §2.2)', async () => {
