@@ -114,8 +114,11 @@ const COMMANDS: Command[] = [
       config: CONFIG_OPTION,
       port: { type: 'string', value: 'N', description: 'listen on this port instead of the configured one (also $PORT)' },
       host: { type: 'string', value: 'HOST', description: 'listen on this address instead of the configured one' },
+      watch: { type: 'boolean', description: 'reload policies and signing keys when their files change (development; SIGHUP reloads too)' },
     },
     details: [
+      'SIGHUP reloads the policies and the signing keys without a restart: the new set is compiled beside the old one and',
+      'swapped in; an invalid set is refused (logged with file and field, shown by /readyz) and the old one keeps serving.',
       'The metadata advertises the issuer (or baseUrl). When that is an http URL on this machine, the server listens on its',
       'port or refuses to start saying why. Decisions are JSON lines on stdout (BATON_DECISION_LOG=off silences them).',
     ],
@@ -131,6 +134,7 @@ const COMMANDS: Command[] = [
         loaded,
         ...(port !== undefined ? { port } : {}),
         ...(host !== undefined ? { host } : {}),
+        watch: v['watch'] === true,
         // the TTS's lines are rendered by baton/log, as every hop's: scrubbed, bounded, one line each, written to stdout
         // by the log's non-blocking sink (a decision never waits for the terminal or the pipe)
         ...(decisions ? { onDecision: createDecisionLogger().sink } : {}),
@@ -160,6 +164,7 @@ const COMMANDS: Command[] = [
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGHUP', () => void node.serving.reload('SIGHUP'));
       return new Promise<number>(() => {});
     },
   },

@@ -31,7 +31,7 @@ export const tokenRequestSchema = z
     actor_token_type: z.string().optional().describe('refused with actor_token'),
     resource: z.string().optional().describe('refused: use audience'),
   })
-  .meta({ id: 'TokenRequest' });
+  ;
 
 export const tokenResponseSchema = z
   .object({
@@ -41,17 +41,17 @@ export const tokenResponseSchema = z
     expires_in: z.number().int().positive(),
     scope: z.string().optional().describe('present when narrower than requested'),
   })
-  .meta({ id: 'TokenResponse' });
+  ;
 
 export const revokeRequestSchema = z
   .object({ token: z.string().optional().describe('a Txn-Token of the transaction'), txn: z.string().max(128).optional().describe('the transaction id (workloads with revokeById)'), ...clientAuth })
-  .meta({ id: 'RevokeRequest' });
+  ;
 
 export const oauthErrorSchema = z
   .object({ error: z.string().describe('RFC 6749 §5.2 error code'), error_description: z.string().optional() })
-  .meta({ id: 'OAuthError' });
+  ;
 
-const jwksSchema = z.object({ keys: z.array(z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string().optional(), use: z.string().optional() })) }).meta({ id: 'JWKS' });
+const jwksSchema = z.object({ keys: z.array(z.looseObject({ kty: z.string(), kid: z.string(), alg: z.string().optional(), use: z.string().optional() })) });
 
 const metadataSchema = z
   .object({
@@ -65,12 +65,12 @@ const metadataSchema = z
     revocation_endpoint_auth_methods_supported: z.array(z.string()),
     scopes_supported: z.array(z.string()),
   })
-  .meta({ id: 'AuthorizationServerMetadata' });
+  ;
 
-const healthSchema = z.looseObject({ status: z.string(), store: z.object({ ok: z.boolean(), backend: z.string(), detail: z.string().optional() }).optional() }).meta({ id: 'Health' });
+const healthSchema = z.looseObject({ status: z.string(), store: z.object({ ok: z.boolean(), backend: z.string(), detail: z.string().optional() }).optional() });
 const readySchema = z
   .looseObject({ status: z.enum(['ready', 'not_ready']), reasons: z.array(z.string()).optional(), checks: z.record(z.string(), z.unknown()) })
-  .meta({ id: 'Readiness' });
+  ;
 
 /** The JSON Schema of a zod schema, as OpenAPI 3.1 embeds it (its own `$schema` and `id` dropped). */
 function schemaOf(s: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
