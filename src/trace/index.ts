@@ -3,7 +3,7 @@
  * registered: every span is the API's no-op, a few allocations). One span per exchange step, verification and
  * authorization; W3C `traceparent` read from requests and written into outgoing calls. Workers-safe.
  */
-import { context, propagation, trace, SpanStatusCode, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { context, propagation, trace, INVALID_SPAN_CONTEXT, SpanStatusCode, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
 
 export type { Attributes, Span };
 
@@ -13,13 +13,19 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 export interface TraceOptions {
   /** put the subject (`baton.sub`) on spans; off by default (a user identifier is personal data) */
   includeSub: boolean;
+  /** false: no span is even started (Baton's code runs as if untraced); default true */
+  enabled: boolean;
 }
-const options: TraceOptions = { includeSub: false };
+const options: TraceOptions = { includeSub: false, enabled: true };
 
 /** Sets how Baton's spans are written (process-wide, like the OpenTelemetry API's own globals). */
 export function configureTracing(o: Partial<TraceOptions>): void {
   if (o.includeSub !== undefined) options.includeSub = o.includeSub;
+  if (o.enabled !== undefined) options.enabled = o.enabled;
 }
+
+/** The span given to code when tracing is disabled: the API's non-recording span of an invalid context. */
+const UNTRACED = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 /** `baton.sub` when configured, else nothing. */
 export function subAttribute(sub: string | undefined): Attributes {
@@ -75,6 +81,7 @@ export function traceIdOf(span: Span | undefined): string | undefined {
  * (its name only: a message could carry input) and tells the stage observer how long it took.
  */
 export async function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T> | T, parent?: Context): Promise<T> {
+  if (!options.enabled) return fn(UNTRACED);
   const span = trace.getTracer(TRACER).startSpan(name, { attributes }, parent ?? context.active());
   const started = stageObserver === undefined ? 0 : performance.now();
   let failed = false;
@@ -92,6 +99,7 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
 
 /** The synchronous form of `inSpan` (the scope decision, `authorize`). */
 export function inSpanSync<T>(name: string, attributes: Attributes, fn: (span: Span) => T): T {
+  if (!options.enabled) return fn(UNTRACED);
   const span = trace.getTracer(TRACER).startSpan(name, { attributes });
   const started = stageObserver === undefined ? 0 : performance.now();
   let failed = false;
