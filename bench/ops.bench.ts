@@ -69,7 +69,7 @@ for (let r = 0; r < ROUNDS; r++) {
   }
 }
 configureTracing({ enabled: true });
-const metricsText = (await ops.app.fetch(new Request('http://tts.bench/metrics')).then((r) => r.text()));
+const metricsText = await (await ops.app.fetch(new Request('http://tts.bench/metrics'))).text();
 if (!/baton_decisions_total\{[^}]*event="exchange"[^}]*effect="grant"/.test(metricsText)) throw new Error('the ops node counted no exchange: the comparison would be void');
 
 const best = (ms: Measurement[]): Measurement => ms.reduce((a, b) => (b.opsPerSec > a.opsPerSec ? b : a));
