@@ -10,7 +10,7 @@ import { DEV_IDP_ISSUER, withDevIdp } from './dev-idp.js';
 import { TokenService, type DecisionSink } from './exchange/index.js';
 import type { ScopePolicy } from './exchange/scope.js';
 import type { SigningKeySet } from './jose/keys.js';
-import { observedStore, type Observer } from './ops/observe.js';
+import { observedJwksFetch, observedStore, type Observer } from './ops/observe.js';
 import { Reloadable } from './ops/reload.js';
 import type { Engine } from './policy/index.js';
 import { createApp, type AppOptions } from './server/app.js';
@@ -79,7 +79,10 @@ export async function composeTts(p: RuntimeParts): Promise<Tts> {
   try {
     const policy = p.policy ?? (await p.loadPolicy(config));
     initial = { keys: p.keys, policy, engine: p.engine, policyHash: p.policyHash };
-    service = await TokenService.create({ config, keys: p.keys, store, policy, onDecision: withObserver(p.onDecision, p.observer) });
+    service = await TokenService.create({
+      config, keys: p.keys, store, policy, onDecision: withObserver(p.onDecision, p.observer),
+      ...(p.observer !== undefined ? { jwksFetch: observedJwksFetch(p.observer) } : {}),
+    });
   } catch (e) {
     if (p.store === undefined) await opened.close(); // do not leak the connections of a store opened here
     throw e;

@@ -29,6 +29,8 @@ export interface TokenServiceOptions {
   store: Store;
   policy?: ScopePolicy | undefined;
   onDecision?: DecisionSink | undefined;
+  /** the fetch of subject issuers' JWKS (the metrics count fetches through it) */
+  jwksFetch?: ((input: URL, init: RequestInit) => Promise<Response>) | undefined;
   now?: () => Date;
 }
 
@@ -55,7 +57,7 @@ export async function prepareTts(o: TokenServiceOptions): Promise<TtsContext> {
   const workloads = new Map<string, Workload>();
   for (const c of o.config.clients) workloads.set(c.id, await prepareWorkload(c));
   const issuers = new Map<string, TrustedIssuer>();
-  for (const s of o.config.subjectIssuers) issuers.set(s.issuer, prepareIssuer(s, { clockSkew: o.config.clockSkew }));
+  for (const s of o.config.subjectIssuers) issuers.set(s.issuer, prepareIssuer(s, { clockSkew: o.config.clockSkew, ...(o.jwksFetch !== undefined ? { jwksFetch: o.jwksFetch } : {}) }));
   const now = o.now ?? (() => new Date());
   return {
     config: o.config,

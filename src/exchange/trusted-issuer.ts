@@ -28,6 +28,8 @@ export interface PrepareIssuerOptions {
   clockSkew: number;
   /** for tests: the fetch used for discovery and introspection */
   fetch?: typeof fetch;
+  /** the fetch of the issuer's JWKS (the metrics count fetches through it); default the global fetch */
+  jwksFetch?: ((input: URL, init: RequestInit) => Promise<Response>) | undefined;
   now?: () => number;
 }
 
@@ -39,8 +41,9 @@ export function discoveryFailed(e: unknown): OAuthError {
 
 export function prepareIssuer(config: SubjectIssuerConfig, o: PrepareIssuerOptions = { clockSkew: 30 }): TrustedIssuer {
   const metadata = needsDiscovery(config) ? metadataSource(config, o) : undefined;
-  const staticKey = config.jwks !== undefined || config.jwksUri !== undefined ? keySource(config) : undefined;
-  const keys = staticKey !== undefined ? async () => staticKey : discoveredKeys(metadata!);
+  const jwksOpts = o.jwksFetch !== undefined ? { fetch: o.jwksFetch } : {};
+  const staticKey = config.jwks !== undefined || config.jwksUri !== undefined ? keySource(config, jwksOpts) : undefined;
+  const keys = staticKey !== undefined ? async () => staticKey : discoveredKeys(metadata!, jwksOpts);
   return {
     config,
     getKey: staticKey ?? (async (header, token) => (await keys())(header, token)),
@@ -71,12 +74,12 @@ function metadataSource(config: SubjectIssuerConfig, o: PrepareIssuerOptions): I
 }
 
 /** Keys from the discovered jwks_uri; a new URI (metadata refreshed) gets a new key set. */
-function discoveredKeys(metadata: IssuerMetadataSource): () => Promise<JWTVerifyGetKey> {
+function discoveredKeys(metadata: IssuerMetadataSource, jwksOpts: Parameters<typeof keySource>[1]): () => Promise<JWTVerifyGetKey> {
   let remote: { uri: string; getKey: JWTVerifyGetKey } | undefined;
   return async () => {
     const m = await metadata.get();
     if (m.jwks_uri === undefined) throw new DiscoveryUnavailable("the subject issuer's metadata has no jwks_uri");
-    if (remote?.uri !== m.jwks_uri) remote = { uri: m.jwks_uri, getKey: keySource({ jwksUri: m.jwks_uri }) };
+    if (remote?.uri !== m.jwks_uri) remote = { uri: m.jwks_uri, getKey: keySource({ jwksUri: m.jwks_uri }, jwksOpts) };
     return remote.getKey;
   };
 }

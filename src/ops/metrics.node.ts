@@ -42,6 +42,8 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const stages = new Histogram({ name: `${p}stage_duration_seconds`, help: 'latency of each traced stage (exchange steps, verification, authorization)', labelNames: ['stage', 'outcome'], buckets: SECONDS, registers });
   const storeSeconds = new Histogram({ name: `${p}store_operation_duration_seconds`, help: 'store operation latency', labelNames: ['op'], buckets: SECONDS, registers });
   const storeErrors = new Counter({ name: `${p}store_errors_total`, help: 'store operations that failed', labelNames: ['op'], registers });
+  const jwks = new Counter({ name: `${p}jwks_fetches_total`, help: "fetches of subject issuers' JWKS, by outcome (ok, http_error, error)", labelNames: ['outcome'], registers });
+  const jwksSeconds = new Histogram({ name: `${p}jwks_fetch_duration_seconds`, help: 'JWKS fetch latency', buckets: SECONDS, registers });
   let serving: (() => ServingInfo) | undefined;
   const policyInfo = new Gauge({ name: `${p}policy_set_info`, help: 'the policy set serving (1), by hash', labelNames: ['hash'], registers, collect() {
     this.reset();
@@ -80,6 +82,10 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     store(op, seconds, failed) {
       storeSeconds.observe({ op }, seconds);
       if (failed) storeErrors.inc({ op });
+    },
+    jwksFetch(outcome, seconds) {
+      jwks.inc({ outcome });
+      jwksSeconds.observe(seconds);
     },
     stage(name, seconds, failed) {
       stages.observe({ stage: name, outcome: failed ? 'error' : 'ok' }, seconds);

@@ -15,6 +15,8 @@ export interface Observer {
   store(op: string, seconds: number, failed: boolean): void;
   /** the current serving set, read when the metrics are scraped */
   serving(read: () => ServingInfo): void;
+  /** one fetch of a JWKS: `ok`, `http_error` (a status other than 2xx) or `error` (no answer) */
+  jwksFetch(outcome: 'ok' | 'http_error' | 'error', seconds: number): void;
   /** one traced stage ended (`observeStages` of src/trace) */
   stage(name: string, seconds: number, failed: boolean): void;
   /** the exposition `/metrics` answers with */
@@ -57,5 +59,20 @@ export function observedStore(store: Store, observer: Pick<Observer, 'store'>): 
     ...(live !== undefined ? { revocationFeedLive: () => live.call(store) } : {}),
     health: () => timed(observer, 'health', () => store.health()),
     close: () => store.close(),
+  };
+}
+
+/** A fetch for JWKS that tells the observer each fetch's outcome and time (never its URL). */
+export function observedJwksFetch(observer: Pick<Observer, 'jwksFetch'>, inner: (input: URL, init: RequestInit) => Promise<Response> = (i, init) => fetch(i, init)): (input: URL, init: RequestInit) => Promise<Response> {
+  return async (input, init) => {
+    const t0 = performance.now();
+    try {
+      const res = await inner(input, init);
+      observer.jwksFetch(res.ok ? 'ok' : 'http_error', (performance.now() - t0) / 1000);
+      return res;
+    } catch (e) {
+      observer.jwksFetch('error', (performance.now() - t0) / 1000);
+      throw e;
+    }
   };
 }

@@ -185,7 +185,7 @@ describe('issue 10 finding 5: bounded, escaped fields', () => {
       const r = await rawPost(w.tts.url, new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, ...exchangeParams(subject, { audience }) }), { authorization: basic('mcp-support-agent', 'not-the-secret') });
       expect(r.response.status).toBe(401);
     });
-    expect(entries).toEqual([{ time: expect.any(String), hop: 'tts', event: 'exchange', effect: 'deny', error: 'invalid_client', reason: 'client authentication failed', reason_code: 'client.secret_mismatch' }]);
+    expect(entries).toEqual([{ time: expect.any(String), hop: 'tts', event: 'exchange', effect: 'deny', error: 'invalid_client', reason: 'client authentication failed', reason_code: 'client.secret_mismatch', request_id: expect.any(String) }]);
     expect(lines[0]!.length).toBeLessThan(300);
     expectNoCredential(lines, [subject]);
   });

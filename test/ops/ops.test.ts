@@ -47,7 +47,7 @@ async function metrics(): Promise<string> {
 }
 
 describe('issue 16: Prometheus metrics at /metrics', () => {
-  it('issue 16: exchanges, refusals by error and reason code, policy drops, rate limits, store, stages and HTTP latency move after real requests', async () => {
+  it('issue 16: exchanges, refusals by error and reason code, policy drops, rate limits, store, JWKS fetches, stages and HTTP latency move after real requests', async () => {
     const before = await metrics();
     const grants0 = metricValue(before, 'baton_decisions_total', { event: 'exchange', effect: 'grant' }) ?? 0;
     // a grant narrowed by the policy (tickets:write dropped by resource.txn_token.vdefault)
@@ -77,6 +77,9 @@ describe('issue 16: Prometheus metrics at /metrics', () => {
     expect(metricValue(after, 'baton_signing_key_info', { kid })).toBe(1);
     expect(after).toMatch(/baton_policy_set_info\{hash="sha256:[0-9a-f]{64}"\} 1/);
     expect(metricValue(after, 'baton_reload_failed')).toBe(0);
+    // the subject issuer's JWKS was fetched (over loopback from the test IdP) through the counted fetch
+    expect(metricValue(after, 'baton_jwks_fetches_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(metricValue(after, 'baton_jwks_fetch_duration_seconds_count')).toBe(metricValue(after, 'baton_jwks_fetches_total', { outcome: 'ok' }));
     expect(metricValue(after, 'baton_policy_set_loaded_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 3600);
   });
 
