@@ -177,7 +177,7 @@ describe('a plain Node ESM service (.mjs) with baton-tts-verify and baton-tts-po
   it('installs only what it uses: never ioredis, yaml, @hono/node-server, the server or the CLI', async () => {
     const names = [...(await installed(dir)).keys()].sort();
     for (const n of ['ioredis', 'yaml', '@hono/node-server', 'baton-tts', 'baton-tts-redis', 'baton-tts-client', 'baton-tts-mcp', 'tsx', 'esbuild']) expect(names).not.toContain(n);
-    expect(names).toEqual(['@marcbachmann/cel-js', 'baton-tts-jose', 'baton-tts-log', 'baton-tts-policy', 'baton-tts-store', 'baton-tts-verify', 'hono', 'jose', 'zod']);
+    expect(names).toEqual(['@marcbachmann/cel-js', '@opentelemetry/api', 'baton-tts-jose', 'baton-tts-log', 'baton-tts-policy', 'baton-tts-store', 'baton-tts-verify', 'hono', 'jose', 'zod']);
   });
 
   it('on Node, the verifier is the node export condition (node:crypto signatures)', () => {
@@ -279,6 +279,6 @@ describe('what each package pulls in', () => {
     writeFileSync(join(ROOT, 'test-results/package-footprint.md'), `${new Date().toISOString().slice(0, 10)}, npm run test:packages (npm ${(await run('npm', ['--version'], { cwd: ROOT })).stdout.trim()}, Node ${process.version}):\n\n${table}\n`);
     console.log(table);
     const verify = rows.find((r) => r.name === 'baton-tts-verify')!;
-    expect(verify.packages).toEqual(['@marcbachmann/cel-js', 'baton-tts-jose', 'baton-tts-log', 'baton-tts-policy', 'baton-tts-store', 'baton-tts-verify', 'hono', 'jose', 'zod']);
+    expect(verify.packages).toEqual(['@marcbachmann/cel-js', '@opentelemetry/api', 'baton-tts-jose', 'baton-tts-log', 'baton-tts-policy', 'baton-tts-store', 'baton-tts-verify', 'hono', 'jose', 'zod']);
   });
 });
