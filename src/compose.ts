@@ -17,6 +17,13 @@ import { createApp, type AppOptions } from './server/app.js';
 import { observeStages } from './trace/index.js';
 import { MemoryStore } from './store/memory.js';
 import type { Store } from './store/types.js';
+import { ConfigError, trustDomainsOf } from './config/schema.js';
+import type { PdpConfig } from './config/pdp.js';
+import type { DecisionCallback } from './log/index.js';
+import { createEngine, type PolicySource } from './policy/index.js';
+import { catalogFrom, createPdp, createPdpApp, type Pdp, type PdpDecisionEntry, type PdpPolicies } from './pdp/index.js';
+import { createVerifier, type ServiceDecisionSink, type Verifier } from './verify/index.js';
+import type { ScopeImplications } from './verify/authorize.js';
 
 /**
  * What a server serves with and a reload replaces: the signing keys, the scope policy and the engine behind it (the
@@ -58,6 +65,8 @@ export interface RuntimeParts {
   say: (message: string) => void;
   /** how this runtime reads bodies and knows the caller's address */
   http: Omit<AppOptions, 'service'>;
+  /** `pdp.mount: true`: the decision point's policy files (a directory on Node, the bundle on Workers) */
+  loadPdpSources?: ((config: Config) => Promise<readonly PolicySource[]>) | undefined;
 }
 
 export interface Tts {
@@ -67,6 +76,8 @@ export interface Tts {
   config: Config;
   /** the keys and policies serving now, and their reloads (SIGHUP, --watch) */
   serving: Reloadable<ServingSet>;
+  /** the decision point mounted beside the TTS (`pdp.mount: true`) */
+  pdp?: ComposedPdp | undefined;
 }
 
 /** Builds the TTS: the dev IdP trusted when configured, the store, the policy, the service and its HTTP app. */
@@ -98,7 +109,8 @@ export async function composeTts(p: RuntimeParts): Promise<Tts> {
     observeStages(p.observer.stage);
   }
   const app = createApp({ service, ...p.http, observer: p.observer, reloadStatus: () => serving.status() });
-  return { app, service, store, config, serving };
+  const pdp = config.pdp?.mount === true ? await mountPdp(p, config, config.pdp, service, store, app) : undefined;
+  return { app, service, store, config, serving, ...(pdp !== undefined ? { pdp } : {}) };
 }
 
 /** The decision sink, with every entry also counted by the observer. */
@@ -111,8 +123,104 @@ function withObserver(sink: DecisionSink | undefined, observer: Observer | undef
   };
 }
 
+/** `pdp.mount: true`: the decision point's routes in the TTS's app, its Txn-Tokens checked with the TTS's own keys. */
+async function mountPdp(p: RuntimeParts, config: Config, pdpConfig: PdpConfig, service: TokenService, store: Store, app: Hono): Promise<ComposedPdp> {
+  const load = p.loadPdpSources;
+  if (load === undefined) throw new ConfigError('pdp.mount: this runtime cannot load the decision point\'s policies');
+  const composed = await composePdp({
+    config: pdpConfig,
+    loadSources: () => load(config),
+    tts: { issuer: config.issuer, trustDomains: trustDomainsOf(config), jwks: () => service.keys.jwks(), implications: config.scopeImplications, store },
+    onDecision: p.onDecision as DecisionCallback | undefined,
+    say: p.say,
+  });
+  app.route('/', composed.app);
+  return composed;
+}
+
 function trustDevIdp(p: RuntimeParts, jwks: { keys: readonly JWK[] }): Config {
   const config = withDevIdp(p.config, jwks, p.devIdpField);
   p.say(`dev IdP enabled: trusting ${DEV_IDP_ISSUER} (development only; set dev.idp: false in production)`);
   return config;
+}
+
+/** What a runtime read for the decision point: its settings and how to read the policies (again, on a reload). */
+export interface PdpParts {
+  config: PdpConfig;
+  /** the policy files: a directory read on Node, the bundle's sources on Workers (called again on a reload) */
+  loadSources: () => Promise<readonly PolicySource[]>;
+  /** in `baton serve`: the TTS's issuer, trust domains, keys, implications and store fill what `pdp.txnToken` leaves out */
+  tts?: { issuer: string; trustDomains: readonly string[]; jwks: () => { keys: readonly object[] }; implications: ScopeImplications; store: Store } | undefined;
+  onDecision?: DecisionCallback | undefined;
+  say: (message: string) => void;
+}
+
+export interface ComposedPdp {
+  pdp: Pdp;
+  app: Hono;
+  /** reads the policies again and swaps them in at once (a failed load keeps the current ones and throws) */
+  reload(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The engine and catalog of a set of policy files, with the decision point's engine settings. */
+export function pdpPolicies(config: PdpConfig, sources: readonly PolicySource[]): PdpPolicies {
+  const engine = createEngine({
+    policies: sources,
+    lenient: !config.strictEvaluation,
+    globals: config.globals,
+    defaultPolicyVersion: config.defaultPolicyVersion,
+    lenientScopeSearch: config.lenientScopeSearch,
+  });
+  return { engine, catalog: catalogFrom(sources) };
+}
+
+function pdpVerifier(p: PdpParts): Verifier | undefined {
+  const t = p.config.txnToken;
+  const trustDomains = t?.trustDomains ?? p.tts?.trustDomains;
+  const keys = t?.jwks !== undefined || t?.jwksUri !== undefined ? { jwks: t.jwks, jwksUri: t.jwksUri } : p.tts !== undefined ? { jwks: p.tts.jwks() } : undefined;
+  if (trustDomains === undefined || keys === undefined) {
+    if (t !== undefined) throw new ConfigError('pdp.txnToken: trustDomains and jwks (or jwksUri) are needed to verify Txn-Tokens');
+    return undefined;
+  }
+  return createVerifier({
+    trustDomain: trustDomains,
+    issuer: t?.issuer ?? p.tts?.issuer,
+    ...keys,
+    ...(t?.algorithms !== undefined ? { algorithms: t.algorithms } : {}),
+    ...(t?.clockTolerance !== undefined ? { clockTolerance: t.clockTolerance } : {}),
+    ...(p.tts !== undefined ? { store: p.tts.store } : {}),
+    service: p.config.service,
+    onDecision: (p.onDecision ?? null) as ServiceDecisionSink | null,
+  });
+}
+
+/** Builds the decision point: its policies (held, swapped whole on a reload), the Txn-Token verifier, the app. */
+export async function composePdp(p: PdpParts): Promise<ComposedPdp> {
+  const c = p.config;
+  let current = pdpPolicies(c, await p.loadSources());
+  p.say(`pdp: ${current.engine.policyCount} policies loaded`);
+  const verifier = pdpVerifier(p);
+  const pdp = createPdp({
+    policies: () => current,
+    limits: c.requestLimits,
+    auxJwt: c.auxData.jwt,
+    verifier,
+    scopes: c.scopes,
+    implications: c.scopeImplications ?? p.tts?.implications,
+    routes: c.routes,
+    service: c.service,
+    onDecision: p.onDecision as DecisionCallback<PdpDecisionEntry> | undefined,
+  });
+  return {
+    pdp,
+    app: createPdpApp(pdp),
+    async reload() {
+      const next = pdpPolicies(c, await p.loadSources());
+      current = next;
+      p.say(`pdp: ${next.engine.policyCount} policies reloaded`);
+      return next.engine.policyCount;
+    },
+    close: async () => verifier?.close(),
+  };
 }

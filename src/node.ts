@@ -6,7 +6,9 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadDevIdpKey, loadSigningKeys, loadSigningKeysStrict } from './cli/keys.js';
-import { composeTts, type ServingSet, type Tts } from './compose.js';
+import { composePdp, composeTts, type ComposedPdp, type ServingSet, type Tts } from './compose.js';
+import type { PdpFileConfig } from './config/pdp.js';
+import type { DecisionCallback } from './log/index.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.node.js';
 import { ConfigError, type Config } from './config/schema.js';
 import type { DecisionSink } from './exchange/index.js';
@@ -86,6 +88,11 @@ export async function buildNode(o: NodeOptions = {}): Promise<BatonNode> {
     onDecision: o.onDecision,
     say,
     http: { readBody: readNodeBody, remoteAddr: (c) => connectionAddress(c) },
+    loadPdpSources: async (c) => {
+      const dir = c.pdp?.policies ?? c.policies;
+      if (dir === undefined) throw new ConfigError('pdp.policies: the decision point needs a policy directory (pdp.policies, else policies)');
+      return (await import('./policy/fs.node.js')).readPolicies(loaded.resolvePath(dir));
+    },
   });
 }
 
@@ -153,6 +160,52 @@ export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
       watching?.close();
       const r = await drainServer(server, c.graceMs ?? config.drainTimeoutSeconds * 1000, say).done;
       await built.store.close();
+      return r;
+    },
+  };
+}
+
+export interface PdpNodeOptions {
+  /** the decision point's settings (`baton pdp --config FILE`, validated by pdpFileSchema) */
+  config: PdpFileConfig;
+  /** the policy directory (absolute, or relative to the working directory) */
+  policies: string;
+  onDecision?: DecisionCallback | undefined;
+  say?: (message: string) => void;
+}
+
+export interface RunningPdp extends Omit<ComposedPdp, 'close'> {
+  server: HttpServer;
+  url: string;
+  close(o?: { graceMs?: number }): Promise<DrainResult>;
+}
+
+/** `baton pdp`: the decision point alone on Node (@hono/node-server), like `cerbos server`. Port 0 picks a free port. */
+export async function startPdp(o: PdpNodeOptions): Promise<RunningPdp> {
+  installNodeJwsCrypto();
+  const say = o.say ?? defaultSay;
+  const { readPolicies } = await import('./policy/fs.node.js');
+  const composed = await composePdp({ config: o.config, loadSources: async () => readPolicies(o.policies), onDecision: o.onDecision, say });
+  let server: HttpServer;
+  try {
+    server = await new Promise<HttpServer>((resolveServer, reject) => {
+      const s = serve({ fetch: composed.app.fetch, port: o.config.port, hostname: o.config.host }, () => resolveServer(s as HttpServer));
+      trackConnections(s as HttpServer);
+      s.once('error', reject);
+    });
+  } catch (e) {
+    await composed.close();
+    throw e;
+  }
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    ...composed,
+    server,
+    url: `http://${host}:${addr.port}`,
+    close: async (c = {}) => {
+      const r = await drainServer(server, c.graceMs ?? 10_000, say).done;
+      await composed.close();
       return r;
     },
   };

@@ -169,6 +169,23 @@ const COMMANDS: Command[] = [
     },
   },
   {
+    name: 'pdp',
+    summary: 'run the decision point alone: the Cerbos HTTP API, AuthZEN 1.0 and forward auth over the policies',
+    args: '--policies DIR [options]',
+    options: {
+      policies: { type: 'string', value: 'DIR', description: 'the policy directory (or policies: in --config)' },
+      config: { type: 'string', value: 'FILE', description: 'the decision point\'s settings (txnToken, scopes, routes, auxData, ...)' },
+      port: { type: 'string', value: 'N', description: 'listen on this port (default 3592, as cerbos server)' },
+      host: { type: 'string', value: 'HOST', description: 'listen on this address (default 127.0.0.1)' },
+    },
+    details: ['SIGHUP reloads the policies (the old ones stay when the new ones do not load). Decisions are JSON lines on stdout.'],
+    async run(v) {
+      const { pdpCommand } = await import('./pdp.js');
+      const port = str(v['port']);
+      return pdpCommand({ config: str(v['config']), policies: str(v['policies']), port: port === undefined ? undefined : portNumber(port, '--port', 0), host: str(v['host']) });
+    },
+  },
+  {
     name: 'keys generate',
     summary: 'write a new private signing key (the newest key signs; older ones stay published)',
     args: '[options]',

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { pdpSchema } from './pdp.js';
 import { claimPaths, discoverySchema, introspectionSchema, needsDiscovery, principalAttribute, requiredClaimValues } from './idp.js';
 
 /** Algorithms Baton accepts for asymmetric signatures. HMAC and `none` are never accepted anywhere. */
@@ -182,6 +183,8 @@ export const configSchema = z
      * this long, then close what is left and exit. 0 closes at once.
      */
     drainTimeoutSeconds: z.number().int().min(0).max(300).default(10),
+    /** the decision point (Cerbos HTTP API, AuthZEN, forward auth); `mount: true` serves it beside the TTS */
+    pdp: pdpSchema.optional(),
   })
   .superRefine((c, ctx) => {
     if (c.trustDomain === undefined && c.trustDomains === undefined)

@@ -1,0 +1,160 @@
+/**
+ * AuthZEN 1.0 Access Evaluation(s) over Baton's engine, mapped as Cerbos 0.55 maps its own AuthZEN endpoint:
+ *   principal = subject.id, roles = subject.properties["cerbos.roles"] (else [subject.type]),
+ *               policyVersion / scope = properties["cerbos.policyVersion"] / ["cerbos.scope"], attr = the properties
+ *   resource  = resource.type as kind, resource.id, the same cerbos.* properties, attr = the properties
+ *   action    = action.name; context["cerbos.requestId"], ["cerbos.auxData"], ["cerbos.includeMeta"] as in a check
+ * With `cerbos.includeMeta` the answer's context carries `cerbos.response`: the CheckResources answer of the call.
+ * A request without a subject but with a `Txn-Token` is decided for the token's user, its scope covering the action.
+ */
+import type { AuxData, CheckResult, Principal, Resource } from '../policy/index.js';
+import { readEvaluation, readEvaluations, type AzEntity, type AzEvaluation } from './authzen-request.js';
+import { resultEntry, type CerbosApiContext } from './cerbos-api.js';
+import { CerbosApiError } from './cerbos-errors.js';
+import type { AuxJwtInput } from './cerbos-request.js';
+import { callerFields } from './log.js';
+import { principalFor, type TxnCaller } from './txn.js';
+
+type Obj = Record<string, unknown>;
+
+export interface AzDecision {
+  decision: boolean;
+  context?: Obj;
+}
+
+const prop = (p: Obj, k: string): string => {
+  const v = p[`cerbos.${k}`];
+  return typeof v === 'string' ? v : '';
+};
+
+export function toPrincipal(s: AzEntity): Principal {
+  const listed = s.properties['cerbos.roles'];
+  const roles = Array.isArray(listed) ? listed.filter((r): r is string => typeof r === 'string' && r !== '') : [];
+  return { id: s.id, roles: roles.length > 0 ? roles : [s.type], attr: s.properties, policyVersion: prop(s.properties, 'policyVersion'), scope: prop(s.properties, 'scope') };
+}
+
+export function toResource(r: AzEntity): Resource {
+  return { kind: r.type, id: r.id, attr: r.properties, policyVersion: prop(r.properties, 'policyVersion'), scope: prop(r.properties, 'scope') };
+}
+
+/** `context["cerbos.auxData"].jwt.token`, as a check's `auxData.jwt`. */
+function auxJwtOf(context: Obj): AuxJwtInput | undefined {
+  const aux = context['cerbos.auxData'];
+  if (aux === undefined || aux === null) return undefined;
+  const jwt = typeof aux === 'object' ? (aux as Obj).jwt : undefined;
+  const token = jwt !== null && typeof jwt === 'object' ? (jwt as Obj).token : undefined;
+  if (jwt !== undefined && (typeof token !== 'string' || token === '')) throw new CerbosApiError(3, 'invalid auxData', 'aux.invalid');
+  return typeof token === 'string' ? { token, keySetId: '' } : undefined;
+}
+
+interface Group {
+  principal: Principal;
+  caller: TxnCaller | undefined;
+  aux: AuxData | undefined;
+  resource: Resource;
+  actions: string[];
+  /** the index of each action's evaluation */
+  at: number[];
+  context: Obj;
+}
+
+async function principalOf(ctx: CerbosApiContext, s: AzEntity | undefined, txnHeader: string | undefined, cached: { caller?: TxnCaller }): Promise<{ principal: Principal; caller: TxnCaller | undefined }> {
+  if (s !== undefined) return { principal: toPrincipal(s), caller: undefined };
+  cached.caller ??= await ctx.txn!.verify(txnHeader);
+  return { principal: principalFor(cached.caller), caller: cached.caller };
+}
+
+/** Evaluations grouped as Cerbos groups them: one engine check per (subject, auxData, resource), actions together. */
+async function groupsOf(ctx: CerbosApiContext, evals: readonly AzEvaluation[], txnHeader: string | undefined): Promise<Group[]> {
+  const groups = new Map<string, Group>();
+  const cached: { caller?: TxnCaller } = {};
+  const auxCache = new Map<string, AuxData | undefined>();
+  for (let i = 0; i < evals.length; i++) {
+    const e = evals[i]!;
+    const { principal, caller } = await principalOf(ctx, e.subject, txnHeader, cached);
+    const jwt = auxJwtOf(e.context);
+    const auxKey = jwt?.token ?? '';
+    if (!auxCache.has(auxKey)) auxCache.set(auxKey, await ctx.aux(jwt, ctx.now()));
+    const key = JSON.stringify([principal.id, e.subject === undefined ? '' : JSON.stringify(e.subject), auxKey, e.resource.type, e.resource.id]);
+    let g = groups.get(key);
+    if (g === undefined) groups.set(key, (g = { principal, caller, aux: auxCache.get(auxKey), resource: toResource(e.resource), actions: [], at: [], context: e.context }));
+    g.actions.push(e.action.name);
+    g.at.push(i);
+  }
+  const limits = ctx.limits;
+  if (groups.size > limits.maxResourcesPerRequest)
+    throw new CerbosApiError(3, `number of resources in batch (${groups.size}) exceeds configured limit (${limits.maxResourcesPerRequest})`, 'request.too_large');
+  for (const g of groups.values())
+    if (g.actions.length > limits.maxActionsPerResource)
+      throw new CerbosApiError(3, `number of actions (${g.actions.length}) exceeds configured limit (${limits.maxActionsPerResource})`, 'request.too_large');
+  return [...groups.values()];
+}
+
+function runGroup(ctx: CerbosApiContext, g: Group): { result: CheckResult; denied: ReadonlySet<string> } {
+  let result: CheckResult;
+  try {
+    result = ctx.engine().check({ principal: g.principal, resource: g.resource, actions: g.actions, ...(g.aux !== undefined ? { auxData: g.aux } : {}) }, { now: new Date(ctx.now()) });
+  } catch (e) {
+    ctx.log.failure('evaluation', g.caller, g.principal, e);
+    throw new CerbosApiError(13, 'Policy check failed', 'engine.failed');
+  }
+  const denied = g.caller === undefined ? new Set<string>() : ctx.txn!.uncovered(g.caller, g.resource.kind, g.actions);
+  return { result, denied };
+}
+
+function metaContext(context: Obj, entries: object[]): Obj {
+  const requestId = typeof context['cerbos.requestId'] === 'string' ? context['cerbos.requestId'] : '';
+  return { 'cerbos.response': requestId === '' ? { results: entries } : { requestId, results: entries } };
+}
+
+/** Decides every evaluation, in order; the semantic stops the answer after the first deny or permit. */
+async function decideAll(ctx: CerbosApiContext, evals: readonly AzEvaluation[], semantic: string, txnHeader: string | undefined, event: string): Promise<AzDecision[]> {
+  if (evals.length > ctx.limits.maxActionsPerResource * ctx.limits.maxResourcesPerRequest)
+    throw new CerbosApiError(3, `number of evaluations (${evals.length}) exceeds configured limit (${ctx.limits.maxActionsPerResource * ctx.limits.maxResourcesPerRequest})`, 'request.too_large');
+  const groups = await groupsOf(ctx, evals, txnHeader);
+  const out: AzDecision[] = new Array(evals.length);
+  const logged: object[] = [];
+  for (const g of groups) {
+    const { result, denied } = runGroup(ctx, g);
+    const meta = g.context['cerbos.includeMeta'] === true ? metaContext(g.context, [resultEntry(result, g.resource, true, denied)]) : undefined;
+    g.actions.forEach((a, j) => {
+      const decision = result.actions[a]?.effect === 'EFFECT_ALLOW' && !denied.has(a);
+      out[g.at[j]!] = meta === undefined ? { decision } : { decision, context: meta };
+      logged[g.at[j]!] = { ...callerFields(g.caller, g.principal), action: a, resource: { kind: g.resource.kind, id: g.resource.id }, decision, policy: result.actions[a]?.policy, ...(denied.has(a) ? { policy: 'scope' } : {}) };
+    });
+  }
+  let n = out.length;
+  if (semantic !== 'execute_all') {
+    const stopOn = semantic === 'permit_on_first_permit';
+    const i = out.findIndex((d) => d.decision === stopOn);
+    if (i >= 0) n = i + 1;
+  }
+  logDecisions(ctx, event, logged.slice(0, n), semantic);
+  return out.slice(0, n);
+}
+
+function logDecisions(ctx: CerbosApiContext, event: string, decisions: object[], semantic: string): void {
+  if (!ctx.log.enabled) return;
+  const allowed = decisions.filter((d) => (d as { decision: boolean }).decision).length;
+  const first = decisions[0] as Obj | undefined;
+  ctx.log.emit({
+    event,
+    api: 'authzen',
+    effect: allowed === 0 ? 'deny' : allowed === decisions.length ? 'allow' : 'partial',
+    ...(first !== undefined ? { txn: first.txn, sub: first.sub, workload: first.workload, chain: first.chain } : {}),
+    ...(decisions.length === 1 ? { action: first!.action, resource: first!.resource, policy: first!.policy } : { semantic, evaluations: decisions }),
+  } as never);
+}
+
+/** POST /access/v1/evaluation */
+export async function accessEvaluation(ctx: CerbosApiContext, body: unknown, txnHeader: string | undefined): Promise<AzDecision> {
+  const e = readEvaluation(body, txnHeader !== undefined && ctx.txn !== undefined);
+  return (await decideAll(ctx, [e], 'execute_all', txnHeader, 'evaluation'))[0]!;
+}
+
+/** POST /access/v1/evaluations */
+export async function accessEvaluations(ctx: CerbosApiContext, body: unknown, txnHeader: string | undefined): Promise<AzDecision | { evaluations: AzDecision[] }> {
+  const b = readEvaluations(body, txnHeader !== undefined && ctx.txn !== undefined);
+  const decisions = await decideAll(ctx, b.evaluations, b.semantic, txnHeader, 'evaluations');
+  return b.single ? decisions[0]! : { evaluations: decisions };
+}
