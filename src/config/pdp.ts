@@ -48,8 +48,8 @@ export const pdpSchema = z.strictObject({
   service: z.string().min(1).default('pdp'),
   defaultPolicyVersion: z.string().min(1).default('default'),
   lenientScopeSearch: z.boolean().default(false),
-  /** Cerbos's engine.strictEvaluation: a DENY rule whose condition errors applies (default true, as Cerbos 0.55's helper) */
-  strictEvaluation: z.boolean().default(true),
+  /** Cerbos's engine.strictEvaluation: a condition that fails to evaluate decides (default false, as `cerbos server`) */
+  strictEvaluation: z.boolean().default(false),
   globals: z.record(z.string(), z.unknown()).default({}),
   requestLimits: z
     .strictObject({

@@ -11,7 +11,7 @@ import type { AuxData, CheckResult, Principal, Resource } from '../policy/index.
 import { readEvaluation, readEvaluations, type AzEntity, type AzEvaluation } from './authzen-request.js';
 import { resultEntry, type CerbosApiContext } from './cerbos-api.js';
 import { CerbosApiError } from './cerbos-errors.js';
-import type { AuxJwtInput } from './cerbos-request.js';
+import type { AuxInput } from './cerbos-request.js';
 import { callerFields } from './log.js';
 import { principalFor, type TxnCaller } from './txn.js';
 
@@ -38,13 +38,13 @@ export function toResource(r: AzEntity): Resource {
 }
 
 /** `context["cerbos.auxData"].jwt.token`, as a check's `auxData.jwt`. */
-function auxJwtOf(context: Obj): AuxJwtInput | undefined {
+function auxJwtOf(context: Obj): AuxInput | undefined {
   const aux = context['cerbos.auxData'];
   if (aux === undefined || aux === null) return undefined;
   const jwt = typeof aux === 'object' ? (aux as Obj).jwt : undefined;
   const token = jwt !== null && typeof jwt === 'object' ? (jwt as Obj).token : undefined;
   if (jwt !== undefined && (typeof token !== 'string' || token === '')) throw new CerbosApiError(3, 'invalid auxData', 'aux.invalid');
-  return typeof token === 'string' ? { token, keySetId: '' } : undefined;
+  return typeof token === 'string' ? { jwt: { token, keySetId: '' } } : undefined;
 }
 
 interface Group {
@@ -55,6 +55,11 @@ interface Group {
   actions: string[];
   /** the index of each action's evaluation */
   at: number[];
+}
+
+/** Evaluations of one subject and auxData: Cerbos answers `cerbos.includeMeta` with the check of all of them. */
+interface Outer {
+  groups: Map<string, Group>;
   context: Obj;
 }
 
@@ -64,30 +69,35 @@ async function principalOf(ctx: CerbosApiContext, s: AzEntity | undefined, txnHe
   return { principal: principalFor(cached.caller), caller: cached.caller };
 }
 
-/** Evaluations grouped as Cerbos groups them: one engine check per (subject, auxData, resource), actions together. */
-async function groupsOf(ctx: CerbosApiContext, evals: readonly AzEvaluation[], txnHeader: string | undefined): Promise<Group[]> {
-  const groups = new Map<string, Group>();
+/** Evaluations grouped as Cerbos groups them: by (subject id, auxData), then one engine check per resource. */
+async function groupsOf(ctx: CerbosApiContext, evals: readonly AzEvaluation[], txnHeader: string | undefined): Promise<Outer[]> {
+  const outers = new Map<string, Outer>();
   const cached: { caller?: TxnCaller } = {};
   const auxCache = new Map<string, AuxData | undefined>();
   for (let i = 0; i < evals.length; i++) {
     const e = evals[i]!;
     const { principal, caller } = await principalOf(ctx, e.subject, txnHeader, cached);
     const jwt = auxJwtOf(e.context);
-    const auxKey = jwt?.token ?? '';
+    const auxKey = jwt?.jwt?.token ?? '';
     if (!auxCache.has(auxKey)) auxCache.set(auxKey, await ctx.aux(jwt, ctx.now()));
-    const key = JSON.stringify([principal.id, e.subject === undefined ? '' : JSON.stringify(e.subject), auxKey, e.resource.type, e.resource.id]);
-    let g = groups.get(key);
-    if (g === undefined) groups.set(key, (g = { principal, caller, aux: auxCache.get(auxKey), resource: toResource(e.resource), actions: [], at: [], context: e.context }));
+    const outerKey = JSON.stringify([principal.id, auxKey]);
+    let outer = outers.get(outerKey);
+    if (outer === undefined) outers.set(outerKey, (outer = { groups: new Map(), context: e.context }));
+    const key = JSON.stringify([e.resource.type, e.resource.id]);
+    let g = outer.groups.get(key);
+    if (g === undefined) outer.groups.set(key, (g = { principal, caller, aux: auxCache.get(auxKey), resource: toResource(e.resource), actions: [], at: [] }));
     g.actions.push(e.action.name);
     g.at.push(i);
   }
   const limits = ctx.limits;
-  if (groups.size > limits.maxResourcesPerRequest)
-    throw new CerbosApiError(3, `number of resources in batch (${groups.size}) exceeds configured limit (${limits.maxResourcesPerRequest})`, 'request.too_large');
-  for (const g of groups.values())
-    if (g.actions.length > limits.maxActionsPerResource)
-      throw new CerbosApiError(3, `number of actions (${g.actions.length}) exceeds configured limit (${limits.maxActionsPerResource})`, 'request.too_large');
-  return [...groups.values()];
+  for (const o of outers.values()) {
+    if (o.groups.size > limits.maxResourcesPerRequest)
+      throw new CerbosApiError(3, `number of resources in batch (${o.groups.size}) exceeds configured limit (${limits.maxResourcesPerRequest})`, 'request.too_large');
+    for (const g of o.groups.values())
+      if (g.actions.length > limits.maxActionsPerResource)
+        throw new CerbosApiError(3, `number of actions (${g.actions.length}) exceeds configured limit (${limits.maxActionsPerResource})`, 'request.too_large');
+  }
+  return [...outers.values()];
 }
 
 function runGroup(ctx: CerbosApiContext, g: Group): { result: CheckResult; denied: ReadonlySet<string> } {
@@ -111,17 +121,17 @@ function metaContext(context: Obj, entries: object[]): Obj {
 async function decideAll(ctx: CerbosApiContext, evals: readonly AzEvaluation[], semantic: string, txnHeader: string | undefined, event: string): Promise<AzDecision[]> {
   if (evals.length > ctx.limits.maxActionsPerResource * ctx.limits.maxResourcesPerRequest)
     throw new CerbosApiError(3, `number of evaluations (${evals.length}) exceeds configured limit (${ctx.limits.maxActionsPerResource * ctx.limits.maxResourcesPerRequest})`, 'request.too_large');
-  const groups = await groupsOf(ctx, evals, txnHeader);
   const out: AzDecision[] = new Array(evals.length);
   const logged: object[] = [];
-  for (const g of groups) {
-    const { result, denied } = runGroup(ctx, g);
-    const meta = g.context['cerbos.includeMeta'] === true ? metaContext(g.context, [resultEntry(result, g.resource, true, denied)]) : undefined;
-    g.actions.forEach((a, j) => {
-      const decision = result.actions[a]?.effect === 'EFFECT_ALLOW' && !denied.has(a);
-      out[g.at[j]!] = meta === undefined ? { decision } : { decision, context: meta };
-      logged[g.at[j]!] = { ...callerFields(g.caller, g.principal), action: a, resource: { kind: g.resource.kind, id: g.resource.id }, decision, policy: result.actions[a]?.policy, ...(denied.has(a) ? { policy: 'scope' } : {}) };
-    });
+  for (const outer of await groupsOf(ctx, evals, txnHeader)) {
+    const ran = [...outer.groups.values()].map((g) => ({ g, ...runGroup(ctx, g) }));
+    const meta = outer.context['cerbos.includeMeta'] === true ? metaContext(outer.context, ran.map((r) => resultEntry(r.result, r.g.resource, true, r.denied))) : undefined;
+    for (const { g, result, denied } of ran)
+      g.actions.forEach((a, j) => {
+        const decision = result.actions[a]?.effect === 'EFFECT_ALLOW' && !denied.has(a);
+        out[g.at[j]!] = meta === undefined ? { decision } : { decision, context: meta };
+        logged[g.at[j]!] = { ...callerFields(g.caller, g.principal), action: a, resource: { kind: g.resource.kind, id: g.resource.id }, decision, policy: denied.has(a) ? 'scope' : result.actions[a]?.policy };
+      });
   }
   let n = out.length;
   if (semantic !== 'execute_all') {

@@ -7,7 +7,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, jwtVerify, type JWK } from 'jose';
 import type { AuxData } from '../policy/index.js';
 import { CerbosApiError } from './cerbos-errors.js';
-import type { AuxJwtInput } from './cerbos-request.js';
+import type { AuxInput, AuxJwtInput } from './cerbos-request.js';
 
 export interface AuxJwtSettings {
   disableVerification: boolean;
@@ -16,7 +16,7 @@ export interface AuxJwtSettings {
   algorithms?: readonly string[] | undefined;
 }
 
-export type AuxReader = (jwt: AuxJwtInput | undefined, nowMs: number) => Promise<AuxData | undefined>;
+export type AuxReader = (aux: AuxInput | undefined, nowMs: number) => Promise<AuxData | undefined>;
 
 const SKEW_SECONDS = 0;
 
@@ -33,8 +33,7 @@ export function auxReader(s: AuxJwtSettings): AuxReader {
         ? createRemoteJWKSet(new URL(s.jwksUri))
         : undefined;
   const algorithms = s.algorithms === undefined ? undefined : [...s.algorithms];
-  return async (jwt, nowMs) => {
-    if (jwt === undefined) return undefined;
+  const claimsOf = async (jwt: AuxJwtInput, nowMs: number): Promise<Record<string, unknown>> => {
     const now = Math.floor(nowMs / 1000);
     if (s.disableVerification) {
       let claims: Record<string, unknown>;
@@ -45,14 +44,24 @@ export function auxReader(s: AuxJwtSettings): AuxReader {
       }
       if (typeof claims.exp === 'number' && claims.exp < now - SKEW_SECONDS) throw invalid();
       if (typeof claims.nbf === 'number' && claims.nbf > now + SKEW_SECONDS) throw invalid();
-      return { jwt: claims };
+      return claims;
     }
     if (keys === undefined) throw invalid();
     try {
       const { payload } = await jwtVerify(jwt.token, keys, { currentDate: new Date(nowMs), ...(algorithms !== undefined ? { algorithms } : {}) });
-      return { jwt: payload as Record<string, unknown> };
+      return payload as Record<string, unknown>;
     } catch {
       throw invalid();
     }
+  };
+  return async (aux, nowMs) => {
+    if (aux === undefined) return undefined;
+    const out: AuxData = {};
+    if (aux.jwt !== undefined) out.jwt = await claimsOf(aux.jwt, nowMs);
+    if (aux.jwts !== undefined) {
+      out.jwts = {};
+      for (const [name, t] of Object.entries(aux.jwts)) out.jwts[name] = { claims: await claimsOf(t, nowMs) };
+    }
+    return out;
   };
 }

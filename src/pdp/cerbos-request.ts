@@ -17,13 +17,19 @@ export interface AuxJwtInput {
   keySetId: string;
 }
 
+/** `auxData` as sent: one JWT (`jwt`) and/or several by name (`jwts`). */
+export interface AuxInput {
+  jwt?: AuxJwtInput | undefined;
+  jwts?: Record<string, AuxJwtInput> | undefined;
+}
+
 export interface CheckRequest {
   requestId: string;
   includeMeta: boolean;
   /** undefined: no principal given (a Txn-Token may stand in) */
   principal: Principal | undefined;
   resources: { actions: string[]; resource: Resource }[];
-  auxJwt: AuxJwtInput | undefined;
+  auxJwt: AuxInput | undefined;
 }
 
 export interface PlanRequest {
@@ -34,7 +40,7 @@ export interface PlanRequest {
   actions: string[];
   principal: Principal | undefined;
   resource: { kind: string; policyVersion: string; scope: string; attr: Record<string, unknown> };
-  auxJwt: AuxJwtInput | undefined;
+  auxJwt: AuxInput | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -140,12 +146,24 @@ function readResource(v: unknown, at: FieldElement[], out: Violation[]): Resourc
   return { kind, id, attr, policyVersion, scope: scope === '.' ? '' : scope };
 }
 
-function readAuxJwt(v: unknown): AuxJwtInput | undefined {
-  const aux = members(v, { jwt: 'jwt' }, 'auxData');
-  if (aux.jwt === undefined) return undefined;
-  const jwt = members(aux.jwt, { token: 'token', keySetId: 'keySetId', key_set_id: 'keySetId' }, 'auxData.jwt');
+function readJwt(v: unknown, what: string): AuxJwtInput | undefined {
+  const jwt = members(v, { token: 'token', keySetId: 'keySetId', key_set_id: 'keySetId' }, what);
   const token = str(jwt.token, 'token');
   return token === '' ? undefined : { token, keySetId: str(jwt.keySetId, 'key_set_id') };
+}
+
+function readAuxJwt(v: unknown): AuxInput | undefined {
+  const aux = members(v, { jwt: 'jwt', jwts: 'jwts' }, 'auxData');
+  const jwt = aux.jwt === undefined ? undefined : readJwt(aux.jwt, 'auxData.jwt');
+  let jwts: Record<string, AuxJwtInput> | undefined;
+  if (aux.jwts !== undefined) {
+    if (!isObj(aux.jwts)) throw protoError('proto: invalid value for map field jwts');
+    for (const [name, t] of Object.entries(aux.jwts)) {
+      const read = readJwt(t, `auxData.jwts.${name}`);
+      if (read !== undefined) (jwts ??= {})[name] = read;
+    }
+  }
+  return jwt === undefined && jwts === undefined ? undefined : { ...(jwt !== undefined ? { jwt } : {}), ...(jwts !== undefined ? { jwts } : {}) };
 }
 
 const CHECK_FIELDS = {
