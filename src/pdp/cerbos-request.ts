@@ -235,6 +235,9 @@ export function readPlanRequest(body: unknown, principalOptional: boolean): Plan
   const actions = strList(m.actions, 'actions');
   if (!((action !== '' && actions.length === 0) || (action === '' && actions.length > 0)))
     out.push(violation.message('exclusiveFieldsActionOrActions', "Exactly one of 'action' or 'actions' field must be set"));
+  const actionsAt = [el(7, 'actions', 'TYPE_STRING')];
+  if (actions.length > 20) out.push(violation.maxItems(actionsAt, 20));
+  if (actions.length > 0) checkStrings(actions, actionsAt, false, out);
   const principal = m.principal === undefined ? undefined : readPrincipal(m.principal, [el(3, 'principal', 'TYPE_MESSAGE')], out);
   if (principal === undefined && !principalOptional) out.push(violation.required([el(3, 'principal', 'TYPE_MESSAGE')]));
   const at = el(4, 'resource', 'TYPE_MESSAGE');
@@ -247,9 +250,6 @@ export function readPlanRequest(body: unknown, principalOptional: boolean): Plan
     checkAttr(resource.attr, [at, el(3, 'attr', 'TYPE_MESSAGE')], out);
     if (!SCOPE_RE.test(resource.scope)) out.push(violation.pattern([at, el(4, 'scope', 'TYPE_STRING')], SCOPE_PATTERN));
   }
-  const actionsAt = [el(7, 'actions', 'TYPE_STRING')];
-  if (actions.length > 20) out.push(violation.maxItems(actionsAt, 20));
-  if (actions.length > 0) checkStrings(actions, actionsAt, false, out);
   if (resource.scope === '.') resource.scope = '';
   const auxJwt = readAuxJwt(m.auxData);
   if (out.length > 0) throw validationError(out);

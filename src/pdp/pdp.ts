@@ -69,7 +69,8 @@ export function createPdp(o: PdpOptions): Pdp {
   };
   const routes = compileRoutes(o.routes ?? []);
   const fwd = { engine, txn, implications: o.implications, routes: o.routes ?? [], log, now };
-  const info = o.serverInfo ?? { version: '0.55.0', commit: 'baton', buildDate: '' };
+  // the Cerbos API version served; the commit names Baton; the date is when this decision point was put together
+  const info = o.serverInfo ?? { version: '0.55.0', commit: 'baton', buildDate: new Date(now()).toISOString().replace(/\.\d+Z$/, 'Z') };
   return {
     checkResources: (body, h) => checkResources(ctx, body, h),
     planResources: (body, h) => planResources(ctx, body, h),
