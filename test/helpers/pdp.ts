@@ -48,3 +48,21 @@ export async function startTestPdp(policies: string, config: Record<string, unkn
     },
   };
 }
+
+/** The support desk's scopes per action and forward-auth routes (the example policies), for a PDP trusting `jwks`. */
+export function supportDeskPdp(o: { trustDomain: string; issuer: string; jwks: { keys: readonly object[] } }): Record<string, unknown> {
+  return {
+    txnToken: { trustDomains: [o.trustDomain], issuer: o.issuer, jwks: o.jwks },
+    scopes: {
+      ticket: { read: 'tickets:read', comment: 'tickets:write', close: 'tickets:write', create: 'tickets:write' },
+      order: { read: 'orders:read', refund: 'orders:refund' },
+    },
+    scopeImplications: { tickets: ['tickets:read', 'tickets:write'], orders: ['orders:read', 'orders:refund'] },
+    routes: [
+      { method: 'GET', path: '/users/:owner/tickets/:id', kind: 'ticket', action: 'read', scope: 'tickets:read' },
+      { method: 'POST', path: '/users/:owner/tickets/:id/comments', kind: 'ticket', action: 'comment', scope: 'tickets:write' },
+      { method: 'GET', path: '/tickets/:id', kind: 'ticket', action: 'read' },
+      { method: 'POST', path: '/users/:owner/orders/:id/refund', kind: 'order', action: 'refund', scope: 'orders:refund' },
+    ],
+  };
+}
