@@ -13,6 +13,6 @@ export default defineConfig({
     // CI also writes a JSON report, summed into one plain "N passed, N failed" line by scripts/test-summary.mjs
     reporters: process.env.CI === 'true' ? ['default', 'json'] : ['default'],
     outputFile: { json: 'test-results/node.json' },
-    globalSetup: ['test/setup/shared.ts', 'test/setup/redis.ts', 'test/setup/postgres.ts'],
+    globalSetup: ['test/setup/shared.ts', 'test/setup/redis.ts', 'test/setup/postgres.ts', 'test/setup/nginx.ts'],
   },
 });
