@@ -3,7 +3,7 @@
 // the app with @hono/node-server and drains it on close (server/node-http.node.ts).
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
-import type { Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadDevIdpKey, loadSigningKeys, loadSigningKeysStrict } from './cli/keys.js';
 import { composePdp, composeTts, type ComposedPdp, type ServingSet, type Tts } from './compose.js';
@@ -188,10 +188,13 @@ export async function startPdp(o: PdpNodeOptions): Promise<RunningPdp> {
   const composed = await composePdp({ config: o.config, loadSources: async () => readPolicies(o.policies), onDecision: o.onDecision, say });
   let server: HttpServer;
   try {
+    const { pdpRequestListener } = await import('./pdp/node-http.node.js');
     server = await new Promise<HttpServer>((resolveServer, reject) => {
-      const s = serve({ fetch: composed.app.fetch, port: o.config.port, hostname: o.config.host }, () => resolveServer(s as HttpServer));
-      trackConnections(s as HttpServer);
+      // the POST endpoints read and answer on node:http directly; the rest goes to the same hono app
+      const s = createServer(pdpRequestListener(composed.pdp, composed.app));
+      trackConnections(s);
       s.once('error', reject);
+      s.listen(o.config.port, o.config.host, () => resolveServer(s));
     });
   } catch (e) {
     await composed.close();

@@ -59,7 +59,7 @@ const ROOMS: Record<string, readonly string[]> = {
   'server/': ['txn/', 'jose/', 'store/', 'config/', 'exchange/', 'ops/'],
   'dev-idp.ts': ['config/'],
   'compose.ts': ['config/', 'dev-idp.ts', 'exchange/', 'jose/', 'log/', 'ops/', 'pdp/', 'policy/', 'server/', 'store/', 'trace/', 'verify/'],
-  'node.ts': ['cli/', 'compose.ts', 'config/', 'exchange/', 'jose/', 'log/', 'ops/', 'policy/', 'server/', 'store/'],
+  'node.ts': ['cli/', 'compose.ts', 'config/', 'exchange/', 'jose/', 'log/', 'ops/', 'pdp/', 'policy/', 'server/', 'store/'],
   'worker.ts': ['compose.ts', 'config/', 'exchange/', 'jose/', 'log/', 'policy-bundle/', 'store/'],
   'cli/': ['txn/', 'jose/', 'log/', 'policy/', 'policy-bundle/', 'config/', 'exchange/', 'server/', 'dev-idp.ts', 'node.ts'],
 };

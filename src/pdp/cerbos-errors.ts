@@ -90,7 +90,7 @@ export function pathText(path: readonly FieldElement[]): string {
   return out;
 }
 
-const HTTP_OF_CODE: Record<number, number> = { 3: 400, 5: 404, 9: 400, 12: 501, 13: 500, 16: 401, 7: 403 };
+const HTTP_OF_CODE: Record<number, number> = { 3: 400, 8: 413, 5: 404, 9: 400, 12: 501, 13: 500, 16: 401, 7: 403 };
 
 /** An error answer in Cerbos's shape. `code` is the gRPC status code; the HTTP status follows from it. */
 export class CerbosApiError extends Error {
