@@ -88,6 +88,12 @@ export default defineConfig(async () => {
     scopeImplications: { tickets: ['tickets:read', 'tickets:write'] },
     allowedRequestDetails: ['tool', 'ticket_id', 'order_id'],
     defaultRateLimit: { perClient: 1000, perSubject: 1000, windowSeconds: 60 },
+    // the decision point beside the TTS (issue 14): Txn-Tokens checked with the TTS's own keys
+    pdp: {
+      mount: true,
+      scopes: { ticket: { read: 'tickets:read', comment: 'tickets:write' }, order: { read: 'orders:read', refund: 'orders:refund' } },
+      routes: [{ method: 'GET', path: '/users/:owner/tickets/:id', kind: 'ticket', action: 'read', scope: 'tickets:read' }],
+    },
   };
 
   // Issue 17: a certified OpenID provider (oidc-provider) on loopback, reached by the Worker over real HTTP

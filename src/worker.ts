@@ -170,6 +170,14 @@ export async function buildWorker(env: WorkerEnv, bundle: unknown, say: (m: stri
     onDecision,
     say,
     http: { remoteAddr: (c) => c.req.header('cf-connecting-ip') ?? undefined },
+    // `pdp.mount: true`: the decision point decides with the same bundled policies
+    loadPdpSources: async () => {
+      try {
+        return (await loadPolicyBundle(bundle)).sources;
+      } catch (e) {
+        throw e instanceof PolicyBundleError ? new ConfigError(e.message) : e;
+      }
+    },
   });
   return { ...tts, ...(hash !== undefined ? { policyHash: hash } : {}) };
 }
