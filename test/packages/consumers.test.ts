@@ -86,7 +86,7 @@ describe('the baton command, installed from its tarball (baton-tts)', () => {
       .split('\n')
       .filter((l) => /^ {2}[a-z]/.test(l))
       .map((l) => l.trim().split(/\s+/).filter((w, i, all) => /^[a-z]+$/.test(w) && all.slice(0, i).every((x) => /^[a-z]+$/.test(x))).join(' '));
-    expect(commands).toEqual(['init', 'serve', 'keys generate', 'dev token', 'dev worker', 'token inspect', 'policy test', 'policy compile', 'policy build', 'secret hash']);
+    expect(commands).toEqual(['init', 'serve', 'pdp', 'keys generate', 'dev token', 'dev worker', 'token inspect', 'policy test', 'policy compile', 'policy build', 'secret hash']);
     const before = listing();
     for (const c of [...commands, 'keys', 'dev', 'token', 'policy', 'secret']) {
       const r = await baton([...c.split(' '), '--help']);
@@ -156,6 +156,18 @@ describe('the baton command, installed from its tarball (baton-tts)', () => {
     tts.bundle = join(work, 'orders.bundle.json');
     const compile = await baton(['policy', 'compile', 'policies']);
     expect(compile.stdout).toContain('compiled 1 policies');
+  });
+
+  it('baton pdp serves the Cerbos HTTP API and AuthZEN over the same policies, from the installed package', async () => {
+    const port = await freePort();
+    const pdp: Started = await startUntil(bin, ['pdp', '--policies', 'policies', '--port', String(port)], { cwd: work, env: { BATON_CONFIG: '', PORT: '' }, ready: /PDP serving on http/ });
+    expect(pdp.output()).toContain(`PDP serving on http://127.0.0.1:${port}`);
+    const health = (await (await fetch(`http://127.0.0.1:${port}/_cerbos/health`)).json()) as Record<string, unknown>;
+    expect(health).toEqual({ status: 'SERVING' });
+    const bad = await fetch(`http://127.0.0.1:${port}/api/check/resources`, { method: 'POST', body: '{}' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { code: number }).code).toBe(3);
+    await pdp.stop();
   });
 });
 
