@@ -26,7 +26,7 @@ describe('pdp.mount: true in baton serve', () => {
     const r = await post('/api/check/resources', { resources: [{ resource: { kind: 'ticket', id: 't1', attr: { owner: 'alice' } }, actions: ['read', 'comment'] }] }, { 'txn-token': token });
     expect(r.status).toBe(200);
     expect(((await r.json()) as { results: { actions: unknown }[] }).results[0]!.actions).toEqual({ read: 'EFFECT_ALLOW', comment: 'EFFECT_DENY' });
-    const entry = world.tts.decisions.find((d) => d.event === 'check');
+    const entry = world.tts.decisions.find((d) => (d.event as string) === 'check');
     expect(entry).toMatchObject({ hop: 'pdp', api: 'cerbos', effect: 'partial', sub: 'alice' });
     const az = await post('/access/v1/evaluation', { resource: { type: 'ticket', id: 't1', properties: { owner: 'alice' } }, action: { name: 'read' } }, { 'txn-token': token });
     expect(await az.json()).toEqual({ decision: true });
