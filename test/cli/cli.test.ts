@@ -58,8 +58,8 @@ afterEach(() => {
 describe('help', () => {
   const commands = commandTable().map((c) => c.command.replace(/^baton /, '').split(' ').filter((w) => /^[a-z]+$/.test(w)));
 
-  it('the table holds every command: init, serve, keys generate, dev token, dev worker, token inspect, policy test/compile/build, secret hash', () => {
-    expect(commands.map((c) => c.join(' '))).toEqual(['init', 'serve', 'keys generate', 'dev token', 'dev worker', 'token inspect', 'policy test', 'policy compile', 'policy build', 'secret hash']);
+  it('the table holds every command: init, serve, pdp, keys generate, dev token, dev worker, token inspect, policy test/compile/build, secret hash', () => {
+    expect(commands.map((c) => c.join(' '))).toEqual(['init', 'serve', 'pdp', 'keys generate', 'dev token', 'dev worker', 'token inspect', 'policy test', 'policy compile', 'policy build', 'secret hash']);
   });
 
   it('every command and subcommand: --help and -h exit 0 with its usage, and nothing is written (serve does not start)', async () => {
