@@ -66,8 +66,11 @@ if (!binary.ok) {
 }
 console.log(machineLine());
 console.log(`date: ${new Date().toISOString()}; autocannon 10 connections, ${SECONDS} s measured per server and scenario (1 s warm-up)`);
-const cerbos = await startCerbos({ binary: binary.path, policyDir: policies, strictEvaluation: false });
 const baton = await startBatonPdp();
+const cerbos = await startCerbos({ binary: binary.path, policyDir: policies, strictEvaluation: false }).catch((e: unknown) => {
+  baton.child.kill('SIGTERM');
+  throw e;
+});
 try {
   const scenarios: [string, string, string][] = [
     ['(a) POST /api/check/resources, 3-action order check', '/api/check/resources', check],
