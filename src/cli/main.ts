@@ -164,7 +164,11 @@ const COMMANDS: Command[] = [
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGHUP', () => void node.serving.reload('SIGHUP'));
+      process.on('SIGHUP', () => {
+        void node.serving.reload('SIGHUP');
+        // the decision point mounted beside the TTS (pdp.mount) reads its policies again too; a failed load keeps its set
+        node.pdp?.reload().catch((e: unknown) => console.error(`baton: pdp reload failed, the current policies stay: ${(e as Error).message.split('\n')[0]}`));
+      });
       return new Promise<number>(() => {});
     },
   },
