@@ -2,7 +2,7 @@
 // compile every CEL expression once, and build the indexes the evaluator uses. Any problem is reported with file,
 // JSON path and message, and nothing is loaded.
 import type * as z from 'zod';
-import { compileCel, compileCondition, type CelProgram, type CompiledCondition } from './cel/index.js';
+import { compileCel, compileCondition, withSharedPrograms, type CelProgram, type CompiledCondition } from './cel/index.js';
 import { parsePolicyText } from './documents.js';
 import { PolicyLoadError, type PolicyIssue } from './errors.js';
 import { anyMatcher, compileGlob, type Matcher } from './glob.js';
@@ -395,6 +395,10 @@ export interface CompileOptions {
 }
 
 export function compilePolicies(sources: readonly PolicySource[], options: CompileOptions = {}): CompiledPolicySet {
+  return withSharedPrograms(() => compileAll(sources, options));
+}
+
+function compileAll(sources: readonly PolicySource[], options: CompileOptions): CompiledPolicySet {
   const ctx = new Ctx();
   const loaded = parsePolicySources(sources, ctx.issues).filter((l) => l.doc.disabled !== true);
 

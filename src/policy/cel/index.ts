@@ -258,7 +258,34 @@ function rewriteTimeZoneGetters(ast: unknown): void {
  * Compile a CEL expression once (parse + type-check). Throws CelCompileError naming what is wrong and where.
  * `env` defaults to the shared Cerbos environment; the query planner passes a clone of it (see plan/partial.ts).
  */
-export function compileCel(source: string, env: Environment = celEnvironment()): CelProgram {
+let sharedPrograms: Map<string, CelProgram> | undefined;
+/**
+ * Runs `f` (a load of a policy set) with every expression compiled once per source text: policy sets repeat their
+ * conditions, and a program holds nothing but its parsed, checked expression, so policies can share it. (Cerbos's
+ * rule table keeps such a cache of programs by source too.) Only programs of the default environment are shared.
+ */
+export function withSharedPrograms<T>(f: () => T): T {
+  const outer = sharedPrograms;
+  sharedPrograms = outer ?? new Map();
+  try {
+    return f();
+  } finally {
+    sharedPrograms = outer;
+  }
+}
+
+export function compileCel(source: string, env?: Environment): CelProgram {
+  if (env === undefined && sharedPrograms !== undefined) {
+    const hit = sharedPrograms.get(source);
+    if (hit !== undefined) return hit;
+    const p = compileProgram(source, celEnvironment());
+    sharedPrograms.set(source, p);
+    return p;
+  }
+  return compileProgram(source, env ?? celEnvironment());
+}
+
+function compileProgram(source: string, env: Environment): CelProgram {
   if (typeof source !== 'string' || source.trim() === '') throw new CelCompileError('empty CEL expression');
   let fn: CelFn;
   try {
