@@ -1,0 +1,202 @@
+// The loader's shared steps: where problems are collected (Ctx), CEL expressions and conditions compiled with their
+// references checked, a policy's variables and constants (imports, redefinitions, cycles), outputs and rule names.
+import { compileCel, compileCondition, type CelProgram, type CompiledCondition } from './cel/index.js';
+import type { CompiledOutput, ParamSet, ScopePerm } from './compiled.js';
+import type { PolicyIssue } from './errors.js';
+import type { ConstantsDoc, OutputDoc, ScopePermissions, VariablesDoc } from './schema.js';
+
+const NO_CONSTANTS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+const RESERVED = new Set(['true', 'false', 'null', 'in', 'as', 'break', 'const', 'continue', 'else', 'for', 'function', 'if', 'import', 'let', 'loop', 'package', 'namespace', 'return', 'var', 'void', 'while']);
+export function identifierProblem(name: string): string | undefined {
+  if (RESERVED.has(name)) return `"${name}" is a reserved keyword and can't be used as an identifier`;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `"${name}" is not a valid identifier`;
+  return undefined;
+}
+
+/** A JSON-path member segment, quoted when the key itself contains a dot. */
+export const seg = (k: string) => (k.includes('.') ? `'${k}'` : k);
+
+/** The problems found so far, and the file being compiled. */
+export class Ctx {
+  issues: PolicyIssue[] = [];
+  file = '';
+  private nextParamId = 0;
+  err(path: string, message: string): void {
+    this.issues.push({ file: this.file, path, message });
+  }
+  paramId(): number {
+    return this.nextParamId++;
+  }
+}
+
+/** Exported variables and constants by export name. */
+export interface Exports {
+  variables: Map<string, { file: string; defs: Record<string, string> }>;
+  constants: Map<string, { file: string; defs: Record<string, unknown> }>;
+}
+
+export function celOrIssue(ctx: Ctx, src: string, path: string): CelProgram | undefined {
+  try {
+    return compileCel(src);
+  } catch (e) {
+    ctx.err(path, `invalid expression \`${src.trim()}\`: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+export function condOrIssue(ctx: Ctx, cond: unknown, path: string, params: ParamSet, varNames: ReadonlySet<string>): CompiledCondition | undefined {
+  let c: CompiledCondition;
+  try {
+    c = compileCondition(cond, path);
+  } catch (e) {
+    ctx.err(path, `invalid condition: ${(e as Error).message}`);
+    return undefined;
+  }
+  checkRefs(ctx, c, path, params, varNames);
+  return c;
+}
+
+function checkRefs(
+  ctx: Ctx,
+  p: { variableRefs: ReadonlySet<string>; constantRefs: ReadonlySet<string> },
+  path: string,
+  params: ParamSet,
+  varNames: ReadonlySet<string>,
+): void {
+  for (const v of p.variableRefs) if (!varNames.has(v)) ctx.err(path, `undefined variable '${v}'`);
+  for (const c of p.constantRefs) if (!(c in params.constants)) ctx.err(path, `undefined constant '${c}'`);
+}
+
+export function conditionSource(cond: unknown): string | undefined {
+  if (cond === undefined) return undefined;
+  const m = (cond as { match?: { expr?: string } }).match;
+  return typeof m?.expr === 'string' ? m.expr : JSON.stringify(m);
+}
+
+/** Build the variables/constants of one policy. Reports missing imports, redefinitions, bad CEL, cycles. */
+export function buildParams(
+  ctx: Ctx,
+  exportsIdx: Exports,
+  root: string,
+  variables: VariablesDoc | undefined,
+  constants: ConstantsDoc | undefined,
+  legacyVars: Record<string, string> | undefined,
+): { params: ParamSet; varNames: Set<string> } {
+  const consts = constantsOf(ctx, exportsIdx, root, constants);
+  const defs = variableDefs(ctx, exportsIdx, root, variables, legacyVars);
+  const progs = new Map<string, CelProgram>();
+  const names = new Set(defs.keys());
+  const params = { id: ctx.paramId(), constants: Object.keys(consts).length > 0 ? consts : NO_CONSTANTS, vars: [] as { name: string; prog: CelProgram }[] };
+  for (const [name, d] of defs) {
+    const prog = celOrIssue(ctx, d.src, d.path);
+    if (!prog) continue;
+    checkRefs(ctx, prog, d.path, params, names);
+    progs.set(name, prog);
+  }
+  params.vars.push(...dependencyOrder(ctx, defs, progs));
+  return { params, varNames: names };
+}
+
+function constantsOf(ctx: Ctx, exportsIdx: Exports, root: string, constants: ConstantsDoc | undefined): Record<string, unknown> {
+  const consts: Record<string, unknown> = {};
+  const constOrigin = new Map<string, string>();
+  (constants?.import ?? []).forEach((name, i) => {
+    const ex = exportsIdx.constants.get(name);
+    if (!ex) return ctx.err(`${root}.constants.import[${i}]`, `constants import '${name}' cannot be found`);
+    for (const [k, v] of Object.entries(ex.defs)) {
+      if (constOrigin.has(k)) ctx.err(`${root}.constants.import[${i}]`, `constant '${k}' has multiple definitions (${constOrigin.get(k)}, ${name})`);
+      constOrigin.set(k, name);
+      consts[k] = v;
+    }
+  });
+  for (const [k, v] of Object.entries(constants?.local ?? {})) {
+    const bad = identifierProblem(k);
+    if (bad) ctx.err(`${root}.constants.local.${seg(k)}`, `invalid constant name: ${bad}`);
+    if (constOrigin.has(k)) ctx.err(`${root}.constants.local.${k}`, `constant '${k}' has multiple definitions (${constOrigin.get(k)}, local)`);
+    constOrigin.set(k, 'local');
+    consts[k] = v;
+  }
+  return consts;
+}
+
+type VarDefs = Map<string, { src: string; path: string }>;
+
+/** The variable definitions of a policy: imported, top-level (legacy) and local, each name once. */
+function variableDefs(ctx: Ctx, exportsIdx: Exports, root: string, variables: VariablesDoc | undefined, legacyVars: Record<string, string> | undefined): VarDefs {
+  const defs: VarDefs = new Map();
+  const varOrigin = new Map<string, string>();
+  const addVar = (name: string, src: string, path: string, origin: string) => {
+    if (varOrigin.has(name)) ctx.err(path, `variable '${name}' has multiple definitions (${varOrigin.get(name)}, ${origin})`);
+    varOrigin.set(name, origin);
+    defs.set(name, { src, path });
+  };
+  (variables?.import ?? []).forEach((name, i) => {
+    const ex = exportsIdx.variables.get(name);
+    if (!ex) return ctx.err(`${root}.variables.import[${i}]`, `variables import '${name}' cannot be found`);
+    for (const [k, v] of Object.entries(ex.defs)) addVar(k, v, `${root}.variables.import[${i}]`, `import ${name}`);
+  });
+  for (const [k, base] of [
+    ...Object.keys(legacyVars ?? {}).map((k) => [k, '$.variables'] as const),
+    ...Object.keys(variables?.local ?? {}).map((k) => [k, `${root}.variables.local`] as const),
+  ]) {
+    const bad = identifierProblem(k);
+    if (bad) ctx.err(`${base}.${seg(k)}`, `invalid variable name: ${bad}`);
+  }
+  for (const [k, v] of Object.entries(legacyVars ?? {})) addVar(k, v, `$.variables.${k}`, 'top-level variables');
+  for (const [k, v] of Object.entries(variables?.local ?? {})) addVar(k, v, `${root}.variables.local.${k}`, 'local');
+  return defs;
+}
+
+/** The variables in dependency order (each after those it uses); a cycle is reported. */
+function dependencyOrder(ctx: Ctx, defs: VarDefs, progs: ReadonlyMap<string, CelProgram>): { name: string; prog: CelProgram }[] {
+  const out: { name: string; prog: CelProgram }[] = [];
+  const state = new Map<string, 1 | 2>();
+  const visit = (name: string, stack: string[]): void => {
+    const st = state.get(name);
+    if (st === 2) return;
+    if (st === 1) {
+      const cyc = [...stack.slice(stack.indexOf(name)), name];
+      ctx.err(defs.get(name)!.path, `variable cycle: ${cyc.join(' -> ')}`);
+      return;
+    }
+    const prog = progs.get(name);
+    if (!prog) return;
+    state.set(name, 1);
+    for (const dep of prog.variableRefs) if (progs.has(dep)) visit(dep, [...stack, name]);
+    state.set(name, 2);
+    out.push({ name, prog });
+  };
+  for (const name of progs.keys()) visit(name, []);
+  return out;
+}
+
+export function compileOutput(ctx: Ctx, out: OutputDoc | undefined, path: string, params: ParamSet, names: ReadonlySet<string>): CompiledOutput | undefined {
+  if (!out) return undefined;
+  if (!out.expr && !out.when?.ruleActivated && !out.when?.conditionNotMet) {
+    ctx.err(path, 'empty output: output must have at least one expression');
+    return undefined;
+  }
+  const res: CompiledOutput = {};
+  const one = (src: string | null | undefined, p: string) => {
+    if (src === undefined || src === null || src === '') return undefined;
+    const prog = celOrIssue(ctx, src, p);
+    if (prog) checkRefs(ctx, prog, p, params, names);
+    return prog;
+  };
+  const ra = one(out.when?.ruleActivated, `${path}.when.ruleActivated`);
+  const cnm = one(out.when?.conditionNotMet, `${path}.when.conditionNotMet`);
+  const legacy = one(out.expr, `${path}.expr`);
+  if (ra) res.ruleActivated = ra;
+  else if (legacy) res.ruleActivated = legacy;
+  if (cnm) res.conditionNotMet = cnm;
+  return res.ruleActivated || res.conditionNotMet ? res : undefined;
+}
+
+export function ruleName(name: string | undefined, i: number): string {
+  return name && name.length > 0 ? name : `rule-${String(i + 1).padStart(3, '0')}`;
+}
+
+export function perm(p: ScopePermissions | undefined): ScopePerm {
+  return p === 'SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS' ? 'CONSENT' : 'OVERRIDE';
+}
