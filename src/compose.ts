@@ -21,7 +21,7 @@ import { ConfigError, trustDomainsOf } from './config/schema.js';
 import type { PdpConfig } from './config/pdp.js';
 import type { DecisionCallback } from './log/index.js';
 import { createEngine, type PolicySource } from './policy/index.js';
-import { catalogFrom, createPdp, createPdpApp, type Pdp, type PdpDecisionEntry, type PdpPolicies } from './pdp/index.js';
+import { catalogFrom, createPdp, createPdpApp, pdpOpenApi, type Pdp, type PdpDecisionEntry, type PdpPolicies } from './pdp/index.js';
 import { createVerifier, type ServiceDecisionSink, type Verifier } from './verify/index.js';
 import type { ScopeImplications } from './verify/authorize.js';
 
@@ -108,8 +108,9 @@ export async function composeTts(p: RuntimeParts): Promise<Tts> {
     p.observer.serving(() => ({ policyHash: serving.current.policyHash, signingKid: serving.current.keys.current.kid, status: serving.status() }));
     observeStages(p.observer.stage);
   }
-  const app = createApp({ service, ...p.http, observer: p.observer, reloadStatus: () => serving.status() });
-  const pdp = config.pdp?.mount === true ? await mountPdp(p, config, config.pdp, service, store, app) : undefined;
+  const mount = config.pdp?.mount === true;
+  const app = createApp({ service, ...p.http, observer: p.observer, reloadStatus: () => serving.status(), openApiExtra: mount ? pdpOpenApi() : undefined });
+  const pdp = mount && config.pdp !== undefined ? await mountPdp(p, config, config.pdp, service, store, app) : undefined;
   return { app, service, store, config, serving, ...(pdp !== undefined ? { pdp } : {}) };
 }
 

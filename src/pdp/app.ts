@@ -7,12 +7,13 @@ import { Hono, type Context } from 'hono';
 import { readCapped } from '../jose/json-bounds.js';
 import { TxnTokenError } from '../verify/errors.js';
 import { CerbosApiError, protoError } from './cerbos-errors.js';
-import { originalRequest } from './forward-auth.js';
+import { FORWARD_AUTH_PATH, originalRequest } from './forward-auth.js';
+import { pdpOpenApiDocument } from './openapi.js';
 import type { Pdp } from './pdp.js';
 
 /** Cerbos's default limit on a request body. */
 export const MAX_PDP_BODY_BYTES = 4 * 1024 * 1024;
-export const FORWARD_AUTH_PATH = '/forward-auth';
+export { FORWARD_AUTH_PATH } from './forward-auth.js';
 const TXN_HEADER = 'txn-token';
 
 /** Parses a request body as Cerbos's gateway does: an empty body is an empty message; anything else must be JSON. */
@@ -88,5 +89,8 @@ export function createPdpApp(pdp: Pdp, o: { baseUrl?: string | undefined } = {})
   };
   app.all(FORWARD_AUTH_PATH, forward);
   app.all(`${FORWARD_AUTH_PATH}/*`, forward);
+  // mounted beside the TTS (pdp.mount), the TTS's own /openapi.json comes first and includes these paths
+  let doc: Record<string, unknown> | undefined;
+  app.get('/openapi.json', (c) => c.json((doc ??= pdpOpenApiDocument()), 200, { 'Cache-Control': 'public, max-age=300' }));
   return app;
 }

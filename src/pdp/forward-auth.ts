@@ -15,6 +15,9 @@ import type { TxnContext } from '../verify/context.js';
 import type { PdpLog } from './log.js';
 import type { TxnAuth } from './txn.js';
 
+/** where the proxies send their subrequests (and, for Envoy, the original path after it) */
+export const FORWARD_AUTH_PATH = '/forward-auth';
+
 export interface RouteSpec {
   method: string;
   path: string;

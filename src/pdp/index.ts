@@ -5,6 +5,7 @@
 // aux.ts (auxData JWTs), log.ts (one decision entry per call); app.ts is the hono app.
 export { createPdp, DEFAULT_LIMITS, type Pdp, type PdpOptions, type PdpPolicies } from './pdp.js';
 export { createPdpApp, errorAnswer, parseBody, FORWARD_AUTH_PATH, MAX_PDP_BODY_BYTES } from './app.js';
+export { pdpOpenApi, pdpOpenApiDocument } from './openapi.js';
 export { catalogFrom, type PolicyCatalog } from './authzen-search.js';
 export { CerbosApiError } from './cerbos-errors.js';
 export type { RouteSpec, ForwardAnswer, ForwardRequest } from './forward-auth.js';

@@ -6,7 +6,7 @@ import { readCapped } from '../jose/json-bounds.js';
 import type { Observer } from '../ops/observe.js';
 import type { ReloadStatus } from '../ops/reload.js';
 import { addOpsRoutes, observeRequests, requestIds } from './ops-routes.js';
-import { addOpenApiRoute } from './openapi.js';
+import { addOpenApiRoute, type OpenApiExtra } from './openapi.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 export { MAX_VERIFIER_CLOCK_TOLERANCE } from '../exchange/revoke.js';
@@ -24,6 +24,8 @@ export interface AppOptions {
   observer?: Observer | undefined;
   /** the reload holder's status, shown by `/readyz` */
   reloadStatus?: (() => ReloadStatus) | undefined;
+  /** paths served beside the TTS's by the same app (the decision point's, `pdp.mount`), for `/openapi.json` */
+  openApiExtra?: OpenApiExtra | undefined;
 }
 
 /** What the transport hands the service besides the input: the request id and the trace headers. */
@@ -99,7 +101,7 @@ export function createApp(o: AppOptions): Hono {
   app.get('/.well-known/oauth-authorization-server', (c) => c.json(metadata, 200, { 'Cache-Control': 'public, max-age=300' }));
 
   addOpsRoutes(app, { service, observer: o.observer, reloadStatus: o.reloadStatus });
-  addOpenApiRoute(app);
+  addOpenApiRoute(app, o.openApiExtra);
 
   return app;
 }

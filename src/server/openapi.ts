@@ -97,8 +97,14 @@ function paths(): Record<string, unknown> {
   };
 }
 
+/** More paths and schemas served by the same app (the decision point's, when it is mounted beside the TTS). */
+export interface OpenApiExtra {
+  paths: Record<string, unknown>;
+  schemas: Record<string, unknown>;
+}
+
 /** Builds the OpenAPI 3.1 document. */
-export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
+export function openApiDocument(version = '0.1.0', extra?: OpenApiExtra): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
     TokenRequest: schemaOf(tokenRequestSchema, 'input'),
     TokenResponse: schemaOf(tokenResponseSchema, 'output'),
@@ -108,15 +114,16 @@ export function openApiDocument(version = '0.1.0'): Record<string, unknown> {
     AuthorizationServerMetadata: schemaOf(metadataSchema, 'output'),
     Health: schemaOf(healthSchema, 'output'),
     Readiness: schemaOf(readySchema, 'output'),
+    ...extra?.schemas,
   };
-  return { openapi: '3.1.0', info: { title: 'Baton Transaction Token Service', version }, jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema', paths: paths(), components: { schemas } };
+  return { openapi: '3.1.0', info: { title: 'Baton Transaction Token Service', version }, jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema', paths: { ...paths(), ...extra?.paths }, components: { schemas } };
 }
 
 /** The parameters the /token form documents (for the test against `KNOWN_PARAMS`). */
 export const documentedTokenParams = (): string[] => Object.keys(tokenRequestSchema.shape).sort();
 export const readParams = (): string[] => [...KNOWN_PARAMS].sort();
 
-export function addOpenApiRoute(app: Hono): void {
+export function addOpenApiRoute(app: Hono, extra?: OpenApiExtra): void {
   let doc: Record<string, unknown> | undefined;
-  app.get('/openapi.json', (c) => c.json((doc ??= openApiDocument()), 200, { 'Cache-Control': 'public, max-age=300' }));
+  app.get('/openapi.json', (c) => c.json((doc ??= openApiDocument(undefined, extra)), 200, { 'Cache-Control': 'public, max-age=300' }));
 }
