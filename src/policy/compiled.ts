@@ -32,6 +32,8 @@ export interface CompiledResourceRule {
   readonly name: string;
   readonly src: string;
   readonly matchAction: Matcher;
+  /** The rule's action patterns, deduplicated (Cerbos makes one rule-table row per action pattern and role). */
+  readonly actions: readonly string[];
   readonly roles: ReadonlySet<string>;
   readonly anyRole: boolean;
   readonly derivedRoles: readonly CompiledDerivedRole[];
@@ -79,6 +81,8 @@ export interface CompiledRoleRule {
   readonly name: string;
   readonly src: string;
   readonly output?: CompiledOutput;
+  /** The rule's resource pattern as written. */
+  readonly resource: string;
   readonly matchResource: Matcher;
   readonly matchAction: Matcher;
   readonly condition?: CompiledCondition;

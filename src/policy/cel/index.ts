@@ -335,9 +335,17 @@ export interface CompiledCondition {
   readonly constantRefs: ReadonlySet<string>;
   /** The condition's tree (without the `match` wrapper), for the query planner. */
   readonly tree: MatchNode;
+  /**
+   * Cerbos 0.55's evaluation (ruletable/check.go `SatisfiesCondition`): an expression that yields a non-bool is false;
+   * one that fails is reported to `onError` (its source and message), then in strict mode the failure ends the whole
+   * condition (all/any/none, nested, short-circuiting in order) by throwing CelEvalError; in lenient mode it is false
+   * and evaluation goes on (so `none` of a failing expression holds, as in Cerbos).
+   */
+  evaluateCerbos(s: CelScope, strict: boolean, onError: (expression: string, message: string) => void): boolean;
 }
 
-type Evaluator = ((s: CelScope, errs: CelEvalError[]) => boolean) & { leaf?: { prog: CelProgram; path: string } };
+type CerbosEvaluator = (s: CelScope, strict: boolean, onError: (expression: string, message: string) => void) => boolean;
+type Evaluator = ((s: CelScope, errs: CelEvalError[]) => boolean) & { leaf?: { prog: CelProgram; path: string }; cerbos?: CerbosEvaluator };
 
 function isObj(x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
@@ -376,6 +384,18 @@ function compileMatch(node: unknown, path: string, vars: Set<string>, consts: Se
       return r;
     };
     leaf.leaf = { prog, path };
+    leaf.cerbos = (s, strict, onError) => {
+      let r: unknown;
+      try {
+        r = prog.evaluateIn(s);
+      } catch (e) {
+        const message = describe(e);
+        onError(val, message);
+        if (strict) throw new CelEvalError(`failed to evaluate \`${val}\`: ${message}`);
+        return false;
+      }
+      return r === true;
+    };
     return leaf;
   }
   if (key !== 'all' && key !== 'any' && key !== 'none') {
@@ -386,22 +406,37 @@ function compileMatch(node: unknown, path: string, vars: Set<string>, consts: Se
   }
   if (val.of.length === 0) throw new CelCompileError(`${path}.${key}.of: must not be empty`);
   const kids = val.of.map((k, i) => compileMatch(k, `${path}.${key}.of[${i}]`, vars, consts));
+  const cb = kids.map((k) => k.cerbos!);
+  let ev: Evaluator;
   if (key === 'all') {
-    return (a, errs) => {
+    ev = (a, errs) => {
       for (const k of kids) if (!k(a, errs)) return false;
       return true;
     };
-  }
-  if (key === 'any') {
-    return (a, errs) => {
+    ev.cerbos = (s, strict, onError) => {
+      for (const k of cb) if (!k(s, strict, onError)) return false;
+      return true;
+    };
+  } else if (key === 'any') {
+    ev = (a, errs) => {
       for (const k of kids) if (k(a, errs)) return true;
       return false;
     };
+    ev.cerbos = (s, strict, onError) => {
+      for (const k of cb) if (k(s, strict, onError)) return true;
+      return false;
+    };
+  } else {
+    ev = (a, errs) => {
+      for (const k of kids) if (k(a, errs)) return false;
+      return true;
+    };
+    ev.cerbos = (s, strict, onError) => {
+      for (const k of cb) if (k(s, strict, onError)) return false;
+      return true;
+    };
   }
-  return (a, errs) => {
-    for (const k of kids) if (k(a, errs)) return false;
-    return true;
-  };
+  return ev;
 }
 
 function typeName(v: unknown): string {
@@ -459,5 +494,6 @@ export function compileCondition(node: unknown, path = 'condition'): CompiledCon
     },
     evaluate: (a: CelActivation): boolean => evaluateLeaf(scopeOf(a)),
     evaluateIn: evaluateLeaf,
+    evaluateCerbos: inner.cerbos!,
   };
 }

@@ -1,0 +1,456 @@
+// A check evaluated the way Cerbos 0.55's rule table evaluates it (internal/ruletable: check.go and index/index.go),
+// learnt from its source and held to it by the differential test against the real binary:
+// - per action, principal policies first (principal scope chain, rules looked up at the RESOURCE's version), then
+//   resource policies (resource scope chain); within each, every role of the principal on its own: the role plus the
+//   parent roles that role policies at exactly the requested resource scope give it (transitively), walked up the
+//   scope chain; the first role that ends with ALLOW decides; otherwise the first role's outcome stands;
+// - at each scope, the role policies of the queried roles there come first: an action they do not list is a DENY
+//   (named after the role policy), a listed action with a condition is a DENY under `none(condition)`; then the
+//   resource policy's rows (one per action pattern and role, derived roles as their parent roles plus the derived
+//   role's condition); a matched DENY ends the walk, an ALLOW ends it where the scope overrides its parent and is
+//   forgotten where it requires parental consent; an ALLOW with a condition in a consent scope is `none(cond)` DENY;
+// - derived roles are evaluated per scope the walk reaches; `runtime` shows the roles of the scope being walked;
+// - strict evaluation: a condition (rule, derived role, through a variable or `runtime`) that cannot be evaluated,
+//   in whatever combinator, DENIES the action, finally (P-01). Lenient: a failing expression is false.
+// Row order within a scope, repeated rows and the per-rule condition cache follow Cerbos too (they decide which
+// outputs are emitted). Explanations are collected behind `if (x)` and never change a decision (P-05).
+import { CelScope, type CelRequest, type CompiledCondition } from './cel/index.js';
+import {
+  principalPolicyKey,
+  type CompiledDerivedRole,
+  type CompiledOutput,
+  type CompiledPolicySet,
+  type CompiledResourceRule,
+  type CompiledRolePolicy,
+  type ParamSet,
+  type ScopePerm,
+} from './compile.js';
+import { Explainer, readableCondition } from './explain.js';
+import { compileGlob, type Matcher } from './glob.js';
+import type { ActionEffect, DerivedRoleExplanation, Effect, OutputEntry, Principal } from './types.js';
+
+export const NO_MATCH = 'NO_MATCH';
+const NO_MATCH_SCOPE = 'NO_MATCH_FOR_SCOPE_PERMISSIONS';
+const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+/** What the rule-table check needs from the engine: the compiled set and its scope lookups. */
+export interface RuleTableHost {
+  readonly set: CompiledPolicySet;
+  readonly strict: boolean;
+  scopesOf(existing: ReadonlySet<string>, scope: string): string[];
+  target(kind: string, version: string, scope: string): { scopes: readonly string[]; policyKey: string; exists: boolean };
+  parentsAtScope(scope: string): Map<string, readonly string[]>;
+}
+
+/** One rule-table row as the evaluator sees it. */
+interface Binding {
+  /** Condition cache key (Cerbos's evaluation key: one per rule, per derived role of a rule, per role-policy rule). */
+  key: string;
+  src: string;
+  /** The key of the rule's own policy (named when strict evaluation denies, and by role-policy DENYs). */
+  origin: string;
+  effect: Effect | undefined;
+  cond: CompiledCondition | undefined;
+  condSrc: string | undefined;
+  /** The row's condition is `none(cond)` (consent scopes, role-policy conditions). */
+  negate: boolean;
+  dr: CompiledDerivedRole | undefined;
+  params: ParamSet | undefined;
+  out: CompiledOutput | undefined;
+  fromRole: boolean;
+}
+
+interface ScopedDrs {
+  roles: Set<string>;
+  errs: string[];
+}
+
+const ERR = Symbol('error');
+const SKIP = Symbol('skip');
+
+function runtimeOf(s: ScopedDrs): { effectiveDerivedRoles: readonly string[] } {
+  if (s.errs.length > 0) {
+    // The roles could not be computed: reading them fails (strict mode denies the actions whose conditions do).
+    const msg = `failed to compute effective derived roles [${s.errs.join(', ')}]`;
+    const fail = () => {
+      throw new Error(msg);
+    };
+    const o = {};
+    Object.defineProperty(o, 'effectiveDerivedRoles', { get: fail, enumerable: true });
+    Object.defineProperty(o, 'effective_derived_roles', { get: fail, enumerable: true });
+    return o as { effectiveDerivedRoles: readonly string[] };
+  }
+  const sorted = [...s.roles].sort();
+  return { effectiveDerivedRoles: sorted, effective_derived_roles: sorted } as { effectiveDerivedRoles: readonly string[] };
+}
+
+/** Per-check state: one CEL scope, variables per parameter set, the condition cache, derived roles per scope. */
+export class RuleCheck {
+  readonly scope: CelScope;
+  readonly x: Explainer | undefined;
+  readonly outputs: OutputEntry[] = [];
+  readonly edr = new Set<string>();
+  readonly errors = new Map<string, { expression: string; message: string }>();
+  private readonly vars = new Map<unknown, Record<string, unknown>>();
+  private readonly condCache = new Map<string, boolean>();
+  private readonly sdr = new Map<string, ScopedDrs>();
+  constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean, readonly strict: boolean) {
+    this.scope = new CelScope(request, now, globals);
+    this.x = explain ? new Explainer() : undefined;
+  }
+  readonly onError = (expression: string, message: string): void => {
+    const k = `${expression}\u0000${message}`;
+    if (!this.errors.has(k)) this.errors.set(k, { expression, message });
+    if (this.x) this.x.lastError = message;
+  };
+  /** Variables of a parameter set, evaluated once per check under `key`; a failing one is left unset (or null). */
+  private varsOf(p: ParamSet, key: unknown, failedIsNull: boolean): Record<string, unknown> {
+    if (p.vars.length === 0) return EMPTY;
+    let vars = this.vars.get(key);
+    if (vars) return vars;
+    vars = {};
+    this.scope.setConstants(p.constants);
+    this.scope.setVariables(vars);
+    for (const v of p.vars) {
+      try {
+        vars[v.name] = v.prog.evaluateIn(this.scope);
+      } catch (e) {
+        this.onError(v.prog.source, (e as Error).message);
+        if (failedIsNull) vars[v.name] = null;
+      }
+    }
+    this.vars.set(key, vars);
+    return vars;
+  }
+  /** Evaluate a condition with `p`'s constants and `vars`; throws in strict mode when it cannot be evaluated. */
+  private cond(c: CompiledCondition | undefined, p: ParamSet | undefined, vars: Record<string, unknown>): boolean {
+    if (!c) return true;
+    this.scope.setConstants(p?.constants ?? EMPTY);
+    this.scope.setVariables(vars);
+    return c.evaluateCerbos(this.scope, this.strict, this.onError);
+  }
+  /** The derived roles of the resource policy at a scope the walk reaches, evaluated the first time (Cerbos order). */
+  enterScope(s: string, drs: readonly CompiledDerivedRole[], roles: ReadonlySet<string>): void {
+    let sd = this.sdr.get(s);
+    if (!sd) {
+      sd = { roles: new Set(), errs: [] };
+      for (const dr of drs) {
+        if (![...dr.parentRoles].some((r) => roles.has(r))) {
+          if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'parent_role_not_matched'));
+          continue;
+        }
+        const vars = this.varsOf(dr.params, dr, !this.strict);
+        let ok: boolean;
+        try {
+          ok = this.cond(dr.condition, dr.params, vars);
+        } catch {
+          sd.errs.push(dr.name);
+          if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'error', this.x.lastError));
+          continue;
+        }
+        if (this.x) this.x.derivedRole(dr, drExplanation(dr, ok ? 'activated' : 'condition_not_met'));
+        if (ok) {
+          sd.roles.add(dr.name);
+          this.edr.add(dr.name);
+        }
+      }
+      sd.errs.sort();
+      this.sdr.set(s, sd);
+    }
+    this.scope.runtime = runtimeOf(sd);
+  }
+  /** A row's condition (its derived role's first): true/false, SKIP (the derived role does not hold), ERR (strict). */
+  evaluate(b: Binding): boolean | typeof SKIP | typeof ERR {
+    const vars = b.params ? this.varsOf(b.params, b.params, false) : EMPTY;
+    const cached = this.condCache.get(b.key);
+    if (cached !== undefined) return cached;
+    try {
+      if (b.dr?.condition) {
+        const drVars = this.varsOf(b.dr.params, b.dr.params, false);
+        if (!this.cond(b.dr.condition, b.dr.params, drVars)) {
+          this.condCache.set(b.key, false);
+          return SKIP;
+        }
+      }
+      let ok = this.cond(b.cond, b.params, vars);
+      if (b.negate) ok = !ok;
+      this.condCache.set(b.key, ok);
+      return ok;
+    } catch {
+      return ERR;
+    }
+  }
+  output(b: Binding, action: string, activated: boolean): void {
+    const p = activated ? b.out?.ruleActivated : b.out?.conditionNotMet;
+    if (!p) return;
+    const vars = b.params ? this.varsOf(b.params, b.params, false) : EMPTY;
+    this.scope.setConstants(b.params?.constants ?? EMPTY);
+    this.scope.setVariables(vars);
+    const o: OutputEntry = { src: b.src, action };
+    try {
+      o.val = p.evaluateIn(this.scope);
+    } catch (e) {
+      // Cerbos reports an output whose expression fails as `val: null`, with the error alongside; never a decision.
+      o.val = null;
+      o.error = (e as Error).message;
+    }
+    this.outputs.push(o);
+  }
+}
+
+function drExplanation(dr: CompiledDerivedRole, outcome: DerivedRoleExplanation['outcome'], error?: string): DerivedRoleExplanation {
+  const e: DerivedRoleExplanation = { name: dr.name, parentRoles: [...dr.parentRoles], activated: outcome === 'activated', outcome };
+  const c = readableCondition(dr.conditionSource);
+  if (c !== undefined) e.condition = c;
+  if (error !== undefined) e.error = error;
+  return e;
+}
+
+// ------------------------------------------------------------------------------------------------ rows
+
+interface Rows {
+  rule: WeakMap<object, Binding>;
+  dr: WeakMap<object, Map<CompiledDerivedRole, Binding>>;
+  actions: WeakMap<object, Matcher[]>;
+  perms: Map<string, ScopePerm>;
+  principalScopes: Set<string>;
+}
+const rowsOf = new WeakMap<CompiledPolicySet, Rows>();
+function rows(set: CompiledPolicySet): Rows {
+  let r = rowsOf.get(set);
+  if (r) return r;
+  // A scope's permissions come from the resource and principal policies there (role policies say nothing).
+  const perms = new Map<string, ScopePerm>();
+  const principalScopes = new Set<string>();
+  for (const byScope of set.resource.values()) for (const [s, p] of byScope) perms.set(s, p.perm);
+  for (const [k, byScope] of set.principal) {
+    for (const [s, p] of byScope) {
+      perms.set(s, p.perm);
+      principalScopes.add(`${k.slice(k.indexOf('\u0000') + 1)}\u0000${s}`);
+    }
+  }
+  r = { rule: new WeakMap(), dr: new WeakMap(), actions: new WeakMap(), perms, principalScopes };
+  rowsOf.set(set, r);
+  return r;
+}
+
+function consent(perm: ScopePerm, effect: Effect, cond: CompiledCondition | undefined): boolean {
+  return perm === 'CONSENT' && effect === 'EFFECT_ALLOW' && cond !== undefined;
+}
+
+function resourceBinding(origin: string, perm: ScopePerm, params: ParamSet, rule: CompiledResourceRule, dr: CompiledDerivedRole | undefined): Binding {
+  const negate = consent(perm, rule.effect, rule.condition);
+  return {
+    key: dr ? `D\u0000${origin}\u0000${dr.name}#${rule.name}` : `R\u0000${origin}#${rule.name}`,
+    src: rule.src,
+    origin,
+    effect: negate ? 'EFFECT_DENY' : rule.effect,
+    cond: rule.condition,
+    condSrc: rule.conditionSource,
+    negate,
+    dr,
+    params,
+    out: rule.output,
+    fromRole: false,
+  };
+}
+
+/** The rows of role policies at a scope for the queried roles: DENYs for what they do not allow (Cerbos index.go). */
+function roleRows(rp: CompiledRolePolicy, kind: string, action: string, out: Binding[]): void {
+  const forKind = rp.rules.filter((r) => r.matchResource(kind));
+  const deny: Binding = { key: 'NOEVAL', src: `${rp.key}#`, origin: rp.key, effect: 'EFFECT_DENY', cond: undefined, condSrc: undefined, negate: false, dr: undefined, params: undefined, out: undefined, fromRole: true };
+  const matched = forKind.filter((r) => r.matchAction(action));
+  if (matched.length === 0) {
+    out.push(deny);
+    return;
+  }
+  for (const r of matched) {
+    // Cerbos keys the condition cache of role-policy rules by their index among the rules for the same resource.
+    const idx = rp.rules.filter((x, i) => x.resource === r.resource && i < rp.rules.indexOf(r)).length;
+    const key = `O\u0000${rp.role}\u0000${rp.version}\u0000${rp.scope}\u0000${idx}`;
+    if (!r.condition) {
+      if (r.output) out.push({ ...deny, key, src: r.src, effect: undefined, params: rp.params, out: r.output });
+      continue;
+    }
+    const swapped: CompiledOutput | undefined = r.output
+      ? { ...(r.output.conditionNotMet ? { ruleActivated: r.output.conditionNotMet } : {}), ...(r.output.ruleActivated ? { conditionNotMet: r.output.ruleActivated } : {}) }
+      : undefined;
+    out.push({ ...deny, key, src: r.src, cond: r.condition, condSrc: r.conditionSource, negate: true, params: rp.params, out: swapped });
+  }
+}
+
+function resourceRows(host: RuleTableHost, kind: string, version: string, scope: string, action: string, roles: readonly string[]): Binding[] {
+  const set = host.set;
+  const R = rows(set);
+  const out: Binding[] = [];
+  const rps = set.role.get(`${version}\u0000${scope}`);
+  const p = set.resource.get(`${kind}\u0000${version}`)?.get(scope);
+  const has = (r: string) => r === '*' || roles.includes(r);
+  // Cerbos synthesises role-policy DENYs only when some row at this scope is for the kind and a queried role (a
+  // resource rule of the role or of a derived role it is parent of, or a role-policy rule for the kind).
+  if (rps && (p?.rules.some((r) => [...r.roles].some(has) || r.derivedRoles.some((d) => [...d.parentRoles].some(has))) || roles.some((r) => rps.get(r)?.rules.some((x) => x.matchResource(kind))))) {
+    for (const role of roles) {
+      const rp = rps.get(role);
+      if (rp && rp.rules.length > 0) roleRows(rp, kind, action, out);
+    }
+  }
+  if (!p) return out;
+  for (const rule of p.rules) {
+    if (!rule.matchAction(action)) continue;
+    let ms = R.actions.get(rule);
+    if (!ms) R.actions.set(rule, (ms = rule.actions.map(compileGlob)));
+    const nActions = ms.filter((m) => m(action)).length;
+    let b = R.rule.get(rule);
+    if (!b) R.rule.set(rule, (b = resourceBinding(p.key, p.perm, p.params, rule, undefined)));
+    let nRoles = 0;
+    for (const r of rule.roles) if (has(r)) nRoles++;
+    for (let i = 0; i < nActions * nRoles; i++) out.push(b);
+    for (const dr of new Set(rule.derivedRoles)) {
+      let nParents = 0;
+      for (const r of dr.parentRoles) if (has(r)) nParents++;
+      if (nParents === 0) continue;
+      let byDr = R.dr.get(rule);
+      if (!byDr) R.dr.set(rule, (byDr = new Map()));
+      let d = byDr.get(dr);
+      if (!d) byDr.set(dr, (d = resourceBinding(p.key, p.perm, p.params, rule, dr)));
+      for (let i = 0; i < nActions * nParents; i++) out.push(d);
+    }
+  }
+  return out;
+}
+
+function principalRows(set: CompiledPolicySet, id: string, kind: string, version: string, scope: string, action: string): Binding[] {
+  const pp = set.principal.get(`${id}\u0000${version}`)?.get(scope);
+  if (!pp) return [];
+  const R = rows(set);
+  const out: Binding[] = [];
+  for (const rule of pp.rules) {
+    if (!rule.matchResource(kind) || !rule.matchAction(action)) continue;
+    let b = R.rule.get(rule);
+    if (!b) {
+      const negate = consent(pp.perm, rule.effect, rule.condition);
+      b = { key: `P\u0000${pp.key}#${rule.name}`, src: rule.src, origin: pp.key, effect: negate ? 'EFFECT_DENY' : rule.effect, cond: rule.condition, condSrc: rule.conditionSource, negate, dr: undefined, params: pp.params, out: rule.output, fromRole: false };
+      R.rule.set(rule, b);
+    }
+    out.push(b);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------ the walk
+
+type Outcome = Effect | 'NO_MATCH';
+interface Info {
+  effect: Outcome;
+  policy: string;
+  scope: string;
+  rule?: string | undefined;
+  reason?: 'rule' | 'role_policy' | 'condition_error' | undefined;
+}
+
+/** A role and the parent roles role policies at exactly `scope` give it, transitively (Cerbos AddParentRoles). */
+function withParents(host: RuleTableHost, scope: string, roles: readonly string[]): string[] {
+  if (host.set.role.size === 0) return [...roles];
+  const parents = host.parentsAtScope(scope);
+  const out = [...roles];
+  for (const r of roles) {
+    const seen = new Set<string>([r]);
+    const todo = [r];
+    while (todo.length > 0) {
+      for (const p of parents.get(todo.pop()!) ?? []) {
+        if (seen.has(p)) continue;
+        seen.add(p);
+        out.push(p);
+        todo.push(p);
+      }
+    }
+  }
+  return out;
+}
+
+export interface RuleCheckInput {
+  principal: Principal;
+  kind: string;
+  /** resource policy version (also the version principal rules are looked up at, as in Cerbos) */
+  version: string;
+  principalVersion: string;
+  principalScope: string;
+  resourceScope: string;
+}
+
+/** Walk one role (or, for principal policies, the principal) up a scope chain for one action. ERR: strict denial. */
+function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, walkIn: { principal: boolean; scopes: readonly string[]; exists: boolean; main: string }, roles: readonly string[], action: string): Info | Info[] {
+  const re: Info = { effect: NO_MATCH, policy: walkIn.exists ? walkIn.main : NO_MATCH, scope: '' };
+  const x = st.x;
+  const perms = rows(host.set).perms;
+  let hasAllow: string | undefined;
+  for (const s of walkIn.scopes) {
+    if (!walkIn.principal) {
+      const p = host.set.resource.get(`${q.kind}\u0000${q.version}`)?.get(s);
+      st.enterScope(s, p?.derivedRoles ?? [], including(host, st, q));
+    }
+    const bindings = walkIn.principal ? principalRows(host.set, q.principal.id, q.kind, q.version, s, action) : resourceRows(host, q.kind, q.version, s, action, roles);
+    for (const b of bindings) {
+      const ok = st.evaluate(b);
+      if (x) x.consider(action, { rule: b.src, effect: b.effect ?? 'EFFECT_ALLOW', outcome: ok === true ? 'matched' : ok === ERR ? 'error' : ok === SKIP ? 'derived_role_not_activated' : 'condition_not_met', ...(roles[0] !== undefined && !walkIn.principal ? { role: roles[0] } : {}), ...(b.dr ? { derivedRoles: [b.dr.name] } : {}), ...(ok === ERR ? { error: x.lastError } : {}), ...(ok !== true && b.condSrc !== undefined ? { condition: readableCondition(b.condSrc)! } : {}) });
+      if (ok === ERR) return [{ effect: 'EFFECT_DENY', policy: b.origin, scope: s, rule: b.src, reason: 'condition_error' }];
+      if (ok === SKIP) continue;
+      st.output(b, action, ok);
+      if (!ok) continue;
+      if (b.effect === 'EFFECT_ALLOW') hasAllow ??= b.src;
+      else if (b.effect === 'EFFECT_DENY') {
+        return { effect: 'EFFECT_DENY', policy: b.fromRole ? b.origin : re.policy, scope: s, rule: b.src, reason: b.fromRole ? 'role_policy' : 'rule' };
+      }
+    }
+    if (hasAllow !== undefined) {
+      const perm = perms.get(s);
+      if (perm === 'CONSENT') hasAllow = undefined;
+      else if (perm === 'OVERRIDE') return { effect: 'EFFECT_ALLOW', policy: re.policy, scope: s, rule: hasAllow, reason: 'rule' };
+    }
+  }
+  return re;
+}
+
+const includingCache = new WeakMap<RuleCheck, ReadonlySet<string>>();
+function including(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput): ReadonlySet<string> {
+  let s = includingCache.get(st);
+  if (!s) includingCache.set(st, (s = new Set(withParents(host, q.resourceScope, q.principal.roles))));
+  return s;
+}
+
+/** Decide every action (Cerbos ruletable check); actions missing from the result got no policy at all (NO_MATCH). */
+export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, actions: readonly string[]): Record<string, ActionEffect> {
+  const set = host.set;
+  const effects: Record<string, ActionEffect> = {};
+  const pScopes = host.scopesOf(set.principalScopeSet, q.principalScope);
+  const t = host.target(q.kind, q.version, q.resourceScope);
+  if (pScopes.length === 0 && t.scopes.length === 0) return effects;
+  const R = rows(set);
+  const pExists = pScopes.some((s) => R.principalScopes.has(`${q.principalVersion}\u0000${s}`));
+  if (!pExists && !t.exists) return effects;
+  const principalWalk = { principal: true, scopes: pScopes, exists: pExists, main: pScopes.length > 0 ? principalPolicyKey(q.principal.id, q.principalVersion, pScopes[0]!) : '' };
+  const resourceWalk = { principal: false, scopes: t.scopes, exists: t.exists, main: t.policyKey };
+  const roleQueries = q.principal.roles.map((r) => withParents(host, q.resourceScope, [r]));
+  for (const action of actions) {
+    let ae: Info = { effect: NO_MATCH, policy: '', scope: '' };
+    policies: for (const w of [principalWalk, resourceWalk]) {
+      ae.effect = NO_MATCH;
+      for (const roles of w.principal ? roleQueries.slice(0, 1) : roleQueries) {
+        const r = walk(host, st, q, w, roles, action);
+        if (Array.isArray(r)) {
+          ae = r[0]!;
+          break policies;
+        }
+        if (ae.effect === NO_MATCH) ae = r;
+        if (r.effect === 'EFFECT_ALLOW') {
+          ae = r;
+          break;
+        } else if (r.effect === 'EFFECT_DENY' && ae.policy === NO_MATCH_SCOPE && r.policy !== NO_MATCH_SCOPE) ae = r;
+      }
+      if (ae.effect !== NO_MATCH) break;
+    }
+    const e: ActionEffect = { effect: ae.effect === NO_MATCH ? 'EFFECT_DENY' : ae.effect, policy: ae.policy, scope: ae.scope };
+    effects[action] = st.x && ae.reason ? st.x.decided(e, ae.reason, ae.rule) : e;
+  }
+  return effects;
+}
