@@ -135,7 +135,7 @@ export class RuleCheck {
     if (!sd) {
       sd = { roles: new Set(), errs: [] };
       for (const dr of drs) {
-        if (![...dr.parentRoles].some((r) => roles.has(r))) {
+        if (!dr.anyParent && ![...dr.parentRoles].some((r) => roles.has(r))) {
           if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'parent_role_not_matched'));
           continue;
         }

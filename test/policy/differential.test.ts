@@ -98,6 +98,7 @@ function ours(engine: Engine, req: CheckResourcesRequest, i: number): CheckResul
 
 /** JSON with object keys sorted (Cerbos returns output maps with sorted keys), and now()-derived instants as NOW. */
 const canonical = (v: unknown): unknown => {
+  if (v instanceof Date) return canonical(v.toISOString());
   if (Array.isArray(v)) return v.map(canonical);
   if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
   if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) && Math.abs(Date.parse(v) - Date.now()) < 600_000) return 'NOW';
