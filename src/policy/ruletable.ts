@@ -43,7 +43,7 @@ export interface RuleTableHost {
 }
 
 /** One rule-table row as the evaluator sees it. */
-interface Binding {
+export interface Binding {
   /** Condition cache key (Cerbos's evaluation key: one per rule, per derived role of a rule, per role-policy rule). */
   key: string;
   src: string;
@@ -279,7 +279,7 @@ function roleRows(rp: CompiledRolePolicy, kind: string, action: string, out: Bin
   }
 }
 
-function resourceRows(host: RuleTableHost, kind: string, version: string, scope: string, action: string, roles: readonly string[]): Binding[] {
+export function resourceRows(host: RuleTableHost, kind: string, version: string, scope: string, action: string, roles: readonly string[]): Binding[] {
   const set = host.set;
   const R = rows(set);
   const out: Binding[] = [];
@@ -319,7 +319,7 @@ function resourceRows(host: RuleTableHost, kind: string, version: string, scope:
   return out;
 }
 
-function principalRows(set: CompiledPolicySet, id: string, kind: string, version: string, scope: string, action: string): Binding[] {
+export function principalRows(set: CompiledPolicySet, id: string, kind: string, version: string, scope: string, action: string): Binding[] {
   const pp = set.principal.get(`${id}\u0000${version}`)?.get(scope);
   if (!pp) return [];
   const R = rows(set);
@@ -337,6 +337,21 @@ function principalRows(set: CompiledPolicySet, id: string, kind: string, version
   return out;
 }
 
+/** A scope's permissions as the walk reads them (undefined: only role policies there; an ALLOW carries on). */
+export function scopePerm(set: CompiledPolicySet, scope: string): ScopePerm | undefined {
+  return rows(set).perms.get(scope);
+}
+
+/** The scopes the check walks, and whether any policy of each family exists there (else the check decides nothing). */
+export function walks(host: RuleTableHost, q: RuleCheckInput): { pScopes: string[]; pExists: boolean; pKey: string; rScopes: readonly string[]; rExists: boolean; rKey: string } {
+  const pScopes = host.scopesOf(host.set.principalScopeSet, q.principalScope);
+  const t = host.target(q.kind, q.version, q.resourceScope);
+  const R = rows(host.set);
+  const pExists = pScopes.some((s) => R.principalScopes.has(`${q.principalVersion}\u0000${s}`));
+  const pKey = pScopes.length > 0 ? principalPolicyKey(q.principal.id, q.principalVersion, pScopes[0]!) : '';
+  return { pScopes, pExists, pKey, rScopes: t.scopes, rExists: t.exists, rKey: t.policyKey };
+}
+
 // ------------------------------------------------------------------------------------------------ the walk
 
 type Outcome = Effect | 'NO_MATCH';
@@ -349,7 +364,7 @@ interface Info {
 }
 
 /** A role and the parent roles role policies at exactly `scope` give it, transitively (Cerbos AddParentRoles). */
-function withParents(host: RuleTableHost, scope: string, roles: readonly string[]): string[] {
+export function withParents(host: RuleTableHost, scope: string, roles: readonly string[]): string[] {
   if (host.set.role.size === 0) return [...roles];
   const parents = host.parentsAtScope(scope);
   const out = [...roles];
@@ -382,7 +397,6 @@ export interface RuleCheckInput {
 function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, walkIn: { principal: boolean; scopes: readonly string[]; exists: boolean; main: string }, roles: readonly string[], action: string): Info | Info[] {
   const re: Info = { effect: NO_MATCH, policy: walkIn.exists ? walkIn.main : NO_MATCH, scope: '' };
   const x = st.x;
-  const perms = rows(host.set).perms;
   let hasAllow: string | undefined;
   for (const s of walkIn.scopes) {
     if (!walkIn.principal) {
@@ -403,7 +417,7 @@ function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, walkIn: { p
       }
     }
     if (hasAllow !== undefined) {
-      const perm = perms.get(s);
+      const perm = scopePerm(host.set, s);
       if (perm === 'CONSENT') hasAllow = undefined;
       else if (perm === 'OVERRIDE') return { effect: 'EFFECT_ALLOW', policy: re.policy, scope: s, rule: hasAllow, reason: 'rule' };
     }
@@ -420,16 +434,11 @@ function including(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput): Reado
 
 /** Decide every action (Cerbos ruletable check); actions missing from the result got no policy at all (NO_MATCH). */
 export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, actions: readonly string[]): Record<string, ActionEffect> {
-  const set = host.set;
   const effects: Record<string, ActionEffect> = {};
-  const pScopes = host.scopesOf(set.principalScopeSet, q.principalScope);
-  const t = host.target(q.kind, q.version, q.resourceScope);
-  if (pScopes.length === 0 && t.scopes.length === 0) return effects;
-  const R = rows(set);
-  const pExists = pScopes.some((s) => R.principalScopes.has(`${q.principalVersion}\u0000${s}`));
-  if (!pExists && !t.exists) return effects;
-  const principalWalk = { principal: true, scopes: pScopes, exists: pExists, main: pScopes.length > 0 ? principalPolicyKey(q.principal.id, q.principalVersion, pScopes[0]!) : '' };
-  const resourceWalk = { principal: false, scopes: t.scopes, exists: t.exists, main: t.policyKey };
+  const w = walks(host, q);
+  if ((w.pScopes.length === 0 && w.rScopes.length === 0) || (!w.pExists && !w.rExists)) return effects;
+  const principalWalk = { principal: true, scopes: w.pScopes, exists: w.pExists, main: w.pKey };
+  const resourceWalk = { principal: false, scopes: w.rScopes, exists: w.rExists, main: w.rKey };
   const roleQueries = q.principal.roles.map((r) => withParents(host, q.resourceScope, [r]));
   for (const action of actions) {
     let ae: Info = { effect: NO_MATCH, policy: '', scope: '' };

@@ -426,35 +426,19 @@ export class ConditionPlanner {
   }
 
   /**
-   * Strict mode: the outcome of a condition tree with the check's semantics. Inside all/any/none an expression that
-   * fails counts as false and the failure is remembered; the condition fails (denies, under strict evaluation) when
-   * its result is false and some failure was remembered. `t0` = true with no failure remembered on the way.
+   * Strict mode: the outcome of a condition tree with the check's semantics (Cerbos 0.55 strict evaluation): all/any/
+   * none evaluate their children in order and stop at the first that decides; a child that fails before that makes
+   * the whole condition fail (which denies). `t`/`f`: true/false, evaluated without failure.
    */
   strict(tree: MatchNode | undefined, params: ParamSet, runtimeRoles?: () => Node): Outcome {
     if (tree === undefined) return T;
-    const r = this.strict3(tree, params, runtimeRoles);
-    return { t: r.t, f: r.f0 };
-  }
-
-  private strict3(tree: MatchNode, params: ParamSet, runtimeRoles: (() => Node) | undefined): { t: QNode; f0: QNode; t0: QNode } {
-    if ('expr' in tree) {
-      const o = this.leaf(this.expr(tree.expr, params, runtimeRoles));
-      return { t: o.t, f0: o.f, t0: o.t };
-    }
-    const kids = ('any' in tree ? tree.any.of : 'all' in tree ? tree.all.of : tree.none.of).map((c) => this.strict3(c, params, runtimeRoles));
+    if ('expr' in tree) return this.leaf(this.expr(tree.expr, params, runtimeRoles));
+    const kids = ('any' in tree ? tree.any.of : 'all' in tree ? tree.all.of : tree.none.of).map((c) => this.strict(c, params, runtimeRoles));
     // "the first i-1 children came out `pre`, child i came out `at`" for each i, OR'ed
-    const firstAt = (pre: (k: (typeof kids)[number]) => QNode, at: (k: (typeof kids)[number]) => QNode): QNode =>
-      sOr(kids.map((k, i) => sAnd([...kids.slice(0, i).map(pre), at(k)])));
-    if ('any' in tree) {
-      return { t: sOr(kids.map((k) => k.t)), f0: sAnd(kids.map((k) => k.f0)), t0: firstAt((k) => k.f0, (k) => k.t0) };
-    }
-    if ('all' in tree) {
-      return { t: sAnd(kids.map((k) => k.t)), t0: sAnd(kids.map((k) => k.t0)), f0: firstAt((k) => k.t0, (k) => k.f0) };
-    }
-    // none: true when no child is true; a child that failed counts as false, which no filter can say (`IS NOT TRUE`),
-    // so `t` requires every child to be false without failure (a resource where a child fails is excluded)
-    const allFalse = sAnd(kids.map((k) => k.f0));
-    return { t: allFalse, t0: allFalse, f0: firstAt((k) => k.f0, (k) => k.t0) };
+    const firstAt = (pre: (k: Outcome) => QNode, at: (k: Outcome) => QNode): QNode => sOr(kids.map((k, i) => sAnd([...kids.slice(0, i).map(pre), at(k)])));
+    if ('any' in tree) return { t: firstAt((k) => k.f, (k) => k.t), f: sAnd(kids.map((k) => k.f)) };
+    if ('all' in tree) return { t: sAnd(kids.map((k) => k.t)), f: firstAt((k) => k.t, (k) => k.f) };
+    return { t: sAnd(kids.map((k) => k.f)), f: firstAt((k) => k.f, (k) => k.t) };
   }
 }
 
