@@ -11,12 +11,13 @@
 //   the way failing to evaluate; the plan spells out the check's decision list (see buildStrict).
 import * as z from 'zod';
 import { CelScope, type CelRequest } from '../cel/index.js';
+import type { MatchNode } from '../cel/index.js';
 import type { CompiledResourcePolicy, ParamSet } from '../compile.js';
 import { attrSchema, AuxSchema, fastPrincipal, PrincipalSchema, scopeSchema, validate as validateField, validAux, type EngineCore, type Target } from '../engine.js';
 import { withParents, type Binding, type RuleCheckInput } from '../ruletable.js';
 import { PolicyInputError } from '../errors.js';
 import type { Principal } from '../types.js';
-import { ConditionPlanner, qToExpr, type Mode, type Outcome } from './conditions.js';
+import { ConditionPlanner, qToExpr, sNot, type Mode, type Outcome } from './conditions.js';
 import { constBool, mergeWithAnd, simplify, toFilter, type QNode } from './filter.js';
 import { lit, op, type Node } from './ir.js';
 import { PartialEvaluator } from './partial.js';
@@ -106,19 +107,32 @@ class Request implements WalkPlanner {
     this.rules.push({ rule: b.src, action, effect: b.effect });
   }
 
-  /** A derived role's condition outcome. */
-  drOutcome(b: Binding): Outcome {
+  /** Strict: true/false without failure. Lenient: a failing expression is false, so `f` is "not true" (Cerbos's shape). */
+  private cond(tree: MatchNode | undefined, params: ParamSet, runtime?: () => Node): Outcome {
+    if (this.mode === 'strict') return this.conditions.strict(tree, params, runtime);
+    const t = this.conditions.lenient(tree, params, runtime);
+    return { t, f: sNot(t) };
+  }
+  /** A derived role's condition outcome on a row at `scope` (`runtime` shows that scope's derived roles, as in the check). */
+  drOutcome(b: Binding, scope: string): Outcome {
     const dr = b.dr!;
-    let o = this.outcomes.get(dr);
-    if (o === undefined) this.outcomes.set(dr, (o = this.conditions.strict(dr.condition?.tree, dr.params)));
+    const key = `${scope}\u0000${dr.name}`;
+    let byDr = this.drOutcomes.get(dr);
+    if (!byDr) this.drOutcomes.set(dr, (byDr = new Map()));
+    let o = byDr.get(key);
+    if (o === undefined) {
+      const p = this.core.set.resource.get(`${this.input.resource.kind}\u0000${this.version}`)?.get(scope);
+      byDr.set(key, (o = this.cond(dr.condition?.tree, dr.params, () => (p ? this.runtimeRoles(p) : lit([])))));
+    }
     return o;
   }
+  private readonly drOutcomes = new Map<object, Map<string, Outcome>>();
   /** A row's condition outcome, once per request (`runtime` shows the derived roles of the scope's resource policy). */
   outcome(b: Binding, scope: string): Outcome {
     let o = this.outcomes.get(b);
     if (o === undefined) {
       const p = this.core.set.resource.get(`${this.input.resource.kind}\u0000${this.version}`)?.get(scope);
-      this.outcomes.set(b, (o = this.conditions.strict(b.cond?.tree, b.params ?? NO_PARAMS, () => (p ? this.runtimeRoles(p) : lit([])))));
+      this.outcomes.set(b, (o = this.cond(b.cond?.tree, b.params ?? NO_PARAMS, () => (p ? this.runtimeRoles(p) : lit([])))));
     }
     return o;
   }
@@ -131,7 +145,7 @@ class Request implements WalkPlanner {
     let list = this.runtimeLists?.get(p);
     if (list === undefined) {
       const drs = p.derivedRoles.filter((d) => d.anyParent || this.drRoles.some((r) => d.parentRoles.has(r))).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const items = drs.map((d) => op('?:', qToExpr(this.conditions.strict(d.condition?.tree, d.params).t), lit([d.name]), lit([])));
+      const items = drs.map((d) => op('?:', qToExpr(this.cond(d.condition?.tree, d.params).t), lit([d.name]), lit([])));
       const nest = (xs: Node[]): Node => (xs.length === 1 ? xs[0]! : op('+', xs[0]!, nest(xs.slice(1))));
       list = items.length === 0 ? lit([]) : nest(items);
       (this.runtimeLists ??= new Map()).set(p, list);
@@ -171,7 +185,7 @@ export function planResources(core: EngineCore, rawInput: PlanInput, opts: PlanO
     resourceScope: req.scope,
   };
   for (const action of input.actions) {
-    const { allow, rows, scope } = planAction(core, req, q, action);
+    const { allow, rows, scope } = planAction(core, req, q, action, mode === 'lenient');
     if (rows > 0) policyMatch = true;
     matchedScopes[action] = scope;
     filters.push(toFilter(simplify(allow), true));

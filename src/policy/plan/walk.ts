@@ -5,7 +5,7 @@
 import type { CompiledPolicySet } from '../compile.js';
 import type { RuleTableHost, Binding, RuleCheckInput } from '../ruletable.js';
 import { principalRows, resourceRows, scopePerm, walks, withParents } from '../ruletable.js';
-import { sAnd, sOr, type Outcome } from './conditions.js';
+import { sAnd, sNot, sOr, type Outcome } from './conditions.js';
 import { qFalse, qTrue, type QNode } from './filter.js';
 
 /** How a walk (one role up the resource scopes, or the principal up its scopes) ends: ALLOW, DENY, no decision. */
@@ -20,7 +20,7 @@ export interface WalkPlanner {
   /** The outcome of a row's condition over the unknown resource (cached by the caller). */
   outcome(b: Binding, scope: string): Outcome;
   /** The outcome of a derived role's condition. */
-  drOutcome(b: Binding): Outcome;
+  drOutcome(b: Binding, scope: string): Outcome;
   /** A row was met (for the plan's `rules` list). */
   note(b: Binding, action: string, matched: QNode): void;
 }
@@ -31,7 +31,7 @@ function row(p: WalkPlanner, b: Binding, scope: string): { m: QNode; nm: QNode }
   let m = b.negate ? c.f : c.t;
   let nm = b.negate ? c.t : c.f;
   if (b.dr?.condition) {
-    const d = p.drOutcome(b);
+    const d = p.drOutcome(b, scope);
     m = sAnd([d.t, m]);
     nm = sOr([d.f, sAnd([d.t, nm])]);
   }
@@ -50,7 +50,7 @@ interface Step {
   notAllowed: QNode;
 }
 
-function step(p: WalkPlanner, scope: string, bindings: readonly Binding[], action: string): Step {
+function step(p: WalkPlanner, scope: string, bindings: readonly Binding[], action: string, lenient: boolean): Step {
   let pass: QNode = qTrue();
   const denies: QNode[] = [];
   const allows: QNode[] = [];
@@ -66,10 +66,12 @@ function step(p: WalkPlanner, scope: string, bindings: readonly Binding[], actio
         allows.push(m);
         noAllows.push(nm);
       }
-      pass = sAnd([pass, sOr([m, nm])]);
+      // lenient evaluation never fails: a row that is not a DENY always lets the walk pass (no negation in the filter)
+      if (!lenient) pass = sAnd([pass, sOr([m, nm])]);
     }
   }
-  return { scope, clean: pass, deny: sOr(denies), allowed: sAnd([pass, sOr(allows)]), notAllowed: sAnd([pass, ...noAllows]) };
+  // lenient: "not allowed here" is only ever used as "allowed here, or clean and the rest allows", so clean will do
+  return { scope, clean: pass, deny: sOr(denies), allowed: sAnd([pass, sOr(allows)]), notAllowed: lenient ? pass : sAnd([pass, ...noAllows]) };
 }
 
 /** Scopes from the last back: how the walk from scope k on ends, without (`h0`) and with (`h1`) an ALLOW carried. */
@@ -98,7 +100,7 @@ function ends(set: CompiledPolicySet, steps: readonly Step[]): End {
 const NONE_FALSE: End = { allow: qFalse(), deny: qFalse(), none: qFalse() };
 
 /** Where the check allows `action`: the principal walk allows, or decides nothing and the first resource role to allow comes before any failure. */
-export function planAction(host: RuleTableHost, p: WalkPlanner, q: RuleCheckInput, action: string): { allow: QNode; rows: number; scope: string } {
+export function planAction(host: RuleTableHost, p: WalkPlanner, q: RuleCheckInput, action: string, lenient: boolean): { allow: QNode; rows: number; scope: string } {
   const w = walks(host, q);
   if ((w.pScopes.length === 0 && w.rScopes.length === 0) || (!w.pExists && !w.rExists)) return { allow: qFalse(), rows: 0, scope: '' };
   let rows = 0;
@@ -111,7 +113,7 @@ export function planAction(host: RuleTableHost, p: WalkPlanner, q: RuleCheckInpu
   const principalSteps = w.pScopes.map((s) => {
     const bs = principalRows(host.set, q.principal.id, q.kind, q.version, s, action);
     seen(s, bs.length);
-    return step(p, s, bs, action);
+    return step(p, s, bs, action, lenient);
   });
   const principal = ends(host.set, principalSteps);
   const roles = q.principal.roles.map((r) => {
@@ -119,11 +121,15 @@ export function planAction(host: RuleTableHost, p: WalkPlanner, q: RuleCheckInpu
     const steps = w.rScopes.map((s) => {
       const bs = resourceRows(host, q.kind, q.version, s, action, queried);
       seen(s, bs.length);
-      return step(p, s, bs, action);
+      return step(p, s, bs, action, lenient);
     });
     return ends(host.set, steps);
   });
   // the first role that allows decides, provided every role before it ended cleanly (DENY or no decision)
+  if (lenient) {
+    // nothing fails: any role's ALLOW decides; the principal walk passes on where it does not deny
+    return { allow: sOr([principal.allow, sAnd([sNot(principal.deny), sOr(roles.map((r) => r.allow))])]), rows, scope };
+  }
   const resource = sOr(roles.map((r, i) => sAnd([...roles.slice(0, i).map((x) => sOr([x.deny, x.none])), r.allow])));
   return { allow: sOr([principal.allow, sAnd([principal.none, resource])]), rows, scope };
 }
