@@ -385,7 +385,11 @@ export class ConditionPlanner {
     }
     if (pv.s === 'err') return this.mode === 'lenient' ? F : ERR;
     const node: QNode = { expr: pv.e };
-    return { t: node, f: qNot(node) };
+    // A value that may not be a bool (an attribute, an index, a conditional) is false when it is not `true`, without
+    // failing (Cerbos 0.55): `f` is `x != true`, which fails only where reading x fails.
+    const e = pv.e;
+    const maybeNotBool = (e.t === 'select' && !e.test) || e.t === 'index' || e.t === 'ident' || (e.t === 'op' && e.op === '?:');
+    return { t: node, f: this.mode === 'strict' && maybeNotBool ? { expr: op('!=', e, lit(true)) } : qNot(node) };
   }
 
   /**
