@@ -12,8 +12,8 @@
 // - derived roles are evaluated per scope the walk reaches; `runtime` shows the roles of the scope being walked;
 // - strict evaluation: a condition (rule, derived role, through a variable or `runtime`) that cannot be evaluated,
 //   in whatever combinator, DENIES the action, finally (P-01). Lenient: a failing expression is false.
-// Row order within a scope, repeated rows and the per-rule condition cache follow Cerbos too (they decide which
-// outputs are emitted). Explanations are collected behind `if (x)` and never change a decision (P-05).
+// Row order, repeated rows and the per-rule condition cache follow Cerbos too (they decide which outputs are emitted).
+// Explanations are collected behind `if (x)` and never change a decision (P-05).
 import { CelScope, type CelRequest, type CompiledCondition } from './cel/index.js';
 import {
   principalPolicyKey,
@@ -27,7 +27,7 @@ import {
 } from './compile.js';
 import { Explainer, readableCondition } from './explain.js';
 import { compileGlob, type Matcher } from './glob.js';
-import type { ActionEffect, DerivedRoleExplanation, Effect, OutputEntry, Principal } from './types.js';
+import type { ActionEffect, ConsideredRule, DerivedRoleExplanation, Effect, OutputEntry, Principal } from './types.js';
 
 export const NO_MATCH = 'NO_MATCH';
 const NO_MATCH_SCOPE = 'NO_MATCH_FOR_SCOPE_PERMISSIONS';
@@ -60,10 +60,7 @@ export interface Binding {
   fromRole: boolean;
 }
 
-interface ScopedDrs {
-  roles: Set<string>;
-  errs: string[];
-}
+type ScopedDrs = { roles: Set<string>; errs: string[] };
 
 const ERR = Symbol('error');
 const SKIP = Symbol('skip');
@@ -72,9 +69,7 @@ function runtimeOf(s: ScopedDrs): { effectiveDerivedRoles: readonly string[] } {
   if (s.errs.length > 0) {
     // The roles could not be computed: reading them fails (strict mode denies the actions whose conditions do).
     const msg = `failed to compute effective derived roles [${s.errs.join(', ')}]`;
-    const fail = () => {
-      throw new Error(msg);
-    };
+    const fail = (): never => { throw new Error(msg); }; // prettier-ignore
     const o = {};
     Object.defineProperty(o, 'effectiveDerivedRoles', { get: fail, enumerable: true });
     Object.defineProperty(o, 'effective_derived_roles', { get: fail, enumerable: true });
@@ -98,7 +93,11 @@ export class RuleCheck {
     this.scope = new CelScope(request, now, globals);
     this.x = explain ? new Explainer() : undefined;
   }
+  /** Where the last `evaluate` met a failing expression (explanations only; lenient mode goes on with false). */
+  failedIn: 'dr' | 'rule' | undefined;
+  private drPhase = false;
   readonly onError = (expression: string, message: string): void => {
+    this.failedIn ??= this.drPhase ? 'dr' : 'rule';
     const k = `${expression}\u0000${message}`;
     if (!this.errors.has(k)) this.errors.set(k, { expression, message });
     if (this.x) this.x.lastError = message;
@@ -162,12 +161,16 @@ export class RuleCheck {
   /** A row's condition (its derived role's first): true/false, SKIP (the derived role does not hold), ERR (strict). */
   evaluate(b: Binding): boolean | typeof SKIP | typeof ERR {
     const vars = b.params ? this.varsOf(b.params, b.params, false) : EMPTY;
+    this.failedIn = undefined;
     const cached = this.condCache.get(b.key);
     if (cached !== undefined) return cached;
     try {
       if (b.dr?.condition) {
+        this.drPhase = true;
         const drVars = this.varsOf(b.dr.params, b.dr.params, false);
-        if (!this.cond(b.dr.condition, b.dr.params, drVars)) {
+        const held = this.cond(b.dr.condition, b.dr.params, drVars);
+        this.drPhase = false;
+        if (!held) {
           this.condCache.set(b.key, false);
           return SKIP;
         }
@@ -177,6 +180,7 @@ export class RuleCheck {
       this.condCache.set(b.key, ok);
       return ok;
     } catch {
+      this.drPhase = false;
       return ERR;
     }
   }
@@ -406,7 +410,7 @@ function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, walkIn: { p
     const bindings = walkIn.principal ? principalRows(host.set, q.principal.id, q.kind, q.version, s, action) : resourceRows(host, q.kind, q.version, s, action, roles);
     for (const b of bindings) {
       const ok = st.evaluate(b);
-      if (x) x.consider(action, { rule: b.src, effect: b.effect ?? 'EFFECT_ALLOW', outcome: ok === true ? 'matched' : ok === ERR ? 'error' : ok === SKIP ? 'derived_role_not_activated' : 'condition_not_met', ...(roles[0] !== undefined && !walkIn.principal ? { role: roles[0] } : {}), ...(b.dr ? { derivedRoles: [b.dr.name] } : {}), ...(ok === ERR ? { error: x.lastError } : {}), ...(ok !== true && b.condSrc !== undefined ? { condition: readableCondition(b.condSrc)! } : {}) });
+      if (x) explainRow(x, st, b, action, ok, walkIn.principal ? undefined : roles[0]);
       if (ok === ERR) return [{ effect: 'EFFECT_DENY', policy: b.origin, scope: s, rule: b.src, reason: 'condition_error' }];
       if (ok === SKIP) continue;
       st.output(b, action, ok);
@@ -423,6 +427,36 @@ function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, walkIn: { p
     }
   }
   return re;
+}
+
+/** Explain only: how a row fared (a failure, even one lenient evaluation took as false, is reported as an error). */
+function explainRow(x: Explainer, st: RuleCheck, b: Binding, action: string, ok: boolean | typeof SKIP | typeof ERR, role: string | undefined): void {
+  const failed = ok === ERR || (ok !== true && st.failedIn !== undefined);
+  const outcome = failed ? 'error' : ok === true ? 'matched' : ok === SKIP ? 'derived_role_not_activated' : 'condition_not_met';
+  const src = (failed && st.failedIn === 'dr') || ok === SKIP ? b.dr?.conditionSource : ok !== true ? b.condSrc : undefined;
+  const c: ConsideredRule = { rule: b.src, effect: b.effect ?? 'EFFECT_ALLOW', outcome };
+  if (role !== undefined) c.role = role;
+  if (b.dr) c.derivedRoles = [b.dr.name];
+  if (src !== undefined) c.condition = readableCondition(src)!;
+  if (failed) c.error = x.lastError ?? 'error';
+  x.consider(action, c);
+}
+
+/** Explain only: the resource rules for `action` the walk did not evaluate: for roles the principal lacks, or not reached. */
+function explainUnconsidered(host: RuleTableHost, x: Explainer, q: RuleCheckInput, scopes: readonly string[], roleQueries: readonly string[][], action: string): void {
+  const queried = new Set(roleQueries.flat());
+  const has = (r: string) => r === '*' || queried.has(r);
+  for (const s of scopes) {
+    const p = host.set.resource.get(`${q.kind}\u0000${q.version}`)?.get(s);
+    for (const r of p?.rules ?? []) {
+      if (!r.matchAction(action) || x.has(action, r.src)) continue;
+      const reachable = [...r.roles].some(has) || r.derivedRoles.some((d) => d.anyParent || [...d.parentRoles].some(has));
+      const c: ConsideredRule = { rule: r.src, effect: r.effect, outcome: reachable ? 'not_reached' : 'role_not_matched' };
+      if (!reachable && r.roles.size > 0) c.roles = r.anyRole ? ['*'] : [...r.roles];
+      if (!reachable && r.derivedRoles.length > 0) c.derivedRoles = r.derivedRoles.map((d) => d.name);
+      x.consider(action, c);
+    }
+  }
 }
 
 const includingCache = new WeakMap<RuleCheck, ReadonlySet<string>>();
@@ -458,6 +492,7 @@ export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput
       }
       if (ae.effect !== NO_MATCH) break;
     }
+    if (st.x) explainUnconsidered(host, st.x, q, w.rScopes, roleQueries, action);
     const e: ActionEffect = { effect: ae.effect === NO_MATCH ? 'EFFECT_DENY' : ae.effect, policy: ae.policy, scope: ae.scope };
     effects[action] = st.x && ae.reason ? st.x.decided(e, ae.reason, ae.rule) : e;
   }
