@@ -19,9 +19,12 @@ const present = existsSync(`${root}query_planner`) && existsSync(`${root}query_p
 if (!present) console.warn(`[conformance] ${root}query_planner* is absent: ${isCI ? 'FAILING (CI=true requires it)' : 'query-planner conformance tests are SKIPPED'}`);
 
 const COMMUTATIVE = new Set(['and', 'or', 'eq', 'ne', 'add', 'mult']);
+/** Shapes equal up to commutativity and associativity of and/or (`and(and(a, b), c)` is `and(a, b, c)`). */
 function stable(o: PlanOperand): PlanOperand {
   if (!('expression' in o)) return o;
+  const opName = o.expression.operator;
   let operands = o.expression.operands.map(stable);
+  if (opName === 'and' || opName === 'or') operands = operands.flatMap((x) => ('expression' in x && x.expression.operator === opName ? x.expression.operands : [x]));
   if (o.expression.operator === 'struct') operands = [...operands].sort((a, b) => JSON.stringify(fieldKey(a)).localeCompare(JSON.stringify(fieldKey(b))));
   if (COMMUTATIVE.has(o.expression.operator)) operands = [...operands].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
   return { expression: { operator: o.expression.operator, operands } };

@@ -38,6 +38,8 @@ function row(p: WalkPlanner, b: Binding, scope: string): { m: QNode; nm: QNode }
   return { m, nm };
 }
 
+const bindingsDenied = (ms: readonly QNode[]): QNode[] => [...new Set(ms)];
+
 interface Step {
   scope: string;
   /** every row passed without failure and without a matched DENY */
@@ -59,7 +61,7 @@ function step(p: WalkPlanner, scope: string, bindings: readonly Binding[], actio
     const { m, nm } = row(p, b, scope);
     p.note(b, action, m);
     if (b.effect === 'EFFECT_DENY') {
-      denies.push(sAnd([pass, m]));
+      denies.push(lenient ? m : sAnd([pass, m]));
       pass = sAnd([pass, nm]);
     } else {
       if (b.effect === 'EFFECT_ALLOW') {
@@ -70,8 +72,14 @@ function step(p: WalkPlanner, scope: string, bindings: readonly Binding[], actio
       if (!lenient) pass = sAnd([pass, sOr([m, nm])]);
     }
   }
-  // lenient: "not allowed here" is only ever used as "allowed here, or clean and the rest allows", so clean will do
-  return { scope, clean: pass, deny: sOr(denies), allowed: sAnd([pass, sOr(allows)]), notAllowed: lenient ? pass : sAnd([pass, ...noAllows]) };
+  if (lenient) {
+    // nothing fails and row order does not matter: Cerbos's shape, `not(or(denies))` and `or(allows)`; "not allowed
+    // here" is only ever used as "allowed here, or clean and the rest allows", so clean will do
+    const deny = sOr(denies.length > 0 ? bindingsDenied(denies) : []);
+    const clean = sNot(deny);
+    return { scope, clean, deny, allowed: sAnd([clean, sOr(allows)]), notAllowed: clean };
+  }
+  return { scope, clean: pass, deny: sOr(denies), allowed: sAnd([pass, sOr(allows)]), notAllowed: sAnd([pass, ...noAllows]) };
 }
 
 /** Scopes from the last back: how the walk from scope k on ends, without (`h0`) and with (`h1`) an ALLOW carried. */
@@ -97,6 +105,8 @@ function ends(set: CompiledPolicySet, steps: readonly Step[]): End {
   }
   return h0;
 }
+/** `n` is the negation of `d` (the node built for it). */
+const sameNot = (n: QNode, d: QNode): boolean => 'lo' in n && n.lo === 'not' && n.nodes[0] === d;
 const NONE_FALSE: End = { allow: qFalse(), deny: qFalse(), none: qFalse() };
 
 /** Where the check allows `action`: the principal walk allows, or decides nothing and the first resource role to allow comes before any failure. */
@@ -128,7 +138,12 @@ export function planAction(host: RuleTableHost, p: WalkPlanner, q: RuleCheckInpu
   // the first role that allows decides, provided every role before it ended cleanly (DENY or no decision)
   if (lenient) {
     // nothing fails: any role's ALLOW decides; the principal walk passes on where it does not deny
-    return { allow: sOr([principal.allow, sAnd([sNot(principal.deny), sOr(roles.map((r) => r.allow))])]), rows, scope };
+    // Cerbos's shape: and(not(principal denies), or(principal allows, resource allows))
+    const notDeny = sNot(principal.deny);
+    const pAllow = principal.allow;
+    const stripped = 'lo' in pAllow && pAllow.lo === 'and' && pAllow.nodes.length > 1 && sameNot(pAllow.nodes[0]!, principal.deny) ? sAnd(pAllow.nodes.slice(1)) : undefined;
+    const resource = sOr(roles.map((r) => r.allow));
+    return { allow: stripped ? sAnd([notDeny, sOr([stripped, resource])]) : sOr([pAllow, sAnd([notDeny, resource])]), rows, scope };
   }
   const resource = sOr(roles.map((r, i) => sAnd([...roles.slice(0, i).map((x) => sOr([x.deny, x.none])), r.allow])));
   return { allow: sOr([principal.allow, sAnd([principal.none, resource])]), rows, scope };
