@@ -62,14 +62,13 @@ export interface Binding {
 
 type ScopedDrs = { roles: Set<string>; errs: string[] };
 
-const ERR = Symbol('error');
-const SKIP = Symbol('skip');
+const ERR = Symbol('error'), SKIP = Symbol('skip');
 
 function runtimeOf(s: ScopedDrs): { effectiveDerivedRoles: readonly string[] } {
   if (s.errs.length > 0) {
     // The roles could not be computed: reading them fails (strict mode denies the actions whose conditions do).
     const msg = `failed to compute effective derived roles [${s.errs.join(', ')}]`;
-    const fail = (): never => { throw new Error(msg); }; // prettier-ignore
+    const fail = (): never => { throw new Error(msg); };
     const o = {};
     Object.defineProperty(o, 'effectiveDerivedRoles', { get: fail, enumerable: true });
     Object.defineProperty(o, 'effective_derived_roles', { get: fail, enumerable: true });
@@ -211,7 +210,6 @@ function drExplanation(dr: CompiledDerivedRole, outcome: DerivedRoleExplanation[
 }
 
 // ------------------------------------------------------------------------------------------------ rows
-
 interface Rows {
   rule: WeakMap<object, Binding>;
   dr: WeakMap<object, Map<CompiledDerivedRole, Binding>>;

@@ -405,37 +405,23 @@ function compileMatch(node: unknown, path: string, vars: Set<string>, consts: Se
     throw new CelCompileError(`${path}.${key}: expected { of: [ ... ] }`);
   }
   if (val.of.length === 0) throw new CelCompileError(`${path}.${key}.of: must not be empty`);
-  const kids = val.of.map((k, i) => compileMatch(k, `${path}.${key}.of[${i}]`, vars, consts));
+  return combine(key, val.of.map((k, i) => compileMatch(k, `${path}.${key}.of[${i}]`, vars, consts)));
+}
+
+/** all/any/none over compiled children, stopping at the first child that decides (both evaluation flavours). */
+function combine(key: 'all' | 'any' | 'none', kids: readonly Evaluator[]): Evaluator {
   const cb = kids.map((k) => k.cerbos!);
-  let ev: Evaluator;
-  if (key === 'all') {
-    ev = (a, errs) => {
-      for (const k of kids) if (!k(a, errs)) return false;
-      return true;
-    };
-    ev.cerbos = (s, strict, onError) => {
-      for (const k of cb) if (!k(s, strict, onError)) return false;
-      return true;
-    };
-  } else if (key === 'any') {
-    ev = (a, errs) => {
-      for (const k of kids) if (k(a, errs)) return true;
-      return false;
-    };
-    ev.cerbos = (s, strict, onError) => {
-      for (const k of cb) if (k(s, strict, onError)) return true;
-      return false;
-    };
-  } else {
-    ev = (a, errs) => {
-      for (const k of kids) if (k(a, errs)) return false;
-      return true;
-    };
-    ev.cerbos = (s, strict, onError) => {
-      for (const k of cb) if (k(s, strict, onError)) return false;
-      return true;
-    };
-  }
+  // all: stop at the first false (-> false); any: at the first true (-> true); none: at the first true (-> false)
+  const stopOn = key !== 'all';
+  const stopped = key === 'any';
+  const ev: Evaluator = (a, errs) => {
+    for (const k of kids) if (k(a, errs) === stopOn) return stopped;
+    return !stopped;
+  };
+  ev.cerbos = (s, strict, onError) => {
+    for (const k of cb) if (k(s, strict, onError) === stopOn) return stopped;
+    return !stopped;
+  };
   return ev;
 }
 
