@@ -65,12 +65,19 @@ const binary = cerbosBinary();
 const qp = fileURLToPath(new URL('../../../shared/conformance/cerbos/testdata/query_planner/', import.meta.url));
 const present = existsSync(qp);
 
-/** AND/OR lists in a stable order (the planners may order commutative operands differently). */
+/** AND/OR lists in a stable order and flattened (the planners may order and nest associative operands differently). */
 function stable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stable);
   if (v && typeof v === 'object') {
     const o: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) o[k] = k === 'AND' || k === 'OR' ? (stable(x) as unknown[]).sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1)) : stable(x);
+    for (const [k, x] of Object.entries(v)) {
+      if (k !== 'AND' && k !== 'OR') {
+        o[k] = stable(x);
+        continue;
+      }
+      const items = (stable(x) as unknown[]).flatMap((y) => (y && typeof y === 'object' && Object.keys(y).length === 1 && Array.isArray((y as Record<string, unknown>)[k]) ? ((y as Record<string, unknown>)[k] as unknown[]) : [y]));
+      o[k] = items.sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
+    }
     return o;
   }
   return v;
