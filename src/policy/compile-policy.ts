@@ -148,12 +148,12 @@ export function compilePrincipal(
   const key = principalPolicyKey(p.principal, p.version, scope);
   const { params, varNames } = buildParams(ctx, exportsIdx, '$.principalPolicy', p.variables, p.constants, legacyVars);
   const rules: CompiledPrincipalRule[] = [];
-  let n = 0;
   (p.rules ?? []).forEach((r, i) => {
     const matchResource = compileGlob(r.resource);
     r.actions.forEach((a, j) => {
       const path = `$.principalPolicy.rules[${i}].actions[${j}]`;
-      const name = ruleName(a.name, n++);
+      // Cerbos names an unnamed action rule after its resource and its place among that resource's actions
+      const name = a.name && a.name.length > 0 ? a.name : `${r.resource}_rule-${String(j + 1).padStart(3, '0')}`;
       const cond = a.condition ? condOrIssue(ctx, a.condition, `${path}.condition`, params, varNames) : undefined;
       const out = compileOutput(ctx, a.output, `${path}.output`, params, varNames);
       const cs = conditionSource(a.condition);
@@ -181,7 +181,8 @@ export function compileRole(ctx: Ctx, exportsIdx: Exports, p: RolePolicyDoc): Co
     const path = `$.rolePolicy.rules[${i}]`;
     const cond = r.condition ? condOrIssue(ctx, r.condition, `${path}.condition`, params, varNames) : undefined;
     const cs = conditionSource(r.condition);
-    const name = ruleName(r.name, i);
+    // Cerbos leaves a role-policy rule without a name unnamed (its outputs name the policy followed by `#`)
+    const name = r.name ?? '';
     const out = compileOutput(ctx, r.output, `${path}.output`, params, varNames);
     return {
       name,

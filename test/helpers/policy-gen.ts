@@ -1,6 +1,6 @@
 // Random inputs for the differential tests against Cerbos: a seeded PRNG and principals/resources/actions drawn from the
 // vocabulary of a policy set (kinds, roles, actions, attribute names, literals, scopes, versions) plus unknown values.
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import type { PolicySource, Principal } from '../../src/policy/types.js';
 
 // ---------------------------------------------------------------- seeded randomness
@@ -301,3 +301,64 @@ export function genPlanInput(rng: Rng, v: Vocab, targets: readonly RuleTarget[],
   return c;
 }
 
+
+// ---------------------------------------------------------------- generated policy sets
+/**
+ * A random Cerbos policy set (YAML sources) exercising what the engine must agree on: resource policies at a scope
+ * chain with both scope permissions, derived roles (with variables, `*` parents), principal and role policies
+ * (parent roles, conditions), variables and constants, outputs (some of which fail), and conditions built from
+ * every combinator, nested, over attributes that requests leave missing or give the wrong type.
+ */
+export function genPolicySet(rng: Rng): PolicySource[] {
+  const kinds = ['doc', 'file'];
+  const roles = ['r0', 'r1', 'r2'];
+  const actions = ['a0', 'a1', 'a2', 'x:read', 'x:write'];
+  const scopes = ['', 'acme', 'acme.hr', 'acme.sales'];
+  const perm = new Map(scopes.map((s) => [s, rng.chance(0.5) ? 'SCOPE_PERMISSIONS_OVERRIDE_PARENT' : 'SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS']));
+  const leaves = [
+    'R.attr.n > 1', 'R.attr.s == "x"', 'R.attr.b', 'R.attr.b == true', '"x" in R.attr.tags', 'P.attr.n < R.attr.n', 'V.v0', 'V.v1 == "x"',
+    'C.c0 == R.attr.s', 'R.attr.missing == 1', 'P.attr.s.startsWith("a")', 'R.attr.owner == P.id', 'size(R.attr.tags) > 0',
+    'runtime.effectiveDerivedRoles.exists(r, r == "d0")', 'P.attr.b', 'R.attr.n + P.attr.n > 2',
+  ];
+  const cond = (depth: number): unknown => {
+    if (depth === 0 || rng.chance(0.4)) return { expr: rng.pick(leaves) };
+    const op = rng.pick(['all', 'any', 'none']);
+    return { [op]: { of: Array.from({ length: 1 + rng.int(3) }, () => cond(depth - 1)) } };
+  };
+  const outputs = ['R.attr.s', '"fixed"', 'R.attr.n + 1', 'P.id', 'V.v0', 'C.c0'];
+  const output = () => (rng.chance(0.3) ? { output: { when: { ...(rng.chance(0.7) ? { ruleActivated: rng.pick(outputs) } : {}), conditionNotMet: rng.pick(outputs) } } } : {});
+  const withCond = () => (rng.chance(0.7) ? { condition: { match: cond(3) } } : {});
+  const params = { variables: { local: { v0: rng.pick(leaves.filter((l) => !l.includes('V.'))), v1: rng.pick(['R.attr.s', 'P.attr.s', '"x"']) } }, constants: { local: { c0: 'x' } } };
+  const docs: Record<string, unknown>[] = [];
+  docs.push({ derivedRoles: { name: 'common', ...params, definitions: ['d0', 'd1', 'd2'].map((name) => ({ name, parentRoles: rng.chance(0.2) ? ['*'] : rng.some(roles, 1, 2), ...withCond() })) } });
+  for (const kind of kinds) {
+    for (const scope of scopes) {
+      if (scope !== '' && !rng.chance(0.7) && scope !== 'acme') continue;
+      const rules = Array.from({ length: 2 + rng.int(4) }, () => {
+        const viaDr = rng.chance(0.3);
+        return {
+          actions: rng.some([...actions, 'x:*', '*'], 1, 2),
+          effect: rng.chance(0.7) ? 'EFFECT_ALLOW' : 'EFFECT_DENY',
+          ...(viaDr ? { derivedRoles: rng.some(['d0', 'd1', 'd2'], 1, 2) } : { roles: rng.chance(0.15) ? ['*'] : rng.some(roles, 1, 2) }),
+          ...withCond(),
+          ...output(),
+        };
+      });
+      docs.push({ resourcePolicy: { resource: kind, version: 'default', ...(scope ? { scope, scopePermissions: perm.get(scope) } : {}), importDerivedRoles: ['common'], ...params, rules } });
+    }
+  }
+  for (const scope of ['', 'acme']) {
+    if (scope !== '' && rng.chance(0.5)) continue;
+    const rules = kinds.map((kind) => ({ resource: kind, actions: Array.from({ length: 1 + rng.int(3) }, () => ({ action: rng.pick([...actions, 'x:*']), effect: rng.chance(0.5) ? 'EFFECT_ALLOW' : 'EFFECT_DENY', ...withCond(), ...output() })) }));
+    docs.push({ principalPolicy: { principal: 'alice', version: 'default', ...(scope ? { scope, scopePermissions: perm.get(scope) } : {}), ...params, rules } });
+  }
+  // Cerbos refuses a scope whose policies disagree on scope permissions (role policies have none): role policies go
+  // to the root or to a scope no other policy uses (then the walk carries an ALLOW through it)
+  const used = new Set(docs.flatMap((d) => Object.values(d).map((p) => (p as { scope?: string }).scope ?? '')));
+  const free = ['', ...scopes.filter((s) => s !== '' && !used.has(s)), 'acme.hr.uk'];
+  for (const [role, scope] of [['rp0', rng.pick(free)], ['rp1', rng.pick(free)]] as const) {
+    const rules = Array.from({ length: 1 + rng.int(2) }, () => ({ resource: rng.pick([...kinds, '*']), allowActions: rng.some([...actions, 'x:*'], 1, 3), ...withCond(), ...output() }));
+    docs.push({ rolePolicy: { role, ...(scope ? { scope } : {}), parentRoles: rng.some(roles, 1, 2), ...params, rules } });
+  }
+  return docs.map((d, i) => ({ name: `gen_${String(i).padStart(2, '0')}.yaml`, content: stringify({ apiVersion: 'api.cerbos.dev/v1', ...d }) }));
+}

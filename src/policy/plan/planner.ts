@@ -102,7 +102,7 @@ class Request implements WalkPlanner {
   }
 
   note(b: Binding, action: string, matched: QNode): void {
-    if (constBool(matched) === false || b.effect === undefined || b.src.endsWith('#')) return;
+    if (constBool(matched) === false || b.effect === undefined || b.key === 'NOEVAL') return;
     for (const r of this.rules) if (r.rule === b.src && r.action === action) return;
     this.rules.push({ rule: b.src, action, effect: b.effect });
   }
