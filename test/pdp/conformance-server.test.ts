@@ -5,6 +5,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CERBOS_TESTDATA, CERBOS_TESTDATA_PRESENT, startTestPdp, type TestPdp } from '../helpers/pdp.js';
+import { filterToString } from '../../src/policy/plan/filter.js';
+import type { PlanFilter } from '../../src/policy/plan/types.js';
 
 if (!CERBOS_TESTDATA_PRESENT) console.warn(`[pdp conformance] ${CERBOS_TESTDATA} is absent: the Cerbos server cases SKIP`);
 
@@ -42,6 +44,19 @@ function normalise(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return v;
   const o: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) if (k !== 'cerbosCallId') o[k] = normalise(x);
+  // a plan's and/or: equal up to associativity and order, as the query-planner conformance compares them (the planner
+  // follows the check's rule-table walk, so conjuncts may come in another order than Cerbos's)
+  const e = o.expression as { operator?: unknown; operands?: unknown[] } | undefined;
+  if (e !== undefined && (e.operator === 'and' || e.operator === 'or') && Array.isArray(e.operands)) {
+    const flat = e.operands.flatMap((x) => {
+      const inner = (x as { expression?: { operator?: unknown; operands?: unknown[] } }).expression;
+      return inner !== undefined && inner.operator === e.operator && Array.isArray(inner.operands) ? inner.operands : [x];
+    });
+    o.expression = { operator: e.operator, operands: flat.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) };
+  }
+  // and the plan's debug text, rendered again from that condition (it spells the same conjuncts in the planner's order)
+  const meta = o.meta as { filterDebug?: unknown } | undefined;
+  if (typeof meta?.filterDebug === 'string' && o.filter !== undefined) o.meta = { ...meta, filterDebug: filterToString(o.filter as PlanFilter) };
   if (Array.isArray(o.results)) o.results = [...(o.results as unknown[])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   if (Array.isArray(o.outputs)) o.outputs = [...(o.outputs as unknown[])].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
   return o;
