@@ -92,6 +92,14 @@ function genRequest(rng: Rng, v: Vocab, n: number, jwt: boolean): Case {
 
 // ---------------------------------------------------------------- comparison
 type Kind = 'effect' | 'policy' | 'derivedRoles' | 'outputs' | 'error';
+
+/** A deciding-policy mismatch (effects equal) between a role policy on one side and a resource policy on the other. */
+function roleVersusResource(detail: string): boolean {
+  const m = /: cerbos (\S+) scope '[^']*', ours (\S+) scope/.exec(detail);
+  if (m === null) return false;
+  const kinds = [m[1]!, m[2]!].map((p) => (p.startsWith('role.') ? 'role' : p.startsWith('resource.') ? 'resource' : 'other')).sort();
+  return kinds[0] === 'resource' && kinds[1] === 'role';
+}
 interface Mismatch {
   kind: Kind;
   key: string;
@@ -303,7 +311,11 @@ describe.skipIf(!binary.ok)(`differential: embedded engine vs Cerbos ${CERBOS_VE
         // Outputs of generated sets are compared and printed but not asserted yet: where several rows of one rule (or
         // a rule's output and a failing DENY) meet in one scope, which outputs Cerbos emits depends on its row order
         // (Go map order); effects, policies and derived roles are asserted everywhere.
-        const asserted = set.sources ? r.mismatches.filter((m) => m.kind !== 'outputs') : r.mismatches;
+        // Likewise the deciding policy where a role policy's row and a resource policy's row decide the same effect at
+        // one scope: Cerbos 0.55 reports whichever row its map iteration met first, which changes from one Cerbos
+        // process to the next (seed 404183944 named the role policy in some runs and the resource policy in others,
+        // same binary, same requests). Any other policy mismatch, and every effect, is asserted.
+        const asserted = set.sources ? r.mismatches.filter((m) => m.kind !== 'outputs' && !(m.kind === 'policy' && roleVersusResource(m.detail))) : r.mismatches;
         expect(asserted.map((m) => `[${m.kind}] ${m.detail}`)).toEqual([]);
       });
     });
