@@ -8,7 +8,7 @@ import { compileDerivedRoles, compilePrincipal, compileResource, compileRole, ch
 import { Ctx, identifierProblem, seg, type Exports } from './compile-params.js';
 import { parsePolicyText } from './documents.js';
 import { PolicyLoadError, type PolicyIssue } from './errors.js';
-import { PolicySetBuilder, type CompiledPolicySet as PolicyQueries } from './policy-set.js';
+import { PolicySetBuilder, type CompiledPolicySet } from './policy-set.js';
 import { principalPolicyKey, resourcePolicyKey, scopeChain } from './policy-keys.js';
 import { PolicyDocSchema, type DerivedRolesDoc, type PolicyDoc } from './schema.js';
 import type { PolicySource } from './types.js';
@@ -16,11 +16,7 @@ import type { PolicySource } from './types.js';
 export type * from './compiled.js';
 export { principalPolicyKey, resourcePolicyKey, rolePolicyKey, scopeChain } from './policy-keys.js';
 
-/**
- * The compiled policy set: its queries (policy-set.ts), and, until the engine asks only those (the engine split of
- * issue 11 item 6), the index maps the engine still reads directly.
- */
-export type CompiledPolicySet = PolicyQueries & Readonly<Pick<PolicySetBuilder, 'resource' | 'principal' | 'role' | 'resourceScopeSet' | 'principalScopeSet'>>;
+export type { CompiledPolicySet };
 
 interface LoadedDoc {
   file: string;
@@ -140,8 +136,7 @@ function compileAll(sources: readonly PolicySource[], options: CompileOptions): 
   }
   checkAncestors(ctx, seen.files, b);
   if (ctx.issues.length > 0) throw new PolicyLoadError(ctx.issues);
-  const set = b.build(seen.files);
-  return Object.assign(set, { resource: b.resource, principal: b.principal, role: b.role, resourceScopeSet: b.resourceScopeSet, principalScopeSet: b.principalScopeSet });
+  return b.build(seen.files);
 }
 
 /** Exported variables and constants, and derived-roles sets, by name (compiled when first imported). */

@@ -1,5 +1,6 @@
 // Decision explanations, collected only when a check asks for them (`explain: true`): the engine calls these hooks
 // behind `if (ev.x)` so the normal path does no work for them.
+import type { CompiledDerivedRole } from './compiled.js';
 import type {
   ActionEffect,
   ActionExplanation,
@@ -145,4 +146,13 @@ function render(n: MatchTree): string {
     if (Array.isArray(of)) return `${k}(${of.map((x) => render(x as MatchTree)).join(', ')})`;
   }
   return JSON.stringify(n);
+}
+
+/** How a derived role fared (explain only). */
+export function drExplanation(dr: CompiledDerivedRole, outcome: DerivedRoleExplanation['outcome'], error?: string): DerivedRoleExplanation {
+  const e: DerivedRoleExplanation = { name: dr.name, parentRoles: [...dr.parentRoles], activated: outcome === 'activated', outcome };
+  const c = readableCondition(dr.conditionSource);
+  if (c !== undefined) e.condition = c;
+  if (error !== undefined) e.error = error;
+  return e;
 }

@@ -1,6 +1,6 @@
 // The compiled policy set and the questions the engine asks it. Like Cerbos's rule table, the set hides how it indexes
 // policies (by kind, principal or role, version and scope) behind a few queries: only this module builds index keys.
-import type { CompiledPrincipalPolicy, CompiledResourcePolicy, CompiledRolePolicy } from './compiled.js';
+import type { CompiledPrincipalPolicy, CompiledResourcePolicy, CompiledRolePolicy, ScopePerm } from './compiled.js';
 import { scopeChain } from './policy-keys.js';
 
 export interface CompiledPolicySet {
@@ -30,6 +30,13 @@ export interface CompiledPolicySet {
   hasRoleRulesFor(kind: string, version: string, scope: string): boolean;
   /** role -> the parent roles that role policies of any version at exactly `scope` give it (in load order). */
   parentRoles(scope: string): ReadonlyMap<string, readonly string[]>;
+  /** Some principal policy (whoever its principal) is at exactly this version and scope. */
+  hasPrincipalPoliciesAt(version: string, scope: string): boolean;
+  /**
+   * A scope's permissions as the resource and principal policies there declare them (the last loaded wins, principal
+   * policies after resource policies); undefined where only role policies are (they say nothing about it).
+   */
+  scopePermissions(scope: string): ScopePerm | undefined;
 }
 
 const NO_PARENTS: ReadonlyMap<string, readonly string[]> = new Map();
@@ -92,6 +99,8 @@ export class PolicySet implements CompiledPolicySet {
   readonly #resourceScopes: ReadonlySet<string>;
   readonly #principalScopes: ReadonlySet<string>;
   readonly #parents = new Map<string, Map<string, readonly string[]>>();
+  readonly #perms = new Map<string, ScopePerm>();
+  readonly #principalAt = new Set<string>();
 
   constructor(b: PolicySetBuilder, readonly sources: ReadonlyMap<string, string>) {
     this.#resource = b.resource;
@@ -107,6 +116,13 @@ export class PolicySet implements CompiledPolicySet {
       let parents = this.#parents.get(scope);
       if (!parents) this.#parents.set(scope, (parents = new Map()));
       for (const [role, rp] of byRole) parents.set(role, [...(parents.get(role) ?? []), ...rp.parentRoles]);
+    }
+    for (const byScope of b.resource.values()) for (const [scope, p] of byScope) this.#perms.set(scope, p.perm);
+    for (const byScope of b.principal.values()) {
+      for (const [scope, p] of byScope) {
+        this.#perms.set(scope, p.perm);
+        this.#principalAt.add(key2(p.version, scope));
+      }
     }
   }
 
@@ -132,6 +148,12 @@ export class PolicySet implements CompiledPolicySet {
   }
   parentRoles(scope: string): ReadonlyMap<string, readonly string[]> {
     return this.#parents.get(scope) ?? NO_PARENTS;
+  }
+  hasPrincipalPoliciesAt(version: string, scope: string): boolean {
+    return this.#principalAt.has(key2(version, scope));
+  }
+  scopePermissions(scope: string): ScopePerm | undefined {
+    return this.#perms.get(scope);
   }
 }
 

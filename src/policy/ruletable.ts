@@ -25,21 +25,20 @@ import {
   type ParamSet,
   type ScopePerm,
 } from './compile.js';
-import { Explainer, readableCondition } from './explain.js';
+import { drExplanation, Explainer, readableCondition } from './explain.js';
 import { compileGlob, type Matcher } from './glob.js';
-import type { ActionEffect, ConsideredRule, DerivedRoleExplanation, Effect, OutputEntry, Principal } from './types.js';
+import type { ActionEffect, ConsideredRule, Effect, OutputEntry, Principal } from './types.js';
 
 export const NO_MATCH = 'NO_MATCH';
 const NO_MATCH_SCOPE = 'NO_MATCH_FOR_SCOPE_PERMISSIONS';
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
-/** What the rule-table check needs from the engine: the compiled set and its scope lookups. */
+/** What the rule-table check needs from the engine: the compiled set (asked by query), its options, the target memo. */
 export interface RuleTableHost {
   readonly set: CompiledPolicySet;
   readonly strict: boolean;
-  scopesOf(existing: ReadonlySet<string>, scope: string): string[];
+  readonly lenientScope: boolean;
   target(kind: string, version: string, scope: string): { scopes: readonly string[]; policyKey: string; exists: boolean };
-  parentsAtScope(scope: string): Map<string, readonly string[]>;
 }
 
 /** One rule-table row as the evaluator sees it. */
@@ -201,38 +200,16 @@ export class RuleCheck {
   }
 }
 
-function drExplanation(dr: CompiledDerivedRole, outcome: DerivedRoleExplanation['outcome'], error?: string): DerivedRoleExplanation {
-  const e: DerivedRoleExplanation = { name: dr.name, parentRoles: [...dr.parentRoles], activated: outcome === 'activated', outcome };
-  const c = readableCondition(dr.conditionSource);
-  if (c !== undefined) e.condition = c;
-  if (error !== undefined) e.error = error;
-  return e;
-}
-
 // ------------------------------------------------------------------------------------------------ rows
 interface Rows {
   rule: WeakMap<object, Binding>;
   dr: WeakMap<object, Map<CompiledDerivedRole, Binding>>;
   actions: WeakMap<object, Matcher[]>;
-  perms: Map<string, ScopePerm>;
-  principalScopes: Set<string>;
 }
 const rowsOf = new WeakMap<CompiledPolicySet, Rows>();
 function rows(set: CompiledPolicySet): Rows {
   let r = rowsOf.get(set);
-  if (r) return r;
-  // A scope's permissions come from the resource and principal policies there (role policies say nothing).
-  const perms = new Map<string, ScopePerm>();
-  const principalScopes = new Set<string>();
-  for (const byScope of set.resource.values()) for (const [s, p] of byScope) perms.set(s, p.perm);
-  for (const [k, byScope] of set.principal) {
-    for (const [s, p] of byScope) {
-      perms.set(s, p.perm);
-      principalScopes.add(`${k.slice(k.indexOf('\u0000') + 1)}\u0000${s}`);
-    }
-  }
-  r = { rule: new WeakMap(), dr: new WeakMap(), actions: new WeakMap(), perms, principalScopes };
-  rowsOf.set(set, r);
+  if (!r) rowsOf.set(set, (r = { rule: new WeakMap(), dr: new WeakMap(), actions: new WeakMap() }));
   return r;
 }
 
@@ -285,14 +262,13 @@ export function resourceRows(host: RuleTableHost, kind: string, version: string,
   const set = host.set;
   const R = rows(set);
   const out: Binding[] = [];
-  const rps = set.role.get(`${version}\u0000${scope}`);
-  const p = set.resource.get(`${kind}\u0000${version}`)?.get(scope);
+  const p = set.resourcePolicy(kind, version, scope);
   const has = (r: string) => r === '*' || roles.includes(r);
   // Cerbos synthesises role-policy DENYs only when some row at this scope is for the kind and a queried role (a
   // resource rule of the role or of a derived role it is parent of, or a role-policy rule for the kind).
-  if (rps && (p?.rules.some((r) => [...r.roles].some(has) || r.derivedRoles.some((d) => [...d.parentRoles].some(has))) || roles.some((r) => rps.get(r)?.rules.some((x) => x.matchResource(kind))))) {
+  if (p?.rules.some((r) => [...r.roles].some(has) || r.derivedRoles.some((d) => [...d.parentRoles].some(has))) || roles.some((r) => set.rolePolicy(r, version, scope)?.rules.some((x) => x.matchResource(kind)))) {
     for (const role of roles) {
-      const rp = rps.get(role);
+      const rp = set.rolePolicy(role, version, scope);
       if (rp && rp.rules.length > 0) roleRows(rp, kind, action, out);
     }
   }
@@ -322,7 +298,7 @@ export function resourceRows(host: RuleTableHost, kind: string, version: string,
 }
 
 export function principalRows(set: CompiledPolicySet, id: string, kind: string, version: string, scope: string, action: string): Binding[] {
-  const pp = set.principal.get(`${id}\u0000${version}`)?.get(scope);
+  const pp = set.principalPolicy(id, version, scope);
   if (!pp) return [];
   const R = rows(set);
   const out: Binding[] = [];
@@ -341,15 +317,14 @@ export function principalRows(set: CompiledPolicySet, id: string, kind: string, 
 
 /** A scope's permissions as the walk reads them (undefined: only role policies there; an ALLOW carries on). */
 export function scopePerm(set: CompiledPolicySet, scope: string): ScopePerm | undefined {
-  return rows(set).perms.get(scope);
+  return set.scopePermissions(scope);
 }
 
 /** The scopes the check walks, and whether any policy of each family exists there (else the check decides nothing). */
-export function walks(host: RuleTableHost, q: RuleCheckInput): { pScopes: string[]; pExists: boolean; pKey: string; rScopes: readonly string[]; rExists: boolean; rKey: string } {
-  const pScopes = host.scopesOf(host.set.principalScopeSet, q.principalScope);
+export function walks(host: RuleTableHost, q: RuleCheckInput): { pScopes: readonly string[]; pExists: boolean; pKey: string; rScopes: readonly string[]; rExists: boolean; rKey: string } {
+  const pScopes = host.set.principalScopes(q.principalScope, host.lenientScope);
   const t = host.target(q.kind, q.version, q.resourceScope);
-  const R = rows(host.set);
-  const pExists = pScopes.some((s) => R.principalScopes.has(`${q.principalVersion}\u0000${s}`));
+  const pExists = pScopes.some((s) => host.set.hasPrincipalPoliciesAt(q.principalVersion, s));
   const pKey = pScopes.length > 0 ? principalPolicyKey(q.principal.id, q.principalVersion, pScopes[0]!) : '';
   return { pScopes, pExists, pKey, rScopes: t.scopes, rExists: t.exists, rKey: t.policyKey };
 }
@@ -367,8 +342,8 @@ interface Info {
 
 /** A role and the parent roles role policies at exactly `scope` give it, transitively (Cerbos AddParentRoles). */
 export function withParents(host: RuleTableHost, scope: string, roles: readonly string[]): string[] {
-  if (host.set.role.size === 0) return [...roles];
-  const parents = host.parentsAtScope(scope);
+  if (!host.set.hasRolePolicies) return [...roles];
+  const parents = host.set.parentRoles(scope);
   const out = [...roles];
   for (const r of roles) {
     const seen = new Set<string>([r]);
@@ -402,7 +377,7 @@ function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, walkIn: { p
   let hasAllow: string | undefined;
   for (const s of walkIn.scopes) {
     if (!walkIn.principal) {
-      const p = host.set.resource.get(`${q.kind}\u0000${q.version}`)?.get(s);
+      const p = host.set.resourcePolicy(q.kind, q.version, s);
       st.enterScope(s, p?.derivedRoles ?? [], including(host, st, q));
     }
     const bindings = walkIn.principal ? principalRows(host.set, q.principal.id, q.kind, q.version, s, action) : resourceRows(host, q.kind, q.version, s, action, roles);
@@ -445,7 +420,7 @@ function explainUnconsidered(host: RuleTableHost, x: Explainer, q: RuleCheckInpu
   const queried = new Set(roleQueries.flat());
   const has = (r: string) => r === '*' || queried.has(r);
   for (const s of scopes) {
-    const p = host.set.resource.get(`${q.kind}\u0000${q.version}`)?.get(s);
+    const p = host.set.resourcePolicy(q.kind, q.version, s);
     for (const r of p?.rules ?? []) {
       if (!r.matchAction(action) || x.has(action, r.src)) continue;
       const reachable = [...r.roles].some(has) || r.derivedRoles.some((d) => d.anyParent || [...d.parentRoles].some(has));

@@ -1,7 +1,7 @@
 // Query planning (Cerbos PlanResources): for a principal, a resource kind and action(s), the set of resources the
 // check would allow, as ALWAYS_ALLOWED, ALWAYS_DENIED, or a condition over the resource for the data layer.
 //
-// Two builders share the rule lookup of the check (EngineCore: scopes, role policies, derived roles):
+// Two builders share the rule lookup of the check (EngineCore, evaluate.ts: scopes, role policies, derived roles):
 // - lenient (Cerbos's default evaluation): the plan tree has the shape Cerbos's planner gives (per role: allows OR'ed
 //   across scopes, denies negated and AND'ed, a parent scope's DENY gated by the child scopes' ALLOWs), except where
 //   Cerbos's planner disagrees with its own check (P-03/P-04 in ../shared/spec/POLICY-ENGINE.md): roles combine as the
@@ -13,7 +13,8 @@ import * as z from 'zod';
 import { CelScope, type CelRequest } from '../cel/index.js';
 import type { MatchNode } from '../cel/index.js';
 import type { CompiledResourcePolicy, ParamSet } from '../compile.js';
-import { attrSchema, AuxSchema, fastPrincipal, PrincipalSchema, scopeSchema, validate as validateField, validAux, type EngineCore, type Target } from '../engine.js';
+import type { EngineCore, Target } from '../evaluate.js';
+import { attrSchema, AuxSchema, fastPrincipal, ident, isRecord, optStr, plainScope, PrincipalSchema, scopeSchema, validate as validateField, validAux } from '../input.js';
 import { withParents, type Binding, type RuleCheckInput } from '../ruletable.js';
 import { PolicyInputError } from '../errors.js';
 import type { Principal } from '../types.js';
@@ -28,7 +29,7 @@ const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unkno
 
 // ------------------------------------------------------------------------------------------------ input
 
-// engine.ts imports this module: its schemas are read when a plan is validated, never while the modules load
+// the plan's own input schemas, made when a plan is first validated
 let schemas: { resource: z.ZodType<ValidInput['resource']>; action: z.ZodType<string>; actions: z.ZodType<string[]> } | undefined;
 const planSchemas = () =>
   (schemas ??= {
@@ -44,10 +45,6 @@ interface ValidInput {
   auxData?: PlanInput['auxData'];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const ident = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-const plainScope = (v: unknown) => v === undefined || (typeof v === 'string' && v !== '.' && /^([\w-]+(\.[\w-]+)*)?$/.test(v));
-const optStr = (v: unknown) => v === undefined || typeof v === 'string';
 const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every(ident);
 function fastResource(r: unknown): r is ValidInput['resource'] {
   return isRecord(r) && ident(r.kind) && (r.attr === undefined || isRecord(r.attr)) && optStr(r.policyVersion) && plainScope(r.scope);
@@ -121,7 +118,7 @@ class Request implements WalkPlanner {
     if (!byDr) this.drOutcomes.set(dr, (byDr = new Map()));
     let o = byDr.get(key);
     if (o === undefined) {
-      const p = this.core.set.resource.get(`${this.input.resource.kind}\u0000${this.version}`)?.get(scope);
+      const p = this.core.set.resourcePolicy(this.input.resource.kind, this.version, scope);
       byDr.set(key, (o = this.cond(dr.condition?.tree, dr.params, () => (p ? this.runtimeRoles(p) : lit([])))));
     }
     return o;
@@ -131,7 +128,7 @@ class Request implements WalkPlanner {
   outcome(b: Binding, scope: string): Outcome {
     let o = this.outcomes.get(b);
     if (o === undefined) {
-      const p = this.core.set.resource.get(`${this.input.resource.kind}\u0000${this.version}`)?.get(scope);
+      const p = this.core.set.resourcePolicy(this.input.resource.kind, this.version, scope);
       this.outcomes.set(b, (o = this.cond(b.cond?.tree, b.params ?? NO_PARAMS, () => (p ? this.runtimeRoles(p) : lit([])))));
     }
     return o;
@@ -169,8 +166,7 @@ export function planResources(core: EngineCore, rawInput: PlanInput, opts: PlanO
     actions: input.actions,
     validationErrors: [] as never[],
   };
-  const pc = core.set.principal.size > 0 ? core.principalChain(input.principal.id, req.version, input.principal.policyVersion || core.defaultVersion, input.principal.scope ?? '') : undefined;
-  if (!req.t.exists && !pc) {
+  if (!req.t.exists && !core.hasPrincipalRules(input.principal.id, req.version, input.principal.scope ?? '')) {
     return { ...base, filter: { kind: 'KIND_ALWAYS_DENIED' }, filterDebug: 'NO_MATCH', matchedScopes: {}, rules: [] };
   }
   const filters: PlanFilter[] = [];

@@ -1,0 +1,119 @@
+// Evaluation: one check from validated input to its result. The rule-table walk itself (Cerbos 0.55's semantics) is
+// ruletable.ts; this module holds what an engine keeps between checks (options, the compiled set, memos of what the
+// set answers for a kind, version and scope) and turns a walk into a CheckResult. The query planner uses the same core.
+import type { CelRequest } from './cel/index.js';
+import type { CompiledPolicySet } from './compile.js';
+import { resourcePolicyKey } from './policy-keys.js';
+import { checkRules, NO_MATCH, RuleCheck } from './ruletable.js';
+import type { ActionEffect, AuxData, CheckOptions, CheckResult, PolicySource, Principal, Resource } from './types.js';
+
+export interface EngineOptions {
+  /** Policy files (YAML/JSON, one policy per file as Cerbos requires), or an already compiled set. */
+  policies: readonly PolicySource[] | CompiledPolicySet;
+  /** Cerbos's default: a DENY rule whose condition errors is skipped. Default false (such a rule denies). */
+  lenient?: boolean;
+  /** Values visible as `globals` / `G` in conditions. */
+  globals?: Record<string, unknown>;
+  /** Policy version used when the request does not name one. Default `default`. */
+  defaultPolicyVersion?: string;
+  /** Start at the nearest existing ancestor when the requested scope has no policy. Default false (strict). */
+  lenientScopeSearch?: boolean;
+}
+
+/** What a resource check at (kind, version, scope) walks. */
+export interface Target {
+  /** The existing scopes (store-wide) on the way from the requested scope to the root; empty: the scope does not exist. */
+  scopes: readonly string[];
+  /** The resource policy named for decisions: (kind, version) at the first existing scope, even if that kind has no policy there. */
+  policyKey: string;
+  /** Some resource or role policy rule for this kind and version exists in `scopes`. */
+  exists: boolean;
+}
+
+const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+/** Bound on every memo keyed by request input (kinds, versions, scopes are caller-controlled). */
+const CACHE_MAX = 4096;
+
+/** A three-level memo bounded by its total size (cleared when full). */
+class Memo3<V> {
+  private readonly m = new Map<string, Map<string, Map<string, V>>>();
+  private size = 0;
+  get(a: string, b: string, c: string): V | undefined {
+    return this.m.get(a)?.get(b)?.get(c);
+  }
+  set(a: string, b: string, c: string, v: V): V {
+    if (this.size >= CACHE_MAX) {
+      this.m.clear();
+      this.size = 0;
+    }
+    let x = this.m.get(a);
+    if (!x) this.m.set(a, (x = new Map()));
+    let y = x.get(b);
+    if (!y) x.set(b, (y = new Map()));
+    y.set(c, v);
+    this.size++;
+    return v;
+  }
+}
+
+export class EngineCore {
+  readonly strict: boolean;
+  readonly globals: Record<string, unknown>;
+  readonly defaultVersion: string;
+  readonly lenientScope: boolean;
+  private readonly targets = new Memo3<Target>();
+
+  constructor(readonly set: CompiledPolicySet, options: EngineOptions) {
+    this.strict = options.lenient !== true;
+    this.globals = options.globals ?? {};
+    this.defaultVersion = options.defaultPolicyVersion ?? 'default';
+    this.lenientScope = options.lenientScopeSearch === true;
+  }
+
+  /** The scopes a resource check walks, the policy it names, and whether any policy for the kind is on the way. */
+  target(kind: string, version: string, scope: string): Target {
+    const hit = this.targets.get(kind, version, scope);
+    if (hit) return hit;
+    const set = this.set;
+    const scopes = set.resourceScopes(scope, this.lenientScope);
+    let exists = false;
+    for (const s of scopes) if (set.resourcePolicy(kind, version, s) !== undefined || set.hasRoleRulesFor(kind, version, s)) exists = true;
+    const policyKey = resourcePolicyKey(kind, version, scopes[0] ?? scope);
+    return this.targets.set(kind, version, scope, { scopes, policyKey, exists });
+  }
+
+  /** Some principal policy of principal `id` (rules looked up at `version`) applies at a scope of the principal walk. */
+  hasPrincipalRules(id: string, version: string, scope: string): boolean {
+    if (!this.set.hasPrincipalPolicies) return false;
+    for (const s of this.set.principalScopes(scope, this.lenientScope)) if (this.set.principalPolicy(id, version, s) !== undefined) return true;
+    return false;
+  }
+
+  run(principal: Principal, resource: Resource, actions: readonly string[], auxData: AuxData | undefined, opts: CheckOptions | undefined): CheckResult {
+    const version = resource.policyVersion || this.defaultVersion;
+    const pVersion = principal.policyVersion || this.defaultVersion;
+    const pScope = principal.scope ?? '';
+    const rScope = resource.scope ?? '';
+    const request: CelRequest = {
+      principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: pVersion, scope: pScope },
+      resource: { kind: resource.kind, id: resource.id, attr: resource.attr ?? EMPTY, policyVersion: version, scope: rScope },
+      auxData: auxData?.jwt === undefined && auxData?.jwts === undefined ? undefined : auxData,
+    };
+    const st = new RuleCheck(request, this.globals, opts?.now ?? new Date(), opts?.explain === true, this.strict);
+    const effects = checkRules(this, st, { principal, kind: resource.kind, version, principalVersion: pVersion, principalScope: pScope, resourceScope: rScope }, actions);
+    const ordered: Record<string, ActionEffect> = {};
+    for (const a of actions) ordered[a] = effects[a] ?? { effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' };
+    const res: CheckResult = {
+      resource: { kind: resource.kind, id: resource.id, policyVersion: version, scope: rScope },
+      actions: ordered,
+      effectiveDerivedRoles: [...st.edr],
+      outputs: st.outputs,
+    };
+    if (st.errors.size > 0) {
+      // Cerbos reports each distinct (expression, message) once, sorted.
+      res.evaluationErrors = [...st.errors.values()].sort((a, b) => (a.expression < b.expression ? -1 : a.expression > b.expression ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
+    }
+    if (st.x) res.explained = st.x.finish(ordered);
+    return res;
+  }
+}
