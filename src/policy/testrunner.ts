@@ -220,7 +220,6 @@ function planSuite(src: PolicySource, testdata: ReadonlyMap<string, string> | un
   const parsed = Suite.safeParse(doc);
   if (!parsed.success) throw new Error(`failed to load test suite: ${zodMessage(parsed.error)}`);
   const suite = parsed.data;
-  const badNow = (o: OptionsDoc | undefined) => o?.now !== undefined && Number.isNaN(new Date(o.now).getTime());
   if (badNow(suite.options)) throw new Error(`failed to load test suite: options.now: invalid timestamp value "${String(suite.options!.now)}"`);
   const fd = loadFixtures(testdata, dirOf(src.name));
   const fx: Fixtures = {
@@ -231,66 +230,111 @@ function planSuite(src: PolicySource, testdata: ReadonlyMap<string, string> | un
     resourceGroups: { ...fd.resourceGroups, ...suite.resourceGroups },
   };
   const names = new Set<string>();
-  const tests: TestPlan[] = [];
-  suite.tests.forEach((test, ti) => {
+  const tests = suite.tests.map((test, ti) => {
     if (names.has(test.name)) throw new Error(`Invalid test suite: another test named ${test.name} already exists`);
     names.add(test.name);
-    const bad = (m: string): never => {
-      throw new Error(`Failed to load the test suite: invalid test "${test.name}": ${m}`);
-    };
-    if (badNow(test.options)) throw new Error(`failed to load test suite: tests[${ti}].options.now: invalid timestamp value "${String(test.options!.now)}"`);
-    const expandP = (many: string[] = [], groups: string[] = []) =>
-      uniq([...many, ...groups.flatMap((g) => fx.principalGroups[g]?.principals ?? bad(`principal group "${g}" not found`))]);
-    const expandR = (many: string[] = [], groups: string[] = []) =>
-      uniq([...many, ...groups.flatMap((g) => fx.resourceGroups[g]?.resources ?? bad(`resource group "${g}" not found`))]);
-    const principals = expandP(test.input.principals, test.input.principalGroups);
-    const resources = expandR(test.input.resources, test.input.resourceGroups);
-    for (const p of principals) if (!fx.principals[p]) bad(`principal "${p}" not found`);
-    for (const r of resources) if (!fx.resources[r]) bad(`resource "${r}" not found`);
-    if (test.input.auxData !== undefined && !fx.auxData[test.input.auxData]) bad(`auxData "${test.input.auxData}" not found`);
-    const actions = new Set(test.input.actions);
-    const expected: TestPlan['expected'] = new Map();
-    (test.expected ?? []).forEach((ex, ei) => {
-      const at = `tests[${ti}].expected[${ei}]`;
-      const pCount = [ex.principal !== undefined, ex.principals !== undefined, ex.principalGroups !== undefined].filter(Boolean).length;
-      const rCount = [ex.resource !== undefined, ex.resources !== undefined, ex.resourceGroups !== undefined].filter(Boolean).length;
-      if (pCount === 0) throw new Error(`failed to load test suite: ${at}: principal, principals, or principalGroups must be present`);
-      if (ex.principal !== undefined && ex.principals !== undefined) throw new Error(`failed to load test suite: ${at}: principal and principals may not both be present`);
-      if (rCount === 0) throw new Error(`failed to load test suite: ${at}: resource, resources, or resourceGroups must be present`);
-      if (ex.resource !== undefined && ex.resources !== undefined) throw new Error(`failed to load test suite: ${at}: resource and resources may not both be present`);
-      const missing = Object.keys(ex.actions).filter((a) => !actions.has(a));
-      if (missing.length) bad(`found expectations for actions that do not exist in the input actions list: [${missing.join(' ')}]`);
-      const missingOut = uniq((ex.outputs ?? []).map((o) => o.action).filter((a) => !actions.has(a)));
-      if (missingOut.length) bad(`found output expectations for actions that are not in the input actions list: [${missingOut.join(' ')}]`);
-      for (const p of expandP(ex.principal !== undefined ? [ex.principal, ...(ex.principals ?? [])] : ex.principals, ex.principalGroups)) {
-        for (const r of expandR(ex.resource !== undefined ? [ex.resource, ...(ex.resources ?? [])] : ex.resources, ex.resourceGroups)) {
-          if (!principals.includes(p) || !resources.includes(r))
-            bad(`found an expectation for principal "${p}" and resource "${r}", but at least one of these is not present in input`);
-          for (const a of actions) {
-            const key = `${p}\u0000${r}\u0000${a}`;
-            const cur = expected.get(key) ?? {};
-            const eff = ex.actions[a];
-            if (eff !== undefined) {
-              if (cur.effect !== undefined && cur.effect !== eff) bad(`found inconsistent expectations for principal "${p}" performing action "${a}" on resource "${r}"`);
-              cur.effect = eff;
-            }
-            for (const o of ex.outputs ?? []) {
-              if (o.action !== a) continue;
-              cur.outputs ??= new Map();
-              for (const w of o.expected) {
-                if (cur.outputs.has(w.src) && !deepEqual(cur.outputs.get(w.src), w.val))
-                  bad(`found inconsistent expectations for output "${w.src}" from principal "${p}" performing action "${a}" on resource "${r}"`);
-                cur.outputs.set(w.src, w.val);
-              }
-            }
-            if (cur.effect !== undefined || cur.outputs) expected.set(key, cur);
-          }
-        }
-      }
-    });
-    tests.push({ test, principals, resources, expected });
+    return planTest(test, ti, fx);
   });
   return { suite, fx, tests };
+}
+
+const badNow = (o: OptionsDoc | undefined) => o?.now !== undefined && Number.isNaN(new Date(o.now).getTime());
+
+type TestDoc = SuiteDoc['tests'][number];
+type ExpectationDoc = NonNullable<TestDoc['expected']>[number];
+
+/** One test of a suite: its principals and resources (groups expanded, each known) and what is expected of each. */
+function planTest(test: TestDoc, ti: number, fx: Fixtures): TestPlan {
+  const bad = (m: string): never => {
+    throw new Error(`Failed to load the test suite: invalid test "${test.name}": ${m}`);
+  };
+  if (badNow(test.options)) throw new Error(`failed to load test suite: tests[${ti}].options.now: invalid timestamp value "${String(test.options!.now)}"`);
+  const expandP = (many: string[] = [], groups: string[] = []) =>
+    uniq([...many, ...groups.flatMap((g) => fx.principalGroups[g]?.principals ?? bad(`principal group "${g}" not found`))]);
+  const expandR = (many: string[] = [], groups: string[] = []) =>
+    uniq([...many, ...groups.flatMap((g) => fx.resourceGroups[g]?.resources ?? bad(`resource group "${g}" not found`))]);
+  const principals = expandP(test.input.principals, test.input.principalGroups);
+  const resources = expandR(test.input.resources, test.input.resourceGroups);
+  for (const p of principals) if (!fx.principals[p]) bad(`principal "${p}" not found`);
+  for (const r of resources) if (!fx.resources[r]) bad(`resource "${r}" not found`);
+  if (test.input.auxData !== undefined && !fx.auxData[test.input.auxData]) bad(`auxData "${test.input.auxData}" not found`);
+  const actions = new Set(test.input.actions);
+  const expected: TestPlan['expected'] = new Map();
+  (test.expected ?? []).forEach((ex, ei) => {
+    checkExpectationShape(ex, `tests[${ti}].expected[${ei}]`);
+    const missing = Object.keys(ex.actions).filter((a) => !actions.has(a));
+    if (missing.length) bad(`found expectations for actions that do not exist in the input actions list: [${missing.join(' ')}]`);
+    const missingOut = uniq((ex.outputs ?? []).map((o) => o.action).filter((a) => !actions.has(a)));
+    if (missingOut.length) bad(`found output expectations for actions that are not in the input actions list: [${missingOut.join(' ')}]`);
+    for (const p of expandP(ex.principal !== undefined ? [ex.principal, ...(ex.principals ?? [])] : ex.principals, ex.principalGroups)) {
+      for (const r of expandR(ex.resource !== undefined ? [ex.resource, ...(ex.resources ?? [])] : ex.resources, ex.resourceGroups)) {
+        if (!principals.includes(p) || !resources.includes(r))
+          bad(`found an expectation for principal "${p}" and resource "${r}", but at least one of these is not present in input`);
+        for (const a of actions) addExpectation(expected, ex, p, r, a, bad);
+      }
+    }
+  });
+  return { test, principals, resources, expected };
+}
+
+function checkExpectationShape(ex: ExpectationDoc, at: string): void {
+  const pCount = [ex.principal !== undefined, ex.principals !== undefined, ex.principalGroups !== undefined].filter(Boolean).length;
+  const rCount = [ex.resource !== undefined, ex.resources !== undefined, ex.resourceGroups !== undefined].filter(Boolean).length;
+  if (pCount === 0) throw new Error(`failed to load test suite: ${at}: principal, principals, or principalGroups must be present`);
+  if (ex.principal !== undefined && ex.principals !== undefined) throw new Error(`failed to load test suite: ${at}: principal and principals may not both be present`);
+  if (rCount === 0) throw new Error(`failed to load test suite: ${at}: resource, resources, or resourceGroups must be present`);
+  if (ex.resource !== undefined && ex.resources !== undefined) throw new Error(`failed to load test suite: ${at}: resource and resources may not both be present`);
+}
+
+/** Adds what `ex` expects of principal `p` doing `a` on resource `r`; contradicting an earlier expectation is refused. */
+function addExpectation(expected: TestPlan['expected'], ex: ExpectationDoc, p: string, r: string, a: string, bad: (m: string) => never): void {
+  const key = `${p}\u0000${r}\u0000${a}`;
+  const cur = expected.get(key) ?? {};
+  const eff = ex.actions[a];
+  if (eff !== undefined) {
+    if (cur.effect !== undefined && cur.effect !== eff) bad(`found inconsistent expectations for principal "${p}" performing action "${a}" on resource "${r}"`);
+    cur.effect = eff;
+  }
+  for (const o of ex.outputs ?? []) {
+    if (o.action !== a) continue;
+    cur.outputs ??= new Map();
+    for (const w of o.expected) {
+      if (cur.outputs.has(w.src) && !deepEqual(cur.outputs.get(w.src), w.val))
+        bad(`found inconsistent expectations for output "${w.src}" from principal "${p}" performing action "${a}" on resource "${r}"`);
+      cur.outputs.set(w.src, w.val);
+    }
+  }
+  if (cur.effect !== undefined || cur.outputs) expected.set(key, cur);
+}
+
+/** What running suites shares: the options, one engine per distinct engine configuration, the excluded policies. */
+class Run {
+  private readonly engines = new Map<string, Engine>();
+  readonly exclusions: { resource: Set<string>; principal: Set<string> };
+  constructor(
+    readonly opts: RunTestSuitesOptions,
+    private readonly compiled: CompiledPolicySet,
+  ) {
+    this.exclusions = {
+      resource: new Set((opts.excludedResourcePolicyFqns ?? []).map((f) => f.replace(/^cerbos\./, ''))),
+      principal: new Set((opts.excludedPrincipalPolicyFqns ?? []).map((f) => f.replace(/^cerbos\./, ''))),
+    };
+  }
+  engineFor(o: OptionsDoc, strict: boolean): Engine {
+    const key = JSON.stringify([o.globals ?? {}, o.defaultPolicyVersion ?? '', o.lenientScopeSearch === true, strict]);
+    let e = this.engines.get(key);
+    if (!e) {
+      e = createEngine({
+        policies: this.compiled,
+        lenient: !strict,
+        ...(o.globals ? { globals: o.globals } : {}),
+        ...(o.defaultPolicyVersion ? { defaultPolicyVersion: o.defaultPolicyVersion } : {}),
+        lenientScopeSearch: o.lenientScopeSearch === true,
+      });
+      this.engines.set(key, e);
+    }
+    return e;
+  }
 }
 
 /** Run Cerbos-format test suites against a policy set. Throws PolicyLoadError if the policies do not load. */
@@ -298,27 +342,7 @@ export function runTestSuites(opts: RunTestSuitesOptions): TestResults {
   const compiled: CompiledPolicySet = Array.isArray(opts.policies)
     ? compilePolicies(opts.policies as readonly PolicySource[])
     : (opts.policies as CompiledPolicySet);
-  const engines = new Map<string, Engine>();
-  const engineFor = (o: OptionsDoc, strict: boolean) => {
-    const key = JSON.stringify([o.globals ?? {}, o.defaultPolicyVersion ?? '', o.lenientScopeSearch === true, strict]);
-    let e = engines.get(key);
-    if (!e) {
-      e = createEngine({
-        policies: compiled,
-        lenient: !strict,
-        ...(o.globals ? { globals: o.globals } : {}),
-        ...(o.defaultPolicyVersion ? { defaultPolicyVersion: o.defaultPolicyVersion } : {}),
-        lenientScopeSearch: o.lenientScopeSearch === true,
-      });
-      engines.set(key, e);
-    }
-    return e;
-  };
-  const exclusions = {
-    resource: new Set((opts.excludedResourcePolicyFqns ?? []).map((f) => f.replace(/^cerbos\./, ''))),
-    principal: new Set((opts.excludedPrincipalPolicyFqns ?? []).map((f) => f.replace(/^cerbos\./, ''))),
-  };
-
+  const run = new Run(opts, compiled);
   const suites: SuiteResult[] = [];
   const all: TestResult[] = [];
   for (const src of [...opts.suites].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -331,95 +355,95 @@ export function runTestSuites(opts: RunTestSuitesOptions): TestResults {
       all.push('RESULT_ERRORED');
       continue;
     }
-    const { suite, fx } = plan;
+    const { suite } = plan;
     if (suite.skip === true) {
       suites.push({ file: src.name, name: suite.name, ...(suite.description ? { description: suite.description } : {}), summary: summarise([]), testCases: [], ...(suite.skipReason ? { skipReason: suite.skipReason } : {}) });
       continue;
     }
-
     const suiteResults: TestResult[] = [];
-    const testCases: TestCaseResult[] = [];
-    for (const t of plan.tests) {
-      const test = t.test;
-      const o: OptionsDoc = { ...suite.options, ...test.options };
-      let skipReason: string | undefined;
-      let skip = false;
-      if (test.skip === true) {
-        skip = true;
-        skipReason = test.skipReason;
-      } else if (opts.filter && !opts.filter.test(test.name)) {
-        skip = true;
-        skipReason = 'Test name did not match the provided pattern';
-      }
-      const now = o.now !== undefined ? new Date(o.now) : undefined;
-      const tc: TestCaseResult = { name: test.name, principals: [] };
-      for (const pName of t.principals) {
-        const pr = { name: pName, resources: [] as TestCaseResult['principals'][number]['resources'] };
-        for (const rName of t.resources) {
-          const rr = { name: rName, actions: [] as { name: string; details: ActionDetails }[] };
-          let check: CheckResult | undefined;
-          let error: string | undefined;
-          let actionSkip = skip ? (skipReason ?? '') : undefined;
-          const principal = fx.principals[pName] as Principal;
-          const resource = { ...(fx.resources[rName] as Resource) };
-          if (resource.scope === undefined && o.defaultScope) resource.scope = o.defaultScope;
-          if (actionSkip === undefined) {
-            const pv = principal.policyVersion || o.defaultPolicyVersion || 'default';
-            const rv = resource.policyVersion || o.defaultPolicyVersion || 'default';
-            if (exclusions.principal.has(`principal.${principal.id}.v${pv}`)) actionSkip = 'Principal matched a policy that was excluded from the bundle';
-            else if (exclusions.resource.has(resourcePolicyKey(resource.kind, rv, resource.scope ?? ''))) actionSkip = 'Resource matched a policy that was excluded from the bundle';
-          }
-          if (actionSkip === undefined) {
-            try {
-              const aux: AuxData | undefined = test.input.auxData ? fx.auxData[test.input.auxData] : undefined;
-              const strict = o.strictEvaluation !== undefined ? o.strictEvaluation : opts.lenient !== true;
-              check = engineFor(o, strict).check({ principal, resource, actions: test.input.actions, ...(aux ? { auxData: aux } : {}) }, { now: now ?? NO_NOW });
-              if (!now && check.evaluationErrors?.some((e) => e.message.includes(NO_NOW_MESSAGE)))
-                throw new Error('a policy used a time-based condition, but `now` was not provided in the test options');
-            } catch (e) {
-              error = (e as Error).message;
-            }
-          }
-          for (const action of test.input.actions) {
-            let details: ActionDetails;
-            const exp = t.expected.get(`${pName}\u0000${rName}\u0000${action}`);
-            const expEffect = exp?.effect ?? 'EFFECT_DENY';
-            if (actionSkip !== undefined) details = { result: 'RESULT_SKIPPED', ...(actionSkip ? { skipReason: actionSkip } : {}) };
-            else if (error !== undefined || !check) details = { result: 'RESULT_ERRORED', error: error ?? 'no result' };
-            else {
-              const actual = check.actions[action]!.effect;
-              const outs = check.outputs.filter((x) => x.action === action);
-              const outFailures: OutputFailure[] = [];
-              for (const [srcName, val] of exp?.outputs ?? []) {
-                const got = outs.find((x) => x.src === srcName);
-                if (!got) outFailures.push({ src: srcName, missing: { expected: val } });
-                else if (got.error !== undefined) outFailures.push({ src: srcName, errored: { expected: val, error: got.error } });
-                else if (!deepEqual(got.val, val)) outFailures.push({ src: srcName, mismatched: { expected: val, actual: got.val } });
-              }
-              if (actual === expEffect && outFailures.length === 0)
-                details = { result: 'RESULT_PASSED', success: { effect: actual, ...(outs.length > 0 && exp?.outputs?.size ? { outputs: outs } : {}) } };
-              else details = { result: 'RESULT_FAILED', failure: { expected: expEffect, actual, ...(outFailures.length ? { outputs: outFailures } : {}) } };
-            }
-            suiteResults.push(details.result);
-            rr.actions.push({ name: action, details });
-          }
-          pr.resources.push(rr);
-        }
-        tc.principals.push(pr);
-      }
-      testCases.push(tc);
-    }
-    const summary = summarise(suiteResults);
+    const testCases = plan.tests.map((t) => runTest(run, plan, t, suiteResults));
     all.push(...suiteResults);
-    suites.push({
-      file: src.name,
-      name: suite.name,
-      ...(suite.description ? { description: suite.description } : {}),
-      summary,
-      testCases,
-    });
+    suites.push({ file: src.name, name: suite.name, ...(suite.description ? { description: suite.description } : {}), summary: summarise(suiteResults), testCases });
   }
   return { suites, summary: summarise(all) };
+}
+
+/** One test: every principal against every resource; each action's result is also added to `results`. */
+function runTest(run: Run, plan: SuitePlan, t: TestPlan, results: TestResult[]): TestCaseResult {
+  const test = t.test;
+  const o: OptionsDoc = { ...plan.suite.options, ...test.options };
+  let skipReason: string | undefined;
+  let skip = false;
+  if (test.skip === true) {
+    skip = true;
+    skipReason = test.skipReason;
+  } else if (run.opts.filter && !run.opts.filter.test(test.name)) {
+    skip = true;
+    skipReason = 'Test name did not match the provided pattern';
+  }
+  const tc: TestCaseResult = { name: test.name, principals: [] };
+  for (const pName of t.principals) {
+    const pr = { name: pName, resources: [] as TestCaseResult['principals'][number]['resources'] };
+    for (const rName of t.resources) {
+      const actions = runPair(run, plan.fx, t, o, pName, rName, skip ? (skipReason ?? '') : undefined);
+      for (const a of actions) results.push(a.details.result);
+      pr.resources.push({ name: rName, actions });
+    }
+    tc.principals.push(pr);
+  }
+  return tc;
+}
+
+/** One principal and one resource of a test: the check (unless skipped or excluded), then each action's result. */
+function runPair(run: Run, fx: Fixtures, t: TestPlan, o: OptionsDoc, pName: string, rName: string, skipped: string | undefined): { name: string; details: ActionDetails }[] {
+  const test = t.test;
+  const now = o.now !== undefined ? new Date(o.now) : undefined;
+  let check: CheckResult | undefined;
+  let error: string | undefined;
+  let actionSkip = skipped;
+  const principal = fx.principals[pName] as Principal;
+  const resource = { ...(fx.resources[rName] as Resource) };
+  if (resource.scope === undefined && o.defaultScope) resource.scope = o.defaultScope;
+  if (actionSkip === undefined) {
+    const pv = principal.policyVersion || o.defaultPolicyVersion || 'default';
+    const rv = resource.policyVersion || o.defaultPolicyVersion || 'default';
+    if (run.exclusions.principal.has(`principal.${principal.id}.v${pv}`)) actionSkip = 'Principal matched a policy that was excluded from the bundle';
+    else if (run.exclusions.resource.has(resourcePolicyKey(resource.kind, rv, resource.scope ?? ''))) actionSkip = 'Resource matched a policy that was excluded from the bundle';
+  }
+  if (actionSkip === undefined) {
+    try {
+      const aux: AuxData | undefined = test.input.auxData ? fx.auxData[test.input.auxData] : undefined;
+      const strict = o.strictEvaluation !== undefined ? o.strictEvaluation : run.opts.lenient !== true;
+      check = run.engineFor(o, strict).check({ principal, resource, actions: test.input.actions, ...(aux ? { auxData: aux } : {}) }, { now: now ?? NO_NOW });
+      if (!now && check.evaluationErrors?.some((e) => e.message.includes(NO_NOW_MESSAGE)))
+        throw new Error('a policy used a time-based condition, but `now` was not provided in the test options');
+    } catch (e) {
+      error = (e as Error).message;
+    }
+  }
+  return test.input.actions.map((action) => {
+    const exp = t.expected.get(`${pName}\u0000${rName}\u0000${action}`);
+    if (actionSkip !== undefined) return { name: action, details: { result: 'RESULT_SKIPPED', ...(actionSkip ? { skipReason: actionSkip } : {}) } };
+    if (error !== undefined || !check) return { name: action, details: { result: 'RESULT_ERRORED', error: error ?? 'no result' } };
+    return { name: action, details: judge(check, action, exp) };
+  });
+}
+
+/** An action's result against what the test expects (its effect, default DENY, and its outputs). */
+function judge(check: CheckResult, action: string, exp: { effect?: string; outputs?: Map<string, unknown> } | undefined): ActionDetails {
+  const expEffect = exp?.effect ?? 'EFFECT_DENY';
+  const actual = check.actions[action]!.effect;
+  const outs = check.outputs.filter((x) => x.action === action);
+  const outFailures: OutputFailure[] = [];
+  for (const [srcName, val] of exp?.outputs ?? []) {
+    const got = outs.find((x) => x.src === srcName);
+    if (!got) outFailures.push({ src: srcName, missing: { expected: val } });
+    else if (got.error !== undefined) outFailures.push({ src: srcName, errored: { expected: val, error: got.error } });
+    else if (!deepEqual(got.val, val)) outFailures.push({ src: srcName, mismatched: { expected: val, actual: got.val } });
+  }
+  if (actual === expEffect && outFailures.length === 0)
+    return { result: 'RESULT_PASSED', success: { effect: actual, ...(outs.length > 0 && exp?.outputs?.size ? { outputs: outs } : {}) } };
+  return { result: 'RESULT_FAILED', failure: { expected: expEffect, actual, ...(outFailures.length ? { outputs: outFailures } : {}) } };
 }
 
 /** A readable, line-oriented summary of test results (failures in detail). */

@@ -214,6 +214,7 @@ function toIndex(v: bigint | number, what: string): number {
   return n;
 }
 
+// long function: one table of the CEL functions Cerbos provides, one registration each, read top to bottom
 function buildEnvironment(): Environment {
   const env = new Environment({
     unlistedVariablesAreDyn: false,

@@ -60,6 +60,7 @@ function asBool(v: unknown, what: string, Err: ErrCtor): boolean {
 
 type Body = (ev: Ev, m: Macro, run: (n: AstNode) => unknown, k: unknown, v: unknown) => void;
 
+// long function: one table of CEL macros, one registration each, read top to bottom
 export function registerMacros(env: Environment, Err: ErrCtor): void {
   const define = (
     names: string[],

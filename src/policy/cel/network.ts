@@ -133,6 +133,7 @@ function canonical(b: Uint8Array): string {
   return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
 }
 
+// long function: one table of the CEL network functions, one registration each, read top to bottom
 export function registerNetwork(env: Environment, fn: (sig: string, h: Fn) => void, Err: ErrCtor): void {
   env.registerType('net.IP', IPAddr);
   env.registerType('net.IPNet', CIDR);

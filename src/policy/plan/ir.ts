@@ -90,6 +90,7 @@ function isIdent(n: ASTNode | undefined): n is ASTNode & { args: string } {
   return n !== undefined && n.op === 'id' && typeof n.args === 'string';
 }
 
+// long function: one case per kind of CEL tree node (61 lines), read as one table
 /** Convert a parsed CEL tree (cel-js) into the planner's form. Macro calls become comprehensions. */
 export function fromCel(ast: ASTNode): Node {
   const a = ast.args as unknown;
