@@ -4,7 +4,7 @@
 import type { CelRequest } from './cel/index.js';
 import type { CompiledPolicySet } from './compile.js';
 import { resourcePolicyKey } from './policy-keys.js';
-import { checkRules, NO_MATCH, RuleCheck } from './ruletable.js';
+import { checkRules, NO_MATCH, resourceRows, RuleCheck, withParents, type Binding, type RuleTableHost } from './ruletable.js';
 import type { ActionEffect, AuxData, CheckOptions, CheckResult, PolicySource, Principal, Resource } from './types.js';
 
 export interface EngineOptions {
@@ -56,12 +56,20 @@ class Memo3<V> {
   }
 }
 
-export class EngineCore {
+/** Rows of one step of a walk: queried roles -> kind -> version -> scope -> action. */
+type RowMemo = Map<readonly string[], Map<string, Map<string, Map<string, Map<string, readonly Binding[]>>>>>;
+
+export class EngineCore implements RuleTableHost {
   readonly strict: boolean;
   readonly globals: Record<string, unknown>;
   readonly defaultVersion: string;
   readonly lenientScope: boolean;
   private readonly targets = new Memo3<Target>();
+  // What a walk asks that depends only on the set and the request's shape, once (bounded like the targets).
+  private readonly queries = new Memo3<readonly string[]>();
+  private readonly including = new Memo3<ReadonlySet<string>>();
+  private rows: RowMemo = new Map();
+  private rowCount = 0;
 
   constructor(readonly set: CompiledPolicySet, options: EngineOptions) {
     this.strict = options.lenient !== true;
@@ -80,6 +88,36 @@ export class EngineCore {
     for (const s of scopes) if (set.resourcePolicy(kind, version, s) !== undefined || set.hasRoleRulesFor(kind, version, s)) exists = true;
     const policyKey = resourcePolicyKey(kind, version, scopes[0] ?? scope);
     return this.targets.set(kind, version, scope, { scopes, policyKey, exists });
+  }
+
+  queriedRoles(scope: string, role: string): readonly string[] {
+    return this.queries.get(scope, role, '') ?? this.queries.set(scope, role, '', withParents(this, scope, [role]));
+  }
+
+  includingRoles(scope: string, roles: readonly string[]): ReadonlySet<string> {
+    if (roles.length !== 1) return new Set(withParents(this, scope, roles));
+    const role = roles[0]!;
+    return this.including.get(scope, role, '') ?? this.including.set(scope, role, '', new Set(this.queriedRoles(scope, role)));
+  }
+
+  rowsOf(kind: string, version: string, scope: string, action: string, roles: readonly string[]): readonly Binding[] {
+    const hit = this.rows.get(roles)?.get(kind)?.get(version)?.get(scope)?.get(action);
+    if (hit) return hit;
+    if (++this.rowCount > CACHE_MAX) {
+      this.rows = new Map();
+      this.rowCount = 1;
+    }
+    const list = resourceRows(this, kind, version, scope, action, roles);
+    let a = this.rows.get(roles);
+    if (!a) this.rows.set(roles, (a = new Map()));
+    let b = a.get(kind);
+    if (!b) a.set(kind, (b = new Map()));
+    let c = b.get(version);
+    if (!c) b.set(version, (c = new Map()));
+    let d = c.get(scope);
+    if (!d) c.set(scope, (d = new Map()));
+    d.set(action, list);
+    return list;
   }
 
   /** Some principal policy of principal `id` (rules looked up at `version`) applies at a scope of the principal walk. */
@@ -109,7 +147,7 @@ export class EngineCore {
       effectiveDerivedRoles: [...st.edr],
       outputs: st.outputs,
     };
-    if (st.errors.size > 0) {
+    if (st.errors !== undefined) {
       // Cerbos reports each distinct (expression, message) once, sorted.
       res.evaluationErrors = [...st.errors.values()].sort((a, b) => (a.expression < b.expression ? -1 : a.expression > b.expression ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
     }

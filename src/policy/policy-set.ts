@@ -1,5 +1,6 @@
 // The compiled policy set and the questions the engine asks it. Like Cerbos's rule table, the set hides how it indexes
-// policies (by kind, principal or role, version and scope) behind a few queries: only this module builds index keys.
+// policies (by kind, principal or role, version and scope) behind a few queries: the engine and the query planner
+// never build or parse an index key.
 import type { CompiledPrincipalPolicy, CompiledResourcePolicy, CompiledRolePolicy, ScopePerm } from './compiled.js';
 import { scopeChain } from './policy-keys.js';
 
@@ -41,66 +42,89 @@ export interface CompiledPolicySet {
 
 const NO_PARENTS: ReadonlyMap<string, readonly string[]> = new Map();
 const NO_SCOPES: readonly string[] = Object.freeze([]);
-const key2 = (a: string, b: string) => `${a}\u0000${b}`;
+
+/** Three names to a value, as nested maps (no key is ever built by joining names). */
+type Nested<T> = Map<string, Map<string, Map<string, T>>>;
+function get3<T>(m: Nested<T>, a: string, b: string, c: string): T | undefined {
+  return m.get(a)?.get(b)?.get(c);
+}
+/** Adds `v`; returns the innermost map when this call made it. */
+function put3<T>(m: Nested<T>, a: string, b: string, c: string, v: T): Map<string, T> | undefined {
+  let x = m.get(a);
+  if (!x) m.set(a, (x = new Map()));
+  let y = x.get(b);
+  const made = y === undefined ? new Map<string, T>() : undefined;
+  if (made) x.set(b, (y = made));
+  y!.set(c, v);
+  return made;
+}
 
 /** Filled by the loader (compile.ts), one policy at a time; `build` makes the set. */
 export class PolicySetBuilder {
-  /** `${kind}\u0000${version}` -> scope -> policy */
-  readonly resource = new Map<string, Map<string, CompiledResourcePolicy>>();
-  /** `${principalId}\u0000${version}` -> scope -> policy */
-  readonly principal = new Map<string, Map<string, CompiledPrincipalPolicy>>();
-  /** `${version}\u0000${scope}` -> role -> policy, in the order each (version, scope) was first loaded */
-  readonly role = new Map<string, Map<string, CompiledRolePolicy>>();
+  /** kind -> version -> scope -> policy */
+  readonly resource: Nested<CompiledResourcePolicy> = new Map();
+  /** principal id -> version -> scope -> policy */
+  readonly principal: Nested<CompiledPrincipalPolicy> = new Map();
+  /** version -> scope -> role -> policy */
+  readonly role: Nested<CompiledRolePolicy> = new Map();
+  /** the role policies of one version and scope, in the order each (version, scope) was first loaded */
+  readonly roleGroups: { scope: string; byRole: ReadonlyMap<string, CompiledRolePolicy> }[] = [];
+  /** the resource (principal) policies of one kind (principal) and version by scope, in the order first loaded */
+  private readonly resourceList: ReadonlyMap<string, CompiledResourcePolicy>[] = [];
+  private readonly principalList: ReadonlyMap<string, CompiledPrincipalPolicy>[] = [];
   readonly resourceScopeSet = new Set<string>();
   readonly principalScopeSet = new Set<string>();
   count = 0;
 
   addResource(p: CompiledResourcePolicy): void {
-    add(this.resource, key2(p.kind, p.version), p.scope, p);
+    const made = put3(this.resource, p.kind, p.version, p.scope, p);
+    if (made) this.resourceList.push(made);
     this.resourceScopeSet.add(p.scope);
     this.count++;
   }
   addPrincipal(p: CompiledPrincipalPolicy): void {
-    add(this.principal, key2(p.principal, p.version), p.scope, p);
+    const made = put3(this.principal, p.principal, p.version, p.scope, p);
+    if (made) this.principalList.push(made);
     this.principalScopeSet.add(p.scope);
     this.count++;
   }
   addRole(p: CompiledRolePolicy): void {
-    add(this.role, key2(p.version, p.scope), p.role, p);
+    const made = put3(this.role, p.version, p.scope, p.role, p);
+    if (made) this.roleGroups.push({ scope: p.scope, byRole: made });
     this.resourceScopeSet.add(p.scope);
     this.count++;
   }
-  /** The resource policies of each kind and version, by scope (for the loader's checks). */
+  /** The resource policies of each kind and version, by scope, in load order (for the loader's checks). */
   resourceFamilies(): Iterable<ReadonlyMap<string, CompiledResourcePolicy>> {
-    return this.resource.values();
+    return this.resourceList;
   }
-  /** The principal policies of each principal and version, by scope. */
+  /** The principal policies of each principal and version, by scope, in load order. */
   principalFamilies(): Iterable<ReadonlyMap<string, CompiledPrincipalPolicy>> {
-    return this.principal.values();
+    return this.principalList;
   }
   build(sources: ReadonlyMap<string, string>): PolicySet {
     return new PolicySet(this, sources);
   }
 }
 
-function add<T>(m: Map<string, Map<string, T>>, a: string, b: string, v: T): void {
-  let inner = m.get(a);
-  if (!inner) m.set(a, (inner = new Map()));
-  inner.set(b, v);
-}
+/** Bound on the memo of scope searches (scopes are caller-controlled). */
+const CACHE_MAX = 4096;
 
 export class PolicySet implements CompiledPolicySet {
   readonly policyCount: number;
   readonly hasRolePolicies: boolean;
   readonly hasPrincipalPolicies: boolean;
-  readonly #resource: ReadonlyMap<string, ReadonlyMap<string, CompiledResourcePolicy>>;
-  readonly #principal: ReadonlyMap<string, ReadonlyMap<string, CompiledPrincipalPolicy>>;
-  readonly #role: ReadonlyMap<string, ReadonlyMap<string, CompiledRolePolicy>>;
+  readonly #resource: Nested<CompiledResourcePolicy>;
+  readonly #principal: Nested<CompiledPrincipalPolicy>;
+  readonly #role: Nested<CompiledRolePolicy>;
   readonly #resourceScopes: ReadonlySet<string>;
   readonly #principalScopes: ReadonlySet<string>;
   readonly #parents = new Map<string, Map<string, readonly string[]>>();
   readonly #perms = new Map<string, ScopePerm>();
-  readonly #principalAt = new Set<string>();
+  /** version -> scopes with a principal policy */
+  readonly #principalAt = new Map<string, Set<string>>();
+  /** scope searches by requested scope: [strict, lenient] */
+  readonly #searches = new Map<string, [readonly string[] | undefined, readonly string[] | undefined][]>();
 
   constructor(b: PolicySetBuilder, readonly sources: ReadonlyMap<string, string>) {
     this.#resource = b.resource;
@@ -111,38 +135,49 @@ export class PolicySet implements CompiledPolicySet {
     this.policyCount = b.count;
     this.hasRolePolicies = b.role.size > 0;
     this.hasPrincipalPolicies = b.principal.size > 0;
-    for (const [k, byRole] of b.role) {
-      const scope = k.slice(k.indexOf('\u0000') + 1);
+    for (const { scope, byRole } of b.roleGroups) {
       let parents = this.#parents.get(scope);
       if (!parents) this.#parents.set(scope, (parents = new Map()));
       for (const [role, rp] of byRole) parents.set(role, [...(parents.get(role) ?? []), ...rp.parentRoles]);
     }
-    for (const byScope of b.resource.values()) for (const [scope, p] of byScope) this.#perms.set(scope, p.perm);
-    for (const byScope of b.principal.values()) {
+    for (const byScope of b.resourceFamilies()) for (const [scope, p] of byScope) this.#perms.set(scope, p.perm);
+    for (const byScope of b.principalFamilies()) {
       for (const [scope, p] of byScope) {
         this.#perms.set(scope, p.perm);
-        this.#principalAt.add(key2(p.version, scope));
+        let at = this.#principalAt.get(p.version);
+        if (!at) this.#principalAt.set(p.version, (at = new Set()));
+        at.add(scope);
       }
     }
   }
 
   resourceScopes(scope: string, lenient: boolean): readonly string[] {
-    return existingScopes(this.#resourceScopes, scope, lenient);
+    return this.#search(0, this.#resourceScopes, scope, lenient);
   }
   principalScopes(scope: string, lenient: boolean): readonly string[] {
-    return existingScopes(this.#principalScopes, scope, lenient);
+    return this.#search(1, this.#principalScopes, scope, lenient);
+  }
+  #search(family: 0 | 1, existing: ReadonlySet<string>, scope: string, lenient: boolean): readonly string[] {
+    let both = this.#searches.get(scope);
+    if (!both) {
+      if (this.#searches.size >= CACHE_MAX) this.#searches.clear();
+      this.#searches.set(scope, (both = [[undefined, undefined], [undefined, undefined]]));
+    }
+    const slot = both[family]!;
+    const i = lenient ? 1 : 0;
+    return (slot[i] ??= existingScopes(existing, scope, lenient));
   }
   resourcePolicy(kind: string, version: string, scope: string): CompiledResourcePolicy | undefined {
-    return this.#resource.get(key2(kind, version))?.get(scope);
+    return get3(this.#resource, kind, version, scope);
   }
   principalPolicy(id: string, version: string, scope: string): CompiledPrincipalPolicy | undefined {
-    return this.#principal.get(key2(id, version))?.get(scope);
+    return get3(this.#principal, id, version, scope);
   }
   rolePolicy(role: string, version: string, scope: string): CompiledRolePolicy | undefined {
-    return this.#role.get(key2(version, scope))?.get(role);
+    return get3(this.#role, version, scope, role);
   }
   hasRoleRulesFor(kind: string, version: string, scope: string): boolean {
-    const byRole = this.#role.get(key2(version, scope));
+    const byRole = this.#role.get(version)?.get(scope);
     if (byRole) for (const rp of byRole.values()) if (rp.rules.some((r) => r.matchResource(kind))) return true;
     return false;
   }
@@ -150,7 +185,7 @@ export class PolicySet implements CompiledPolicySet {
     return this.#parents.get(scope) ?? NO_PARENTS;
   }
   hasPrincipalPoliciesAt(version: string, scope: string): boolean {
-    return this.#principalAt.has(key2(version, scope));
+    return this.#principalAt.get(version)?.has(scope) === true;
   }
   scopePermissions(scope: string): ScopePerm | undefined {
     return this.#perms.get(scope);

@@ -39,6 +39,12 @@ export interface RuleTableHost {
   readonly strict: boolean;
   readonly lenientScope: boolean;
   target(kind: string, version: string, scope: string): { scopes: readonly string[]; policyKey: string; exists: boolean };
+  /** withParents(scope, [role]), the same array for the same scope and role (memoised by the engine). */
+  queriedRoles(scope: string, role: string): readonly string[];
+  /** withParents(scope, roles) as a set. */
+  includingRoles(scope: string, roles: readonly string[]): ReadonlySet<string>;
+  /** resourceRows for roles from queriedRoles (memoised by the engine). */
+  rowsOf(kind: string, version: string, scope: string, action: string, roles: readonly string[]): readonly Binding[];
 }
 
 /** One rule-table row as the evaluator sees it. */
@@ -59,9 +65,15 @@ export interface Binding {
   fromRole: boolean;
 }
 
-type ScopedDrs = { roles: Set<string>; errs: string[] };
+/** `runtime` is made once per scope. */
+type ScopedDrs = { roles: Set<string>; errs: string[]; runtime?: { effectiveDerivedRoles: readonly string[] } };
 
 const ERR = Symbol('error'), SKIP = Symbol('skip');
+
+function hasAny(set: ReadonlySet<string>, roles: ReadonlySet<string>): boolean {
+  for (const r of set) if (roles.has(r)) return true;
+  return false;
+}
 
 function runtimeOf(s: ScopedDrs): { effectiveDerivedRoles: readonly string[] } {
   if (s.errs.length > 0) {
@@ -83,27 +95,35 @@ export class RuleCheck {
   readonly x: Explainer | undefined;
   readonly outputs: OutputEntry[] = [];
   readonly edr = new Set<string>();
-  readonly errors = new Map<string, { expression: string; message: string }>();
-  private readonly vars = new Map<unknown, Record<string, unknown>>();
-  private readonly condCache = new Map<string, boolean>();
-  private readonly sdr = new Map<string, ScopedDrs>();
+  /** Evaluation errors, each distinct (expression, message) once; undefined while there is none. */
+  errors: Map<string, { expression: string; message: string }> | undefined;
+  /** The principal's roles with the parent roles role policies at the requested scope give them (when first needed). */
+  including: ReadonlySet<string> | undefined;
+  // per-check memos, made when first needed
+  private vars: Map<unknown, Record<string, unknown>> | undefined;
+  private condCache: Map<string, boolean> | undefined;
+  private sdr: Map<string, ScopedDrs> | undefined;
+  /** How conditions report a failure: bound once per check (no closure made per check). */
+  readonly onError: (expression: string, message: string) => void;
   constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean, readonly strict: boolean) {
     this.scope = new CelScope(request, now, globals);
     this.x = explain ? new Explainer() : undefined;
+    this.onError = this.reportError.bind(this);
   }
   /** Where the last `evaluate` met a failing expression (explanations only; lenient mode goes on with false). */
   failedIn: 'dr' | 'rule' | undefined;
   private drPhase = false;
-  readonly onError = (expression: string, message: string): void => {
+  private reportError(expression: string, message: string): void {
     this.failedIn ??= this.drPhase ? 'dr' : 'rule';
     const k = `${expression}\u0000${message}`;
-    if (!this.errors.has(k)) this.errors.set(k, { expression, message });
+    const errors = (this.errors ??= new Map());
+    if (!errors.has(k)) errors.set(k, { expression, message });
     if (this.x) this.x.lastError = message;
-  };
+  }
   /** Variables of a parameter set, evaluated once per check under `key`; a failing one is left unset (or null). */
   private varsOf(p: ParamSet, key: unknown, failedIsNull: boolean): Record<string, unknown> {
     if (p.vars.length === 0) return EMPTY;
-    let vars = this.vars.get(key);
+    let vars = this.vars?.get(key);
     if (vars) return vars;
     vars = {};
     this.scope.setConstants(p.constants);
@@ -116,7 +136,7 @@ export class RuleCheck {
         if (failedIsNull) vars[v.name] = null;
       }
     }
-    this.vars.set(key, vars);
+    (this.vars ??= new Map()).set(key, vars);
     return vars;
   }
   /** Evaluate a condition with `p`'s constants and `vars`; throws in strict mode when it cannot be evaluated. */
@@ -128,11 +148,11 @@ export class RuleCheck {
   }
   /** The derived roles of the resource policy at a scope the walk reaches, evaluated the first time (Cerbos order). */
   enterScope(s: string, drs: readonly CompiledDerivedRole[], roles: ReadonlySet<string>): void {
-    let sd = this.sdr.get(s);
+    let sd = this.sdr?.get(s);
     if (!sd) {
       sd = { roles: new Set(), errs: [] };
       for (const dr of drs) {
-        if (!dr.anyParent && ![...dr.parentRoles].some((r) => roles.has(r))) {
+        if (!dr.anyParent && !hasAny(dr.parentRoles, roles)) {
           if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'parent_role_not_matched'));
           continue;
         }
@@ -152,15 +172,16 @@ export class RuleCheck {
         }
       }
       sd.errs.sort();
-      this.sdr.set(s, sd);
+      (this.sdr ??= new Map()).set(s, sd);
     }
-    this.scope.runtime = runtimeOf(sd);
+    this.scope.runtime = sd.runtime ??= runtimeOf(sd);
   }
   /** A row's condition (its derived role's first): true/false, SKIP (the derived role does not hold), ERR (strict). */
   evaluate(b: Binding): boolean | typeof SKIP | typeof ERR {
     const vars = b.params ? this.varsOf(b.params, b.params, false) : EMPTY;
     this.failedIn = undefined;
-    const cached = this.condCache.get(b.key);
+    const cache = (this.condCache ??= new Map());
+    const cached = cache.get(b.key);
     if (cached !== undefined) return cached;
     try {
       if (b.dr?.condition) {
@@ -169,13 +190,13 @@ export class RuleCheck {
         const held = this.cond(b.dr.condition, b.dr.params, drVars);
         this.drPhase = false;
         if (!held) {
-          this.condCache.set(b.key, false);
+          cache.set(b.key, false);
           return SKIP;
         }
       }
       let ok = this.cond(b.cond, b.params, vars);
       if (b.negate) ok = !ok;
-      this.condCache.set(b.key, ok);
+      cache.set(b.key, ok);
       return ok;
     } catch {
       this.drPhase = false;
@@ -325,7 +346,8 @@ export function walks(host: RuleTableHost, q: RuleCheckInput): { pScopes: readon
   const pScopes = host.set.principalScopes(q.principalScope, host.lenientScope);
   const t = host.target(q.kind, q.version, q.resourceScope);
   const pExists = pScopes.some((s) => host.set.hasPrincipalPoliciesAt(q.principalVersion, s));
-  const pKey = pScopes.length > 0 ? principalPolicyKey(q.principal.id, q.principalVersion, pScopes[0]!) : '';
+  // the key names the principal walk's policy only when some principal policy is on the way (walk() reads it then)
+  const pKey = pExists ? principalPolicyKey(q.principal.id, q.principalVersion, pScopes[0]!) : '';
   return { pScopes, pExists, pKey, rScopes: t.scopes, rExists: t.exists, rKey: t.policyKey };
 }
 
@@ -378,9 +400,9 @@ function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, walkIn: { p
   for (const s of walkIn.scopes) {
     if (!walkIn.principal) {
       const p = host.set.resourcePolicy(q.kind, q.version, s);
-      st.enterScope(s, p?.derivedRoles ?? [], including(host, st, q));
+      st.enterScope(s, p?.derivedRoles ?? NO_DRS, (st.including ??= host.includingRoles(q.resourceScope, q.principal.roles)));
     }
-    const bindings = walkIn.principal ? principalRows(host.set, q.principal.id, q.kind, q.version, s, action) : resourceRows(host, q.kind, q.version, s, action, roles);
+    const bindings = walkIn.principal ? principalRows(host.set, q.principal.id, q.kind, q.version, s, action) : host.rowsOf(q.kind, q.version, s, action, roles);
     for (const b of bindings) {
       const ok = st.evaluate(b);
       if (x) explainRow(x, st, b, action, ok, walkIn.principal ? undefined : roles[0]);
@@ -416,7 +438,7 @@ function explainRow(x: Explainer, st: RuleCheck, b: Binding, action: string, ok:
 }
 
 /** Explain only: the resource rules for `action` the walk did not evaluate: for roles the principal lacks, or not reached. */
-function explainUnconsidered(host: RuleTableHost, x: Explainer, q: RuleCheckInput, scopes: readonly string[], roleQueries: readonly string[][], action: string): void {
+function explainUnconsidered(host: RuleTableHost, x: Explainer, q: RuleCheckInput, scopes: readonly string[], roleQueries: readonly (readonly string[])[], action: string): void {
   const queried = new Set(roleQueries.flat());
   const has = (r: string) => r === '*' || queried.has(r);
   for (const s of scopes) {
@@ -432,12 +454,7 @@ function explainUnconsidered(host: RuleTableHost, x: Explainer, q: RuleCheckInpu
   }
 }
 
-const includingCache = new WeakMap<RuleCheck, ReadonlySet<string>>();
-function including(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput): ReadonlySet<string> {
-  let s = includingCache.get(st);
-  if (!s) includingCache.set(st, (s = new Set(withParents(host, q.resourceScope, q.principal.roles))));
-  return s;
-}
+const NO_DRS: readonly CompiledDerivedRole[] = Object.freeze([]);
 
 /** Decide every action (Cerbos ruletable check); actions missing from the result got no policy at all (NO_MATCH). */
 export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, actions: readonly string[]): Record<string, ActionEffect> {
@@ -446,10 +463,12 @@ export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput
   if ((w.pScopes.length === 0 && w.rScopes.length === 0) || (!w.pExists && !w.rExists)) return effects;
   const principalWalk = { principal: true, scopes: w.pScopes, exists: w.pExists, main: w.pKey };
   const resourceWalk = { principal: false, scopes: w.rScopes, exists: w.rExists, main: w.rKey };
-  const roleQueries = q.principal.roles.map((r) => withParents(host, q.resourceScope, [r]));
+  // Without any principal policy the principal walk meets no row and decides nothing: it is not walked.
+  const walkList = host.set.hasPrincipalPolicies ? [principalWalk, resourceWalk] : [resourceWalk];
+  const roleQueries = q.principal.roles.map((r) => host.queriedRoles(q.resourceScope, r));
   for (const action of actions) {
     let ae: Info = { effect: NO_MATCH, policy: '', scope: '' };
-    policies: for (const w of [principalWalk, resourceWalk]) {
+    policies: for (const w of walkList) {
       ae.effect = NO_MATCH;
       for (const roles of w.principal ? roleQueries.slice(0, 1) : roleQueries) {
         const r = walk(host, st, q, w, roles, action);
