@@ -82,35 +82,45 @@ export function traceIdOf(span: Span | undefined): string | undefined {
  */
 export async function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T> | T, parent?: Context): Promise<T> {
   if (!options.enabled) return fn(UNTRACED);
-  const span = trace.getTracer(TRACER).startSpan(name, { attributes }, parent ?? context.active());
-  const started = stageObserver === undefined ? 0 : performance.now();
-  let failed = false;
+  const s = startStage(name, attributes, parent ?? context.active());
   try {
-    return await context.with(trace.setSpan(parent ?? context.active(), span), () => fn(span));
+    return await context.with(s.context, () => fn(s.span));
   } catch (e) {
-    failed = true;
-    span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
-    throw e;
+    throw s.failed(e);
   } finally {
-    span.end();
-    stageObserver?.(name, (performance.now() - started) / 1000, failed);
+    s.end();
   }
 }
 
 /** The synchronous form of `inSpan` (the scope decision, `authorize`). */
 export function inSpanSync<T>(name: string, attributes: Attributes, fn: (span: Span) => T): T {
   if (!options.enabled) return fn(UNTRACED);
-  const span = trace.getTracer(TRACER).startSpan(name, { attributes });
+  const s = startStage(name, attributes, context.active());
+  try {
+    return context.with(s.context, () => fn(s.span));
+  } catch (e) {
+    throw s.failed(e);
+  } finally {
+    s.end();
+  }
+}
+
+/** One span of `inSpan`/`inSpanSync`: started under `parent`, its error recorded by name only, its time observed once. */
+function startStage(name: string, attributes: Attributes, parent: Context): { span: Span; context: Context; failed(e: unknown): unknown; end(): void } {
+  const span = trace.getTracer(TRACER).startSpan(name, { attributes }, parent);
   const started = stageObserver === undefined ? 0 : performance.now();
   let failed = false;
-  try {
-    return context.with(trace.setSpan(context.active(), span), () => fn(span));
-  } catch (e) {
-    failed = true;
-    span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
-    throw e;
-  } finally {
-    span.end();
-    stageObserver?.(name, (performance.now() - started) / 1000, failed);
-  }
+  return {
+    span,
+    context: trace.setSpan(parent, span),
+    failed(e) {
+      failed = true;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: e instanceof Error ? e.name : 'error' });
+      return e;
+    },
+    end() {
+      span.end();
+      stageObserver?.(name, (performance.now() - started) / 1000, failed);
+    },
+  };
 }
