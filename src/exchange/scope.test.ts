@@ -45,4 +45,34 @@ describe('the scope step', () => {
       expect((e as NoScopeGranted).dropped).toEqual([{ scope: 'x', reason: 'subject' }]);
     }
   });
+
+  it('T-12 policy is not asked when the subject and the ceiling leave nothing: the refusal carries only their drops', async () => {
+    const asked: string[][] = [];
+    const policy: ScopePolicy = { allowedScopes: (_i, c) => (asked.push([...c]), { allowed: [...c], denied: [] }) };
+    const r = await refusal(() => decideScope({ requested: ['x', 'y'], subjectScopes: ['y'], ceiling: ['x'], implications: {}, policy, policyInput }));
+    expect(r).toMatchObject({ error: 'invalid_scope', reason: 'scope.none_granted' });
+    expect(asked).toEqual([]);
+    // and with something left, policy sees exactly what passed both
+    decideScope({ requested: ['x', 'y', 'z'], subjectScopes: ['x', 'z'], ceiling: ['z', 'y'], implications: {}, policy, policyInput });
+    expect(asked).toEqual([['z']]);
+  });
+
+  it('a policy without its input fails closed (a wiring error, never a grant without a decision)', () => {
+    const policy: ScopePolicy = { allowedScopes: (_i, c) => ({ allowed: [...c], denied: [] }) };
+    expect(() => decideScope({ requested: ['x'], subjectScopes: ['x'], ceiling: ['x'], implications: {}, policy })).toThrow('policy input missing');
+  });
+
+  it('T-12 a policy drop names the policy and rule only when policy gave them; a rule given as a getter is read only by the log', () => {
+    let reads = 0;
+    const lazy = { scope: 'b', policy: 'p', get rule() { reads += 1; return 'p#r'; } };
+    const policy: ScopePolicy = { allowedScopes: () => ({ allowed: ['c'], denied: [{ scope: 'a' }, lazy] }) };
+    const d = decideScope({ requested: ['a', 'b', 'c'], subjectScopes: ['a', 'b', 'c'], ceiling: ['a', 'b', 'c'], implications: {}, policy, policyInput });
+    expect(d.granted).toEqual(['c']);
+    expect(d.dropped[0]).toStrictEqual({ scope: 'a', reason: 'policy' });
+    expect(Object.keys(d.dropped[0]!)).toEqual(['scope', 'reason']);
+    expect(reads).toBe(0);
+    expect(d.dropped[1]!.rule).toBe('p#r');
+    expect(reads).toBe(1);
+    expect(JSON.parse(JSON.stringify(d.dropped[1]))).toEqual({ scope: 'b', reason: 'policy', policy: 'p', rule: 'p#r' });
+  });
 });

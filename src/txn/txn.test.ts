@@ -75,6 +75,8 @@ describe('scope (T-12, V-12)', () => {
   it('parses space-delimited scope once each, in order', () => {
     expect(parseScope(' a  b a c ')).toEqual(['a', 'b', 'c']);
     expect(scopeList(['a ', 'b', 'a', ''])).toEqual(['a', 'b']);
+    // the client SDK's string form: space-delimited, the same reading
+    expect(scopeList(' ab  cd ab ')).toEqual(['ab', 'cd']);
   });
   it('T-13 reads the configured claim, else scp; undefined when neither (unknown scope is never unlimited)', () => {
     expect(readScopeClaim({ scope: 'a b' })).toEqual(['a', 'b']);
@@ -83,6 +85,18 @@ describe('scope (T-12, V-12)', () => {
     expect(readScopeClaim({ scope: 42 })).toBeUndefined();
     expect(readScopeClaim({})).toBeUndefined();
   });
+  it('T-13 a blank scope grants nothing: empty entries are dropped, so a claim of only blanks is an empty list (refused as no scope)', () => {
+    expect(readScopeClaim({ scope: ' a  b ' })).toEqual(['a', 'b']);
+    expect(readScopeClaim({ scope: '  ' })).toEqual([]);
+    expect(readScopeClaim({ scope: ['a', '', 'b'] })).toEqual(['a', 'b']);
+    expect(readScopeClaim({ scope: [''] })).toEqual([]);
+  });
+  it('T-13 a list with a non-string member is no scope claim (then scp is read); scp as the configured claim reads only scp', () => {
+    expect(readScopeClaim({ scope: ['a', 42] })).toBeUndefined();
+    expect(readScopeClaim({ scope: ['a', 42], scp: ['s'] })).toEqual(['s']);
+    expect(readScopeClaim({ scope: 'a', scp: 'b c' }, 'scp')).toEqual(['b', 'c']);
+    expect(readScopeClaim({ scope: 'a' }, 'scp')).toBeUndefined();
+  });
   it('T-12 implications widen downward only, transitively, never through Object.prototype', () => {
     const imp = { tickets: ['tickets:read', 'tickets:write'], all: ['tickets'] };
     expect([...expandScopes(['all'], imp)].sort()).toEqual(['all', 'tickets', 'tickets:read', 'tickets:write']);
@@ -90,6 +104,15 @@ describe('scope (T-12, V-12)', () => {
     expect(scopeCovers(new Set(['tickets:read']), 'tickets', imp)).toBe(false);
     expect(scopeCovers(new Set(['tickets']), 'tickets:read')).toBe(false);
     expect([...expandScopes(['constructor', '__proto__'], imp)].sort()).toEqual(['__proto__', 'constructor']);
+  });
+  it('T-12 a scope covers itself, with or without implications', () => {
+    expect(scopeCovers(new Set(['tickets:read']), 'tickets:read')).toBe(true);
+    expect(scopeCovers(new Set(['tickets:read']), 'tickets:read', { tickets: ['tickets:read'] })).toBe(true);
+  });
+  it('T-12 implications that form a cycle (the configuration allows it) end: each scope is expanded once', () => {
+    const cyclic = { a: ['b'], b: ['c', 'a'], c: ['a'] };
+    expect([...expandScopes(['a'], cyclic)].sort()).toEqual(['a', 'b', 'c']);
+    expect(scopeCovers(new Set(['c']), 'b', cyclic)).toBe(true);
   });
 });
 
