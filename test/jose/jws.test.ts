@@ -2,14 +2,24 @@
 import { base64url, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { nodeJwsCrypto } from '../../src/jose/crypto.node.js';
-import { parseCompactJws, signCompactJws, verifyParsedJws, webCryptoJws, type JwsCrypto } from '../../src/jose/jws.js';
+import { JwsFormatError, parseCompactJws, signCompactJws, verifyParsedJws, webCryptoJws, type JwsCrypto } from '../../src/jose/jws.js';
 import { JwtProfileError, verifyTxnToken } from '../../src/jose/profiles.js';
 
-async function keyPair(alg: 'EdDSA' | 'ES256' | 'RS256' | 'PS256', kid: string) {
+type Alg = 'EdDSA' | 'Ed25519' | 'ES256' | 'ES384' | 'ES512' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512';
+
+async function keyPair(alg: Alg, kid: string) {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid, alg };
-  return { privateKey, jwk };
+  return { privateKey, publicKey, jwk };
 }
+
+/** one key pair per algorithm for the whole file (RSA key generation is slow), shared by both backends */
+const pairs = new Map<Alg, ReturnType<typeof keyPair>>();
+const pairOf = (alg: Alg) => {
+  let p = pairs.get(alg);
+  if (p === undefined) pairs.set(alg, (p = keyPair(alg, `k-${alg}`)));
+  return p;
+};
 
 const now = Math.floor(Date.now() / 1000);
 const claims = { txn: 't-1', sub: 'alice', scope: 'tickets:read', req_wl: 'mcp', iat: now, exp: now + 60, aud: 'support.example' };
@@ -18,8 +28,8 @@ describe.each<[string, JwsCrypto]>([
   ['webcrypto', webCryptoJws],
   ['node:crypto', nodeJwsCrypto],
 ])('JWS with %s', (_name, backend) => {
-  it.each(['EdDSA', 'ES256', 'RS256', 'PS256'] as const)('%s: what it signs verifies with jose and itself; what jose signs verifies here', async (alg) => {
-    const { privateKey, jwk } = await keyPair(alg, `k-${alg}`);
+  it.each(['EdDSA', 'Ed25519', 'ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const)('%s: what it signs verifies with jose and itself; what jose signs verifies here', async (alg) => {
+    const { privateKey, jwk } = await pairOf(alg);
     const getKey = createLocalJWKSet({ keys: [jwk] });
     const ours = await signCompactJws({ kid: jwk.kid, typ: 'txntoken+jwt' }, claims, alg, privateKey, backend);
     expect(await verifyParsedJws(parseCompactJws(ours, backend), alg, getKey, backend)).toBe(true);
@@ -41,6 +51,40 @@ describe.each<[string, JwsCrypto]>([
     expect(await verifyParsedJws(parseCompactJws(`${h}.${other}.${s}`), 'EdDSA', getKey, backend)).toBe(false);
     const byB = await signCompactJws({ kid: 'a' }, claims, 'EdDSA', b.privateKey, backend);
     expect(await verifyParsedJws(parseCompactJws(byB), 'EdDSA', getKey, backend)).toBe(false);
+  });
+
+  it('an algorithm outside the JWS set never verifies and never signs', async () => {
+    const { privateKey, publicKey, jwk } = await pairOf('EdDSA');
+    const token = await signCompactJws({ kid: jwk.kid }, claims, 'EdDSA', privateKey, backend);
+    const jws = parseCompactJws(token, backend);
+    expect(await backend.verify('HS256', publicKey, jws.signingInput, jws.signature)).toBe(false);
+    expect(await backend.verify('none', publicKey, jws.signingInput, jws.signature)).toBe(false);
+    await expect(Promise.resolve().then(() => backend.sign('HS256', privateKey, jws.signingInput))).rejects.toThrow();
+  });
+
+  it('a key selection that yields a private key or something not a key never verifies', async () => {
+    const { privateKey, jwk } = await pairOf('EdDSA');
+    const token = await signCompactJws({ kid: jwk.kid }, claims, 'EdDSA', privateKey, backend);
+    const jws = parseCompactJws(token, backend);
+    expect(await verifyParsedJws(jws, 'EdDSA', createLocalJWKSet({ keys: [jwk] }), backend)).toBe(true);
+    expect(await verifyParsedJws(jws, 'EdDSA', async () => privateKey, backend)).toBe(false);
+    expect(await verifyParsedJws(jws, 'EdDSA', async () => new Uint8Array(32) as unknown as CryptoKey, backend)).toBe(false);
+    expect(await verifyParsedJws(jws, 'EdDSA', async () => ({ type: 'public' }) as unknown as CryptoKey, backend)).toBe(false);
+  });
+
+  it('one character appended to any part of a valid token makes it malformed, never a second spelling of the same token', async () => {
+    const { privateKey, jwk } = await pairOf('EdDSA');
+    const profile = { getKey: createLocalJWKSet({ keys: [jwk] }), algorithms: ['EdDSA'], clockSkew: 30, audiences: ['support.example'], crypto: backend };
+    const good = await signCompactJws({ kid: jwk.kid, typ: 'txntoken+jwt' }, claims, 'EdDSA', privateKey, backend);
+    await expect(verifyTxnToken(good, profile)).resolves.toMatchObject({ claims: { sub: 'alice' } });
+    const parts = good.split('.');
+    for (const i of [0, 1, 2]) {
+      // find the appended character that keeps the part's length ≡ 1 (mod 4): a base64 length no encoder produces
+      const grown = parts.map((x, j) => (j === i ? `${x}${'A'.repeat((5 - (x.length % 4)) % 4 || 4)}` : x));
+      expect(grown[i]!.length % 4, `part ${i}`).toBe(1);
+      expect(() => parseCompactJws(grown.join('.'), backend), `part ${i}`).toThrow(JwsFormatError);
+      await expect(verifyTxnToken(grown.join('.'), profile), `part ${i}`).rejects.toMatchObject({ code: 'malformed' });
+    }
   });
 
   it('an ES256 signature of the wrong length is refused', async () => {
@@ -94,16 +138,24 @@ describe('key strength', () => {
 describe('compact JWS parsing refuses before any key is used', () => {
   const h = (o: object) => base64url.encode(JSON.stringify(o));
   it.each([
+    ['an empty token', ''],
     ['two parts', 'a.b'],
     ['four parts', 'a.b.c.d'],
+    ['empty header', `.${h({})}.c2ln`],
     ['empty signature', `${h({ alg: 'EdDSA' })}.${h({})}.`],
     ['non-base64url', `${h({ alg: 'EdDSA' })}.${h({})}.a+b/`],
+    ['non-base64url header', `${h({ alg: 'EdDSA' }).slice(0, 4)}+${h({ alg: 'EdDSA' }).slice(4)}.${h({})}.c2ln`],
+    ['non-base64url payload', `${h({ alg: 'EdDSA' })}.${h({ sub: 'alice' }).slice(0, 4)}/${h({ sub: 'alice' }).slice(4)}.c2ln`],
+    ['padded payload', `${h({ alg: 'EdDSA' })}.${base64url.encode('{"a":1}')}=.c2ln`],
+    ['header not UTF-8', `${base64url.encode(new Uint8Array([0x7b, 0xff, 0x7d]))}.${h({})}.c2ln`],
+    ['header null', `${base64url.encode('null')}.${h({})}.c2ln`],
+    ['header a string', `${base64url.encode('"x"')}.${h({})}.c2ln`],
     ['header not JSON', `bm90IGpzb24.${h({})}.c2ln`],
     ['payload an array', `${h({ alg: 'EdDSA' })}.${base64url.encode('[1]')}.c2ln`],
     ['crit header', `${h({ alg: 'EdDSA', crit: ['exp'] })}.${h({})}.c2ln`],
     ['unencoded payload (b64: false)', `${h({ alg: 'EdDSA', b64: false })}.${h({})}.c2ln`],
   ])('%s', async (_what, token) => {
-    expect(() => parseCompactJws(token)).toThrow();
+    for (const backend of [webCryptoJws, nodeJwsCrypto]) expect(() => parseCompactJws(token, backend), backend.name).toThrow(JwsFormatError);
     await expect(verifyTxnToken(token, { getKey: createLocalJWKSet({ keys: [] }), algorithms: ['EdDSA'], clockSkew: 30, audiences: ['x'] })).rejects.toBeInstanceOf(JwtProfileError);
   });
 });

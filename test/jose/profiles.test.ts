@@ -3,7 +3,7 @@
 import { createLocalJWKSet, errors, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signCompactJws } from '../../src/jose/jws.js';
-import { normTyp, verifyAccessToken, verifyClientAssertion, verifyIdToken, verifySelfSigned, verifyTxnToken, type VerifyCommon } from '../../src/jose/profiles.js';
+import { JwtProfileError, normTyp, verifyAccessToken, verifyClientAssertion, verifyIdToken, verifySelfSigned, verifyTxnToken, type VerifyCommon } from '../../src/jose/profiles.js';
 
 const NOW = 1_800_000_000;
 const AUD = 'support.example';
@@ -79,6 +79,43 @@ describe('claim checks, each refusal by its reason', () => {
 
   it('V-02 the kid of the verified token is returned (absent: undefined)', async () => {
     expect((await verifyTxnToken(await sign(txn()), txnProfile())).kid).toBe('k');
+    const noKid = await signCompactJws({ typ: 'txntoken+jwt' }, txn(), 'EdDSA', key);
+    expect((await verifyTxnToken(noKid, txnProfile())).kid).toBeUndefined();
+  });
+
+  it('V-03 V-06 a token of the wrong type or algorithm never reaches key selection', async () => {
+    let lookups = 0;
+    const counting = { ...txnProfile(), getKey: (...a: Parameters<VerifyCommon['getKey']>) => (lookups++, common.getKey(...a)) };
+    expect(await reasonOf(verifyTxnToken(await sign(txn(), { typ: 'at+jwt' }), counting))).toBe('wrong_type');
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), { ...counting, algorithms: ['ES256'] }))).toBe('bad_algorithm');
+    expect(lookups).toBe(0);
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), counting))).toBe('accepted');
+    expect(lookups).toBe(1);
+  });
+
+  it('a key set failure keeps what failed as the cause (for the log), and a malformed token is malformed', async () => {
+    const down = new Error('ECONNREFUSED');
+    const e = await verifyTxnToken(await sign(txn()), { ...txnProfile(), getKey: () => Promise.reject(down) }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(JwtProfileError);
+    expect(e).toMatchObject({ code: 'key_unavailable', reason: 'key_unavailable', cause: down });
+    expect(await reasonOf(verifyTxnToken('not.a.jwt', txnProfile()))).toBe('malformed');
+    expect(new JwtProfileError('expired', 'x').cause).toBeUndefined();
+  });
+
+  it('V-04 V-07 issuer and audience are compared whole: a prefix of the configured value is not it', async () => {
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ aud: 'support' })), txnProfile()))).toBe('wrong_audience');
+    const withIss = { ...txnProfile(), issuer: 'https://tts.example' };
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ iss: 'https://tts' })), withIss))).toBe('wrong_issuer');
+  });
+
+  it('V-02 a malformed act is named, unless the claims are nested too deep to read (then too_deep, before any walk)', async () => {
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ act: { sub: '' } })), txnProfile()))).toBe('invalid_claim.act');
+    let deep: unknown = { sub: 'x' };
+    for (let i = 0; i < 70; i++) deep = { sub: 'x', act: deep };
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ act: deep })), txnProfile()))).toBe('too_deep');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ scope: 7 })), txnProfile()))).toBe('invalid_claim.scope');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ scope: 7, tctx: deep })), txnProfile()))).toBe('invalid_claim.scope');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ tctx: deep })), txnProfile()))).toBe('too_deep');
   });
 });
 
@@ -99,6 +136,14 @@ describe('profiles other than the Txn-Token', () => {
     expect(await v({ exp: NOW + 330 })).toBe('accepted');
     expect(await v({ exp: NOW + 331 })).toBe('lifetime_too_long');
     expect(await v({ jti: undefined })).toBe('missing_claim.jti');
+    // without exp an assertion would never expire
+    expect(await v({ exp: undefined })).toBe('missing_claim.exp');
+    expect(await v({ sub: undefined })).toBe('missing_claim.sub');
+    expect(await v({ iss: 'c2' })).toBe('wrong_issuer');
+    expect(await v({ iss: 'c' })).toBe('wrong_issuer');
+    expect(await v({ aud: 'https://tts' })).toBe('wrong_audience');
+    expect(await v({ aud: ['https://tts.example'] })).toBe('audience_not_single');
+    expect(await v({ aud: undefined })).toBe('wrong_audience');
   });
 
   it('T-10 a self-signed subject names a user (never the workload), with a bounded lifetime', async () => {
@@ -111,6 +156,9 @@ describe('profiles other than the Txn-Token', () => {
     expect(await v({ exp: NOW + 330 })).toBe('accepted');
     expect(await v({ exp: NOW + 331 })).toBe('lifetime_too_long');
     expect(await v({ aud: ['https://tts.example'] })).toBe('audience_not_single');
+    expect(await v({ aud: 'https://other.example' })).toBe('wrong_audience');
+    expect(await v({ iss: 'c2' })).toBe('wrong_issuer');
+    for (const c of ['sub', 'iat', 'exp']) expect(await v({ [c]: undefined }), c).toBe(`missing_claim.${c}`);
   });
 
   it('T-09 an access token: typ from the configured list (null: absent), never txntoken+jwt; exp and sub required', async () => {
@@ -124,6 +172,11 @@ describe('profiles other than the Txn-Token', () => {
     expect(await v(['txntoken+jwt'], { typ: 'txntoken+jwt' })).toBe('wrong_type');
     expect(await v(['at+jwt'], { typ: 'at+jwt' }, { exp: undefined })).toBe('missing_claim.exp');
     expect(await v(['at+jwt'], { typ: 'at+jwt' }, { sub: undefined })).toBe('missing_claim.sub');
+    expect(await v(['at+jwt'], { typ: 'at+jwt' }, { iss: 'https://idp' })).toBe('wrong_issuer');
+    expect(await v(['at+jwt'], { typ: 'at+jwt' }, { iss: undefined })).toBe('wrong_issuer');
+    expect(await v(['at+jwt'], { typ: 'at+jwt' }, { aud: 'other' })).toBe('wrong_audience');
+    // an access token may carry several audiences (RFC 9068); one configured is enough
+    expect(await v(['at+jwt'], { typ: 'at+jwt' }, { aud: ['other', 'mcp'] })).toBe('accepted');
   });
 
   it('T-09 an ID token: typ JWT or absent, iat required', async () => {
@@ -133,5 +186,10 @@ describe('profiles other than the Txn-Token', () => {
     expect(await reasonOf(verifyIdToken(await sign(id(), { typ: 'JWT' }), profile))).toBe('accepted');
     expect(await reasonOf(verifyIdToken(await sign(id(), { typ: 'at+jwt' }), profile))).toBe('wrong_type');
     expect(await reasonOf(verifyIdToken(await sign(id({ iat: undefined }), {}), profile))).toBe('missing_claim.iat');
+    expect(await reasonOf(verifyIdToken(await sign(id({ exp: undefined }), {}), profile))).toBe('missing_claim.exp');
+    expect(await reasonOf(verifyIdToken(await sign(id({ sub: undefined }), {}), profile))).toBe('missing_claim.sub');
+    expect(await reasonOf(verifyIdToken(await sign(id({ iss: 'https://other.example' }), {}), profile))).toBe('wrong_issuer');
+    expect(await reasonOf(verifyIdToken(await sign(id({ aud: 'other' }), {}), profile))).toBe('wrong_audience');
+    expect(await reasonOf(verifyIdToken(await sign(id({ exp: NOW - 31 }), {}), profile))).toBe('expired');
   });
 });
