@@ -4,7 +4,8 @@
 // or covering tests changed (reports/mutation/<module>.incremental.json; `--force` reruns all). Prints the score per
 // module at the end. Not part of every CI run (minutes per module). Env: BATON_MUTATION_CONCURRENCY (default 2).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 const modules = JSON.parse(readFileSync(new URL('./mutation-modules.json', import.meta.url), 'utf8'));
 const args = process.argv.slice(2);
@@ -30,6 +31,14 @@ const rows = [];
 let failed = false;
 for (const name of run) {
   console.log(`\n=== mutation: ${name} (${modules[name].title}) ===`);
+  // Suites read `../shared` beside the checkout (test/setup/shared.ts); from a sandbox (.stryker-tmp/<module>/sandbox-*)
+  // that is .stryker-tmp/<module>/shared: without this link the conformance suites would skip there, silently.
+  const shared = resolve('../shared');
+  const link = `.stryker-tmp/${name}/shared`;
+  if (existsSync(shared) && !existsSync(link)) {
+    mkdirSync(`.stryker-tmp/${name}`, { recursive: true });
+    symlinkSync(shared, link);
+  }
   const r = spawnSync('npx', ['stryker', 'run', 'stryker.config.mjs', ...(force ? ['--force'] : [])], {
     stdio: 'inherit',
     env: { ...process.env, BATON_MUTATION_MODULE: name },

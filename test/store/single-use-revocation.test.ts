@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import { RedisStore } from '../../src/store/redis.js';
-import { deleteKeys, REDIS_SKIP_REASON, redisUrl, testPrefix } from '../helpers/redis.js';
+import { deleteKeys, REDIS_SKIP_REASON, redisUrl, startTcpProxy, testPrefix } from '../helpers/redis.js';
 import { eventually } from '../helpers/time.js';
 
 describe('MemoryStore on a manual clock', () => {
@@ -48,6 +48,24 @@ describe('MemoryStore on a manual clock', () => {
     expect((await s.rateLimit('client', 1, 60_000)).allowed).toBe(false);
     expect(s.entryCounts()).toEqual({ once: 1, revoked: 1, windows: 1 });
   });
+
+  it('memory follows live entries: every 64th operation sweeps up to 256 expired entries of each map, those ending exactly now included', async () => {
+    let now = T0;
+    const s = new MemoryStore({ now: () => now });
+    // operations 1..900 of a fresh store: 300 entries in each map, all ending at T0 + 1000 (no sweep finds one expired)
+    for (let i = 0; i < 300; i++) expect(await s.useOnce('jti', `id-${i}`, 1000)).toBe(true);
+    for (let i = 0; i < 300; i++) await s.revoke(`txn-${i}`, T0 / 1000 + 1);
+    for (let i = 0; i < 300; i++) expect((await s.rateLimit(`client-${i}`, 1, 1000)).allowed).toBe(true);
+    expect(s.entryCounts()).toEqual({ once: 300, revoked: 300, windows: 300 });
+    now = T0 + 1000; // every entry ends exactly now
+    // operations 901..959 add nothing and sweep nothing: the next sweep is the 960th operation
+    for (let i = 0; i < 59; i++) expect(await s.isRevoked('unknown')).toBe(false);
+    expect(s.entryCounts()).toEqual({ once: 300, revoked: 300, windows: 300 });
+    await s.isRevoked('unknown'); // the 960th: one sweep, 256 entries of each map looked at and dropped
+    expect(s.entryCounts()).toEqual({ once: 44, revoked: 44, windows: 44 });
+    for (let i = 0; i < 64; i++) await s.isRevoked('unknown'); // the 1024th: the rest
+    expect(s.entryCounts()).toEqual({ once: 0, revoked: 0, windows: 0 });
+  });
 });
 
 const url = redisUrl();
@@ -73,11 +91,62 @@ describe.skipIf(url === undefined)('RedisStore revocation feed', () => {
     const writer = open(prefix);
     const until = nowSec() + 300;
     for (let i = 0; i < 3; i++) await writer.revoke(`txn-old-${i}`, until + i);
+    // a value under the revocation prefix that no revocation wrote (not a number) is not replayed
+    const other = new Redis(url!);
+    try {
+      await other.set(`${prefix}rev:txn-junk`, 'not a number', 'EX', 300);
+    } finally {
+      other.disconnect();
+    }
     const reader = open(prefix);
     const heard = new Map<string, number>();
-    reader.onRevoke((t, u) => heard.set(t, u));
+    const liveWhileReplaying: boolean[] = [];
+    reader.onRevoke((t, u) => {
+      heard.set(t, u);
+      liveWhileReplaying.push(reader.revocationFeedLive());
+    });
     expect(await eventually(() => reader.revocationFeedLive(), 5000)).toBe(true);
     expect(Object.fromEntries(heard)).toEqual({ 'txn-old-0': until, 'txn-old-1': until + 1, 'txn-old-2': until + 2 });
+    // the feed is not live (a local miss proves nothing) until the replay has ended
+    expect(liveWhileReplaying).toEqual([false, false, false]);
+  });
+
+  it('V-08 a frozen subscriber link stops counting as live within revocationFeedMaxLagMs, long before a command times out', async () => {
+    const prefix = testPrefix('frozen');
+    prefixes.push(prefix);
+    const proxy = await startTcpProxy(Number(new URL(url!).port || 6379));
+    const s = new RedisStore({ url: proxy.url, keyPrefix: prefix, logger: () => {}, revocationFeedMaxLagMs: 200, commandTimeoutMs: 120_000, operationTimeoutMs: 120_000 });
+    try {
+      s.onRevoke(() => {});
+      expect(await eventually(() => s.revocationFeedLive(), 5000)).toBe(true);
+      proxy.pause(); // nothing forwarded, nothing closed: the PINGs of the feed go unanswered
+      expect(await eventually(() => !s.revocationFeedLive(), 10_000)).toBe(true);
+      proxy.resume();
+      expect(await eventually(() => s.revocationFeedLive(), 10_000)).toBe(true);
+    } finally {
+      proxy.resume();
+      await s.close();
+      await proxy.close();
+    }
+  });
+
+  it('V-08 a listener that throws is reported (one log line) and the other listeners still hear the revocation', async () => {
+    const prefix = testPrefix('throws');
+    prefixes.push(prefix);
+    const lines: string[] = [];
+    const s = new RedisStore({ url: url!, keyPrefix: prefix, logger: (line) => lines.push(line) });
+    stores.push(s);
+    const heard: Array<[string, number]> = [];
+    s.onRevoke(() => {
+      throw new Error('listener failed');
+    });
+    s.onRevoke((t, u) => heard.push([t, u]));
+    expect(await eventually(() => s.revocationFeedLive(), 5000)).toBe(true);
+    const until = nowSec() + 300;
+    await s.revoke('txn-heard', until);
+    expect(await eventually(() => heard.length > 0, 2000)).toBe(true);
+    expect(heard).toEqual([['txn-heard', until]]);
+    expect(lines).toEqual(['baton store redis [listener]: revocation listener threw: listener failed']);
   });
 
   it('V-08 junk published on the revocation channel is ignored; the feed stays up and delivers the next revocation', async () => {
