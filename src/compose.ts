@@ -91,8 +91,10 @@ export async function composeTts(p: RuntimeParts): Promise<Tts> {
     const policy = p.policy ?? (await p.loadPolicy(config));
     initial = { keys: p.keys, policy, engine: p.engine, policyHash: p.policyHash };
     service = await TokenService.create({
-      config, keys: p.keys, store, policy, onDecision: withObserver(p.onDecision, p.observer),
-      ...(p.observer !== undefined ? { jwksFetch: observedJwksFetch(p.observer) } : {}),
+      config, keys: p.keys, store, policy, onDecision: p.onDecision,
+      // counted from the drafts, not through the sink: a sink makes every entry stamped and scrubbed (and a denied
+      // scope's deciding rule explained) on the exchange path, and wrapping the log's sink would defeat its rendering later
+      ...(p.observer !== undefined ? { countDecision: p.observer.decision, jwksFetch: observedJwksFetch(p.observer) } : {}),
     });
   } catch (e) {
     if (p.store === undefined) await opened.close(); // do not leak the connections of a store opened here
@@ -112,16 +114,6 @@ export async function composeTts(p: RuntimeParts): Promise<Tts> {
   const app = createApp({ service, ...p.http, observer: p.observer, reloadStatus: () => serving.status(), openApiExtra: mount ? pdpOpenApi() : undefined });
   const pdp = mount && config.pdp !== undefined ? await mountPdp(p, config, config.pdp, service, store, app) : undefined;
   return { app, service, store, config, serving, ...(pdp !== undefined ? { pdp } : {}) };
-}
-
-/** The decision sink, with every entry also counted by the observer. */
-function withObserver(sink: DecisionSink | undefined, observer: Observer | undefined): DecisionSink | undefined {
-  if (observer === undefined) return sink;
-  if (sink === undefined) return (e) => observer.decision(e);
-  return (e) => {
-    observer.decision(e);
-    sink(e);
-  };
 }
 
 /** `pdp.mount: true`: the decision point's routes in the TTS's app, its Txn-Tokens checked with the TTS's own keys. */

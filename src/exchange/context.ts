@@ -29,6 +29,8 @@ export interface TokenServiceOptions {
   store: Store;
   policy?: ScopePolicy | undefined;
   onDecision?: DecisionSink | undefined;
+  /** counts each decision as emitted, from its draft (the metrics; see `count` of `decisionLog`) */
+  countDecision?: ((hop: string, draft: object) => void) | undefined;
   /** the fetch of subject issuers' JWKS (the metrics count fetches through it) */
   jwksFetch?: ((input: URL, init: RequestInit) => Promise<Response>) | undefined;
   now?: () => Date;
@@ -69,7 +71,7 @@ export async function prepareTts(o: TokenServiceOptions): Promise<TtsContext> {
     issuers,
     ownKeys: createLocalJWKSet(o.keys.jwks()),
     now,
-    log: decisionLog<DecisionEntry>({ hop: 'tts', sink: o.onDecision, now }),
+    log: decisionLog<DecisionEntry>({ hop: 'tts', sink: o.onDecision, now, count: o.countDecision }),
   };
 }
 

@@ -12,7 +12,7 @@ export interface DecisionLog<R extends DecisionRecord = DecisionRecord> {
   readonly hop: string;
   /** where entries go (undefined: nowhere) */
   readonly sink: DecisionCallback<R> | undefined;
-  /** false when entries go nowhere: a hop may skip building them */
+  /** false when entries go nowhere (no sink, nothing counts them): a hop may skip building them */
   readonly enabled: boolean;
   /** the clock that stamps entries */
   now(): Date;
@@ -24,17 +24,29 @@ export interface DecisionLogOptions<R extends DecisionRecord> {
   /** where entries go; undefined: nowhere */
   sink: DecisionCallback<R> | undefined;
   now?: (() => Date) | undefined;
+  /**
+   * told of every decision as it is emitted, with the hop's name and the draft as the hop built it (before the time
+   * stamp and the scrub, which a count needs neither of): the metrics' decision counters. Must only read the draft.
+   */
+  count?: ((hop: string, draft: DecisionDraft) => void) | undefined;
 }
 
 export function decisionLog<R extends DecisionRecord = DecisionRecord>(o: DecisionLogOptions<R>): DecisionLog<R> {
-  const { hop, sink } = o;
+  const { hop, sink, count } = o;
   const now = o.now ?? (() => new Date());
   return {
     hop,
     sink,
-    enabled: sink !== undefined,
+    enabled: sink !== undefined || count !== undefined,
     now,
     emit(draft) {
+      if (count !== undefined) {
+        try {
+          count(hop, draft as DecisionDraft);
+        } catch {
+          // a failing count never changes a decision (nor stops its line)
+        }
+      }
       if (sink === undefined) return;
       const later = renderedLater.get(sink);
       if (later !== undefined) {

@@ -24,6 +24,26 @@ describe('decisionLog: the one emitter every hop writes through', () => {
     expect(off.enabled).toBe(false);
     expect(() => off.emit({ event: 'verify', effect: 'deny' })).not.toThrow();
   });
+
+  it('issue 16: a count sees every draft with its hop, before any stamp or scrub, and a failing count changes nothing', () => {
+    const counted: Array<[string, object]> = [];
+    const seen: unknown[] = [];
+    let ruleRead = false;
+    const dropped = [{ scope: 'tickets:write', reason: 'policy', policy: 'resource.txn_token.vdefault' }];
+    Object.defineProperty(dropped[0], 'rule', { enumerable: true, get: () => ((ruleRead = true), 'deny-write') });
+    const counting = decisionLog({ hop: 'tts', sink: undefined, count: (hop, d) => counted.push([hop, d]) });
+    expect(counting.enabled).toBe(true);
+    const draft = { event: 'exchange', effect: 'grant', dropped };
+    counting.emit(draft);
+    expect(counted.map(([hop]) => hop)).toEqual(['tts']);
+    expect(counted[0]![1]).toBe(draft); // the draft itself: nothing copied, stamped or scrubbed for a count
+    expect(ruleRead).toBe(false); // nothing walked the entry (a scrub would have read the lazy rule)
+    const both = decisionLog({ hop: 'svc', sink: (e) => seen.push(e), count: () => {
+      throw new Error('bad label');
+    } });
+    expect(() => both.emit({ event: 'verify', effect: 'deny', reason_code: 'header.bearer' })).not.toThrow();
+    expect(seen).toMatchObject([{ hop: 'svc', event: 'verify', effect: 'deny', reason_code: 'header.bearer' }]);
+  });
 });
 
 describe('stdoutLines: one writer per runtime', () => {

@@ -72,10 +72,10 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       requests.inc({ route, method, status: String(status) });
       requestSeconds.observe({ route, method }, seconds);
     },
-    decision(entry) {
-      const e = entry as Record<string, unknown>;
+    decision(hop, draft) {
+      const e = draft as Record<string, unknown>;
       const code = str(e.reason_code);
-      decisions.inc({ hop: str(e.hop), event: str(e.event), effect: str(e.effect), error: str(e.error), reason_code: code });
+      decisions.inc({ hop, event: str(e.event), effect: str(e.effect), error: str(e.error), reason_code: code });
       if (code.startsWith('limit.')) rateLimited.inc({ reason_code: code });
       countPolicy(policyDecisions, e);
     },

@@ -9,8 +9,11 @@ import type { ReloadStatus } from './reload.js';
 export interface Observer {
   /** one HTTP request answered: its route pattern (never the raw path), method, status and time */
   request(route: string, method: string, status: number, seconds: number): void;
-  /** one decision entry (any hop's): counted by event, effect, error and reason code; policy decisions by policy */
-  decision(entry: object): void;
+  /**
+   * one decision (any hop's), from the draft the hop emitted: counted by event, effect, error and reason code; policy
+   * decisions by policy. Called as a plain function (no `this`).
+   */
+  decision(hop: string, draft: object): void;
   /** one store operation and whether it failed */
   store(op: string, seconds: number, failed: boolean): void;
   /** the current serving set, read when the metrics are scraped */
