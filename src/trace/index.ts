@@ -1,9 +1,9 @@
 /**
  * Baton's tracing, through `@opentelemetry/api` only: the application chooses the SDK and the exporter (none
- * registered: every span is the API's no-op, a few allocations). One span per exchange step, verification and
- * authorization; W3C `traceparent` read from requests and written into outgoing calls. Workers-safe.
+ * registered: no span is started, the stages are only timed for the metrics). One span per exchange step,
+ * verification and authorization; W3C `traceparent` read from requests and written into outgoing calls. Workers-safe.
  */
-import { context, propagation, trace, INVALID_SPAN_CONTEXT, SpanStatusCode, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { context, propagation, trace, INVALID_SPAN_CONTEXT, ProxyTracerProvider, SpanStatusCode, TraceFlags, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 
 export type { Attributes, Span };
 
@@ -77,12 +77,53 @@ export function traceIdOf(span: Span | undefined): string | undefined {
 }
 
 /**
+ * The tracer of the SDK the application registered, or undefined when there is none: the API's global provider is
+ * then its proxy with no delegate, and every span would be the no-op tracer's. Asked on every span (an SDK may be
+ * registered at any time); a provider that is not the API's proxy (another copy of the API) is asked for its tracer.
+ */
+function sdkTracer(): Tracer | undefined {
+  const provider = trace.getTracerProvider();
+  return provider instanceof ProxyTracerProvider ? provider.getDelegateTracer(TRACER) : provider.getTracer(TRACER);
+}
+
+/**
+ * The span the no-op tracer would start under `parent`: a non-recording span carrying the parent's span context (a
+ * caller's `traceparent`: its trace id still goes into the decision log), else the invalid one. Nothing else is built:
+ * no span object of the API's, no context for it (it would hold the same span context as `parent`).
+ */
+function untracedSpan(parent: Context | undefined): Span {
+  const sc = parent === undefined ? undefined : trace.getSpanContext(parent);
+  return sc !== undefined && trace.isSpanContextValid(sc) ? trace.wrapSpanContext(sc) : UNTRACED;
+}
+
+/** Runs `fn` with `parent` active when it is not already (an explicit parent: a request's `traceparent`). */
+function within<T>(parent: Context | undefined, span: Span, fn: (span: Span) => T): T {
+  return parent === undefined || parent === context.active() ? fn(span) : context.with(parent, fn, undefined, span);
+}
+
+/**
  * Runs `fn` in a span named `name` (a child of `parent`, default the active context), ends it, records a thrown error
- * (its name only: a message could carry input) and tells the stage observer how long it took.
+ * (its name only: a message could carry input) and tells the stage observer how long it took. With no SDK registered
+ * no span is started (see `untracedSpan`): only the stage is timed.
  */
 export async function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T> | T, parent?: Context): Promise<T> {
   if (!options.enabled) return fn(UNTRACED);
-  const s = startStage(name, attributes, parent ?? context.active());
+  const tracer = sdkTracer();
+  if (tracer === undefined) {
+    const observe = stageObserver;
+    const span = untracedSpan(parent);
+    if (observe === undefined) return within(parent, span, fn);
+    const t0 = performance.now();
+    try {
+      const r = await within(parent, span, fn);
+      observe(name, (performance.now() - t0) / 1000, false);
+      return r;
+    } catch (e) {
+      observe(name, (performance.now() - t0) / 1000, true);
+      throw e;
+    }
+  }
+  const s = startStage(tracer, name, attributes, parent ?? context.active());
   try {
     return await context.with(s.context, () => fn(s.span));
   } catch (e) {
@@ -95,7 +136,22 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
 /** The synchronous form of `inSpan` (the scope decision, `authorize`). */
 export function inSpanSync<T>(name: string, attributes: Attributes, fn: (span: Span) => T): T {
   if (!options.enabled) return fn(UNTRACED);
-  const s = startStage(name, attributes, context.active());
+  const tracer = sdkTracer();
+  if (tracer === undefined) {
+    const observe = stageObserver;
+    const span = untracedSpan(context.active());
+    if (observe === undefined) return fn(span);
+    const t0 = performance.now();
+    let failed = true;
+    try {
+      const r = fn(span);
+      failed = false;
+      return r;
+    } finally {
+      observe(name, (performance.now() - t0) / 1000, failed);
+    }
+  }
+  const s = startStage(tracer, name, attributes, context.active());
   try {
     return context.with(s.context, () => fn(s.span));
   } catch (e) {
@@ -106,8 +162,8 @@ export function inSpanSync<T>(name: string, attributes: Attributes, fn: (span: S
 }
 
 /** One span of `inSpan`/`inSpanSync`: started under `parent`, its error recorded by name only, its time observed once. */
-function startStage(name: string, attributes: Attributes, parent: Context): { span: Span; context: Context; failed(e: unknown): unknown; end(): void } {
-  const span = trace.getTracer(TRACER).startSpan(name, { attributes }, parent);
+function startStage(tracer: Tracer, name: string, attributes: Attributes, parent: Context): { span: Span; context: Context; failed(e: unknown): unknown; end(): void } {
+  const span = tracer.startSpan(name, { attributes }, parent);
   const started = stageObserver === undefined ? 0 : performance.now();
   let failed = false;
   return {

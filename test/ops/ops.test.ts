@@ -110,6 +110,24 @@ describe('issue 16: X-Request-Id', () => {
   });
 });
 
+describe('issue 16: tracing with no OpenTelemetry SDK registered (this file registers none)', () => {
+  it("issue 16: each exchange step is still timed by stage, and a caller's traceparent still gives the decision entry its trace_id", async () => {
+    const stages = ['baton.exchange', 'baton.exchange.client', 'baton.exchange.subject', 'baton.exchange.scope', 'baton.exchange.mint'];
+    const count = (text: string, stage: string) => metricValue(text, 'baton_stage_duration_seconds_count', { stage, outcome: 'ok' }) ?? 0;
+    const before = await metrics();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const traced = await rawPost(tts.url, new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, ...exchangeParams(await w.idp.mint()) }), { authorization: basic('mcp-support-agent', SECRETS.agent), traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+    expect(traced.response.status).toBe(200);
+    expect(tts.decisions.at(-1)).toMatchObject({ event: 'exchange', effect: 'grant', trace_id: traceId });
+    const plain = await rawPost(tts.url, new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, ...exchangeParams(await w.idp.mint()) }), { authorization: basic('mcp-support-agent', SECRETS.agent) });
+    expect(plain.response.status).toBe(200);
+    expect(tts.decisions.at(-1)).toMatchObject({ event: 'exchange', effect: 'grant' });
+    expect(tts.decisions.at(-1)!.trace_id).toBeUndefined();
+    const after = await metrics();
+    for (const stage of stages) expect(count(after, stage), stage).toBe(count(before, stage) + 2);
+  });
+});
+
 describe('issue 16: /livez, /readyz, /healthz', () => {
   it('issue 16: live and ready: keys loaded, policies compiled, store reachable; /healthz as before', async () => {
     const live = await fetch(`${tts.url}/livez`);
