@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Observer, ServingInfo } from './observe.js';
+import { CounterFamily, HistogramFamily } from './series.node.js';
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -29,18 +30,19 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   const p = o.prefix ?? 'baton_';
   if (o.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: p });
   const registers = [registry];
-  const requests = new Counter({ name: `${p}http_requests_total`, help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'status'], registers });
-  const requestSeconds = new Histogram({ name: `${p}http_request_duration_seconds`, help: 'HTTP request latency by route pattern', labelNames: ['route', 'method'], buckets: SECONDS, registers });
-  const decisions = new Counter({
+  // the metrics that move on every request: series.node.ts (one Map lookup per observation)
+  const requests = new CounterFamily({ name: `${p}http_requests_total`, help: 'HTTP requests answered, by route pattern, method and status', labelNames: ['route', 'method', 'status'], registry });
+  const requestSeconds = new HistogramFamily({ name: `${p}http_request_duration_seconds`, help: 'HTTP request latency by route pattern', labelNames: ['route', 'method'], buckets: SECONDS, registry });
+  const decisions = new CounterFamily({
     name: `${p}decisions_total`,
     help: 'decisions (exchange, replace, revoke, verify, authorize, ...) by hop, event, effect, OAuth/verification error and reason code',
     labelNames: ['hop', 'event', 'effect', 'error', 'reason_code'],
-    registers,
+    registry,
   });
   const rateLimited = new Counter({ name: `${p}rate_limit_refusals_total`, help: 'requests refused by a rate limit, by reason code', labelNames: ['reason_code'], registers });
   const policyDecisions = new Counter({ name: `${p}policy_decisions_total`, help: 'policy decisions by effect and deciding policy', labelNames: ['effect', 'policy'], registers });
-  const stages = new Histogram({ name: `${p}stage_duration_seconds`, help: 'latency of each traced stage (exchange steps, verification, authorization)', labelNames: ['stage', 'outcome'], buckets: SECONDS, registers });
-  const storeSeconds = new Histogram({ name: `${p}store_operation_duration_seconds`, help: 'store operation latency', labelNames: ['op'], buckets: SECONDS, registers });
+  const stages = new HistogramFamily({ name: `${p}stage_duration_seconds`, help: 'latency of each traced stage (exchange steps, verification, authorization)', labelNames: ['stage', 'outcome'], buckets: SECONDS, registry });
+  const storeSeconds = new HistogramFamily({ name: `${p}store_operation_duration_seconds`, help: 'store operation latency', labelNames: ['op'], buckets: SECONDS, registry });
   const storeErrors = new Counter({ name: `${p}store_errors_total`, help: 'store operations that failed', labelNames: ['op'], registers });
   const jwks = new Counter({ name: `${p}jwks_fetches_total`, help: "fetches of subject issuers' JWKS, by outcome (ok, http_error, error)", labelNames: ['outcome'], registers });
   const jwksSeconds = new Histogram({ name: `${p}jwks_fetch_duration_seconds`, help: 'JWKS fetch latency', buckets: SECONDS, registers });
@@ -69,18 +71,18 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
   return {
     registry,
     request(route, method, status, seconds) {
-      requests.inc({ route, method, status: String(status) });
-      requestSeconds.observe({ route, method }, seconds);
+      requests.inc([route, method, String(status)]);
+      requestSeconds.observe([route, method], seconds);
     },
     decision(hop, draft) {
       const e = draft as Record<string, unknown>;
       const code = str(e.reason_code);
-      decisions.inc({ hop, event: str(e.event), effect: str(e.effect), error: str(e.error), reason_code: code });
+      decisions.inc([hop, str(e.event), str(e.effect), str(e.error), code]);
       if (code.startsWith('limit.')) rateLimited.inc({ reason_code: code });
-      countPolicy(policyDecisions, e);
+      if (e.event === 'authorize' || e.dropped !== undefined) countPolicy(policyDecisions, e);
     },
     store(op, seconds, failed) {
-      storeSeconds.observe({ op }, seconds);
+      storeSeconds.observe([op], seconds);
       if (failed) storeErrors.inc({ op });
     },
     jwksFetch(outcome, seconds) {
@@ -88,7 +90,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       jwksSeconds.observe(seconds);
     },
     stage(name, seconds, failed) {
-      stages.observe({ stage: name, outcome: failed ? 'error' : 'ok' }, seconds);
+      stages.observe([name, failed ? 'error' : 'ok'], seconds);
     },
     serving(read) {
       serving = read;

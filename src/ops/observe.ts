@@ -33,17 +33,33 @@ export interface ServingInfo {
   status: ReloadStatus;
 }
 
-/** Runs one store operation, timed, its failure counted. */
-async function timed<R>(observer: Pick<Observer, 'store'>, op: string, run: () => Promise<R>): Promise<R> {
+/**
+ * One store operation, timed from `t0`, its failure counted: the promise's own outcome, passed on unchanged (`then`
+ * on the operation's promise: no async frame and no closure over the operation around it).
+ */
+function timed<R>(observer: Pick<Observer, 'store'>, op: string, t0: number, p: Promise<R>): Promise<R> {
+  return p.then(
+    (r) => {
+      observer.store(op, (performance.now() - t0) / 1000, false);
+      return r;
+    },
+    (e: unknown) => {
+      observer.store(op, (performance.now() - t0) / 1000, true);
+      throw e;
+    },
+  );
+}
+
+/** Starts `run` (a store method) timed; a method that throws before returning its promise counts as failed too. */
+function start<R>(observer: Pick<Observer, 'store'>, op: string, run: () => Promise<R>): Promise<R> {
   const t0 = performance.now();
+  let p: Promise<R>;
   try {
-    const r = await run();
-    observer.store(op, (performance.now() - t0) / 1000, false);
-    return r;
+    p = run();
   } catch (e) {
-    observer.store(op, (performance.now() - t0) / 1000, true);
-    throw e;
+    p = Promise.reject(e);
   }
+  return timed(observer, op, t0, p);
 }
 
 /** The store with each operation timed and its failures counted; everything else is the original's. */
@@ -53,14 +69,14 @@ export function observedStore(store: Store, observer: Pick<Observer, 'store'>): 
   const live = store.revocationFeedLive;
   return {
     backend: store.backend,
-    useOnce: (ns, id, ttl) => timed(observer, 'useOnce', () => store.useOnce(ns, id, ttl)),
-    revoke: (txn, until) => timed(observer, 'revoke', () => store.revoke(txn, until)),
-    isRevoked: (txn) => timed(observer, 'isRevoked', () => store.isRevoked(txn)),
-    rateLimit: (k, l, w) => timed(observer, 'rateLimit', () => store.rateLimit(k, l, w)),
-    ...(all !== undefined ? { rateLimitAll: (checks: readonly RateLimitCheck[]) => timed(observer, 'rateLimitAll', () => all.call(store, checks)) } : {}),
+    useOnce: (ns, id, ttl) => start(observer, 'useOnce', () => store.useOnce(ns, id, ttl)),
+    revoke: (txn, until) => start(observer, 'revoke', () => store.revoke(txn, until)),
+    isRevoked: (txn) => start(observer, 'isRevoked', () => store.isRevoked(txn)),
+    rateLimit: (k, l, w) => start(observer, 'rateLimit', () => store.rateLimit(k, l, w)),
+    ...(all !== undefined ? { rateLimitAll: (checks: readonly RateLimitCheck[]) => start(observer, 'rateLimitAll', () => all.call(store, checks)) } : {}),
     ...(onRevoke !== undefined ? { onRevoke: (l: RevocationListener) => onRevoke.call(store, l) } : {}),
     ...(live !== undefined ? { revocationFeedLive: () => live.call(store) } : {}),
-    health: () => timed(observer, 'health', () => store.health()),
+    health: () => start(observer, 'health', () => store.health()),
     close: () => store.close(),
   };
 }

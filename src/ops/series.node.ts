@@ -1,0 +1,120 @@
+/**
+ * Counters and histograms for the metrics that move on every request (HTTP requests, decisions, stages, store
+ * operations). prom-client's own `inc`/`observe` check the labels, hash them and look the series up on every call,
+ * about a microsecond each, a dozen times per exchange; a cached `labels(...)` child does the same work again (it only
+ * skips parsing the arguments). Here a series is found by one string key in a Map and observing is a few additions.
+ * A family is registered in the prom-client registry like prom-client's own metrics: the exposition, `metrics()`,
+ * `getMetricsAsJSON()` and `resetMetrics()` see it; its output lines are the same (`_bucket` with `le`, `_sum`, `_count`).
+ */
+import type { Metric, Registry } from 'prom-client';
+
+type Labels = Record<string, string | number>;
+
+/** One series: a counter's value, or a histogram's per-bucket counts (not cumulative), sum and count. */
+interface Series {
+  readonly labels: Labels;
+  /** histograms: count of observations in each bucket (index i: `le` = bounds[i], last: above every bound) */
+  readonly buckets: Float64Array | undefined;
+  sum: number;
+  count: number;
+}
+
+interface Value {
+  labels: Labels;
+  value: number;
+  metricName?: string;
+}
+
+const SEP = '\u0001';
+
+abstract class Family {
+  readonly aggregator = 'sum' as const;
+  abstract readonly type: 'counter' | 'histogram';
+  private series = new Map<string, Series>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+    private readonly bounds: readonly number[] | undefined,
+    registry: Registry,
+  ) {
+    // a family is not one of prom-client's classes, but has what the registry reads (name, help, type, aggregator,
+    // get, reset): see the module comment
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  /** The series of these label values (in `labelNames` order), created at first use. */
+  protected at(values: readonly string[]): Series {
+    const key = values.length === 1 ? values[0]! : values.join(SEP);
+    let s = this.series.get(key);
+    if (s === undefined) {
+      if (values.length !== this.labelNames.length) throw new Error(`${this.name}: ${this.labelNames.length} label values expected`);
+      const labels: Labels = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
+      s = { labels, buckets: this.bounds !== undefined ? new Float64Array(this.bounds.length + 1) : undefined, sum: 0, count: 0 };
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  protected bucketOf(seconds: number): number {
+    const b = this.bounds!;
+    let i = 0;
+    while (i < b.length && seconds > b[i]!) i++;
+    return i;
+  }
+
+  /** What prom-client's registry reads to write the exposition and the JSON (the same shape as its own metrics'). */
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: Value[] }> {
+    const values: Value[] = [];
+    for (const s of this.series.values()) {
+      if (s.buckets === undefined) {
+        values.push({ labels: s.labels, value: s.count });
+        continue;
+      }
+      let acc = 0;
+      this.bounds!.forEach((le, i) => {
+        acc += s.buckets![i]!;
+        values.push({ labels: { ...s.labels, le }, value: acc, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` });
+      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** Forgets every series (prom-client's `reset`). */
+  reset(): void {
+    this.series = new Map();
+  }
+}
+
+export class CounterFamily extends Family {
+  readonly type = 'counter';
+  constructor(o: { name: string; help: string; labelNames: readonly string[]; registry: Registry }) {
+    super(o.name, o.help, o.labelNames, undefined, o.registry);
+  }
+
+  /** Adds one to the series of these label values. */
+  inc(values: readonly string[]): void {
+    this.at(values).count++;
+  }
+}
+
+export class HistogramFamily extends Family {
+  readonly type = 'histogram';
+  constructor(o: { name: string; help: string; labelNames: readonly string[]; buckets: readonly number[]; registry: Registry }) {
+    super(o.name, o.help, o.labelNames, [...o.buckets].sort((a, b) => a - b), o.registry);
+  }
+
+  /** One observation in the series of these label values (a value that is not finite is not counted). */
+  observe(values: readonly string[], value: number): void {
+    if (!Number.isFinite(value)) return;
+    const s = this.at(values);
+    s.buckets![this.bucketOf(value)]!++;
+    s.sum += value;
+    s.count++;
+  }
+}
