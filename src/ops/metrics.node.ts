@@ -40,7 +40,7 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     registry,
   });
   const rateLimited = new Counter({ name: `${p}rate_limit_refusals_total`, help: 'requests refused by a rate limit, by reason code', labelNames: ['reason_code'], registers });
-  const policyDecisions = new Counter({ name: `${p}policy_decisions_total`, help: 'policy decisions by effect and deciding policy', labelNames: ['effect', 'policy'], registers });
+  const policyDecisions = new CounterFamily({ name: `${p}policy_decisions_total`, help: 'policy decisions by effect and deciding policy', labelNames: ['effect', 'policy'], registry });
   const stages = new HistogramFamily({ name: `${p}stage_duration_seconds`, help: 'latency of each traced stage (exchange steps, verification, authorization)', labelNames: ['stage', 'outcome'], buckets: SECONDS, registry });
   const storeSeconds = new HistogramFamily({ name: `${p}store_operation_duration_seconds`, help: 'store operation latency', labelNames: ['op'], buckets: SECONDS, registry });
   const storeErrors = new Counter({ name: `${p}store_errors_total`, help: 'store operations that failed', labelNames: ['op'], registers });
@@ -102,8 +102,8 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
 }
 
 /** Policy decisions in an entry: a service's `authorize` (effect, policy), the TTS's scopes dropped by a policy. */
-function countPolicy(c: Counter<'effect' | 'policy'>, e: Record<string, unknown>): void {
-  if (e.event === 'authorize' && typeof e.policy === 'string') c.inc({ effect: str(e.effect), policy: e.policy });
+function countPolicy(c: CounterFamily, e: Record<string, unknown>): void {
+  if (e.event === 'authorize' && typeof e.policy === 'string') c.inc([str(e.effect), e.policy]);
   if (Array.isArray(e.dropped))
-    for (const d of e.dropped as Array<{ reason?: unknown; policy?: unknown }>) if (d.reason === 'policy') c.inc({ effect: 'deny', policy: str(d.policy) });
+    for (const d of e.dropped as Array<{ reason?: unknown; policy?: unknown }>) if (d.reason === 'policy') c.inc(['deny', str(d.policy)]);
 }

@@ -2,7 +2,8 @@
  * Counters and histograms for the metrics that move on every request (HTTP requests, decisions, stages, store
  * operations). prom-client's own `inc`/`observe` check the labels, hash them and look the series up on every call,
  * about a microsecond each, a dozen times per exchange; a cached `labels(...)` child does the same work again (it only
- * skips parsing the arguments). Here a series is found by one string key in a Map and observing is a few additions.
+ * skips parsing the arguments). Here a series is found by its label values in nested Maps, and observing is a few
+ * additions.
  * A family is registered in the prom-client registry like prom-client's own metrics: the exposition, `metrics()`,
  * `getMetricsAsJSON()` and `resetMetrics()` see it; its output lines are the same (`_bucket` with `le`, `_sum`, `_count`).
  */
@@ -25,12 +26,12 @@ interface Value {
   metricName?: string;
 }
 
-const SEP = '\u0001';
-
 abstract class Family {
   readonly aggregator = 'sum' as const;
   abstract readonly type: 'counter' | 'histogram';
-  private series = new Map<string, Series>();
+  /** the series, by their label values one level per label (no key string is built: the values' own hashes are used) */
+  private root = new Map<string, unknown>();
+  private readonly all: Series[] = [];
 
   constructor(
     readonly name: string,
@@ -39,6 +40,7 @@ abstract class Family {
     private readonly bounds: readonly number[] | undefined,
     registry: Registry,
   ) {
+    if (labelNames.length === 0) throw new Error(`${name}: a family has labels`);
     // a family is not one of prom-client's classes, but has what the registry reads (name, help, type, aggregator,
     // get, reset): see the module comment
     registry.registerMetric(this as unknown as Metric);
@@ -46,14 +48,21 @@ abstract class Family {
 
   /** The series of these label values (in `labelNames` order), created at first use. */
   protected at(values: readonly string[]): Series {
-    const key = values.length === 1 ? values[0]! : values.join(SEP);
-    let s = this.series.get(key);
+    const n = this.labelNames.length;
+    if (values.length !== n) throw new Error(`${this.name}: ${n} label values expected`);
+    let level = this.root;
+    for (let i = 0; i < n - 1; i++) {
+      let next = level.get(values[i]!) as Map<string, unknown> | undefined;
+      if (next === undefined) level.set(values[i]!, (next = new Map<string, unknown>()));
+      level = next;
+    }
+    let s = level.get(values[n - 1]!) as Series | undefined;
     if (s === undefined) {
-      if (values.length !== this.labelNames.length) throw new Error(`${this.name}: ${this.labelNames.length} label values expected`);
       const labels: Labels = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
+      this.labelNames.forEach((name, i) => (labels[name] = values[i]!));
       s = { labels, buckets: this.bounds !== undefined ? new Float64Array(this.bounds.length + 1) : undefined, sum: 0, count: 0 };
-      this.series.set(key, s);
+      level.set(values[n - 1]!, s);
+      this.all.push(s);
     }
     return s;
   }
@@ -68,7 +77,7 @@ abstract class Family {
   /** What prom-client's registry reads to write the exposition and the JSON (the same shape as its own metrics'). */
   async get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: Value[] }> {
     const values: Value[] = [];
-    for (const s of this.series.values()) {
+    for (const s of this.all) {
       if (s.buckets === undefined) {
         values.push({ labels: s.labels, value: s.count });
         continue;
@@ -87,7 +96,8 @@ abstract class Family {
 
   /** Forgets every series (prom-client's `reset`). */
   reset(): void {
-    this.series = new Map();
+    this.root = new Map();
+    this.all.length = 0;
   }
 }
 

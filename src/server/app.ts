@@ -5,7 +5,7 @@ import { GRANT_TOKEN_EXCHANGE } from '../txn/index.js';
 import { readCapped } from '../jose/json-bounds.js';
 import type { Observer } from '../ops/observe.js';
 import type { ReloadStatus } from '../ops/reload.js';
-import { addOpsRoutes, observeRequests, requestIds } from './ops-routes.js';
+import { addOpsRoutes, observedRequestIds, requestIds } from './ops-routes.js';
 import { addOpenApiRoute, type OpenApiExtra } from './openapi.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -69,8 +69,7 @@ export function createApp(o: AppOptions): Hono {
   const base = endpointBase(service);
 
   app.onError((err, c) => renderError(c, toOAuthError(err)));
-  if (o.observer !== undefined) app.use('*', observeRequests(o.observer));
-  app.use('*', requestIds);
+  app.use('*', o.observer !== undefined ? observedRequestIds(o.observer) : requestIds);
   app.notFound((c) => c.json({ error: 'not_found', error_description: 'no such endpoint' }, 404));
 
   // The handlers only translate HTTP: the form is read by the service (so that a body refused while being read is

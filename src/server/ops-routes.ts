@@ -20,20 +20,31 @@ export interface OpsOptions {
   reloadStatus?: (() => ReloadStatus) | undefined;
 }
 
-/** The request's id: `X-Request-Id` as sent when plain, else a new UUID; returned on the answer. */
-export const requestIds: MiddlewareHandler<{ Variables: { requestId: string } }> = async (c, next) => {
+/** The request's id: `X-Request-Id` as sent when plain, else a new UUID. */
+function requestIdOf(c: Context): string {
   const sent = c.req.header(REQUEST_ID_HEADER);
-  const id = sent !== undefined && REQUEST_ID.test(sent) ? sent : crypto.randomUUID();
+  return sent !== undefined && REQUEST_ID.test(sent) ? sent : crypto.randomUUID();
+}
+
+/** The request's id (`requestIdOf`), set for the handlers and returned on the answer. */
+export const requestIds: MiddlewareHandler<{ Variables: { requestId: string } }> = async (c, next) => {
+  const id = requestIdOf(c);
   c.set('requestId', id);
   await next();
   c.res.headers.set(REQUEST_ID_HEADER, id);
 };
 
-/** Times every answer for the observer, by route pattern (never the raw path: a path is unbounded). */
-export function observeRequests(observer: Observer): MiddlewareHandler {
+/**
+ * `requestIds` and the observer's timing of every answer, by route pattern (never the raw path: a path is unbounded),
+ * in one middleware: one layer less on every request than two.
+ */
+export function observedRequestIds(observer: Observer): MiddlewareHandler<{ Variables: { requestId: string } }> {
   return async (c, next) => {
     const t0 = performance.now();
+    const id = requestIdOf(c);
+    c.set('requestId', id);
     await next();
+    c.res.headers.set(REQUEST_ID_HEADER, id);
     observer.request(c.req.routePath === '/*' ? 'unmatched' : c.req.routePath, c.req.method, c.res.status, (performance.now() - t0) / 1000);
   };
 }
