@@ -21,13 +21,15 @@ import { buildNode, type BatonNode } from '../src/node.js';
 import { createMetrics } from '../src/ops/metrics.node.js';
 import { configureTracing } from '../src/trace/index.js';
 import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../src/txn/index.js';
+import { profile } from './lib/profile.js';
 import { fmt, machineLine, passMiss, pct, printTable } from './lib/table.js';
-import { measureAsync, settle, type Measurement } from './lib/timing.js';
+import { cpuSince, measureAsync, settle, type Measurement } from './lib/timing.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUND_MS = QUICK ? 700 : 2000;
 const ROUNDS = QUICK ? 3 : 5;
+const PROFILED = QUICK ? 1500 : 5000; // exchanges per arm under the sampling profiler
 const GOAL = 0.05;
 
 const keysDir = mkdtempSync(join(tmpdir(), 'baton-bench-ops-'));
@@ -68,6 +70,79 @@ for (let r = 0; r < ROUNDS; r++) {
     (which === 'base' ? baseline : withOps).push(m);
   }
 }
+// ---------------------------------------------------------------- where the difference goes: each arm profiled
+type Profile = Awaited<ReturnType<typeof profile>>;
+/**
+ * The instrumentation's parts, by where their code is. A sample is given to the nearest frame from the stack's top
+ * that is in a source file (node's own frames and native code count for the JavaScript that called them), so a part
+ * is its own code and what it calls in node, never the exchange it wraps (inSpan, the middleware, the store wrapper
+ * only count for their own frames). The rest is the exchange itself; GC and "(program)" (V8 outside JavaScript:
+ * compiling, the microtask queue) are shown apart since instrumentation that allocates or adds awaits shows there.
+ */
+const PARTS: ReadonlyArray<{ name: string; test: (url: string, fn: string) => boolean; finding: string }> = [
+  { name: 'prom-client (counters, histograms)', test: (u) => u.includes('/prom-client/'), finding: '' },
+  { name: 'src/ops (observer, store timing)', test: (u) => u.includes('/src/ops/'), finding: '' },
+  { name: 'src/trace + @opentelemetry/api', test: (u) => u.includes('/src/trace/') || u.includes('/@opentelemetry/'), finding: '' },
+  { name: 'src/log (emit, scrub)', test: (u) => u.includes('/src/log/'), finding: '' },
+  { name: 'request middleware (X-Request-Id, HTTP metrics)', test: (u) => u.includes('/src/server/ops-routes.'), finding: '' },
+  { name: 'hono (routing, context, middleware chain)', test: (u) => u.includes('/node_modules/hono/'), finding: '' },
+];
+const GC = '(garbage collector)';
+const PROGRAM = '(program)';
+function partsOf(p: Profile): { us: Map<string, number>; top: Map<string, Map<string, number>>; samples: number } {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const memo = new Map<number, string>();
+  const partOf = (id: number): string => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const top = byId.get(id)!.callFrame.functionName;
+    let part = top === GC || top === PROGRAM ? top : 'the exchange itself (everything else)';
+    if (part !== top)
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const f = byId.get(cur)!.callFrame;
+        if (f.url === '' || f.url.startsWith('node:')) continue;
+        part = PARTS.find((x) => x.test(f.url, f.functionName))?.name ?? part;
+        break;
+      }
+    memo.set(id, part);
+    return part;
+  };
+  const us = new Map<string, number>();
+  const top = new Map<string, Map<string, number>>();
+  let samples = 0;
+  for (const id of p.samples) {
+    const f = byId.get(id)!.callFrame;
+    if (f.functionName === '(idle)') continue;
+    const k = partOf(id);
+    us.set(k, (us.get(k) ?? 0) + 1);
+    const fns = top.get(k) ?? new Map<string, number>();
+    const fk = `${f.functionName || '(anonymous)'}${f.url === '' ? '' : ` ${f.url.replace(/^.*\/(src|node_modules)\//, '').replace(/^node:internal\//, 'node:')}`}`;
+    fns.set(fk, (fns.get(fk) ?? 0) + 1);
+    top.set(k, fns);
+    samples++;
+  }
+  return { us, top, samples };
+}
+const profiled: Record<'base' | 'ops', { cpuUs: number; parts: Map<string, number>; top: Map<string, Map<string, number>> }> = {
+  base: { cpuUs: 0, parts: new Map(), top: new Map() },
+  ops: { cpuUs: 0, parts: new Map(), top: new Map() },
+};
+for (const which of ['base', 'ops'] as const) {
+  settle();
+  configureTracing({ enabled: which === 'ops' });
+  const node = which === 'base' ? base : ops;
+  for (let i = 0; i < 500; i++) await post(node);
+  const cpu0 = process.cpuUsage();
+  const prof = await profile(async () => {
+    for (let i = 0; i < PROFILED; i++) await post(node);
+  });
+  const cpuUs = cpuSince(cpu0) / PROFILED;
+  const { us, top, samples } = partsOf(prof);
+  // each part's share of the samples, as CPU µs per exchange of this profiled run
+  profiled[which] = { cpuUs, parts: new Map([...us].map(([k, n]) => [k, (n / samples) * cpuUs])), top };
+}
 configureTracing({ enabled: true });
 const metricsText = await (await ops.app.fetch(new Request('http://tts.bench/metrics'))).text();
 if (!/baton_decisions_total\{[^}]*event="exchange"[^}]*effect="grant"/.test(metricsText)) throw new Error('the ops node counted no exchange: the comparison would be void');
@@ -88,6 +163,25 @@ printTable(
   ],
   ['left', 'right', 'right', 'right', 'left'],
 );
+const partNames = [...PARTS.map((x) => x.name), GC, PROGRAM, 'the exchange itself (everything else)'];
+const findings = new Map(PARTS.map((x) => [x.name, x.finding]));
+printTable(
+  `Where the CPU goes, per exchange (V8 sampling profiler, ${fmt(PROFILED)} exchanges per arm, after the rounds above)`,
+  ['part', 'no metrics, tracing off (µs)', 'metrics + no-op tracing (µs)', 'difference (µs)', 'top functions, metrics arm (share of the part)', 'finding'],
+  [
+    ...partNames.map((n) => {
+      const b0 = profiled.base.parts.get(n) ?? 0;
+      const o0 = profiled.ops.parts.get(n) ?? 0;
+      const fns = [...(profiled.ops.top.get(n) ?? new Map<string, number>())];
+      const all = fns.reduce((a, [, c]) => a + c, 0);
+      const tops = n.startsWith('the exchange') || n.startsWith('(') ? '' : fns.sort((a, b) => b[1] - a[1]).slice(0, 3).map(([f, c]) => `${f} ${pct(c / all)}`).join(', ');
+      return [n, fmt(b0, 1), fmt(o0, 1), fmt(o0 - b0, 1), tops, findings.get(n) ?? ''];
+    }),
+    ['total (process CPU per exchange, profiler on)', fmt(profiled.base.cpuUs, 1), fmt(profiled.ops.cpuUs, 1), fmt(profiled.ops.cpuUs - profiled.base.cpuUs, 1), '', ''],
+  ],
+  ['left', 'right', 'right', 'right', 'left', 'left'],
+);
+console.log('parts by self time: a sample goes to the source file nearest the top of its stack (node internals and native code count for their JavaScript caller); one profiled run per arm, so a difference of a few µs is within noise');
 console.log(`throughput cost of metrics + no-op tracing: ${pct(cost)} (CPU per exchange: ${cpuCost === undefined ? 'n/a' : pct(cpuCost)}); goal <= ${pct(GOAL)}: ${passMiss(cost <= GOAL)}`);
 await base.store.close();
 await ops.store.close();
