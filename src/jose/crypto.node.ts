@@ -53,6 +53,7 @@ export const nodeJwsCrypto: JwsCrypto = {
     encode: (input) => (typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString('base64url'),
     decode: (input) => Buffer.from(input, 'base64url'),
   },
+  ascii: (s) => Buffer.from(s, 'latin1'),
   verify(alg, key, data, sig) {
     const a = ALGS[alg];
     if (a === undefined) return false;

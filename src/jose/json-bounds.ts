@@ -23,14 +23,22 @@ export const MAX_TXN_TOKEN_CHARS = 16_384;
  * as soon as `limit` is exceeded, so the cost of a hostile value is bounded by its size, never by its depth.
  */
 export function jsonDepth(root: unknown, limit = Number.POSITIVE_INFINITY): number {
+  if (root === null || typeof root !== 'object') return 0;
   let max = 0;
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
+  // two parallel stacks (value, its depth): no pair allocated per value
+  const values: object[] = [root];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop()!;
+    const d = depths.pop()!;
     if (d > max) max = d;
     if (max > limit) return max;
-    for (const c of Object.values(v as Record<string, unknown>)) if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
+    for (const c of Object.values(v)) {
+      if (c !== null && typeof c === 'object') {
+        values.push(c as object);
+        depths.push(d + 1);
+      }
+    }
   }
   return max;
 }

@@ -13,6 +13,8 @@ export interface JwsCrypto {
   sign(alg: string, key: CryptoKey, data: Uint8Array): Uint8Array | Promise<Uint8Array>;
   /** a faster base64url codec where the runtime has one (Node's Buffer); input is pre-validated against the alphabet */
   readonly base64url?: Base64Url;
+  /** the bytes of a string of ASCII characters (a signing input), where the runtime has a faster way than TextEncoder */
+  readonly ascii?: (s: string) => Uint8Array;
 }
 
 export interface Base64Url {
@@ -84,7 +86,6 @@ export class JwsFormatError extends Error {
   }
 }
 
-const B64URL = /^[A-Za-z0-9_-]*$/;
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { fatal: true });
 
@@ -108,15 +109,20 @@ function decodeJsonObject(part: string, what: string, b64: Base64Url): Record<st
   return v as Record<string, unknown>;
 }
 
+/** A compact JWS: three base64url parts (the payload may be empty), checked in one pass. */
+const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
+
 /** Parses a compact JWS without trusting it: three base64url parts, JSON-object header and payload. */
 export function parseCompactJws(token: string, backend: JwsCrypto = defaultCrypto): ParsedJws {
   const b64 = backend.base64url ?? base64url;
   if (typeof token !== 'string' || token.length === 0) throw new JwsFormatError('empty token');
-  const parts = token.split('.');
-  if (parts.length !== 3) throw new JwsFormatError('not a compact JWS (three parts)');
-  const [p0, p1, p2] = parts as [string, string, string];
-  if (p0.length === 0 || p2.length === 0 || !B64URL.test(p0) || !B64URL.test(p1) || !B64URL.test(p2))
-    throw new JwsFormatError('not base64url');
+  const d1 = token.indexOf('.');
+  const d2 = d1 < 0 ? -1 : token.indexOf('.', d1 + 1);
+  if (d2 < 0 || token.indexOf('.', d2 + 1) >= 0) throw new JwsFormatError('not a compact JWS (three parts)');
+  if (!COMPACT.test(token)) throw new JwsFormatError('not base64url');
+  const p0 = token.slice(0, d1);
+  const p1 = token.slice(d1 + 1, d2);
+  const p2 = token.slice(d2 + 1);
   if (p0.length % 4 === 1 || p1.length % 4 === 1 || p2.length % 4 === 1) throw new JwsFormatError('not base64url (length)');
   const header = decodeJsonObject(p0, 'header', b64) as JWSHeaderParameters & Record<string, unknown>;
   // No extension is understood: a critical one must fail (RFC 7515 §4.1.11), and so does unencoded payload.
@@ -129,16 +135,30 @@ export function parseCompactJws(token: string, backend: JwsCrypto = defaultCrypt
   } catch {
     throw new JwsFormatError('signature is not base64url');
   }
-  return { header, payload, signingInput: enc.encode(`${p0}.${p1}`), signature, parts: [p0, p1, p2] };
+  const signingInput = token.slice(0, d2); // `protected.payload`, ASCII
+  return { header, payload, signingInput: backend.ascii?.(signingInput) ?? enc.encode(signingInput), signature, parts: [p0, p1, p2] };
+}
+
+/** A value, or a promise of it: what the checks answer when they may complete without waiting. */
+export type MaybePromise<T> = T | Promise<T>;
+
+export function isPromiseLike<T>(v: MaybePromise<T> | PromiseLike<T>): v is PromiseLike<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
 /**
  * Checks the signature of a parsed JWS with the key `getKey` selects (jose's local or remote JWKS: by kid and alg,
- * never from `jku`/`x5u`/`jwk` headers). Throws what `getKey` throws; returns whether the signature holds.
+ * never from `jku`/`x5u`/`jwk` headers). Throws (or rejects with) what `getKey` throws; answers whether the signature
+ * holds, synchronously when the key and the backend answer at once (a remembered key, node:crypto).
  */
-export async function verifyParsedJws(jws: ParsedJws, alg: string, getKey: JWTVerifyGetKey, backend: JwsCrypto = defaultCrypto): Promise<boolean> {
+export function verifyParsedJws(jws: ParsedJws, alg: string, getKey: JWTVerifyGetKey, backend: JwsCrypto = defaultCrypto): MaybePromise<boolean> {
   const input: FlattenedJWSInput = { protected: jws.parts[0], payload: jws.parts[1], signature: jws.parts[2] };
-  const key = await getKey(jws.header as Parameters<JWTVerifyGetKey>[0], input);
+  const key = getKey(jws.header as Parameters<JWTVerifyGetKey>[0], input);
+  if (isPromiseLike(key)) return Promise.resolve(key).then((k) => verifyWithKey(jws, alg, k, backend));
+  return verifyWithKey(jws, alg, key, backend);
+}
+
+function verifyWithKey(jws: ParsedJws, alg: string, key: unknown, backend: JwsCrypto): MaybePromise<boolean> {
   if (!isCryptoKey(key) || !strongEnough(key)) return false;
   return backend.verify(alg, key, jws.signingInput, jws.signature);
 }
@@ -164,6 +184,7 @@ export async function signCompactJws(
   const b64 = backend.base64url ?? base64url;
   const p0 = b64.encode(JSON.stringify({ ...header, alg }));
   const p1 = b64.encode(JSON.stringify(payload));
-  const sig = await backend.sign(alg, key, enc.encode(`${p0}.${p1}`));
+  const input = `${p0}.${p1}`;
+  const sig = await backend.sign(alg, key, backend.ascii?.(input) ?? enc.encode(input));
   return `${p0}.${p1}.${b64.encode(sig)}`;
 }

@@ -47,10 +47,49 @@ const BACKOFF_MAX_MS = 60_000;
  * are never used to find a key.
  */
 export function keySource(cfg: KeySourceConfig, opts: RemoteJwksOptions = {}): JWTVerifyGetKey {
-  if (cfg.jwks !== undefined) return createLocalJWKSet(cfg.jwks as JSONWebKeySet);
+  if (cfg.jwks !== undefined) return localKeySet(cfg.jwks as JSONWebKeySet);
   if (cfg.jwksUri !== undefined) return remoteKeySet(new URL(cfg.jwksUri), opts);
   throw new Error('a key source needs jwks or jwksUri');
 }
+
+type GetKeyResult = Awaited<ReturnType<JWTVerifyGetKey>>;
+
+/**
+ * jose's local key set (`createLocalJWKSet`: selection by `alg` and `kid` over a snapshot of the set), with the key it
+ * selected for an (`alg`, `kid`) pair remembered and handed back synchronously the next time: the set never changes, so
+ * neither does the answer, and a token's check skips jose's asynchronous selection (a filter of the set, an awaited
+ * import cache). Only selections that succeeded are remembered, so the memo holds at most one entry per key and
+ * algorithm, whatever `kid` values tokens carry; refusals (no key, several keys) go through jose every time.
+ */
+export function localKeySet(jwks: JSONWebKeySet): LocalKeySet {
+  const select = createLocalJWKSet(jwks);
+  const memo = new Map<string, Map<string | undefined, GetKeyResult>>();
+  // an unprotected header (never in a compact JWS) takes part in jose's selection: such a call is not remembered
+  const memoizable = (alg: unknown, kid: unknown, input: unknown): alg is string =>
+    typeof alg === 'string' && (kid === undefined || typeof kid === 'string') && (input as { header?: unknown } | undefined)?.header === undefined;
+  const cached = (header: CompactJWSHeaderParameters, input: FlattenedJWSInput): GetKeyResult | undefined =>
+    memoizable(header.alg, header.kid, input) ? memo.get(header.alg)?.get(header.kid) : undefined;
+  const getKey = (header: CompactJWSHeaderParameters, input: FlattenedJWSInput): GetKeyResult | Promise<GetKeyResult> => {
+    const hit = cached(header, input);
+    if (hit !== undefined) return hit;
+    const { alg, kid } = header;
+    return select(header, input).then((key) => {
+      if (memoizable(alg, kid, input)) {
+        let byKid = memo.get(alg);
+        if (byKid === undefined) memo.set(alg, (byKid = new Map()));
+        byKid.set(kid, key);
+      }
+      return key;
+    });
+  };
+  return Object.assign(getKey, { cached });
+}
+
+/** A local key set (`localKeySet`): a key getter, and the keys it selected before, synchronously. */
+export type LocalKeySet = JWTVerifyGetKey & {
+  /** the key selected before for this header's (`alg`, `kid`), or undefined */
+  cached(header: CompactJWSHeaderParameters, input: FlattenedJWSInput): GetKeyResult | undefined;
+};
 
 /** Reads at most `max` bytes of a response body; more is an error (the rest is never read). */
 async function readCappedText(res: Response, max: number): Promise<string> {
@@ -66,7 +105,7 @@ async function readCappedText(res: Response, max: number): Promise<string> {
 
 type FetchFn = (input: URL, init: RequestInit) => Promise<Response>;
 
-async function fetchKeySet(fetchFn: FetchFn, url: URL, timeoutMs: number, maxBytes: number, maxKeys: number): Promise<JWTVerifyGetKey> {
+async function fetchKeySet(fetchFn: FetchFn, url: URL, timeoutMs: number, maxBytes: number, maxKeys: number): Promise<LocalKeySet> {
   const ctl = new AbortController();
   const timer = setTimeout(() => ctl.abort(), timeoutMs);
   try {
@@ -85,7 +124,7 @@ async function fetchKeySet(fetchFn: FetchFn, url: URL, timeoutMs: number, maxByt
     const keys = v !== null && typeof v === 'object' ? (v as { keys?: unknown }).keys : undefined;
     if (!Array.isArray(keys)) throw new Error('the JWKS has no keys array');
     if (keys.length > maxKeys) throw new Error(`the JWKS has more than ${maxKeys} keys`);
-    return createLocalJWKSet(v as JSONWebKeySet);
+    return localKeySet(v as JSONWebKeySet);
   } finally {
     clearTimeout(timer);
   }
@@ -114,7 +153,7 @@ class RemoteKeySet {
   readonly #o: { readonly [K in keyof typeof JWKS_DEFAULTS]: number };
   readonly #now: () => number;
   readonly #fetch: FetchFn;
-  #current: { getKey: JWTVerifyGetKey; fetchedAt: number } | undefined;
+  #current: { getKey: LocalKeySet; fetchedAt: number } | undefined;
   #lastAttempt = Number.NEGATIVE_INFINITY;
   #failures = 0;
   #notBefore = Number.NEGATIVE_INFINITY;
@@ -186,7 +225,19 @@ class RemoteKeySet {
     return this.#current!.getKey;
   }
 
-  async getKey(header: CompactJWSHeaderParameters, input: FlattenedJWSInput): Promise<Awaited<ReturnType<JWTVerifyGetKey>>> {
+  /**
+   * The key for a token. While the current set is fresh (no refresh due), a key it selected before is answered
+   * synchronously (`localKeySet`): what `#getKey` would answer, without its awaits.
+   */
+  getKey(header: CompactJWSHeaderParameters, input: FlattenedJWSInput): GetKeyResult | Promise<GetKeyResult> {
+    if (this.#current !== undefined && this.#age() <= this.#o.cacheMaxAgeMs) {
+      const key = this.#current.getKey.cached(header, input);
+      if (key !== undefined) return key;
+    }
+    return this.#getKey(header, input);
+  }
+
+  async #getKey(header: CompactJWSHeaderParameters, input: FlattenedJWSInput): Promise<GetKeyResult> {
     const getKey = await this.#usable();
     try {
       return await getKey(header, input);

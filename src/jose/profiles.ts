@@ -1,7 +1,7 @@
 import { errors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { REQUIRED_TXN_CLAIMS, TXN_TOKEN_TYP, txnClaimsProblem, type TxnTokenClaims } from '../txn/index.js';
 import { jsonDepth, MAX_TXN_TOKEN_DEPTH } from './json-bounds.js';
-import { defaultJwsCrypto, JwsFormatError, parseCompactJws, verifyParsedJws, type JwsCrypto, type ParsedJws } from './jws.js';
+import { defaultJwsCrypto, isPromiseLike, JwsFormatError, parseCompactJws, verifyParsedJws, type JwsCrypto, type MaybePromise, type ParsedJws } from './jws.js';
 
 /**
  * One validation profile per kind of JWT Baton meets. The profiles are mutually exclusive by `typ`, so that a
@@ -91,13 +91,22 @@ function mapKeyError(e: unknown): JwtProfileError {
   return new JwtProfileError('key_unavailable', 'key set unavailable', { cause: e });
 }
 
-async function verifyWith(
+interface Verified {
+  payload: JWTPayload;
+  kid: string | undefined;
+}
+
+/**
+ * The checks every profile shares: parse, `typ`, `alg`, signature, claims. Synchronous when the key and the signature
+ * backend answer at once (a key selected before, node:crypto), else a promise; throws or rejects with JwtProfileError.
+ */
+function verifyWith(
   token: string | ParsedJws,
   common: VerifyCommon,
   checkTyp: (typ: string | undefined) => boolean,
   typDescription: string,
   opts: ClaimChecks,
-): Promise<{ payload: JWTPayload; kid: string | undefined }> {
+): MaybePromise<Verified> {
   let jws: ParsedJws;
   try {
     jws = typeof token === 'string' ? parseCompactJws(token, common.crypto ?? defaultJwsCrypto()) : token;
@@ -108,15 +117,28 @@ async function verifyWith(
   // Refuse on type before any key is looked up: a token of another kind never reaches signature checks.
   if (!checkTyp(normTyp(header.typ))) throw new JwtProfileError('wrong_type', `typ must be ${typDescription}`);
   if (typeof header.alg !== 'string' || !common.algorithms.includes(header.alg)) throw new JwtProfileError('bad_algorithm', 'algorithm not allowed');
-  let ok: boolean;
+  let ok: MaybePromise<boolean>;
   try {
-    ok = await verifyParsedJws(jws, header.alg, common.getKey, common.crypto ?? defaultJwsCrypto());
+    ok = verifyParsedJws(jws, header.alg, common.getKey, common.crypto ?? defaultJwsCrypto());
   } catch (e) {
     throw mapKeyError(e);
   }
-  if (!ok) throw new JwtProfileError('bad_signature', 'signature verification failed');
+  if (isPromiseLike(ok))
+    return ok.then(
+      (valid) => signed(jws, valid, common, opts),
+      (e: unknown) => {
+        throw mapKeyError(e);
+      },
+    );
+  return signed(jws, ok, common, opts);
+}
+
+/** After the signature check: the claims of a token whose signature holds. */
+function signed(jws: ParsedJws, valid: boolean, common: VerifyCommon, opts: ClaimChecks): Verified {
+  if (!valid) throw new JwtProfileError('bad_signature', 'signature verification failed');
   checkClaims(jws.payload, common, opts);
-  return { payload: jws.payload as JWTPayload, kid: typeof header.kid === 'string' ? header.kid : undefined };
+  const kid = jws.header.kid;
+  return { payload: jws.payload as JWTPayload, kid: typeof kid === 'string' ? kid : undefined };
 }
 
 function isNumericDate(v: unknown): v is number {
@@ -124,44 +146,52 @@ function isNumericDate(v: unknown): v is number {
 }
 
 interface ClaimChecks {
-  issuer?: string | string[];
-  audience?: string | string[];
+  issuer?: string | readonly string[];
+  audience?: string | readonly string[];
   /**
    * `aud` must be one string, never an array: for JWTs addressed to the TTS itself (client assertions, self-signed
    * subjects), the audience-injection fix of draft-ietf-oauth-rfc7523bis (T-08). An array naming the TTS next to
    * another party was signed for that party as much as for us.
    */
   singleAudience?: boolean;
-  requiredClaims: ClaimName[];
+  requiredClaims: readonly ClaimName[];
 }
+
+/** A claim every profile requires, missing: iss and aud say so as the issuer and audience checks do. */
+function missingClaim(c: ClaimName): JwtProfileError {
+  if (c === 'iss') return new JwtProfileError('wrong_issuer', 'issuer not accepted');
+  if (c === 'aud') return new JwtProfileError('wrong_audience', 'audience not accepted');
+  return missing(c);
+}
+
+function allows(allowed: string | readonly string[], v: string): boolean {
+  return typeof allowed === 'string' ? v === allowed : allowed.includes(v);
+}
+
+function audienceAccepted(aud: unknown, allowed: string | readonly string[]): boolean {
+  if (typeof aud === 'string') return allows(allowed, aud);
+  if (!Array.isArray(aud) || !aud.every((a) => typeof a === 'string')) return false;
+  return (aud as string[]).some((a) => allows(allowed, a));
+}
+
+const TIME_CLAIMS = ['iat', 'nbf', 'exp'] as const;
 
 /** RFC 7519 §4.1 checks, in the order jose applies them, with `clockSkew` tolerance on time claims. */
 function checkClaims(p: Record<string, unknown>, common: VerifyCommon, opts: ClaimChecks): void {
-  const required = new Set<ClaimName>(opts.requiredClaims);
-  if (opts.issuer !== undefined) required.add('iss');
-  if (opts.audience !== undefined) required.add('aud');
-  for (const c of required) {
-    if (p[c] !== undefined) continue;
-    if (c === 'iss') throw new JwtProfileError('wrong_issuer', 'issuer not accepted');
-    if (c === 'aud') throw new JwtProfileError('wrong_audience', 'audience not accepted');
-    throw missing(c);
-  }
-  if (opts.issuer !== undefined) {
-    const allowed = Array.isArray(opts.issuer) ? opts.issuer : [opts.issuer];
-    if (typeof p.iss !== 'string' || !allowed.includes(p.iss)) throw new JwtProfileError('wrong_issuer', 'issuer not accepted');
-  }
+  // required claims first (in their order), then iss and aud when they are checked
+  for (const c of opts.requiredClaims) if (p[c] === undefined) throw missingClaim(c);
+  if (opts.issuer !== undefined && p.iss === undefined) throw missingClaim('iss');
+  if (opts.audience !== undefined && p.aud === undefined) throw missingClaim('aud');
+  if (opts.issuer !== undefined && (typeof p.iss !== 'string' || !allows(opts.issuer, p.iss))) throw new JwtProfileError('wrong_issuer', 'issuer not accepted');
   if (opts.audience !== undefined) {
-    const allowed = Array.isArray(opts.audience) ? opts.audience : [opts.audience];
-    const aud = p.aud;
-    if (opts.singleAudience === true && typeof aud !== 'string') throw new JwtProfileError('wrong_audience', 'aud must be a single string, not an array', { reason: 'audience_not_single' });
-    const auds = typeof aud === 'string' ? [aud] : Array.isArray(aud) && aud.every((a) => typeof a === 'string') ? (aud as string[]) : undefined;
-    if (auds === undefined || !auds.some((a) => allowed.includes(a))) throw new JwtProfileError('wrong_audience', 'audience not accepted');
+    if (opts.singleAudience === true && typeof p.aud !== 'string') throw new JwtProfileError('wrong_audience', 'aud must be a single string, not an array', { reason: 'audience_not_single' });
+    if (!audienceAccepted(p.aud, opts.audience)) throw new JwtProfileError('wrong_audience', 'audience not accepted');
   }
   const now = Math.floor((common.currentDate?.getTime() ?? Date.now()) / 1000);
   const skew = common.clockSkew;
   // fail closed: a NaN or negative tolerance would make every time comparison below false (an expired token accepted)
   if (typeof skew !== 'number' || !Number.isFinite(skew) || skew < 0) throw new TypeError('clockSkew must be a finite number of seconds >= 0');
-  for (const c of ['iat', 'nbf', 'exp'] as const)
+  for (const c of TIME_CLAIMS)
     if (p[c] !== undefined && !isNumericDate(p[c])) throw invalid(c, `${c} must be a number`);
   if (p.sub !== undefined && typeof p.sub !== 'string') throw invalid('sub', 'sub must be a string');
   // an empty subject names nobody: no profile accepts it (a Txn-Token for sub "" is refused by every verifier)
@@ -180,23 +210,37 @@ export interface AccessTokenProfile extends VerifyCommon {
 
 /** RFC 9068 JWT access token (T-09). */
 export async function verifyAccessToken(token: string | ParsedJws, p: AccessTokenProfile): Promise<JWTPayload> {
-  const allowed = new Set(p.typ.map((t) => (t === null ? undefined : normTyp(t))));
-  const { payload } = await verifyWith(
-    token,
-    p,
-    (t) => t !== TXN_TOKEN_TYP && allowed.has(t),
-    p.typ.map((t) => t ?? '(absent)').join(' or '),
-    { issuer: p.issuer, audience: [...p.audiences], requiredClaims: ['exp', 'sub'] },
-  );
+  const typ = acceptedTyp(p.typ);
+  const { payload } = await verifyWith(token, p, typ.check, typ.description, { issuer: p.issuer, audience: p.audiences, requiredClaims: ACCESS_TOKEN_CLAIMS });
   return payload;
+}
+
+const ACCESS_TOKEN_CLAIMS: readonly ClaimName[] = ['exp', 'sub'];
+const ID_TOKEN_CLAIMS: readonly ClaimName[] = ['exp', 'sub', 'iat'];
+
+/** The `typ` check of an issuer's accepted list, built once per list (an issuer's configuration holds one). */
+interface TypCheck {
+  readonly list: readonly (string | null)[];
+  readonly check: (t: string | undefined) => boolean;
+  readonly description: string;
+}
+const typChecks = new WeakMap<readonly (string | null)[], TypCheck>();
+function acceptedTyp(list: readonly (string | null)[]): TypCheck {
+  const c = typChecks.get(list);
+  // built again when the array was changed since (the contents decide, not the array)
+  if (c !== undefined && c.list.length === list.length && c.list.every((t, i) => t === list[i])) return c;
+  const allowed = new Set(list.map((t) => (t === null ? undefined : normTyp(t))));
+  const built: TypCheck = { list: [...list], check: (t) => t !== TXN_TOKEN_TYP && allowed.has(t), description: list.map((t) => t ?? '(absent)').join(' or ') };
+  typChecks.set(list, built);
+  return built;
 }
 
 /** OpenID Connect ID token used as a subject token. */
 export async function verifyIdToken(token: string | ParsedJws, p: Omit<AccessTokenProfile, 'typ'>): Promise<JWTPayload> {
   const { payload } = await verifyWith(token, p, (t) => t === undefined || t === 'jwt', 'JWT or absent', {
     issuer: p.issuer,
-    audience: [...p.audiences],
-    requiredClaims: ['exp', 'sub', 'iat'],
+    audience: p.audiences,
+    requiredClaims: ID_TOKEN_CLAIMS,
   });
   return payload;
 }
@@ -261,11 +305,21 @@ export interface TxnTokenProfile extends VerifyCommon {
  * accepts for replacement a token a receiving service would refuse.
  */
 export async function verifyTxnToken(token: string, p: TxnTokenProfile): Promise<{ claims: TxnTokenClaims; kid: string | undefined }> {
-  const { payload, kid } = await verifyWith(token, p, (t) => t === TXN_TOKEN_TYP, TXN_TOKEN_TYP, {
-    ...(p.issuer !== undefined ? { issuer: p.issuer } : {}),
-    audience: [...p.audiences],
-    requiredClaims: [...REQUIRED_TXN_CLAIMS],
-  });
+  return checkTxnToken(token, p);
+}
+
+const isTxnTyp = (t: string | undefined) => t === TXN_TOKEN_TYP;
+
+/**
+ * `verifyTxnToken`'s check, answered synchronously when the key and the signature backend answer at once (a key
+ * selected before, node:crypto): the verifier's fresh path. Throws or rejects with JwtProfileError.
+ */
+export function checkTxnToken(token: string, p: TxnTokenProfile): MaybePromise<{ claims: TxnTokenClaims; kid: string | undefined }> {
+  const v = verifyWith(token, p, isTxnTyp, TXN_TOKEN_TYP, { issuer: p.issuer, audience: p.audiences, requiredClaims: REQUIRED_TXN_CLAIMS });
+  return isPromiseLike(v) ? v.then(txnClaims) : txnClaims(v);
+}
+
+function txnClaims({ payload, kid }: Verified): { claims: TxnTokenClaims; kid: string | undefined } {
   // before anything walks the claims recursively (freezing, cloning, re-signing on replacement)
   const problem = txnClaimsProblem(payload as Record<string, unknown>);
   if (problem !== undefined && problem.claim !== 'act') throw invalid(problem.claim, problem.message);

@@ -76,6 +76,7 @@ export class TokenCache {
 
   /** Keeps a verified context until its `exp`, making room by dropping expired entries, then the least recently used. */
   put(sig: string, token: string, ctx: TxnContext): void {
+    if (this.#maxEntries === 0 || this.#maxBytes === 0) return; // the cache is off: nothing to estimate
     const entry: CacheEntry = { token, ctx, untilMs: ctx.exp * 1000, bytes: entryBytes(token, ctx.claims) };
     if (this.#maxEntries === 0 || entry.bytes > this.#maxBytes) return;
     const prev = this.#entries.get(sig);
@@ -116,6 +117,11 @@ export class TokenCache {
 /** Concurrent verifications of one token share one promise (dropped once settled). */
 export class InFlight<T> {
   readonly #pending = new Map<string, Promise<T>>();
+
+  /** The verification of `key` in flight, if there is one. */
+  get(key: string): Promise<T> | undefined {
+    return this.#pending.get(key);
+  }
 
   share(key: string, start: () => Promise<T>, settled: (value: T) => void): Promise<T> {
     let p = this.#pending.get(key);

@@ -6,7 +6,8 @@ import { TxnTokenError } from './errors.js';
 
 /** The store checks of every call, cached token or not: revocation (V-08) and the replay guard (V-09). */
 export interface StoreChecks {
-  check(ctx: TxnContext, nowMs: number): Promise<void>;
+  /** undefined when there is nothing to check (no store) */
+  check(ctx: TxnContext, nowMs: number): Promise<void> | undefined;
   close(): void;
 }
 
@@ -24,7 +25,7 @@ export interface StoreCheckOptions {
 
 export function storeChecks(o: StoreCheckOptions): StoreChecks {
   const { store } = o;
-  if (store === undefined) return { check: async () => {}, close: () => {} };
+  if (store === undefined) return { check: () => undefined, close: () => {} };
   const revocations = new RevocationCache(store, { now: o.now });
   const replayNs = o.replayNamespace === undefined ? undefined : `replay:${o.replayNamespace}`;
 

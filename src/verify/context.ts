@@ -25,16 +25,17 @@ export interface TxnContext {
   readonly log: DecisionLog<ServiceDecisionEntry>;
 }
 
-const sealedSets = new WeakSet<object>();
 /** A Set that cannot be changed once built (Object.freeze does not stop Set.add). */
 class SealedSet<T> extends Set<T> {
+  readonly #sealed: boolean;
   constructor(items: Iterable<T>) {
-    super(items);
-    sealedSets.add(this);
+    super(); // filled below with Set's own add: this class's add refuses once sealed
+    for (const v of items) super.add(v);
+    this.#sealed = true;
     Object.freeze(this);
   }
   override add(v: T): this {
-    if (sealedSets.has(this)) throw new TypeError('TxnContext.scope is read-only');
+    if (this.#sealed) throw new TypeError('TxnContext.scope is read-only');
     return super.add(v);
   }
   override delete(_v: T): boolean {

@@ -1,5 +1,6 @@
 import { keySource } from '../jose/key-source.js';
-import { JwtProfileError, verifyTxnToken } from '../jose/profiles.js';
+import { isPromiseLike, type MaybePromise } from '../jose/jws.js';
+import { checkTxnToken, JwtProfileError, type TxnTokenProfile } from '../jose/profiles.js';
 import type { TxnTokenClaims } from '../txn/index.js';
 import { TxnTokenError, type TxnTokenErrorCode } from './errors.js';
 import type { VerifierOptions, VerifierSettings } from './options.js';
@@ -10,7 +11,7 @@ import type { VerifierOptions, VerifierSettings } from './options.js';
  * A key set that cannot be had is an outage (503 `unavailable`), not a bad token: only "no key for this kid/alg" is
  * the token's fault (issue 10 finding 7).
  */
-export function txnTokenChecker(o: VerifierOptions, s: VerifierSettings): (token: string) => Promise<TxnTokenClaims> {
+export function txnTokenChecker(o: VerifierOptions, s: VerifierSettings): (token: string) => MaybePromise<TxnTokenClaims> {
   const getKey = keySource(
     { jwks: o.jwks, jwksUri: o.jwksUri },
     {
@@ -23,20 +24,23 @@ export function txnTokenChecker(o: VerifierOptions, s: VerifierSettings): (token
       now: s.now,
     },
   );
-  return async (token) => {
+  const profile: TxnTokenProfile = { getKey, algorithms: s.algorithms, clockSkew: s.clockSkew, audiences: s.audiences, issuer: s.issuer };
+  // synchronous when the key was selected before and the backend is node:crypto (the fresh path of a Node service)
+  return (token) => {
+    let checked;
     try {
-      const { claims } = await verifyTxnToken(token, {
-        getKey,
-        algorithms: s.algorithms,
-        clockSkew: s.clockSkew,
-        audiences: s.audiences,
-        issuer: s.issuer,
-        ...(s.fixedClock ? { currentDate: new Date(s.now()) } : {}),
-      });
-      return claims;
+      checked = checkTxnToken(token, s.fixedClock ? { ...profile, currentDate: new Date(s.now()) } : profile);
     } catch (e) {
       throw refusal(e);
     }
+    if (isPromiseLike(checked))
+      return checked.then(
+        (c) => c.claims,
+        (e: unknown) => {
+          throw refusal(e);
+        },
+      );
+    return checked.claims;
   };
 }
 

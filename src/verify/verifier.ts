@@ -2,6 +2,7 @@ import type { DecisionLog } from '../log/index.js';
 import { inSpan, subAttribute, traceIdOf, type Span } from '../trace/index.js';
 import { buildContext, type TxnContext } from './context.js';
 import { InFlight, TokenCache } from './cache.js';
+import { isPromiseLike } from '../jose/jws.js';
 import { storeChecks } from './checks.js';
 import { serviceLog, type ServiceDecisionEntry } from './decision.js';
 import { TxnTokenError } from './errors.js';
@@ -52,6 +53,16 @@ export function createVerifier(o: VerifierOptions): Verifier {
 
   const verify = (headerValue: string | null | undefined): Promise<TxnContext> => inSpan('baton.verify', {}, (span) => verifyIn(span, headerValue));
 
+  // A token not in the cache, checked and cached: at once when the check is synchronous (a key selected before,
+  // node:crypto), nothing to share then; otherwise concurrent verifications of the token share one.
+  function verifyFresh(token: string, sig: string): TxnContext | Promise<TxnContext> {
+    const claims = checkToken(token);
+    if (isPromiseLike(claims)) return inflight.share(token, async () => buildContext(token, await claims, log), (c) => cache.put(sig, token, c));
+    const c = buildContext(token, claims, log);
+    cache.put(sig, token, c);
+    return c;
+  }
+
   async function verifyIn(span: Span, headerValue: string | null | undefined): Promise<TxnContext> {
     let ctx: TxnContext | undefined;
     try {
@@ -59,10 +70,11 @@ export function createVerifier(o: VerifierOptions): Verifier {
       const token = parseTxnTokenHeader(headerValue);
       const sig = token.slice(token.lastIndexOf('.') + 1);
       const nowMs = s.now();
-      ctx = cache.get(token, sig, nowMs);
-      ctx ??= await inflight.share(token, async () => buildContext(token, await checkToken(token), log), (c) => cache.put(sig, token, c));
-      await checks.check(ctx, nowMs);
-      span.setAttributes({ 'baton.txn': ctx.txn, 'baton.workload': ctx.actor, 'baton.decision': 'allow', ...subAttribute(ctx.sub) });
+      const known = cache.get(token, sig, nowMs) ?? inflight.get(token) ?? verifyFresh(token, sig);
+      ctx = isPromiseLike(known) ? await known : known;
+      const pending = checks.check(ctx, nowMs);
+      if (pending !== undefined) await pending;
+      if (span.isRecording()) span.setAttributes({ 'baton.txn': ctx.txn, 'baton.workload': ctx.actor, 'baton.decision': 'allow', ...subAttribute(ctx.sub) });
       return ctx;
     } catch (e) {
       const err = refused(log, e, ctx, traceIdOf(span));
