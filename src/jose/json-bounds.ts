@@ -43,6 +43,31 @@ export function jsonDepth(root: unknown, limit = Number.POSITIVE_INFINITY): numb
   return max;
 }
 
+/**
+ * `jsonDepth`, freezing every object and array it walks on the way (`Object.freeze`, without recursion): the depth
+ * bound and a deep freeze in one walk. Past `limit` it stops (the value is then only partly frozen: refuse it).
+ */
+export function freezeJsonWithin(root: unknown, limit: number): number {
+  if (root === null || typeof root !== 'object') return 0;
+  let max = 0;
+  const values: object[] = [root];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop()!;
+    const d = depths.pop()!;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    Object.freeze(v);
+    for (const c of Object.values(v)) {
+      if (c !== null && typeof c === 'object') {
+        values.push(c as object);
+        depths.push(d + 1);
+      }
+    }
+  }
+  return max;
+}
+
 const enc = new TextEncoder();
 
 /** UTF-8 bytes of the JSON text of `v`; call only on values whose depth was bounded first. */

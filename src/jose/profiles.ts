@@ -1,6 +1,6 @@
 import { errors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { REQUIRED_TXN_CLAIMS, TXN_TOKEN_TYP, txnClaimsProblem, type TxnTokenClaims } from '../txn/index.js';
-import { jsonDepth, MAX_TXN_TOKEN_DEPTH } from './json-bounds.js';
+import { freezeJsonWithin, jsonDepth, MAX_TXN_TOKEN_DEPTH } from './json-bounds.js';
 import { defaultJwsCrypto, isPromiseLike, JwsFormatError, parseCompactJws, verifyParsedJws, type JwsCrypto, type MaybePromise, type ParsedJws } from './jws.js';
 
 /**
@@ -297,6 +297,8 @@ export interface TxnTokenProfile extends VerifyCommon {
   audiences: readonly string[];
   /** when set, `iss` must equal it (V-07) */
   issuer?: string | undefined;
+  /** answer the claims deeply frozen (frozen in the walk that bounds their depth): what a verifier's context holds */
+  freeze?: boolean | undefined;
 }
 
 /**
@@ -316,14 +318,15 @@ const isTxnTyp = (t: string | undefined) => t === TXN_TOKEN_TYP;
  */
 export function checkTxnToken(token: string, p: TxnTokenProfile): MaybePromise<{ claims: TxnTokenClaims; kid: string | undefined }> {
   const v = verifyWith(token, p, isTxnTyp, TXN_TOKEN_TYP, { issuer: p.issuer, audience: p.audiences, requiredClaims: REQUIRED_TXN_CLAIMS });
-  return isPromiseLike(v) ? v.then(txnClaims) : txnClaims(v);
+  const freeze = p.freeze === true;
+  return isPromiseLike(v) ? v.then((x) => txnClaims(x, freeze)) : txnClaims(v, freeze);
 }
 
-function txnClaims({ payload, kid }: Verified): { claims: TxnTokenClaims; kid: string | undefined } {
+function txnClaims({ payload, kid }: Verified, freeze: boolean): { claims: TxnTokenClaims; kid: string | undefined } {
   // before anything walks the claims recursively (freezing, cloning, re-signing on replacement)
   const problem = txnClaimsProblem(payload as Record<string, unknown>);
   if (problem !== undefined && problem.claim !== 'act') throw invalid(problem.claim, problem.message);
-  if (jsonDepth(payload, MAX_TXN_TOKEN_DEPTH) > MAX_TXN_TOKEN_DEPTH)
+  if ((freeze ? freezeJsonWithin(payload, MAX_TXN_TOKEN_DEPTH) : jsonDepth(payload, MAX_TXN_TOKEN_DEPTH)) > MAX_TXN_TOKEN_DEPTH)
     throw new JwtProfileError('invalid_claim', `claims are nested deeper than ${MAX_TXN_TOKEN_DEPTH} levels`, { reason: 'too_deep' });
   if (problem !== undefined) throw invalid(problem.claim, problem.message);
   return { claims: payload as TxnTokenClaims, kid };

@@ -1,5 +1,5 @@
 import type { DecisionLog } from '../log/index.js';
-import { parseScope, txnPrincipal, workloadsOf, type TxnPrincipal, type TxnTokenClaims } from '../txn/index.js';
+import { txnPrincipal, workloadsOf, type TxnPrincipal, type TxnTokenClaims } from '../txn/index.js';
 import type { ServiceDecisionEntry } from './decision.js';
 
 /** A verified Txn-Token. Frozen: one instance may be shared by every request that presents the same token. */
@@ -25,20 +25,20 @@ export interface TxnContext {
   readonly log: DecisionLog<ServiceDecisionEntry>;
 }
 
-/** A Set that cannot be changed once built (Object.freeze does not stop Set.add). */
-class SealedSet<T> extends Set<T> {
+/** The scopes of a token (`parseScope`'s reading: each once, empty ones skipped), as a Set that cannot be changed once built (Object.freeze does not stop Set.add). */
+class ScopeSet extends Set<string> {
   readonly #sealed: boolean;
-  constructor(items: Iterable<T>) {
+  constructor(scope: string) {
     super(); // filled below with Set's own add: this class's add refuses once sealed
-    for (const v of items) super.add(v);
+    for (const s of scope.split(' ')) if (s.length > 0) super.add(s);
     this.#sealed = true;
     Object.freeze(this);
   }
-  override add(v: T): this {
+  override add(v: string): this {
     if (this.#sealed) throw new TypeError('TxnContext.scope is read-only');
     return super.add(v);
   }
-  override delete(_v: T): boolean {
+  override delete(_v: string): boolean {
     throw new TypeError('TxnContext.scope is read-only');
   }
   override clear(): void {
@@ -65,7 +65,7 @@ export function buildContext(token: string, claims: TxnTokenClaims, log: Decisio
     token,
     txn: claims.txn,
     sub: claims.sub,
-    scope: new SealedSet(parseScope(claims.scope)),
+    scope: new ScopeSet(claims.scope),
     actor: claims.req_wl,
     chain: Object.freeze(workloadsOf(claims)),
     tctx: isObject(claims.tctx) ? claims.tctx : {},

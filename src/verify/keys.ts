@@ -24,7 +24,7 @@ export function txnTokenChecker(o: VerifierOptions, s: VerifierSettings): (token
       now: s.now,
     },
   );
-  const profile: TxnTokenProfile = { getKey, algorithms: s.algorithms, clockSkew: s.clockSkew, audiences: s.audiences, issuer: s.issuer };
+  const profile: TxnTokenProfile = { getKey, algorithms: s.algorithms, clockSkew: s.clockSkew, audiences: s.audiences, issuer: s.issuer, freeze: true };
   // synchronous when the key was selected before and the backend is node:crypto (the fresh path of a Node service)
   return (token) => {
     let checked;
