@@ -8,7 +8,13 @@ import { extendChain, firstContent, issueTxnToken, replacementContent, type Chai
 import { replacementInput } from './replace.js';
 import { parseExchangeRequest, singleValued, type ExchangeRequest } from './request.js';
 import { decideScope, NoScopeGranted, type ScopeDecision } from './scope.js';
-import { validateSubject } from './subject.js';
+import { parseIssuedSubject, validateSubject } from './subject.js';
+import type { ParsedJws } from '../jose/jws.js';
+
+/** `peekString`'s reading of a claim: a non-empty string, or undefined. */
+function nonEmptyString(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
 
 /**
  * The token exchange (RFC 8693 → Txn-Token) as plain steps over an explicit context:
@@ -59,11 +65,13 @@ async function exchangeSteps(ctx: TtsContext, source: InputSource<ExchangeInput>
       throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS', { reason: 'request.audience_unknown' });
     // The per-client and per-(client, subject) limits go in one store call, started now with the subject token's sub
     // read WITHOUT verification (limits.ts): its result is used only once the validated sub equals it.
-    const limits = startLimits(ctx, workload, peekString(req.subjectToken, 'sub'));
+    // An issuer's token is parsed once, here: its unverified sub for the limits, the parsed token for the subject step.
+    const subjectJws = parseIssuedSubject(req.subjectToken, req.subjectTokenType);
+    const limits = startLimits(ctx, workload, subjectJws !== undefined ? nonEmptyString(subjectJws.payload.sub) : peekString(req.subjectToken, 'sub'));
     const out =
       req.subjectTokenType === TT_TXN_TOKEN
         ? await replaceTxnToken(ctx, req, workload, limits, entry)
-        : await firstExchange(ctx, req, workload, input.remoteAddr, limits, entry);
+        : await firstExchange(ctx, req, workload, input.remoteAddr, limits, entry, subjectJws);
     span.setAttributes({ 'baton.txn': String(entry.txn ?? ''), 'baton.decision': 'grant', ...subAttribute(typeof entry.sub === 'string' ? entry.sub : undefined) });
     ctx.log.emit({ ...entry, effect: 'grant' });
     return out;
@@ -83,10 +91,12 @@ export function refused(ctx: Pick<TtsContext, 'log'>, entry: EntryDraft, e: unkn
 }
 
 /** A user's token (T-09..T-18): the subject validated while the client's limit is checked. */
-async function firstExchange(ctx: TtsContext, req: ExchangeRequest, workload: Workload, remoteAddr: string | undefined, limits: StartedLimits, entry: EntryDraft): Promise<TokenResponseBody> {
+async function firstExchange(
+  ctx: TtsContext, req: ExchangeRequest, workload: Workload, remoteAddr: string | undefined, limits: StartedLimits, entry: EntryDraft, subjectJws: ParsedJws | undefined,
+): Promise<TokenResponseBody> {
   const c = ctx.config;
   const subjectCtx = { issuers: ctx.issuers, ttsIssuer: c.issuer, clockSkew: c.clockSkew, maxClaimsBytes: c.maxSubjectClaimsBytes, currentDate: ctx.now };
-  const subjectP = started(validateSubject(subjectCtx, workload, req.subjectToken, req.subjectTokenType));
+  const subjectP = started(validateSubject(subjectCtx, workload, req.subjectToken, req.subjectTokenType, subjectJws));
   await clientVerdict(limits); // a workload over its limit gets 429 whatever its subject token
   const subject = await inSpan('baton.exchange.subject', {}, () => subjectP);
   entry.sub = subject.sub;

@@ -1,4 +1,5 @@
 import { base64url } from 'jose';
+import { defaultJwsCrypto } from '../jose/jws.js';
 import { sha256 } from '../jose/sha256.js';
 import type { RateLimitCheck, RateLimitResult } from '../store/types.js';
 import { rateLimitAll, StoreUnavailableError } from '../store/types.js';
@@ -97,9 +98,11 @@ function limitUnavailable(e: StoreUnavailableError): OAuthError {
   return unavailable('limit.unavailable', 'rate limit check unavailable; retry later', e);
 }
 
+const enc = new TextEncoder();
+
 /** The per-(workload, user) rate-limit key: the user part hashed, so any `sub` fits every backend's key limits. */
 export function subjectLimitKey(workload: string, sub: string): string {
-  return `s:${workload}:${base64url.encode(sha256(new TextEncoder().encode(sub)))}`;
+  return `s:${workload}:${(defaultJwsCrypto().base64url ?? base64url).encode(sha256(enc.encode(sub)))}`;
 }
 
 /** Starts a check now and awaits it later: a rejection is observed where it is awaited, never unhandled. */

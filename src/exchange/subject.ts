@@ -110,8 +110,8 @@ interface Entitlement {
  * what will be copied into the Txn-Token is bounded in depth and size.
  * Refusals are `invalid_request` (RFC 8693 §2.2.2); nothing from the token is echoed.
  */
-export async function validateSubject(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<Subject> {
-  const { subject, entitlement } = await validateSubjectOfType(ctx, workload, token, type);
+export async function validateSubject(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType, parsed?: ParsedJws): Promise<Subject> {
+  const { subject, entitlement } = await validateSubjectOfType(ctx, workload, token, type, parsed);
   checkEntitled(workload, subject.kind, entitlement);
   if (subject.sub.length === 0) throw invalidRequest('subject.sub_empty', 'the subject token has an empty sub');
   if (subject.sub.length > MAX_SUB_CHARS) throw invalidRequest('subject.sub_too_long', `the subject's sub is longer than ${MAX_SUB_CHARS} characters`);
@@ -154,13 +154,26 @@ interface Validated {
   entitlement: Entitlement;
 }
 
-function validateSubjectOfType(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType): Promise<Validated> {
+/**
+ * The subject token of an issuer (access token, JWT, ID token) parsed as a compact JWS, not verified, or undefined
+ * (another type, or not a JWS): parsed once per exchange, for the limits' early count and for `validateSubject`.
+ */
+export function parseIssuedSubject(token: string, type: string): ParsedJws | undefined {
+  if (type !== TT_ACCESS_TOKEN && type !== TT_JWT && type !== TT_ID_TOKEN) return undefined;
+  try {
+    return parseCompactJws(token);
+  } catch {
+    return undefined;
+  }
+}
+
+function validateSubjectOfType(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType, parsed: ParsedJws | undefined): Promise<Validated> {
   const now = ctx.currentDate?.() ?? new Date();
   switch (type) {
     case TT_ACCESS_TOKEN:
     case TT_JWT:
     case TT_ID_TOKEN:
-      return issuedSubject(ctx, workload, token, type, now);
+      return issuedSubject(ctx, workload, token, type, now, parsed);
     case TT_SELF_SIGNED:
       return selfSignedSubject(ctx, workload, token, now);
     case TT_UNSIGNED_JSON:
@@ -175,10 +188,10 @@ function validateSubjectOfType(ctx: SubjectContext, workload: Workload, token: s
  * keys then decide. A token that is not a JWT is an opaque access token, read through the introspection endpoint of
  * the issuer the workload is registered with (RFC 7662).
  */
-async function issuedSubject(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType, now: Date): Promise<Validated> {
+async function issuedSubject(ctx: SubjectContext, workload: Workload, token: string, type: SubjectTokenType, now: Date, parsed: ParsedJws | undefined): Promise<Validated> {
   let jws: ParsedJws;
   try {
-    jws = parseCompactJws(token);
+    jws = parsed ?? parseCompactJws(token);
   } catch (e) {
     const introspecting = type === TT_ACCESS_TOKEN ? introspectingIssuer(ctx, workload) : undefined;
     if (introspecting !== undefined) return introspectedSubject(ctx, introspecting, workload, token, now);
