@@ -19,6 +19,7 @@ export interface Workload {
 }
 
 const enc = new TextEncoder();
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function digest(s: string): Uint8Array {
   return sha256(enc.encode(s));
@@ -82,7 +83,10 @@ function parseBasic(header: string): { id: string; secret: string } {
   if (m === null) throw invalidClient('client.basic_malformed', 'malformed Basic authorization');
   let decoded: string;
   try {
-    decoded = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(atob(m[1]!), (c) => c.charCodeAt(0)));
+    const binary = atob(m[1]!);
+    const bytes = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    decoded = utf8.decode(bytes);
   } catch {
     throw invalidClient('client.basic_malformed', 'malformed Basic authorization');
   }
