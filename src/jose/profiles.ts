@@ -146,7 +146,7 @@ function isNumericDate(v: unknown): v is number {
 }
 
 interface ClaimChecks {
-  issuer?: string | readonly string[];
+  issuer?: string | readonly string[] | undefined;
   audience?: string | readonly string[];
   /**
    * `aud` must be one string, never an array: for JWTs addressed to the TTS itself (client assertions, self-signed
