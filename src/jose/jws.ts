@@ -109,6 +109,25 @@ function decodeJsonObject(part: string, what: string, b64: Base64Url): Record<st
   return v as Record<string, unknown>;
 }
 
+/**
+ * Protected headers seen before, parsed: every token of one signer and key carries the same header text, so it is
+ * decoded once. Only flat headers (members that are not objects or arrays) of at most 512 characters are kept, frozen
+ * (they are only ever read); at most 256, the whole memo dropped when full (a stream of distinct headers only costs
+ * their parsing, as before). Headers that fail to parse are never kept.
+ */
+const headers = new Map<string, ParsedJws['header']>();
+
+function headerOf(p0: string, b64: Base64Url): ParsedJws['header'] {
+  const known = headers.get(p0);
+  if (known !== undefined) return known;
+  const header = decodeJsonObject(p0, 'header', b64) as ParsedJws['header'];
+  if (p0.length <= 512 && Object.values(header).every((v) => v === null || typeof v !== 'object')) {
+    if (headers.size >= 256) headers.clear();
+    headers.set(p0, Object.freeze(header));
+  }
+  return header;
+}
+
 /** A compact JWS: three base64url parts (the payload may be empty), checked in one pass. */
 const COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;
 
@@ -124,7 +143,7 @@ export function parseCompactJws(token: string, backend: JwsCrypto = defaultCrypt
   const p1 = token.slice(d1 + 1, d2);
   const p2 = token.slice(d2 + 1);
   if (p0.length % 4 === 1 || p1.length % 4 === 1 || p2.length % 4 === 1) throw new JwsFormatError('not base64url (length)');
-  const header = decodeJsonObject(p0, 'header', b64) as JWSHeaderParameters & Record<string, unknown>;
+  const header = headerOf(p0, b64);
   // No extension is understood: a critical one must fail (RFC 7515 §4.1.11), and so does unencoded payload.
   if (header.crit !== undefined) throw new JwsFormatError('crit header parameters are not supported');
   if (header.b64 !== undefined) throw new JwsFormatError('b64 header parameter is not supported');
