@@ -256,7 +256,7 @@ const IN_STAGES: StageSpec[] = [
   GC,
   LOG,
   { name: 'subject token: Ed25519 verify (node:crypto)', functions: ['verifyOneShot'], finding: 'the floor itself: one synchronous node:crypto verify' },
-  { name: 'subject token: parse, profile, claim checks', functions: ['validateSubject'], finding: 'JSON.parse of header and payload once, claim checks, copied claims bounded' },
+  { name: 'subject token: parse, profile, claim checks', functions: ['validateSubject', 'parseIssuedSubject'], finding: 'parsed once (JSON.parse of header and payload, for the limits and the profile), claim checks, copied claims bounded' },
   { name: 'mint: Ed25519 sign (node:crypto)', functions: ['signOneShot'], finding: 'the floor itself: one synchronous node:crypto sign' },
   { name: 'mint: claims, JSON, base64url', functions: ['issueTxnToken', 'mintTxnToken', 'firstContent'], finding: 'claims object, one JSON.stringify, base64url of payload and signature' },
   { name: 'scope: decideScope + policy engine', functions: ['scopeStep', 'decideScope', 'allowedScopes'], finding: 'one engine check for all candidate scopes; the explained re-check runs only for denied scopes (to name the rule in the log)' },
