@@ -43,11 +43,10 @@ export interface SubjectContext {
 function rolesOf(claims: Record<string, unknown>, cfg: { rolesClaim?: string | undefined; defaultRoles: readonly string[] }): string[] {
   if (cfg.rolesClaim !== undefined) {
     const v = claims[cfg.rolesClaim];
-    if (typeof v === 'string' && v.length > 0) return v.split(' ').filter((s) => s.length > 0);
-    if (Array.isArray(v)) {
-      const r = v.filter((s): s is string => typeof s === 'string' && s.length > 0);
-      if (r.length > 0) return r;
-    }
+    // a blank string names no role, like an empty list: defaultRoles then (never a principal without roles)
+    const r = typeof v === 'string' ? v.split(' ') : Array.isArray(v) ? v : [];
+    const roles = r.filter((s): s is string => typeof s === 'string' && s.length > 0);
+    if (roles.length > 0) return roles;
   }
   return [...cfg.defaultRoles];
 }
