@@ -196,6 +196,13 @@ describe('the subject step', () => {
     expect(await refusal(validate(noScopes, await id(noScopes), TT_ID_TOKEN))).toMatchObject({ reason: 'subject.no_scope' });
   });
 
+  it('T-09 an issuer whose keys cannot be had now is 503 naming why: its key set unreachable, or its metadata not discoverable', async () => {
+    const keysDown = await withIssuer({ jwks: undefined, jwksUri: 'http://127.0.0.1:1/jwks' });
+    expect(await refusal(validate(keysDown, await keysDown.accessToken()))).toMatchObject({ error: 'temporarily_unavailable', status: 503, reason: 'subject.key_unavailable' });
+    const noMetadata = await withIssuer({ issuer: 'http://127.0.0.1:1', jwks: undefined });
+    expect(await refusal(validate(noMetadata, await noMetadata.accessToken({ iss: 'http://127.0.0.1:1' })))).toMatchObject({ error: 'temporarily_unavailable', status: 503, reason: 'subject.discovery_unavailable' });
+  });
+
   describe('T-09 an opaque access token, introspected at the issuer the workload is registered with (RFC 7662)', () => {
     let answer: (token: string) => { status: number; body: unknown } = () => ({ status: 500, body: {} });
     const asked: string[] = [];
@@ -220,7 +227,7 @@ describe('the subject step', () => {
       await new Promise<void>((r) => server.close(() => r()));
     });
     const introspecting = (agent: Partial<ClientInput> = {}) =>
-      withIssuer({ introspection: { endpoint, clientId: 'baton', auth: 'client_secret_basic', secret: 'introspection-secret', cacheSeconds: 0, negativeCacheSeconds: 0 } }, agent);
+      withIssuer({ audiences: [MCP_AUD, 'https://reports.example'], introspection: { endpoint, clientId: 'baton', auth: 'client_secret_basic', secret: 'introspection-secret', cacheSeconds: 0, negativeCacheSeconds: 0 } }, agent);
     const active = (over: Record<string, unknown> = {}) => ({ active: true, iss: IDP_ISSUER, aud: MCP_AUD, sub: 'alice', scope: 'tickets:read', exp: Math.floor(Date.now() / 1000) + 300, ...over });
 
     it('an active answer is the subject, with its exp; inactive, expired, another issuer or audience are refused by reason', async () => {
@@ -247,7 +254,7 @@ describe('the subject step', () => {
       const before = asked.length;
       answer = () => ({ status: 200, body: active() });
       expect(await refusal(validate(u, 'opaque-7', TT_JWT))).toMatchObject({ reason: 'subject.not_jwt' });
-      const other = await introspecting({ subjectAudiences: ['https://reports.example'] });
+      const other = await introspecting({ subjectAudiences: ['https://billing.example'] });
       expect(await refusal(validate(other, 'opaque-8'))).toMatchObject({ reason: 'subject.not_jwt' });
       expect(asked.length).toBe(before);
     });
