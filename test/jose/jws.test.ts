@@ -1,5 +1,5 @@
 // The compact-JWS layer under every profile, with both signature backends: Web Crypto (Workers) and node:crypto (Node).
-import { base64url, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import { base64url, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { nodeJwsCrypto } from '../../src/jose/crypto.node.js';
 import { JwsFormatError, parseCompactJws, signCompactJws, verifyParsedJws, webCryptoJws, type JwsCrypto } from '../../src/jose/jws.js';
@@ -13,11 +13,20 @@ async function keyPair(alg: Alg, kid: string) {
   return { privateKey, publicKey, jwk };
 }
 
-/** one key pair per algorithm for the whole file (RSA key generation is slow), shared by both backends */
+/** one 2048-bit RSA key for the six RSA algorithms (RSA key generation is slow; mutation testing reruns this file) */
+let rsa: Promise<{ privateJwk: JWK; publicJwk: JWK }> | undefined;
+async function rsaPair(alg: Alg, kid: string) {
+  rsa ??= generateKeyPair('RS256', { extractable: true }).then(async (p) => ({ privateJwk: await exportJWK(p.privateKey), publicJwk: await exportJWK(p.publicKey) }));
+  const { privateJwk, publicJwk } = await rsa;
+  const jwk = { ...publicJwk, kid, alg };
+  return { privateKey: (await importJWK({ ...privateJwk, alg }, alg)) as CryptoKey, publicKey: (await importJWK(jwk, alg)) as CryptoKey, jwk };
+}
+
+/** one key pair per algorithm for the whole file, shared by both backends */
 const pairs = new Map<Alg, ReturnType<typeof keyPair>>();
 const pairOf = (alg: Alg) => {
   let p = pairs.get(alg);
-  if (p === undefined) pairs.set(alg, (p = keyPair(alg, `k-${alg}`)));
+  if (p === undefined) pairs.set(alg, (p = /^[RP]S/.test(alg) ? rsaPair(alg, `k-${alg}`) : keyPair(alg, `k-${alg}`)));
   return p;
 };
 
