@@ -98,6 +98,31 @@ export function buildParams(
   return { params, varNames: names };
 }
 
+/**
+ * The part of `params` that `users` (a policy's conditions and outputs, or one derived role's condition) read, directly
+ * or through other variables, in the same order. Cerbos compiles only these into a policy or derived role and so
+ * evaluates, and reports errors of, no other variable.
+ */
+export function usedParams(ctx: Ctx, params: ParamSet, users: readonly ({ variableRefs: ReadonlySet<string> } | undefined)[]): ParamSet {
+  if (params.vars.length === 0) return params;
+  const byName = new Map(params.vars.map((v) => [v.name, v]));
+  const used = new Set<string>();
+  const use = (name: string): void => {
+    const v = byName.get(name);
+    if (!v || used.has(name)) return;
+    used.add(name);
+    for (const d of v.prog.variableRefs) use(d);
+  };
+  for (const u of users) if (u) for (const name of u.variableRefs) use(name);
+  if (used.size === params.vars.length) return params;
+  return { id: ctx.paramId(), constants: params.constants, vars: params.vars.filter((v) => used.has(v.name)) };
+}
+
+/** The expressions of a rule that can read variables: its condition and its outputs. */
+export function ruleUsers(r: { condition?: { variableRefs: ReadonlySet<string> }; output?: CompiledOutput }): ({ variableRefs: ReadonlySet<string> } | undefined)[] {
+  return [r.condition, r.output?.ruleActivated, r.output?.conditionNotMet];
+}
+
 function constantsOf(ctx: Ctx, exportsIdx: Exports, root: string, constants: ConstantsDoc | undefined): Record<string, unknown> {
   const consts: Record<string, unknown> = {};
   const constOrigin = new Map<string, string>();

@@ -1,14 +1,14 @@
 // Compiling one policy document of each kind (resource, principal, role; a derived-roles set) into what the engine
 // evaluates, reporting every problem to the Ctx with its JSON path.
 import type { CompiledDerivedRole, CompiledPrincipalPolicy, CompiledPrincipalRule, CompiledResourcePolicy, CompiledResourceRule, CompiledRolePolicy, CompiledRoleRule, ParamSet } from './compiled.js';
-import { buildParams, compileOutput, conditionSource, condOrIssue, perm, ruleName, type Ctx, type Exports } from './compile-params.js';
+import { buildParams, compileOutput, conditionSource, condOrIssue, perm, ruleName, ruleUsers, usedParams, type Ctx, type Exports } from './compile-params.js';
 import { anyMatcher, compileGlob } from './glob.js';
 import { principalPolicyKey, resourcePolicyKey, rolePolicyKey } from './policy-keys.js';
 import type { DerivedRolesDoc, PrincipalPolicyDoc, ResourcePolicyDoc, RolePolicyDoc } from './schema.js';
 
 type ResourceRuleDoc = NonNullable<ResourcePolicyDoc['rules']>[number];
 
-/** A derived-roles set: its roles by name, sharing the set's variables and constants. */
+/** A derived-roles set: its roles by name, each with the set's constants and the set's variables its condition reads. */
 export function compileDerivedRoles(ctx: Ctx, exportsIdx: Exports, doc: DerivedRolesDoc, legacy: Record<string, string> | undefined): Map<string, CompiledDerivedRole> {
   const { params, varNames } = buildParams(ctx, exportsIdx, '$.derivedRoles', doc.variables, doc.constants, legacy);
   const m = new Map<string, CompiledDerivedRole>();
@@ -23,7 +23,7 @@ export function compileDerivedRoles(ctx: Ctx, exportsIdx: Exports, doc: DerivedR
       anyParent: d.parentRoles.includes('*'),
       ...(cond ? { condition: cond } : {}),
       ...(cs !== undefined ? { conditionSource: cs } : {}),
-      params,
+      params: usedParams(ctx, params, [cond]),
     });
   });
   return m;
@@ -92,7 +92,7 @@ export function compileResource(
     perm: perm(p.scopePermissions),
     rules,
     derivedRoles: [...drs.values()].filter((d) => usedDrs.has(d)),
-    params,
+    params: usedParams(ctx, params, rules.flatMap(ruleUsers)),
     byAction: new Map(),
   };
 }
@@ -169,7 +169,7 @@ export function compilePrincipal(
       });
     });
   });
-  return { key, principal: p.principal, version: p.version, scope, perm: perm(p.scopePermissions), rules, params };
+  return { key, principal: p.principal, version: p.version, scope, perm: perm(p.scopePermissions), rules, params: usedParams(ctx, params, rules.flatMap(ruleUsers)) };
 }
 
 export function compileRole(ctx: Ctx, exportsIdx: Exports, p: RolePolicyDoc): CompiledRolePolicy {
@@ -195,5 +195,5 @@ export function compileRole(ctx: Ctx, exportsIdx: Exports, p: RolePolicyDoc): Co
       ...(cs !== undefined ? { conditionSource: cs } : {}),
     };
   });
-  return { key, role: p.role, version, scope, perm: perm(p.scopePermissions), parentRoles: p.parentRoles ?? [], rules, params };
+  return { key, role: p.role, version, scope, perm: perm(p.scopePermissions), parentRoles: p.parentRoles ?? [], rules, params: usedParams(ctx, params, rules.flatMap(ruleUsers)) };
 }

@@ -107,6 +107,6 @@ describe('compileCondition', () => {
     expect(any.evaluate(act())).toBe(true);
     const all = compileCondition({ match: { all: { of: [{ expr: 'P.attr.nope' }, { expr: 'true' }] } } });
     expect(() => all.evaluate(act())).toThrow(CelEvalError);
-    expect(all.evaluateDetailed(act()).errors[0]?.message).toMatch(/No such key: nope/);
+    expect(all.evaluateDetailed(act()).errors[0]?.message).toMatch(/no such key: nope/);
   });
 });

@@ -120,7 +120,7 @@ describe('explain: true', () => {
     expect(strict.actions.read!.considered[0]).toMatchObject({ outcome: 'error', derivedRoles: ['owner'], condition: 'R.attr.owner == P.id' });
     expect(strict.actions.read!.considered[0]!.error).toMatch(/owner/);
     expect(strict.derivedRoles.find((d) => d.name === 'owner')).toMatchObject({ activated: false, outcome: 'error', error: expect.stringMatching(/no such key/i) });
-    expect(strict.lines[0]).toMatch(/^read: DENY by resource\.ticket\.vdefault#owner-reads-and-comments \(condition error; strict evaluation denies\): .*R\.attr\.owner == P\.id failed: .*No such key: owner$/);
+    expect(strict.lines[0]).toMatch(/^read: DENY by resource\.ticket\.vdefault#owner-reads-and-comments \(condition error; strict evaluation denies\): .*R\.attr\.owner == P\.id failed: .*no such key: owner$/);
 
     const lenient = createEngine({ policies: examples, lenient: true }).check(input, { explain: true }).explained!;
     expect(lenient.actions.read).toMatchObject({ effect: 'EFFECT_DENY', reason: 'default_deny' });

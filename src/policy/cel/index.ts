@@ -8,6 +8,7 @@
 import type { Environment } from '@marcbachmann/cel-js';
 import { celEnvironment, TZ_GETTERS, TZ_PREFIX } from './env.js';
 import { clock } from './clock.js';
+import { celGoError, cerbosMessage, subProgram } from './errors.js';
 
 export interface CelRequest {
   principal: { id: string; roles: string[]; attr: Record<string, unknown>; policyVersion?: string; scope?: string };
@@ -193,7 +194,7 @@ function collectRefs(ast: unknown, vars: Set<string>, consts: Set<string>): void
 class Program implements CelProgram {
   readonly variableRefs: ReadonlySet<string>;
   readonly constantRefs: ReadonlySet<string>;
-  constructor(readonly source: string, private readonly fn: CelFn, vars: Set<string>, consts: Set<string>) {
+  constructor(readonly source: string, private readonly fn: CelFn, vars: Set<string>, consts: Set<string>, private readonly env: Environment) {
     this.variableRefs = vars;
     this.constantRefs = consts;
   }
@@ -205,7 +206,9 @@ class Program implements CelProgram {
     try {
       return this.fn(scope as unknown as Record<string, unknown>);
     } catch (e) {
-      throw new CelEvalError(`${describe(e)}`);
+      // Cerbos's error for this failure: which operand's (cel-go's rule for && and ||) and cel-go's wording.
+      const err = celGoError(this.fn.ast, e, this.source, (sub) => subProgram(this.env, sub, compileProgram)?.evaluateIn(scope));
+      throw err instanceof CelEvalError ? err : new CelEvalError(cerbosMessage(err));
     } finally {
       clock.swap(prev);
     }
@@ -304,7 +307,7 @@ function compileProgram(source: string, env: Environment): CelProgram {
   const vars = new Set<string>();
   const consts = new Set<string>();
   collectRefs(fn.ast, vars, consts);
-  return new Program(source, fn, vars, consts);
+  return new Program(source, fn, vars, consts, env);
 }
 
 // ------------------------------------------------------------------------------------------------ conditions

@@ -228,11 +228,13 @@ export class PartialEvaluator {
     let v: unknown = scope[x.name];
     for (let i = fields.length - 1; i >= 0; i--) {
       const f = fields[i]!;
+      // Cerbos's wording (as the check reports it, cel/errors.ts): C/G are records with fields, the rest maps
+      const missing = i === fields.length - 1 && x.name !== 'P' && x.name !== 'request' ? `undefined field '${f}'` : `no such key: ${f}`;
       if (v instanceof Map) {
-        if (!v.has(f)) return { s: 'err', msg: `No such key: ${f}`, e: n };
+        if (!v.has(f)) return { s: 'err', msg: missing, e: n };
         v = v.get(f);
       } else if (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date) && !(v instanceof Uint8Array)) {
-        if (!Object.hasOwn(v, f)) return { s: 'err', msg: `No such key: ${f}`, e: n };
+        if (!Object.hasOwn(v, f)) return { s: 'err', msg: missing, e: n };
         v = (v as Record<string, unknown>)[f];
       } else {
         return undefined; // selecting on a non-map: let the library produce its error

@@ -1,0 +1,105 @@
+// What a check reports in `evaluationErrors`: Cerbos 0.55's errors (cel-go's choice of error and its wording, for the
+// same failing expressions), and only for expressions Cerbos evaluates (no variable that nothing reads).
+// The wording table was read from the Cerbos 0.55 binary's CEL error log for these expressions (2026-12-01).
+import { describe, expect, it } from 'vitest';
+import { CelEvalError, CelScope, compileCel } from '../../src/policy/cel/index.js';
+import { createEngine } from '../../src/policy/engine.js';
+import type { CheckInput } from '../../src/policy/types.js';
+import '../../src/policy/yaml.js';
+
+const scope = new CelScope(
+  { principal: { id: 'u', roles: ['user'], attr: { s: 'x' } }, resource: { kind: 'doc', id: 'd', attr: { n: 'high', l: [1], m: {} } } },
+  new Date('2026-01-01T00:00:00Z'),
+  { environment: 'test' },
+  { a: 1 },
+);
+const errorOf = (src: string): string => {
+  try {
+    compileCel(src).evaluateIn(scope);
+  } catch (e) {
+    expect(e).toBeInstanceOf(CelEvalError);
+    return (e as Error).message;
+  }
+  throw new Error(`${src} did not fail`);
+};
+
+describe('evaluation errors are worded as Cerbos words them', () => {
+  const table: [string, string][] = [
+    ['P.attr.org == "x"', 'no such key: org'],
+    ['R.attr["zz"] == 1', 'no such key: zz'],
+    ['R.attr.m.k == 1', 'no such key: k'],
+    ['has(R.attr.q.w)', 'no such key: q'],
+    ['R.attr.l.exists(x, x.y == 1)', 'no such key: y'],
+    ['V.eng', "undefined field 'eng'"],
+    ['variables.eng', "undefined field 'eng'"],
+    ['G.nope', "undefined field 'nope'"],
+    ['R.attr.l[3] == 1', 'index out of bounds: 3'],
+    ['R.attr.n > 1', 'no such overload'],
+    ['R.attr.n + 1 == 2', 'no such overload'],
+    ['"a" in R.attr.n', 'no such overload'],
+    ['1 / 0 == 1', 'division by zero'],
+  ];
+  for (const [src, message] of table) it(`${src}: ${message}`, () => expect(errorOf(src)).toBe(message));
+
+  it('no source excerpt in the message (one line)', () => {
+    for (const [src] of table) expect(errorOf(src)).not.toContain('\n');
+  });
+});
+
+describe('when both operands of && or || fail, the left one is reported (cel-go), at any depth', () => {
+  it.each([
+    ['V.eng && P.attr.org == "org-1"', "undefined field 'eng'"],
+    ['P.attr.nope || R.attr.nope2', 'no such key: nope'],
+    ['(P.attr.a1 || false) && (P.attr.a2 && R.attr.a3)', 'no such key: a1'],
+    ['true && (P.attr.a2 || R.attr.a3)', 'no such key: a2'],
+    ['!(P.attr.a2 && R.attr.a3)', 'no such key: a2'],
+    // only the right operand fails: its error
+    ['P.id == "u" && R.attr.a3', 'no such key: a3'],
+    // a left operand that cannot run on its own (a comprehension's variable) leaves the library's choice
+    ['R.attr.l.exists(x, x.p && x.q)', 'no such key: q'],
+  ])('%s: %s', (src, message) => expect(errorOf(src)).toBe(message));
+
+  it('a false operand still decides (no error)', () => {
+    expect(compileCel('P.attr.nope && false').evaluateIn(scope)).toBe(false);
+    expect(compileCel('P.attr.nope || true').evaluateIn(scope)).toBe(true);
+  });
+});
+
+describe('only the variables an expression reads are evaluated (Cerbos compiles no other)', () => {
+  const input: CheckInput = { principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: 'd', attr: {} }, actions: ['read', 'write'] };
+  const doc = (body: string) => ({ name: 'doc.yaml', content: `apiVersion: api.cerbos.dev/v1\n${body}` });
+  const errorsOf = (policies: { name: string; content: string }[], lenient: boolean) =>
+    createEngine({ policies, lenient }).check(input).evaluationErrors?.map((e) => `${e.expression}: ${e.message}`);
+
+  it('a resource policy: a variable no rule reads is never evaluated; one read through another variable is', () => {
+    const p = doc(
+      'resourcePolicy:\n  resource: doc\n  version: default\n  variables:\n    local:\n      unused: R.attr.a == 1\n      base: R.attr.b == 1\n      used: V.base\n' +
+        '  rules:\n    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: V.used\n',
+    );
+    for (const lenient of [true, false]) {
+      expect(errorsOf([p], lenient)).toEqual(['R.attr.b == 1: no such key: b', "V.base: undefined field 'base'", "V.used: undefined field 'used'"]);
+    }
+  });
+
+  it('a derived role: only the variables its own condition reads, not those of other roles in its set', () => {
+    const drs = {
+      name: 'drs.yaml',
+      content:
+        'apiVersion: api.cerbos.dev/v1\nderivedRoles:\n  name: common\n  variables:\n    local:\n      geo: R.attr.geography == P.attr.geography\n' +
+        '  definitions:\n    - name: anyone\n      parentRoles: [user]\n    - name: local_manager\n      parentRoles: [manager]\n      condition:\n        match:\n          expr: V.geo\n',
+    };
+    const rp = doc(
+      'resourcePolicy:\n  resource: doc\n  version: default\n  importDerivedRoles: [common]\n  rules:\n    - actions: [read]\n      effect: EFFECT_ALLOW\n      derivedRoles: [anyone]\n' +
+        '    - actions: [write]\n      effect: EFFECT_ALLOW\n      derivedRoles: [local_manager]\n',
+    );
+    for (const lenient of [true, false]) {
+      const r = createEngine({ policies: [drs, rp], lenient }).check(input);
+      expect(r.actions.read!.effect).toBe('EFFECT_ALLOW');
+      expect(r.actions.write!.effect).toBe('EFFECT_DENY');
+      expect(r.evaluationErrors).toBeUndefined();
+    }
+    // a manager reaches local_manager: its variable is evaluated and fails
+    const m = createEngine({ policies: [drs, rp], lenient: true }).check({ ...input, principal: { id: 'u', roles: ['user', 'manager'] } });
+    expect(m.evaluationErrors?.map((e) => e.expression)).toEqual(['R.attr.geography == P.attr.geography', 'V.geo']);
+  });
+});
