@@ -86,6 +86,8 @@ export interface StartCerbosOptions {
   policyDir: string;
   /** engine.strictEvaluation (Cerbos 0.55): a DENY rule whose condition errors applies. Default true. */
   strictEvaluation?: boolean;
+  /** engine.lenientScopeSearch. Default false. */
+  lenientScopeSearch?: boolean;
   globals?: Record<string, unknown>;
   /** Milliseconds to wait for /_cerbos/health to say SERVING. */
   readyTimeoutMs?: number;
@@ -112,7 +114,7 @@ export async function startCerbos(opts: StartCerbosOptions): Promise<CerbosServe
       engine: {
         defaultPolicyVersion: 'default',
         strictEvaluation: opts.strictEvaluation ?? true,
-        lenientScopeSearch: false,
+        lenientScopeSearch: opts.lenientScopeSearch ?? false,
         celErrorLogLevel: 'none',
         ...(opts.globals ? { globals: opts.globals } : {}),
       },

@@ -1,0 +1,90 @@
+// The Cerbos engine cases' inputs (testdata/engine*/case_*.yaml) asked of the Cerbos 0.55 binary as well, in both
+// of its evaluation modes: Baton lenient against `engine.strictEvaluation: false` and Baton strict (P-01) against
+// `engine.strictEvaluation: true`, every field the API returns (effect, deciding policy and scope, effective derived
+// roles, outputs). This backs conformance-engine.test.ts's strict gap list: where Baton's strict answer differs from
+// the cases' (lenient) expectation, it is Cerbos's own strict answer.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/policy/engine.js';
+import { readPolicies } from '../../src/policy/fs.node.js';
+import type { CheckResult } from '../../src/policy/types.js';
+import { CERBOS_VERSION, cerbosBinary, startCerbos, type CerbosResult, type CerbosServer } from '../helpers/cerbos.js';
+
+const root = fileURLToPath(new URL('../../../shared/conformance/cerbos/', import.meta.url));
+const present = existsSync(root);
+const isCI = process.env.CI === 'true';
+const binary = cerbosBinary();
+if (!binary.ok && !isCI) console.warn(`[conformance-binary] the Cerbos ${CERBOS_VERSION} binary cannot be had (${binary.reason}): SKIPPED`);
+
+interface Input {
+  requestId: string;
+  actions: string[];
+  principal: { id: string; roles: string[]; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
+  resource: { kind: string; id: string; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
+  auxData?: { jwt?: Record<string, unknown> };
+}
+/** The case folders by the scope search their engine uses (one Cerbos server each, per evaluation mode). */
+const sets = [
+  { dirs: ['engine', 'engine_strict_scope_search'], lenientScopeSearch: false },
+  { dirs: ['engine_lenient_scope_search'], lenientScopeSearch: true },
+];
+
+/** Object keys sorted (Cerbos sorts output maps); instants within ten minutes of now as NOW (each side took its own). */
+const canonical = (v: unknown): unknown => {
+  if (v instanceof Date) return canonical(v.toISOString());
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) && Math.abs(Date.parse(v) - Date.now()) < 600_000) return 'NOW';
+  return v;
+};
+const outputs = (os: { src: string; action: string; val?: unknown }[] | undefined) =>
+  (os ?? []).map((o) => JSON.stringify(canonical({ src: o.src, action: o.action, val: o.val ?? null }))).sort();
+
+function fromCerbos(c: CerbosResult, actions: string[]) {
+  return {
+    actions: Object.fromEntries(actions.map((a) => [a, { effect: c.actions[a], policy: c.meta?.actions?.[a]?.matchedPolicy || 'NO_MATCH', scope: c.meta?.actions?.[a]?.matchedScope ?? '' }])),
+    effectiveDerivedRoles: [...(c.meta?.effectiveDerivedRoles ?? [])].sort(),
+    outputs: outputs(c.outputs),
+  };
+}
+function fromBaton(r: CheckResult, actions: string[]) {
+  return {
+    actions: Object.fromEntries(actions.map((a) => [a, { effect: r.actions[a]!.effect, policy: r.actions[a]!.policy, scope: r.actions[a]!.scope }])),
+    effectiveDerivedRoles: [...r.effectiveDerivedRoles].sort(),
+    outputs: outputs(r.outputs),
+  };
+}
+
+describe.skipIf(!present || (!binary.ok && !isCI))(`Cerbos engine cases: Baton vs the Cerbos ${CERBOS_VERSION} binary, both evaluation modes`, () => {
+  const servers: CerbosServer[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+  const policies = present ? readPolicies(`${root}testdata/store`) : [];
+  for (const strict of [false, true]) {
+    for (const { dirs, lenientScopeSearch } of sets) {
+      it(`${dirs.join(' + ')}, ${strict ? 'strict' : 'lenient'} evaluation: every input answered alike`, async () => {
+        expect(binary.ok, binary.ok ? '' : binary.reason).toBe(true);
+        if (!binary.ok) return;
+        const server = await startCerbos({ binary: binary.path, policyDir: `${root}testdata/store`, strictEvaluation: strict, lenientScopeSearch, globals: { environment: 'test' } });
+        servers.push(server);
+        const engine = createEngine({ policies, lenient: !strict, lenientScopeSearch, globals: { environment: 'test' } });
+        let n = 0;
+        const files = dirs.flatMap((dir) => readdirSync(`${root}testdata/${dir}`).filter((x) => x.endsWith('.yaml')).sort().map((f) => `${dir}/${f}`));
+        for (const file of files) {
+          const tc = parse(readFileSync(`${root}testdata/${file}`, 'utf8')) as { inputs: Input[] };
+          for (const [i, input] of tc.inputs.entries()) {
+            const jwt = input.auxData?.jwt;
+            const [c] = await server.checkResources({ principal: input.principal, resources: [{ resource: input.resource, actions: input.actions }], ...(jwt ? { jwtClaims: jwt } : {}) });
+            const o = engine.check({ principal: input.principal, resource: input.resource, actions: input.actions, ...(jwt ? { auxData: { jwt } } : {}) });
+            expect({ input: `${file}#${i}`, ...fromBaton(o, input.actions) }).toEqual({ input: `${file}#${i}`, ...fromCerbos(c!, input.actions) });
+            n++;
+          }
+        }
+        console.log(`[conformance-binary] ${dirs.join(' + ')}, ${strict ? 'strict' : 'lenient'}: ${n} inputs, all equal to Cerbos ${CERBOS_VERSION}'s answers`);
+      }, 60_000);
+    }
+  }
+});
