@@ -76,6 +76,8 @@ export interface CerbosServer {
   url: string;
   /** POST /api/check/resources with includeMeta; throws with Cerbos's message on a non-2xx answer. */
   checkResources(req: CheckResourcesRequest): Promise<CerbosResult[]>;
+  /** The same, with the call id Cerbos gives the request (its decision log entry's `callId`). */
+  checkResourcesCall(req: CheckResourcesRequest): Promise<{ results: CerbosResult[]; callId: string }>;
   /** POST /api/plan/resources with includeMeta; throws with Cerbos's message on a non-2xx answer. */
   planResources(req: PlanResourcesRequest): Promise<CerbosPlan>;
   close(): Promise<void>;
@@ -88,6 +90,8 @@ export interface StartCerbosOptions {
   strictEvaluation?: boolean;
   /** engine.lenientScopeSearch. Default false. */
   lenientScopeSearch?: boolean;
+  /** Write decision logs (audit file backend) to this file; they hold what the API omits, such as evaluationErrors. */
+  decisionLogPath?: string;
   globals?: Record<string, unknown>;
   /** Milliseconds to wait for /_cerbos/health to say SERVING. */
   readyTimeoutMs?: number;
@@ -119,7 +123,9 @@ export async function startCerbos(opts: StartCerbosOptions): Promise<CerbosServe
         ...(opts.globals ? { globals: opts.globals } : {}),
       },
       auxData: { jwt: { disableVerification: true } },
-      audit: { enabled: false },
+      audit: opts.decisionLogPath
+        ? { enabled: true, accessLogsEnabled: false, decisionLogsEnabled: true, backend: 'file', file: { path: opts.decisionLogPath } }
+        : { enabled: false },
       telemetry: { disabled: true },
       storage: { driver: 'disk', disk: { directory: opts.policyDir, watchForChanges: false } },
     };
@@ -174,25 +180,30 @@ function stop(child: ChildProcess): Promise<void> {
 
 function server(child: ChildProcess, url: string, dir: string): CerbosServer {
   let n = 0;
+  const call = async (req: CheckResourcesRequest): Promise<{ results: CerbosResult[]; callId: string }> => {
+    const body = {
+      requestId: `diff-${++n}`,
+      includeMeta: true,
+      principal: req.principal,
+      resources: req.resources,
+      ...(req.jwtClaims ? { auxData: { jwt: { token: unverifiedJwt(req.jwtClaims) } } } : {}),
+    };
+    const res = await fetch(`${url}/api/check/resources`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`cerbos ${res.status}: ${text.slice(0, 500)}`);
+    const answer = JSON.parse(text) as { results: CerbosResult[]; cerbosCallId?: string };
+    return { results: answer.results, callId: answer.cerbosCallId ?? '' };
+  };
   return {
     url,
     async checkResources(req) {
-      const body = {
-        requestId: `diff-${++n}`,
-        includeMeta: true,
-        principal: req.principal,
-        resources: req.resources,
-        ...(req.jwtClaims ? { auxData: { jwt: { token: unverifiedJwt(req.jwtClaims) } } } : {}),
-      };
-      const res = await fetch(`${url}/api/check/resources`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`cerbos ${res.status}: ${text.slice(0, 500)}`);
-      return (JSON.parse(text) as { results: CerbosResult[] }).results;
+      return (await call(req)).results;
     },
+    checkResourcesCall: call,
     async planResources(req) {
       const body = {
         requestId: `plan-${++n}`,
