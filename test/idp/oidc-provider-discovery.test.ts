@@ -87,8 +87,10 @@ describe('discovery of the subject issuer (issuer alone is enough)', () => {
     await world.op.pause();
     let resumed = false;
     try {
-      const failedAt = Date.now();
       const r1 = await exchangeAs(tts, 'mcp-support-agent', jwt.access_token);
+      // the back-off starts when the metadata fetch fails, before r1's answer arrives: timing it from the answer (not
+      // from the request, which a loaded machine can spend seconds on) keeps the wait below past the back-off
+      const failedAt = Date.now();
       expect(expectUnavailable(r1, [jwt.access_token])).toBe("the subject issuer cannot be used now: the subject issuer's metadata cannot be fetched");
       await world.op.resume();
       resumed = true;
