@@ -147,7 +147,7 @@ function isNumericDate(v: unknown): v is number {
 
 interface ClaimChecks {
   issuer?: string | readonly string[] | undefined;
-  audience?: string | readonly string[];
+  audience?: string | readonly string[] | undefined;
   /**
    * `aud` must be one string, never an array: for JWTs addressed to the TTS itself (client assertions, self-signed
    * subjects), the audience-injection fix of draft-ietf-oauth-rfc7523bis (T-08). An array naming the TTS next to
