@@ -6,6 +6,7 @@ import { readConfigSource } from '../config/load.node.js';
 import { pdpFileSchema, type PdpFileConfig } from '../config/pdp.js';
 import { ConfigError, formatIssues } from '../config/schema.js';
 import { createDecisionLogger, flushStdoutLines } from '../log/index.js';
+import { installNodeLineWriter } from '../log/sink.node.js';
 
 export interface PdpCommand {
   config: string | undefined;
@@ -35,6 +36,9 @@ export async function pdpCommand(c: PdpCommand): Promise<number> {
   const { config, policies } = pdpSettings(c);
   const { startPdp } = await import('../node.js');
   const decisions = process.env['BATON_DECISION_LOG'] !== 'off';
+  // decision lines on stdout as `baton serve` writes them: batched asynchronous writes, bounded, scrubbed and rendered
+  // in the batch (src/log/sink.node.ts), never one synchronous console.log per decision
+  installNodeLineWriter();
   const running = await startPdp({ config, policies, ...(decisions ? { onDecision: createDecisionLogger().sink } : {}) });
   const say = (m: string): void => console.error(`baton: ${m}`);
   say(`PDP serving on ${running.url} (policies: ${policies}; Cerbos HTTP API, AuthZEN 1.0${config.routes.length > 0 ? `, forward auth: ${config.routes.length} routes` : ''})`);
