@@ -7,12 +7,12 @@
  *   2. TokenService.exchange in-process (parse, client_secret_basic, subject validation, scope decision with the
  *      example policies, mint) with a fresh subject token each time and with a repeated one, as a ratio of (1);
  *   3. HTTP POST /token under autocannon (10 connections, 5 s after a 1 s warm-up) beside GET /hello served by the
- *      same Node server;
+ *      same Node server (startNode's listener: /token on node:http, /hello through the hono app);
  * then where the CPU goes, stage by stage, from V8's sampling profiler (in process and over HTTP; each table adds up
  * to the whole), and the goals of issue 13 it measures (rows 1-4 of bench/lib/goals.ts). The default configuration is
  * used (baton.config.yaml), with keys in a temporary directory and rate limits raised so they never trigger.
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { createServer, type Server } from 'node:http';
 import { Hono } from 'hono';
 import { SignJWT, importJWK, decodeProtectedHeader, type JWK, type CryptoKey as JoseKey } from 'jose';
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
@@ -28,7 +28,7 @@ import type { Config } from '../src/config/schema.js';
 import { engineScopePolicy } from '../src/exchange/policy-scope.js';
 import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../src/txn/index.js';
 import type { ScopePolicy } from '../src/exchange/scope.js';
-import { buildNode } from '../src/node.js';
+import { buildNode, ttsRequestListener } from '../src/node.js';
 import { createEngine } from '../src/policy/index.js';
 import { readPolicies } from '../src/policy/fs.node.js';
 import { runAutocannon, type LoadOptions, type LoadResult } from './lib/autocannon.js';
@@ -207,12 +207,15 @@ const inFresh = best(freshRounds);
 const inRepeated = best(repeatedRounds);
 
 // ---------------------------------------------------------------- 3. HTTP under autocannon
+// served as `baton serve` serves it (startNode's listener: POST /token on node:http, the rest through the hono app),
+// with GET /hello added to the hono app
 const app = new Hono();
 app.get('/hello', (c) => c.text('Hello, world!'));
 app.route('/', node.app);
-const server = await new Promise<ServerType>((ok, fail) => {
-  const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => ok(s));
+const server = await new Promise<Server>((ok, fail) => {
+  const s = createServer(ttsRequestListener({ service: node.service, app, observer: node.observer, hostname: '127.0.0.1' }));
   s.once('error', fail);
+  s.listen(0, '127.0.0.1', () => ok(s));
 });
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const tokenHeaders = { 'content-type': 'application/x-www-form-urlencoded', authorization };
@@ -269,7 +272,7 @@ const HTTP_STAGES: StageSpec[] = [
   GC,
   LOG,
   { name: 'body reading (readNodeBody)', frame: (f, url) => f === 'readNodeBody' || url.includes('/src/server/node-http'), finding: 'read straight from the IncomingMessage, no Fetch Request, no web stream' },
-  { name: 'form parsing (URLSearchParams)', frame: (f, url) => f === 'readForm' || url === 'node:internal/url', finding: 'one URLSearchParams of the body' },
+  { name: 'form parsing (URLSearchParams)', frame: (f, url) => f === 'readForm' || f === 'readFormOf' || url === 'node:internal/url', finding: 'one URLSearchParams of the body' },
   {
     name: 'the exchange (every step of the table above)',
     // an async step resumed after an await has only itself on the stack: every frame of the exchange's rooms counts
@@ -277,7 +280,8 @@ const HTTP_STAGES: StageSpec[] = [
     finding: 'what (2) measures in process',
   },
   { name: 'socket write (writev system call)', functions: ['writev', 'writevGeneric', 'writeGeneric'], finding: 'the response leaves in one writev per request' },
-  { name: 'response: c.json, then @hono/node-server writing it', functions: ['responseViaCache', 'responseViaResponseObject', 'json'], finding: 'JSON of the answer, headers, one res.end' },
+  { name: 'response: JSON, headers, one res.end', functions: ['writeJson', 'responseViaCache', 'responseViaResponseObject', 'json'], finding: 'the answer serialised once, headers as one object, written with one end (one writev)' },
+  { name: 'TTS listener: /token on node:http', frame: (_f, url) => url.includes('/src/server/node-listener'), finding: 'no Fetch Request/Response, no hono Context or middleware: request id, headers read from the IncomingMessage' },
   { name: 'hono: routing, context, handler', frame: (_f, url) => url.includes('/hono/dist/') && !url.includes('@hono/node-server') || url.includes('/src/server/'), finding: 'router match, Context object, the handler' },
   { name: '@hono/node-server: Request object, listener', frame: (_f, url) => url.includes('@hono/node-server'), finding: 'a lightweight Request per request, the listener' },
   { name: 'node:http: parser, socket reads, events, timers', frame: (_f, url) => url.startsWith('node:'), finding: 'HTTP/1.1 parsing, keep-alive timers, stream events: the same for /hello' },

@@ -78,6 +78,8 @@ export interface Tts {
   serving: Reloadable<ServingSet>;
   /** the decision point mounted beside the TTS (`pdp.mount: true`) */
   pdp?: ComposedPdp | undefined;
+  /** the metrics observer the app reports to (none: no `/metrics`) */
+  observer?: Observer | undefined;
 }
 
 /** Builds the TTS: the dev IdP trusted when configured, the store, the policy, the service and its HTTP app. */
@@ -113,7 +115,7 @@ export async function composeTts(p: RuntimeParts): Promise<Tts> {
   const mount = config.pdp?.mount === true;
   const app = createApp({ service, ...p.http, observer: p.observer, reloadStatus: () => serving.status(), openApiExtra: mount ? pdpOpenApi() : undefined });
   const pdp = mount && config.pdp !== undefined ? await mountPdp(p, config, config.pdp, service, store, app) : undefined;
-  return { app, service, store, config, serving, ...(pdp !== undefined ? { pdp } : {}) };
+  return { app, service, store, config, serving, ...(pdp !== undefined ? { pdp } : {}), ...(p.observer !== undefined ? { observer: p.observer } : {}) };
 }
 
 /** `pdp.mount: true`: the decision point's routes in the TTS's app, its Txn-Tokens checked with the TTS's own keys. */

@@ -1,7 +1,7 @@
 // The Node entry of the TTS: reads its environment (the configuration file, the key directory, the dev IdP's key file,
 // $BATON_CONFIG) and hands it to the composition root (compose.ts), the same one the Workers entry uses; then serves
-// the app with @hono/node-server and drains it on close (server/node-http.node.ts).
-import { serve } from '@hono/node-server';
+// the app on node:http (POST /token directly, every other route through @hono/node-server: server/node-listener.node.ts)
+// and drains it on close (server/node-http.node.ts).
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,9 +19,10 @@ import { createMetrics, type Metrics } from './ops/metrics.node.js';
 import { watchAndReload } from './ops/watch.node.js';
 import { advertisedEndpointProblem } from './server/advertised.js';
 import { drainServer, readNodeBody, trackConnections, type DrainResult } from './server/node-http.node.js';
+import { ttsRequestListener } from './server/node-listener.node.js';
 import type { Store } from './store/types.js';
 
-export { drainServer, readNodeBody, type DrainResult };
+export { drainServer, readNodeBody, ttsRequestListener, type DrainResult };
 
 export interface NodeOptions {
   /** a loaded configuration; otherwise read from `configPath` */
@@ -110,7 +111,7 @@ function connectionAddress(c: Parameters<typeof getConnInfo>[0]): string | undef
 }
 
 export interface RunningNode extends BatonNode {
-  /** the HTTP server (@hono/node-server over node:http) */
+  /** the HTTP server (node:http: POST /token directly, the rest through @hono/node-server) */
   server: HttpServer;
   url: string;
   /**
@@ -139,10 +140,11 @@ export async function startNode(o: NodeOptions = {}): Promise<RunningNode> {
   let server: HttpServer;
   try {
     server = await new Promise<HttpServer>((resolveServer, reject) => {
-      // without a createServer option, @hono/node-server serves with node:http's createServer
-      const s = serve({ fetch: built.app.fetch, port: config.port, hostname: config.host }, () => resolveServer(s as HttpServer));
-      trackConnections(s as HttpServer);
+      // POST /token on node:http directly, every other route through @hono/node-server (server/node-listener.node.ts)
+      const s = createServer(ttsRequestListener({ service: built.service, app: built.app, observer: built.observer, hostname: config.host }));
+      trackConnections(s);
       s.once('error', reject);
+      s.listen(config.port, config.host, () => resolveServer(s));
     });
   } catch (e) {
     // A store this node opened (e.g. Redis connections) must not keep the process alive after a failed start.

@@ -33,7 +33,7 @@ function metaOf(c: Context): { requestId: string; trace: { traceparent?: string 
   return { requestId: c.get('requestId') as string, trace: { traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate') } };
 }
 
-const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
+export const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 
 function renderError(c: Context, e: OAuthError): Response {
   return c.json(e.toJSON(), e.status as 400, { ...NO_STORE, ...e.headers });
@@ -48,14 +48,22 @@ export async function readFetchBody(c: Context): Promise<string> {
   return new TextDecoder().decode(bytes);
 }
 
-async function readForm(c: Context, readBody: ((c: Context) => Promise<string>) | undefined): Promise<URLSearchParams> {
-  const ct = c.req.header('content-type') ?? '';
-  if (!/^application\/x-www-form-urlencoded(\s*;.*)?$/i.test(ct))
+const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded(\s*;.*)?$/i;
+
+/**
+ * The form of a token or revocation request, from its `Content-Type` and `Content-Length` headers and a reader of its
+ * body: the content type checked, a declared length over the limit refused before anything is read (the readers
+ * enforce it while reading too), the body read once. Shared by the hono handlers and Node's fast path.
+ */
+export async function readFormOf(contentType: string | undefined, contentLength: string | undefined, read: () => Promise<string>): Promise<URLSearchParams> {
+  if (!FORM_CONTENT_TYPE.test(contentType ?? ''))
     throw new OAuthError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded', { reason: 'request.content_type' });
-  // A declared length over the limit is refused before anything is read; the readers enforce it while reading too.
-  const declared = Number(c.req.header('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) throw bodyTooLarge();
-  return new URLSearchParams(await (readBody ?? readFetchBody)(c));
+  if (Number(contentLength ?? '0') > MAX_BODY_BYTES) throw bodyTooLarge();
+  return new URLSearchParams(await read());
+}
+
+function readForm(c: Context, readBody: ((c: Context) => Promise<string>) | undefined): Promise<URLSearchParams> {
+  return readFormOf(c.req.header('content-type'), c.req.header('content-length'), () => (readBody ?? readFetchBody)(c));
 }
 
 export function endpointBase(service: TokenService): string {

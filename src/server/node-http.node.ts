@@ -15,6 +15,11 @@ import { bodyTooLarge, MAX_BODY_BYTES, readFetchBody } from './app.js';
 export async function readNodeBody(c: Context): Promise<string> {
   const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
   if (incoming === undefined) return readFetchBody(c);
+  return readIncoming(incoming);
+}
+
+/** The body of a Node request as text, at most MAX_BODY_BYTES (else an OAuthError 413; the rest is drained). */
+export function readIncoming(incoming: IncomingMessage): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

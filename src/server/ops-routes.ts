@@ -20,15 +20,14 @@ export interface OpsOptions {
   reloadStatus?: (() => ReloadStatus) | undefined;
 }
 
-/** The request's id: `X-Request-Id` as sent when plain, else a new UUID. */
-function requestIdOf(c: Context): string {
-  const sent = c.req.header(REQUEST_ID_HEADER);
+/** A request's id from the `X-Request-Id` it sent: as sent when plain, else a new UUID. */
+export function requestIdOf(sent: string | undefined): string {
   return sent !== undefined && REQUEST_ID.test(sent) ? sent : crypto.randomUUID();
 }
 
 /** The request's id (`requestIdOf`), set for the handlers and returned on the answer. */
 export const requestIds: MiddlewareHandler<{ Variables: { requestId: string } }> = async (c, next) => {
-  const id = requestIdOf(c);
+  const id = requestIdOf(c.req.header(REQUEST_ID_HEADER));
   c.set('requestId', id);
   await next();
   c.res.headers.set(REQUEST_ID_HEADER, id);
@@ -41,7 +40,7 @@ export const requestIds: MiddlewareHandler<{ Variables: { requestId: string } }>
 export function observedRequestIds(observer: Observer): MiddlewareHandler<{ Variables: { requestId: string } }> {
   return async (c, next) => {
     const t0 = performance.now();
-    const id = requestIdOf(c);
+    const id = requestIdOf(c.req.header(REQUEST_ID_HEADER));
     c.set('requestId', id);
     await next();
     c.res.headers.set(REQUEST_ID_HEADER, id);
