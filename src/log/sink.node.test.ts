@@ -22,7 +22,7 @@ function tempFile(): { fd: number; path: string; read: () => string } {
 }
 
 describe('createAsyncLineWriter: decision lines off the hot path (Node)', () => {
-  it('queues lines without writing, then writes them in order in one batch per turn of the event loop', async () => {
+  it('queues lines without writing, then writes them in order in one batch', async () => {
     const f = tempFile();
     const w = createAsyncLineWriter({ fd: f.fd });
     for (let i = 0; i < 100; i++) w.write(`{"n":${i}}`);

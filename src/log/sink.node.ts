@@ -1,9 +1,12 @@
 /**
  * The Node writer behind `stdoutLines`: decision lines are queued in a bounded buffer and written in batches, one
  * asynchronous `fs.write` at a time (libuv's thread pool), so a decision never waits for the terminal, a file or a full
- * pipe (on Linux `process.stdout` writes synchronously to all three). An entry handed over by the emitter
- * (`writeLater`) is scrubbed and rendered, once, when its batch is written: the decision only stamps and queues it. When the destination does not keep up and the buffer is full, new lines are dropped
- * and counted (never blocking, never growing without bound); the count is reported in the log itself, as one
+ * pipe (on Linux `process.stdout` writes synchronously to all three). A batch is what was queued in `LINGER_MS` after
+ * its first line (sooner past `SOON_BYTES`, at once on `drain`): under load one write per many decisions, not one per
+ * turn of the event loop (each write wakes a thread of the pool: a measured 10% of a check over HTTP, issue 14). An
+ * entry handed over by the emitter (`writeLater`) is scrubbed and rendered, once, when its batch is written: the
+ * decision only stamps and queues it. When the destination does not keep up and the buffer is full, new lines are
+ * dropped and counted (never blocking, never growing without bound); the count is reported in the log itself, as one
  * `log_dropped` line, once writing catches up, and by `stats()`.
  */
 import { write as fsWrite, writeSync } from 'node:fs';
@@ -36,6 +39,10 @@ export interface AsyncLineWriter extends LineWriter {
 
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const RETRY_MS = 10;
+/** How long a batch gathers lines after its first one before it is rendered and written. */
+export const LINGER_MS = 5;
+/** Queued bytes past which the batch is written at the next turn of the event loop instead. */
+const SOON_BYTES = 64 * 1024;
 /** What a line not rendered yet counts against the bound (a decision line is a few hundred bytes, at most ~40 KiB). */
 const LATER_LINE_BYTES = 1024;
 
@@ -53,12 +60,15 @@ class FdLineWriter implements AsyncLineWriter {
   #pendingBytes = 0; // UTF-16 length + 1 per line (the UTF-8 size of ASCII lines); LATER_LINE_BYTES per unrendered one
   #ready = '';
   #inFlight: Buffer | undefined;
+  /** a turn is scheduled: `#lingering` when by the linger timer (it may be brought forward), else at the next turn */
   #scheduled = false;
+  #lingering: ReturnType<typeof setTimeout> | undefined;
   #unreported = 0;
   #waiters: Array<() => void> = [];
   readonly #s: LineWriterStats = { accepted: 0, dropped: 0, batches: 0, bufferedBytes: 0 };
   readonly #turn = (): void => {
     this.#scheduled = false;
+    this.#lingering = undefined;
     this.#render();
     this.#pump();
   };
@@ -96,6 +106,7 @@ class FdLineWriter implements AsyncLineWriter {
   drain(): Promise<void> {
     return new Promise<void>((resolve) => {
       this.#waiters.push(resolve);
+      if (this.#scheduled) this.#schedule(true); // a lingering batch is written now
       this.#settled();
     });
   }
@@ -117,9 +128,19 @@ class FdLineWriter implements AsyncLineWriter {
     }
     this.#pending.push(line);
     this.#pendingBytes += size;
+    this.#schedule(this.#pendingBytes >= SOON_BYTES);
+  }
+
+  /** Schedules the next batch: after the linger, or (`soon`) at the next turn of the event loop. */
+  #schedule(soon: boolean): void {
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#turn); // lines of every request finished in this turn of the event loop go in one batch
+      if (soon) setImmediate(this.#turn);
+      else this.#lingering = setTimeout(this.#turn, LINGER_MS);
+    } else if (soon && this.#lingering !== undefined) {
+      clearTimeout(this.#lingering);
+      this.#lingering = undefined;
+      setImmediate(this.#turn);
     }
   }
 
