@@ -17,13 +17,15 @@ export function compileDerivedRoles(ctx: Ctx, exportsIdx: Exports, doc: DerivedR
     if (m.has(d.name)) ctx.err(`${path}.name`, `derived role '${d.name}' is defined more than once`);
     const cond = d.condition ? condOrIssue(ctx, d.condition, `${path}.condition`, params, varNames) : undefined;
     const cs = conditionSource(d.condition);
+    const drParams = usedParams(ctx, params, [cond]);
     m.set(d.name, {
       name: d.name,
       parentRoles: new Set(d.parentRoles),
       anyParent: d.parentRoles.includes('*'),
       ...(cond ? { condition: cond } : {}),
       ...(cs !== undefined ? { conditionSource: cs } : {}),
-      params: usedParams(ctx, params, [cond]),
+      params: drParams,
+      readsRuntime: [cs ?? '', ...drParams.vars.map((v) => v.prog.source)].some((src) => /\bruntime\b/.test(src)),
     });
   });
   return m;

@@ -26,6 +26,8 @@ export interface CompiledDerivedRole {
   readonly condition?: CompiledCondition;
   readonly conditionSource?: string;
   readonly params: ParamSet;
+  /** The condition or the set's variables read `runtime` (so its outcome depends on where in a walk it is evaluated). */
+  readonly readsRuntime: boolean;
 }
 
 export interface CompiledResourceRule {

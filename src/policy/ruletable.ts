@@ -40,8 +40,8 @@ export interface RuleTableHost {
   rowsOf(kind: string, version: string, scope: string, action: string, roles: readonly string[]): readonly Binding[];
 }
 
-/** `runtime` is made once per scope. */
-type ScopedDrs = { roles: Set<string>; errs: string[]; runtime?: { effectiveDerivedRoles: readonly string[] } };
+/** `runtime` is made once per scope; `held[i]`: how the condition of `drs[i]` came out there (if evaluated). */
+type ScopedDrs = { roles: Set<string>; errs: string[]; drs: readonly CompiledDerivedRole[]; held: (boolean | typeof ERR)[]; runtime?: { effectiveDerivedRoles: readonly string[] } };
 
 const ERR = Symbol('error'), SKIP = Symbol('skip');
 
@@ -125,8 +125,9 @@ export class RuleCheck {
   enterScope(s: string, drs: readonly CompiledDerivedRole[], roles: ReadonlySet<string>): void {
     let sd = this.sdr?.get(s);
     if (!sd) {
-      sd = { roles: new Set(), errs: [] };
-      for (const dr of drs) {
+      sd = { roles: new Set(), errs: [], drs, held: [] };
+      for (let i = 0; i < drs.length; i++) {
+        const dr = drs[i]!;
         if (!dr.anyParent && !hasAny(dr.parentRoles, roles)) {
           if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'parent_role_not_matched'));
           continue;
@@ -136,10 +137,12 @@ export class RuleCheck {
         try {
           ok = this.cond(dr.condition, dr.params, vars);
         } catch {
+          sd.held[i] = ERR;
           sd.errs.push(dr.name);
           if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'error', this.x.lastError));
           continue;
         }
+        sd.held[i] = ok;
         if (this.x) this.x.derivedRole(dr, drExplanation(dr, ok ? 'activated' : 'condition_not_met'));
         if (ok) {
           sd.roles.add(dr.name);
@@ -149,7 +152,16 @@ export class RuleCheck {
       sd.errs.sort();
       (this.sdr ??= new Map()).set(s, sd);
     }
-    this.scope.runtime = sd.runtime ??= runtimeOf(sd);
+    this.scope.runtime = (this.here = sd).runtime ??= runtimeOf(sd);
+  }
+  private here: ScopedDrs | undefined;
+  /**
+   * A row's derived role as `enterScope` found it at this scope, where evaluating it again must give the same: not when
+   * explaining (a row records its own failure), nor in lenient mode with variables (there a failing one is null).
+   */
+  private heldHere(dr: CompiledDerivedRole): boolean | typeof ERR | undefined {
+    if (dr.readsRuntime || this.x || (!this.strict && dr.params.vars.length > 0) || !this.here) return undefined;
+    return this.here.held[this.here.drs.indexOf(dr)];
   }
   /** A row's condition (its derived role's first): true/false, SKIP (the derived role does not hold), ERR (strict). */
   evaluate(b: Binding): boolean | typeof SKIP | typeof ERR {
@@ -160,10 +172,13 @@ export class RuleCheck {
     if (cached !== undefined) return cached;
     try {
       if (b.dr?.condition) {
-        this.drPhase = true;
-        const drVars = this.varsOf(b.dr.params, b.dr.params, false);
-        const held = this.cond(b.dr.condition, b.dr.params, drVars);
-        this.drPhase = false;
+        let held = this.heldHere(b.dr);
+        if (held === ERR) return ERR;
+        if (held === undefined) {
+          this.drPhase = true;
+          held = this.cond(b.dr.condition, b.dr.params, this.varsOf(b.dr.params, b.dr.params, false));
+          this.drPhase = false;
+        }
         if (!held) {
           cache.set(b.key, false);
           return SKIP;

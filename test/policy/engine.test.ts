@@ -171,3 +171,44 @@ describe('per-request state', () => {
     expect(() => engine.check({ ...noAux, auxData: { jwts: { idp: { groups: ['A'] } } } } as never)).toThrow(PolicyInputError);
   });
 });
+
+describe('a derived role evaluated for a row gives what evaluating it there again would (each condition once per check)', () => {
+  // Cerbos 0.55.0 gives the same decisions and derived roles for this request (checked against the binary on
+  // 2026-12-01 with startCerbos of test/helpers/cerbos.ts, strict and lenient): a row re-reads a derived role only where
+  // that cannot differ from the scope's own evaluation of it, which here it does twice.
+  const policies: PolicySource[] = [
+    {
+      name: 'drs.yaml',
+      content: doc(
+        'derivedRoles:\n  name: rt\n  variables:\n    local:\n      missing: R.attr.nope\n  definitions:\n' +
+          '    - name: first\n      parentRoles: [user]\n      condition:\n        match:\n          expr: "true"\n' +
+          "    - name: second\n      parentRoles: [user]\n      condition:\n        match:\n          expr: '\"first\" in runtime.effectiveDerivedRoles'\n" +
+          '    - name: nullvar\n      parentRoles: [user]\n      condition:\n        match:\n          expr: V.missing == null\n',
+      ),
+    },
+    {
+      name: 'doc.yaml',
+      content: rp(
+        '    - name: by-second\n      actions: [view]\n      effect: EFFECT_ALLOW\n      derivedRoles: [second]\n' +
+          '    - name: by-nullvar\n      actions: [edit]\n      effect: EFFECT_ALLOW\n      derivedRoles: [nullvar]\n' +
+          '    - name: by-first\n      actions: [list]\n      effect: EFFECT_ALLOW\n      derivedRoles: [first]\n',
+        '  importDerivedRoles: [rt]\n',
+      ),
+    },
+  ];
+  const input = { principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: 'd', attr: {} }, actions: ['view', 'edit', 'list'] };
+  const effects = (lenient: boolean) => {
+    const r = createEngine({ policies, lenient }).check(input);
+    return { actions: Object.fromEntries(Object.entries(r.actions).map(([a, e]) => [a, e.effect])), roles: r.effectiveDerivedRoles };
+  };
+
+  it('lenient: a condition reading runtime sees the scope\'s roles at the row; a failing variable is null only for the scope', () => {
+    // `second` is not among the scope's roles (runtime was empty then) yet its row holds (runtime has `first` there);
+    // `nullvar` is among them (its failing variable was null) yet its row does not hold (the variable is unset there)
+    expect(effects(true)).toEqual({ actions: { view: 'EFFECT_ALLOW', edit: 'EFFECT_DENY', list: 'EFFECT_ALLOW' }, roles: ['first', 'nullvar'] });
+  });
+
+  it('strict: the failing variable denies the rows through the set\'s derived roles that read it or runtime', () => {
+    expect(effects(false)).toEqual({ actions: { view: 'EFFECT_DENY', edit: 'EFFECT_DENY', list: 'EFFECT_ALLOW' }, roles: ['first'] });
+  });
+});
