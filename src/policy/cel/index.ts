@@ -9,6 +9,7 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { celEnvironment, TZ_GETTERS, TZ_PREFIX } from './env.js';
 import { clock } from './clock.js';
 import { celGoError, cerbosMessage, subProgram } from './errors.js';
+import { fastPathOf, UNDECIDED, type FastPath } from './fast.js';
 
 export interface CelRequest {
   principal: { id: string; roles: string[]; attr: Record<string, unknown>; policyVersion?: string; scope?: string };
@@ -194,7 +195,8 @@ function collectRefs(ast: unknown, vars: Set<string>, consts: Set<string>): void
 class Program implements CelProgram {
   readonly variableRefs: ReadonlySet<string>;
   readonly constantRefs: ReadonlySet<string>;
-  constructor(readonly source: string, private readonly fn: CelFn, vars: Set<string>, consts: Set<string>, private readonly env: Environment) {
+  /** `fast`: decides the common shapes without the interpreter, or says it cannot (fast.ts). */
+  constructor(readonly source: string, private readonly fn: CelFn, vars: Set<string>, consts: Set<string>, private readonly env: Environment, private readonly fast: FastPath | undefined) {
     this.variableRefs = vars;
     this.constantRefs = consts;
   }
@@ -202,6 +204,13 @@ class Program implements CelProgram {
     return this.evaluateIn(scopeOf(activation));
   }
   evaluateIn(scope: CelScope): unknown {
+    if (this.fast !== undefined) {
+      const r = this.fast(scope);
+      if (r !== UNDECIDED) return r;
+    }
+    return this.interpret(scope);
+  }
+  private interpret(scope: CelScope): unknown {
     const prev = clock.swap(scope.now);
     try {
       return this.fn(scope as unknown as Record<string, unknown>);
@@ -281,14 +290,15 @@ export function compileCel(source: string, env?: Environment): CelProgram {
   if (env === undefined && sharedPrograms !== undefined) {
     const hit = sharedPrograms.get(source);
     if (hit !== undefined) return hit;
-    const p = compileProgram(source, celEnvironment());
+    const p = compileProgram(source, celEnvironment(), true);
     sharedPrograms.set(source, p);
     return p;
   }
-  return compileProgram(source, env ?? celEnvironment());
+  return compileProgram(source, env ?? celEnvironment(), env === undefined);
 }
 
-function compileProgram(source: string, env: Environment): CelProgram {
+/** `withFastPath` (the default environment only): the program may decide common shapes without the interpreter. */
+function compileProgram(source: string, env: Environment, withFastPath = false): Program {
   if (typeof source !== 'string' || source.trim() === '') throw new CelCompileError('empty CEL expression');
   let fn: CelFn;
   try {
@@ -307,7 +317,7 @@ function compileProgram(source: string, env: Environment): CelProgram {
   const vars = new Set<string>();
   const consts = new Set<string>();
   collectRefs(fn.ast, vars, consts);
-  return new Program(source, fn, vars, consts, env);
+  return new Program(source, fn, vars, consts, env, withFastPath ? fastPathOf(fn.ast) : undefined);
 }
 
 // ------------------------------------------------------------------------------------------------ conditions
