@@ -4,8 +4,8 @@
 import type { CelRequest } from './cel/index.js';
 import type { CompiledPolicySet } from './compile.js';
 import { resourcePolicyKey } from './policy-keys.js';
-import { checkRules, NO_MATCH, resourceRows, RuleCheck, withParents, type Binding, type RuleTableHost } from './ruletable.js';
-import type { ActionEffect, AuxData, CheckOptions, CheckResult, PolicySource, Principal, Resource } from './types.js';
+import { checkRules, resourceRows, RuleCheck, walkIn, withParents, type Binding, type CheckShape, type RuleTableHost } from './ruletable.js';
+import type { AuxData, CheckOptions, CheckResult, PolicySource, Principal, Resource } from './types.js';
 
 export interface EngineOptions {
   /** Policy files (YAML/JSON, one policy per file as Cerbos requires), or an already compiled set. */
@@ -68,6 +68,11 @@ export class EngineCore implements RuleTableHost {
   // What a walk asks that depends only on the set and the request's shape, once (bounded like the targets).
   private readonly queries = new Memo3<readonly string[]>();
   private readonly including = new Memo3<ReadonlySet<string>>();
+  // check shapes (kind, version, scope, role), the last one asked first; the rows of each shape by action
+  private shapes = new Memo3<Map<string, CheckShape>>();
+  private lastShape: CheckShape | undefined;
+  private shapeRowMemo = new WeakMap<CheckShape, Map<string, readonly (readonly Binding[])[]>>();
+  private shapeRowCount = 0;
   private rows: RowMemo = new Map();
   private rowCount = 0;
 
@@ -98,6 +103,46 @@ export class EngineCore implements RuleTableHost {
     if (roles.length !== 1) return new Set(withParents(this, scope, roles));
     const role = roles[0]!;
     return this.including.get(scope, role, '') ?? this.including.set(scope, role, '', new Set(this.queriedRoles(scope, role)));
+  }
+
+  shape(kind: string, version: string, scope: string, roles: readonly string[]): CheckShape | undefined {
+    if (roles.length !== 1 || this.set.hasPrincipalPolicies) return undefined;
+    const role = roles[0]!;
+    const last = this.lastShape;
+    if (last && last.role === role && last.kind === kind && last.scope === scope && last.version === version) return last;
+    let byRole = this.shapes.get(kind, version, scope);
+    if (!byRole) byRole = this.shapes.set(kind, version, scope, new Map());
+    let sh = byRole.get(role);
+    if (!sh) {
+      const t = this.target(kind, version, scope);
+      sh = {
+        kind, version, scope, role,
+        walks: t.exists ? [walkIn(false, t.scopes, true, t.policyKey)] : [],
+        roleQueries: [this.queriedRoles(scope, role)],
+        including: this.includingRoles(scope, roles),
+        policies: t.scopes.map((s) => this.set.resourcePolicy(kind, version, s)),
+      };
+      byRole.set(role, sh);
+    }
+    return (this.lastShape = sh);
+  }
+
+  shapeRows(shape: CheckShape, action: string): readonly (readonly Binding[])[] {
+    let byAction = this.shapeRowMemo.get(shape);
+    const hit = byAction?.get(action);
+    if (hit) return hit;
+    if (++this.shapeRowCount > CACHE_MAX) {
+      // actions are the caller's: forget every shape's rows (and the shapes) when the memo is full
+      this.shapeRowMemo = new WeakMap();
+      this.shapes = new Memo3();
+      this.lastShape = undefined;
+      this.shapeRowCount = 1;
+      byAction = undefined;
+    }
+    if (!byAction) this.shapeRowMemo.set(shape, (byAction = new Map()));
+    const rows = shape.walks.length === 0 ? [] : shape.walks[0]!.scopes.map((s) => this.rowsOf(shape.kind, shape.version, s, action, shape.roleQueries[0]!));
+    byAction.set(action, rows);
+    return rows;
   }
 
   rowsOf(kind: string, version: string, scope: string, action: string, roles: readonly string[]): readonly Binding[] {
@@ -139,19 +184,17 @@ export class EngineCore implements RuleTableHost {
     };
     const st = new RuleCheck(request, this.globals, opts?.now ?? new Date(), opts?.explain === true, this.strict);
     const effects = checkRules(this, st, { principal, kind: resource.kind, version, principalVersion: pVersion, principalScope: pScope, resourceScope: rScope }, actions);
-    const ordered: Record<string, ActionEffect> = {};
-    for (const a of actions) ordered[a] = effects[a] ?? { effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' };
     const res: CheckResult = {
       resource: { kind: resource.kind, id: resource.id, policyVersion: version, scope: rScope },
-      actions: ordered,
-      effectiveDerivedRoles: [...st.edr],
+      actions: effects,
+      effectiveDerivedRoles: st.edr,
       outputs: st.outputs,
     };
     if (st.errors !== undefined) {
       // Cerbos reports each distinct (expression, message) once, sorted.
       res.evaluationErrors = [...st.errors.values()].sort((a, b) => (a.expression < b.expression ? -1 : a.expression > b.expression ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
     }
-    if (st.x) res.explained = st.x.finish(ordered);
+    if (st.x) res.explained = st.x.finish(effects);
     return res;
   }
 }

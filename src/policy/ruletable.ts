@@ -14,8 +14,8 @@
 //   in whatever combinator, DENIES the action, finally (P-01). Lenient: a failing expression is false.
 // Row order, repeated rows and the per-rule condition cache follow Cerbos too (they decide which outputs are emitted).
 // Explanations are collected behind `if (x)` and never change a decision (P-05).
-import { CelScope, type CelRequest, type CompiledCondition } from './cel/index.js';
-import { principalPolicyKey, type CompiledDerivedRole, type CompiledPolicySet, type ParamSet, type ScopePerm } from './compile.js';
+import { CelScope, someProgramReadsRuntime, type CelRequest, type CompiledCondition } from './cel/index.js';
+import { principalPolicyKey, type CompiledDerivedRole, type CompiledPolicySet, type CompiledResourcePolicy, type ParamSet, type ScopePerm } from './compile.js';
 import { drExplanation, Explainer, readableCondition } from './explain.js';
 import { principalRows, type Binding } from './rows.js';
 import type { ActionEffect, ConsideredRule, Effect, OutputEntry, Principal } from './types.js';
@@ -36,14 +36,25 @@ export interface RuleTableHost {
   queriedRoles(scope: string, role: string): readonly string[];
   /** withParents(scope, roles) as a set. */
   includingRoles(scope: string, roles: readonly string[]): ReadonlySet<string>;
+  /** What a check of this shape walks, memoised; undefined where the engine keeps none (see CheckShape). */
+  shape(kind: string, version: string, scope: string, roles: readonly string[]): CheckShape | undefined;
+  /** The rows of each scope of a shape's resource walk for `action` (memoised). */
+  shapeRows(shape: CheckShape, action: string): readonly (readonly Binding[])[];
   /** resourceRows for roles from queriedRoles (memoised by the engine). */
   rowsOf(kind: string, version: string, scope: string, action: string, roles: readonly string[]): readonly Binding[];
 }
 
-/** `runtime` is made once per scope; `held[i]`: how the condition of `drs[i]` came out there (if evaluated). */
-type ScopedDrs = { roles: Set<string>; errs: string[]; drs: readonly CompiledDerivedRole[]; held: (boolean | typeof ERR)[]; runtime?: { effectiveDerivedRoles: readonly string[] } };
+/**
+ * The derived roles at one scope: those activated, those whose condition failed (when any), `held[i]`: how the condition
+ * of `drs[i]` came out (if evaluated); `runtime` is made once per scope, only if some program reads it.
+ */
+type ScopedDrs = { roles: string[]; errs: string[] | undefined; drs: readonly CompiledDerivedRole[]; held: (boolean | typeof ERR)[]; runtime?: { effectiveDerivedRoles: readonly string[] } };
 
 const ERR = Symbol('error'), SKIP = Symbol('skip');
+
+/** Conditions report a failure to the check evaluating them (evaluation is synchronous; no closure per check). */
+let reporting: RuleCheck | undefined;
+const report = (expression: string, message: string): void => reporting!.reportError(expression, message);
 
 function hasAny(set: ReadonlySet<string>, roles: ReadonlySet<string>): boolean {
   for (const r of set) if (roles.has(r)) return true;
@@ -51,7 +62,7 @@ function hasAny(set: ReadonlySet<string>, roles: ReadonlySet<string>): boolean {
 }
 
 function runtimeOf(s: ScopedDrs): { effectiveDerivedRoles: readonly string[] } {
-  if (s.errs.length > 0) {
+  if (s.errs !== undefined) {
     // The roles could not be computed: reading them fails (strict mode denies the actions whose conditions do).
     const msg = `failed to compute effective derived roles [${s.errs.join(', ')}]`;
     const fail = (): never => { throw new Error(msg); };
@@ -60,7 +71,7 @@ function runtimeOf(s: ScopedDrs): { effectiveDerivedRoles: readonly string[] } {
     Object.defineProperty(o, 'effective_derived_roles', { get: fail, enumerable: true });
     return o as { effectiveDerivedRoles: readonly string[] };
   }
-  const sorted = [...s.roles].sort();
+  const sorted = [...s.roles].sort(); // a copy: the roles stay in the order met
   return { effectiveDerivedRoles: sorted, effective_derived_roles: sorted } as { effectiveDerivedRoles: readonly string[] };
 }
 
@@ -69,26 +80,41 @@ export class RuleCheck {
   readonly scope: CelScope;
   readonly x: Explainer | undefined;
   readonly outputs: OutputEntry[] = [];
-  readonly edr = new Set<string>();
+  /** The derived roles activated at the scopes walked, each once, in the order met (the result's). */
+  readonly edr: string[] = [];
   /** Evaluation errors, each distinct (expression, message) once; undefined while there is none. */
   errors: Map<string, { expression: string; message: string }> | undefined;
   /** The principal's roles with the parent roles role policies at the requested scope give them (when first needed). */
   including: ReadonlySet<string> | undefined;
   // per-check memos, made when first needed
   private vars: Map<unknown, Record<string, unknown>> | undefined;
+  // the condition cache and the derived roles by scope: the first entry in fields, a map from the second on
+  private key1: string | undefined;
+  private held1 = false;
   private condCache: Map<string, boolean> | undefined;
+  private scope1: string | undefined;
+  private sd1: ScopedDrs | undefined;
   private sdr: Map<string, ScopedDrs> | undefined;
-  /** How conditions report a failure: bound once per check (no closure made per check). */
-  readonly onError: (expression: string, message: string) => void;
   constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean, readonly strict: boolean) {
     this.scope = new CelScope(request, now, globals);
     this.x = explain ? new Explainer() : undefined;
-    this.onError = this.reportError.bind(this);
+  }
+  private cached(key: string): boolean | undefined {
+    return key === this.key1 ? this.held1 : this.condCache?.get(key);
+  }
+  private cache(key: string, v: boolean): void {
+    if (this.key1 === undefined) {
+      this.key1 = key;
+      this.held1 = v;
+    } else (this.condCache ??= new Map()).set(key, v);
+  }
+  private scoped(s: string): ScopedDrs | undefined {
+    return s === this.scope1 ? this.sd1 : this.sdr?.get(s);
   }
   /** Where the last `evaluate` met a failing expression (explanations only; lenient mode goes on with false). */
   failedIn: 'dr' | 'rule' | undefined;
   private drPhase = false;
-  private reportError(expression: string, message: string): void {
+  reportError(expression: string, message: string): void {
     this.failedIn ??= this.drPhase ? 'dr' : 'rule';
     const k = `${expression}\u0000${message}`;
     const errors = (this.errors ??= new Map());
@@ -107,7 +133,7 @@ export class RuleCheck {
       try {
         vars[v.name] = v.prog.evaluateIn(this.scope);
       } catch (e) {
-        this.onError(v.prog.source, (e as Error).message);
+        this.reportError(v.prog.source, (e as Error).message);
         if (failedIsNull) vars[v.name] = null;
       }
     }
@@ -119,13 +145,19 @@ export class RuleCheck {
     if (!c) return true;
     this.scope.setConstants(p?.constants ?? EMPTY);
     this.scope.setVariables(vars);
-    return c.evaluateCerbos(this.scope, this.strict, this.onError);
+    const outer = reporting;
+    reporting = this;
+    try {
+      return c.evaluateCerbos(this.scope, this.strict, report);
+    } finally {
+      reporting = outer;
+    }
   }
   /** The derived roles of the resource policy at a scope the walk reaches, evaluated the first time (Cerbos order). */
   enterScope(s: string, drs: readonly CompiledDerivedRole[], roles: ReadonlySet<string>): void {
-    let sd = this.sdr?.get(s);
+    let sd = this.scoped(s);
     if (!sd) {
-      sd = { roles: new Set(), errs: [], drs, held: [] };
+      sd = { roles: [], errs: undefined, drs, held: [] };
       for (let i = 0; i < drs.length; i++) {
         const dr = drs[i]!;
         if (!dr.anyParent && !hasAny(dr.parentRoles, roles)) {
@@ -138,21 +170,25 @@ export class RuleCheck {
           ok = this.cond(dr.condition, dr.params, vars);
         } catch {
           sd.held[i] = ERR;
-          sd.errs.push(dr.name);
+          (sd.errs ??= []).push(dr.name);
           if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'error', this.x.lastError));
           continue;
         }
         sd.held[i] = ok;
         if (this.x) this.x.derivedRole(dr, drExplanation(dr, ok ? 'activated' : 'condition_not_met'));
         if (ok) {
-          sd.roles.add(dr.name);
-          this.edr.add(dr.name);
+          sd.roles.push(dr.name);
+          if (!this.edr.includes(dr.name)) this.edr.push(dr.name);
         }
       }
-      sd.errs.sort();
-      (this.sdr ??= new Map()).set(s, sd);
+      sd.errs?.sort();
+      if (this.scope1 === undefined) {
+        this.scope1 = s;
+        this.sd1 = sd;
+      } else (this.sdr ??= new Map()).set(s, sd);
     }
-    this.scope.runtime = (this.here = sd).runtime ??= runtimeOf(sd);
+    this.here = sd;
+    if (someProgramReadsRuntime()) this.scope.runtime = sd.runtime ??= runtimeOf(sd);
   }
   private here: ScopedDrs | undefined;
   /**
@@ -167,8 +203,7 @@ export class RuleCheck {
   evaluate(b: Binding): boolean | typeof SKIP | typeof ERR {
     const vars = b.params ? this.varsOf(b.params, b.params, false) : EMPTY;
     this.failedIn = undefined;
-    const cache = (this.condCache ??= new Map());
-    const cached = cache.get(b.key);
+    const cached = this.cached(b.key);
     if (cached !== undefined) return cached;
     try {
       if (b.dr?.condition) {
@@ -180,13 +215,13 @@ export class RuleCheck {
           this.drPhase = false;
         }
         if (!held) {
-          cache.set(b.key, false);
+          this.cache(b.key, false);
           return SKIP;
         }
       }
       let ok = this.cond(b.cond, b.params, vars);
       if (b.negate) ok = !ok;
-      cache.set(b.key, ok);
+      this.cache(b.key, ok);
       return ok;
     } catch {
       this.drPhase = false;
@@ -267,36 +302,68 @@ export interface RuleCheckInput {
   resourceScope: string;
 }
 
+/** One family's walk: its scopes, and the outcome when no rule decides (naming its policy if one is on the way). */
+export interface WalkIn {
+  readonly principal: boolean;
+  readonly scopes: readonly string[];
+  readonly none: Readonly<Info>;
+}
+export function walkIn(principal: boolean, scopes: readonly string[], exists: boolean, main: string): WalkIn {
+  return { principal, scopes, none: Object.freeze({ effect: NO_MATCH, policy: exists ? main : NO_MATCH, scope: '' }) };
+}
+
+/**
+ * What a check walks that depends only on its shape (kind, version, resource scope, the principal's one role) where
+ * no principal policy exists: the resource walk (none: no policy on the way), the queried roles, the roles with their
+ * parents, the resource policy at each scope walked.
+ */
+export interface CheckShape {
+  readonly kind: string;
+  readonly version: string;
+  readonly scope: string;
+  readonly role: string;
+  readonly walks: readonly WalkIn[];
+  readonly roleQueries: readonly (readonly string[])[];
+  readonly including: ReadonlySet<string>;
+  readonly policies: readonly (CompiledResourcePolicy | undefined)[];
+}
+
+/** A decision: without explanations, exactly the ActionEffect the result reports (a fresh object of this check). */
+function decided(st: RuleCheck, effect: Effect, policy: string, scope: string, rule: string, reason: NonNullable<Info['reason']>): Info {
+  return st.x ? { effect, policy, scope, rule, reason } : { effect, policy, scope };
+}
+
 /** Walk one role (or, for principal policies, the principal) up a scope chain for one action. ERR: strict denial. */
-function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, walkIn: { principal: boolean; scopes: readonly string[]; exists: boolean; main: string }, roles: readonly string[], action: string): Info | Info[] {
-  const re: Info = { effect: NO_MATCH, policy: walkIn.exists ? walkIn.main : NO_MATCH, scope: '' };
+/** `shape`, `rows`: a resource walk of a check shape, with the rows of each of its scopes for `action`. */
+function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, w: WalkIn, roles: readonly string[], action: string, shape?: CheckShape, rows?: readonly (readonly Binding[])[]): Readonly<Info> | Info[] {
   const x = st.x;
   let hasAllow: string | undefined;
-  for (const s of walkIn.scopes) {
-    if (!walkIn.principal) {
-      const p = host.set.resourcePolicy(q.kind, q.version, s);
+  for (let i = 0; i < w.scopes.length; i++) {
+    const s = w.scopes[i]!;
+    if (!w.principal) {
+      const p = shape ? shape.policies[i] : host.set.resourcePolicy(q.kind, q.version, s);
       st.enterScope(s, p?.derivedRoles ?? NO_DRS, (st.including ??= host.includingRoles(q.resourceScope, q.principal.roles)));
     }
-    const bindings = walkIn.principal ? principalRows(host.set, q.principal.id, q.kind, q.version, s, action) : host.rowsOf(q.kind, q.version, s, action, roles);
+    const bindings = rows ? rows[i]! : w.principal ? principalRows(host.set, q.principal.id, q.kind, q.version, s, action) : host.rowsOf(q.kind, q.version, s, action, roles);
     for (const b of bindings) {
       const ok = st.evaluate(b);
-      if (x) explainRow(x, st, b, action, ok, walkIn.principal ? undefined : roles[0]);
-      if (ok === ERR) return [{ effect: 'EFFECT_DENY', policy: b.origin, scope: s, rule: b.src, reason: 'condition_error' }];
+      if (x) explainRow(x, st, b, action, ok, w.principal ? undefined : roles[0]);
+      if (ok === ERR) return [decided(st, 'EFFECT_DENY', b.origin, s, b.src, 'condition_error')];
       if (ok === SKIP) continue;
       st.output(b, action, ok);
       if (!ok) continue;
       if (b.effect === 'EFFECT_ALLOW') hasAllow ??= b.src;
       else if (b.effect === 'EFFECT_DENY') {
-        return { effect: 'EFFECT_DENY', policy: b.fromRole ? b.origin : re.policy, scope: s, rule: b.src, reason: b.fromRole ? 'role_policy' : 'rule' };
+        return decided(st, 'EFFECT_DENY', b.fromRole ? b.origin : w.none.policy, s, b.src, b.fromRole ? 'role_policy' : 'rule');
       }
     }
     if (hasAllow !== undefined) {
       const perm = scopePerm(host.set, s);
       if (perm === 'CONSENT') hasAllow = undefined;
-      else if (perm === 'OVERRIDE') return { effect: 'EFFECT_ALLOW', policy: re.policy, scope: s, rule: hasAllow, reason: 'rule' };
+      else if (perm === 'OVERRIDE') return decided(st, 'EFFECT_ALLOW', w.none.policy, s, hasAllow, 'rule');
     }
   }
-  return re;
+  return w.none;
 }
 
 /** Explain only: how a row fared (a failure, even one lenient evaluation took as false, is reported as an error). */
@@ -331,22 +398,36 @@ function explainUnconsidered(host: RuleTableHost, x: Explainer, q: RuleCheckInpu
 
 const NO_DRS: readonly CompiledDerivedRole[] = Object.freeze([]);
 
-/** Decide every action (Cerbos ruletable check); actions missing from the result got no policy at all (NO_MATCH). */
+/** The walks of a check, principal policies first; none when no policy of either family is on the way. */
+function walkList(host: RuleTableHost, q: RuleCheckInput, shape: CheckShape | undefined): { list: readonly WalkIn[]; rScopes: readonly string[] } | undefined {
+  if (shape) return shape.walks.length === 0 ? undefined : { list: shape.walks, rScopes: shape.walks[0]!.scopes };
+  const w = walks(host, q);
+  if ((w.pScopes.length === 0 && w.rScopes.length === 0) || (!w.pExists && !w.rExists)) return undefined;
+  const resource = walkIn(false, w.rScopes, w.rExists, w.rKey);
+  // Without any principal policy the principal walk meets no row and decides nothing: it is not walked.
+  return { list: host.set.hasPrincipalPolicies ? [walkIn(true, w.pScopes, w.pExists, w.pKey), resource] : [resource], rScopes: w.rScopes };
+}
+
+const NO_POLICY: ActionEffect = Object.freeze({ effect: 'EFFECT_DENY', policy: NO_MATCH, scope: '' });
+
+/** Decide every action (Cerbos ruletable check), in the order asked; NO_MATCH where no policy applies at all. */
 export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, actions: readonly string[]): Record<string, ActionEffect> {
   const effects: Record<string, ActionEffect> = {};
-  const w = walks(host, q);
-  if ((w.pScopes.length === 0 && w.rScopes.length === 0) || (!w.pExists && !w.rExists)) return effects;
-  const principalWalk = { principal: true, scopes: w.pScopes, exists: w.pExists, main: w.pKey };
-  const resourceWalk = { principal: false, scopes: w.rScopes, exists: w.rExists, main: w.rKey };
-  // Without any principal policy the principal walk meets no row and decides nothing: it is not walked.
-  const walkList = host.set.hasPrincipalPolicies ? [principalWalk, resourceWalk] : [resourceWalk];
-  const roleQueries = q.principal.roles.map((r) => host.queriedRoles(q.resourceScope, r));
+  const shape = host.shape(q.kind, q.version, q.resourceScope, q.principal.roles);
+  const walked = walkList(host, q, shape);
+  if (walked === undefined) {
+    for (const a of actions) effects[a] = { ...NO_POLICY };
+    return effects;
+  }
+  if (shape) st.including = shape.including;
+  const roleQueries = shape ? shape.roleQueries : q.principal.roles.map((r) => host.queriedRoles(q.resourceScope, r));
   for (const action of actions) {
-    let ae: Info = { effect: NO_MATCH, policy: '', scope: '' };
-    policies: for (const w of walkList) {
-      ae.effect = NO_MATCH;
-      for (const roles of w.principal ? roleQueries.slice(0, 1) : roleQueries) {
-        const r = walk(host, st, q, w, roles, action);
+    const rows = shape ? host.shapeRows(shape, action) : undefined;
+    let ae: Readonly<Info> = START;
+    policies: for (const w of walked.list) {
+      // (every walk starts with ae.effect NO_MATCH: a walk that decided ended the loop)
+      for (let i = 0, n = w.principal ? 1 : roleQueries.length; i < n; i++) {
+        const r = w.principal ? walk(host, st, q, w, roleQueries[i]!, action) : walk(host, st, q, w, roleQueries[i]!, action, shape, rows);
         if (Array.isArray(r)) {
           ae = r[0]!;
           break policies;
@@ -359,9 +440,14 @@ export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput
       }
       if (ae.effect !== NO_MATCH) break;
     }
-    if (st.x) explainUnconsidered(host, st.x, q, w.rScopes, roleQueries, action);
-    const e: ActionEffect = { effect: ae.effect === NO_MATCH ? 'EFFECT_DENY' : ae.effect, policy: ae.policy, scope: ae.scope };
-    effects[action] = st.x && ae.reason ? st.x.decided(e, ae.reason, ae.rule) : e;
+    if (st.x) explainUnconsidered(host, st.x, q, walked.rScopes, roleQueries, action);
+    // a decision without explanations is already this check's own ActionEffect (decided)
+    if (ae.effect !== NO_MATCH && !st.x) effects[action] = ae as ActionEffect;
+    else {
+      const e: ActionEffect = { effect: ae.effect === NO_MATCH ? 'EFFECT_DENY' : ae.effect, policy: ae.policy, scope: ae.scope };
+      effects[action] = st.x && ae.reason ? st.x.decided(e, ae.reason, ae.rule) : e;
+    }
   }
   return effects;
 }
+const START: Readonly<Info> = Object.freeze({ effect: NO_MATCH, policy: '', scope: '' });

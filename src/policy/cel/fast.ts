@@ -5,6 +5,14 @@
 // results and errors are exactly the interpreter's (test/policy/cel-fast.test.ts compares the two on every shape).
 // No allocation: a program's fast path is a tree of closures made once, when the expression is compiled.
 
+let runtimeRead = false;
+/** Notes a compiled program's source: whether it may read `runtime` (conservatively, by the word). */
+export function noteProgram(source: string): void {
+  if (!runtimeRead && /\bruntime\b/.test(source)) runtimeRead = true;
+}
+/** Some program compiled in this process may read `runtime`; until one does, the engine need not compute it. */
+export const someProgramReadsRuntime = (): boolean => runtimeRead;
+
 /** The fast path cannot decide: evaluate the expression in full. */
 export const UNDECIDED: unique symbol = Symbol('undecided');
 export type FastPath = (scope: object) => unknown;

@@ -9,7 +9,8 @@ import type { Environment } from '@marcbachmann/cel-js';
 import { celEnvironment, TZ_GETTERS, TZ_PREFIX } from './env.js';
 import { clock } from './clock.js';
 import { celGoError, cerbosMessage, subProgram } from './errors.js';
-import { fastPathOf, UNDECIDED, type FastPath } from './fast.js';
+import { fastPathOf, noteProgram, UNDECIDED, type FastPath } from './fast.js';
+export { someProgramReadsRuntime } from './fast.js';
 
 export interface CelRequest {
   principal: { id: string; roles: string[]; attr: Record<string, unknown>; policyVersion?: string; scope?: string };
@@ -300,6 +301,7 @@ export function compileCel(source: string, env?: Environment): CelProgram {
 /** `withFastPath` (the default environment only): the program may decide common shapes without the interpreter. */
 function compileProgram(source: string, env: Environment, withFastPath = false): Program {
   if (typeof source !== 'string' || source.trim() === '') throw new CelCompileError('empty CEL expression');
+  noteProgram(source);
   let fn: CelFn;
   try {
     fn = env.parse(source) as unknown as CelFn;
