@@ -177,9 +177,10 @@ export class EngineCore implements RuleTableHost {
     const pVersion = principal.policyVersion || this.defaultVersion;
     const pScope = principal.scope ?? '';
     const rScope = resource.scope ?? '';
+    // Conditions see the versions as the request gives them ("" when absent, as in Cerbos 0.55), not the defaults.
     const request: CelRequest = {
-      principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: pVersion, scope: pScope },
-      resource: { kind: resource.kind, id: resource.id, attr: resource.attr ?? EMPTY, policyVersion: version, scope: rScope },
+      principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: principal.policyVersion ?? '', scope: pScope },
+      resource: { kind: resource.kind, id: resource.id, attr: resource.attr ?? EMPTY, policyVersion: resource.policyVersion ?? '', scope: rScope },
       auxData: auxData?.jwt === undefined && auxData?.jwts === undefined ? undefined : auxData,
     };
     const st = new RuleCheck(request, this.globals, opts?.now ?? new Date(), opts?.explain === true, this.strict);

@@ -103,3 +103,18 @@ describe('only the variables an expression reads are evaluated (Cerbos compiles 
     expect(m.evaluationErrors?.map((e) => e.expression)).toEqual(['R.attr.geography == P.attr.geography', 'V.geo']);
   });
 });
+
+describe('conditions read the request as it is given (Cerbos 0.55, checked against its binary)', () => {
+  it('R.policyVersion and P.policyVersion are "" when the request names no version (the default applies to the lookup only)', () => {
+    const rule = (a: string, expr: string) => `    - actions: [${a}]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: ${expr}\n`;
+    const p = {
+      name: 'doc.yaml',
+      content: `apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: doc\n  version: default\n  rules:\n${rule('a', 'R.policyVersion == "default"')}${rule('b', 'R.policyVersion == ""')}${rule('c', 'P.policyVersion == ""')}`,
+    };
+    const e = createEngine({ policies: [p] });
+    const r = e.check({ principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: 'd' }, actions: ['a', 'b', 'c'] });
+    expect([r.actions.a!.effect, r.actions.b!.effect, r.actions.c!.effect]).toEqual(['EFFECT_DENY', 'EFFECT_ALLOW', 'EFFECT_ALLOW']);
+    const named = e.check({ principal: { id: 'u', roles: ['user'], policyVersion: 'default' }, resource: { kind: 'doc', id: 'd', policyVersion: 'default' }, actions: ['a', 'b', 'c'] });
+    expect([named.actions.a!.effect, named.actions.b!.effect, named.actions.c!.effect]).toEqual(['EFFECT_ALLOW', 'EFFECT_DENY', 'EFFECT_DENY']);
+  });
+});

@@ -87,9 +87,9 @@ class Request implements WalkPlanner {
     this.version = resource.policyVersion || core.defaultVersion;
     this.scope = resource.scope ?? '';
     const request: CelRequest = {
-      principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: principal.policyVersion || core.defaultVersion, scope: principal.scope ?? '' },
+      principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: principal.policyVersion ?? '', scope: principal.scope ?? '' },
       // the resource id, version-independent fields and unlisted attributes are unknown; kind and scope are known
-      resource: { kind: resource.kind, id: '', attr: resource.attr ?? EMPTY, policyVersion: this.version, scope: this.scope },
+      resource: { kind: resource.kind, id: '', attr: resource.attr ?? EMPTY, policyVersion: resource.policyVersion ?? '', scope: this.scope },
       auxData: input.auxData?.jwt === undefined && input.auxData?.jwts === undefined ? undefined : input.auxData,
     };
     const scope = new CelScope(request, now, core.globals);
