@@ -19,6 +19,7 @@ import { principalPolicyKey, type CompiledDerivedRole, type CompiledPolicySet, t
 import { drExplanation, Explainer, readableCondition } from './explain.js';
 import { principalRows, type Binding } from './rows.js';
 import type { ActionEffect, ConsideredRule, Effect, OutputEntry, Principal } from './types.js';
+import { outputValue } from './output-json.js';
 
 export { principalRows, resourceRows, type Binding } from './rows.js';
 
@@ -236,7 +237,7 @@ export class RuleCheck {
     this.scope.setVariables(vars);
     const o: OutputEntry = { src: b.src, action };
     try {
-      o.val = p.evaluateIn(this.scope);
+      o.val = outputValue(p.evaluateIn(this.scope), this.scope);
     } catch (e) {
       // Cerbos reports an output whose expression fails as `val: null`, with the error alongside; never a decision.
       o.val = null;

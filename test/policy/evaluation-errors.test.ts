@@ -118,3 +118,31 @@ describe('conditions read the request as it is given (Cerbos 0.55, checked again
     expect([named.actions.a!.effect, named.actions.b!.effect, named.actions.c!.effect]).toEqual(['EFFECT_ALLOW', 'EFFECT_DENY', 'EFFECT_DENY']);
   });
 });
+
+describe('outputs that are request messages are reported as Cerbos 0.55 reports them (protojson: empty fields left out)', () => {
+  const p = {
+    name: 'doc.yaml',
+    content:
+      'apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: doc\n  version: default\n  rules:\n    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n' +
+      '      output:\n        when:\n          ruleActivated: R\n    - actions: [list]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      output:\n        when:\n          ruleActivated: "[P, {\\"r\\": R}, request]"\n' +
+      '    - actions: [attrs]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      output:\n        when:\n          ruleActivated: R.attr\n',
+  };
+  const e = createEngine({ policies: [p] });
+  const outputOf = (r: ReturnType<typeof e.check>, action: string) => r.outputs.find((o) => o.action === action)?.val;
+
+  it('R with no attributes, scope or version is {kind, id}; P without them is {id, roles}; request holds both the same way', () => {
+    const r = e.check({ principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: 'd' }, actions: ['read', 'list'] });
+    expect(outputOf(r, 'read')).toEqual({ kind: 'doc', id: 'd' });
+    expect(outputOf(r, 'list')).toEqual([{ id: 'u', roles: ['user'] }, { r: { kind: 'doc', id: 'd' } }, { principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: 'd' } }]);
+  });
+
+  it('fields that are set are kept, and attribute values keep their empty members', () => {
+    const r = e.check({
+      principal: { id: 'u', roles: ['user'], scope: 'acme' },
+      resource: { kind: 'doc', id: 'd', policyVersion: 'default', attr: { s: '', l: [], m: {} } },
+      actions: ['read', 'attrs'],
+    });
+    expect(outputOf(r, 'read')).toEqual({ kind: 'doc', id: 'd', policyVersion: 'default', attr: { s: '', l: [], m: {} } });
+    expect(outputOf(r, 'attrs')).toEqual({ s: '', l: [], m: {} });
+  });
+});
