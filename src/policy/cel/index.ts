@@ -298,7 +298,6 @@ export function compileCel(source: string, env?: Environment): CelProgram {
   return compileProgram(source, env ?? celEnvironment(), env === undefined);
 }
 
-/** `withFastPath` (the default environment only): the program may decide common shapes without the interpreter. */
 function compileProgram(source: string, env: Environment, withFastPath = false): Program {
   if (typeof source !== 'string' || source.trim() === '') throw new CelCompileError('empty CEL expression');
   noteProgram(source);
