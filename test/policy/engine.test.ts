@@ -115,6 +115,11 @@ describe('fail closed by default, Cerbos-lenient on request', () => {
     expect(r.evaluationErrors?.[0]?.expression).toBe('R.attr.blocked == true');
   });
 
+  it('the result names the resource checked, with the policy version and scope it was decided at', () => {
+    const e = createEngine({ policies, lenient: true });
+    expect(e.check(input).resource).toEqual({ kind: 'doc', id: '1', policyVersion: 'default', scope: '' });
+  });
+
   it('lenient: true skips the erroring DENY rule, as Cerbos does', () => {
     expect(createEngine({ policies, lenient: true }).check(input).actions.read!.effect).toBe('EFFECT_ALLOW');
   });
