@@ -135,6 +135,27 @@ describe('fail closed by default, Cerbos-lenient on request', () => {
   });
 });
 
+describe('a scope that requires parental consent for ALLOWs', () => {
+  // The consent rule turns a conditional ALLOW of the scope into `none(condition)`; a DENY keeps its own condition.
+  const policies: PolicySource[] = [
+    { name: 'root.yaml', content: rp('    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n') },
+    {
+      name: 'a.yaml',
+      content: rp(
+        '    - actions: [read]\n      effect: EFFECT_DENY\n      roles: [user]\n      condition:\n        match:\n          expr: R.attr.blocked == true\n',
+        '  scope: a\n  scopePermissions: SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS\n',
+      ),
+    },
+  ];
+  const check = (blocked: boolean) =>
+    createEngine({ policies }).check({ principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: '1', scope: 'a', attr: { blocked } }, actions: ['read'] }).actions.read;
+
+  it('a conditional DENY there denies when its condition holds, and only then (the parent allows otherwise)', () => {
+    expect(check(true)).toEqual({ effect: 'EFFECT_DENY', policy: 'resource.doc.vdefault/a', scope: 'a' });
+    expect(check(false)).toEqual({ effect: 'EFFECT_ALLOW', policy: 'resource.doc.vdefault/a', scope: '' });
+  });
+});
+
 describe('per-request state', () => {
   const policies: PolicySource[] = [
     { name: 'dr.yaml', content: doc('derivedRoles:\n  name: common\n  definitions:\n    - name: owner\n      parentRoles: [user]\n      condition:\n        match:\n          expr: R.attr.owner == P.id\n') },
