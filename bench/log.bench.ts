@@ -56,7 +56,7 @@ const batonWriter = createAsyncLineWriter({ fd: devNull });
 function baton(): Writer {
   // the default path as the Node entries set it up: stdoutDecisions over the installed writer (entries rendered when
   // their batch is written)
-  return { name: 'baton: stdoutDecisions, bounded buffer, async fs.write per turn (now)', write: () => {}, drain: () => batonWriter.drain() };
+  return { name: 'baton: stdoutDecisions, bounded buffer, batched async fs.write (now)', write: () => {}, drain: () => batonWriter.drain() };
 }
 function batonEager(): Writer {
   const w = createAsyncLineWriter({ fd: devNull });
