@@ -146,3 +146,17 @@ describe('outputs that are request messages are reported as Cerbos 0.55 reports 
     expect(outputOf(r, 'attrs')).toEqual({ s: '', l: [], m: {} });
   });
 });
+
+describe('evaluationErrors are sorted as Cerbos sorts them (by expression, then message)', () => {
+  it('two failing conditions met in the other order are reported sorted by expression', () => {
+    const p = {
+      name: 'doc.yaml',
+      content:
+        'apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: doc\n  version: default\n  rules:\n' +
+        '    - actions: [read]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: R.attr.zz == 1\n' +
+        '    - actions: [write]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: R.attr.aa == 1\n',
+    };
+    const r = createEngine({ policies: [p], lenient: true }).check({ principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: 'd', attr: {} }, actions: ['read', 'write'] });
+    expect(r.evaluationErrors?.map((e) => `${e.expression}: ${e.message}`)).toEqual(['R.attr.aa == 1: no such key: aa', 'R.attr.zz == 1: no such key: zz']);
+  });
+});
