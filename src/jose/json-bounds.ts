@@ -23,6 +23,18 @@ export const MAX_TXN_TOKEN_CHARS = 16_384;
  * as soon as `limit` is exceeded, so the cost of a hostile value is bounded by its size, never by its depth.
  */
 export function jsonDepth(root: unknown, limit = Number.POSITIVE_INFINITY): number {
+  return walkDepth(root, limit, false);
+}
+
+/**
+ * `jsonDepth`, freezing every object and array it walks on the way (`Object.freeze`, without recursion): the depth
+ * bound and a deep freeze in one walk. Past `limit` it stops (the value is then only partly frozen: refuse it).
+ */
+export function freezeJsonWithin(root: unknown, limit: number): number {
+  return walkDepth(root, limit, true);
+}
+
+function walkDepth(root: unknown, limit: number, freeze: boolean): number {
   if (root === null || typeof root !== 'object') return 0;
   let max = 0;
   // two parallel stacks (value, its depth): no pair allocated per value
@@ -33,31 +45,7 @@ export function jsonDepth(root: unknown, limit = Number.POSITIVE_INFINITY): numb
     const d = depths.pop()!;
     if (d > max) max = d;
     if (max > limit) return max;
-    for (const c of Object.values(v)) {
-      if (c !== null && typeof c === 'object') {
-        values.push(c as object);
-        depths.push(d + 1);
-      }
-    }
-  }
-  return max;
-}
-
-/**
- * `jsonDepth`, freezing every object and array it walks on the way (`Object.freeze`, without recursion): the depth
- * bound and a deep freeze in one walk. Past `limit` it stops (the value is then only partly frozen: refuse it).
- */
-export function freezeJsonWithin(root: unknown, limit: number): number {
-  if (root === null || typeof root !== 'object') return 0;
-  let max = 0;
-  const values: object[] = [root];
-  const depths: number[] = [1];
-  while (values.length > 0) {
-    const v = values.pop()!;
-    const d = depths.pop()!;
-    if (d > max) max = d;
-    if (max > limit) return max;
-    Object.freeze(v);
+    if (freeze) Object.freeze(v);
     for (const c of Object.values(v)) {
       if (c !== null && typeof c === 'object') {
         values.push(c as object);
