@@ -126,7 +126,9 @@ function isToken(req: IncomingMessage): boolean {
 export function ttsRequestListener(o: NodeListenerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const fallback = getRequestListener(o.app.fetch, o.hostname !== undefined ? { hostname: o.hostname } : {});
   return (req, res) => {
-    if (isToken(req)) void token(o, req, res);
+    // token() answers every refusal itself; what could still throw (a socket gone while writing) must not become an
+    // unhandled rejection that ends the process: the connection is dropped instead
+    if (isToken(req)) token(o, req, res).catch(() => res.destroy());
     else void fallback(req, res);
   };
 }
