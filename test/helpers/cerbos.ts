@@ -228,3 +228,24 @@ function server(child: ChildProcess, url: string, dir: string): CerbosServer {
     },
   };
 }
+
+/** One check input of Cerbos's engine test cases (`testdata/engine*`: `inputs[]`). */
+export interface EngineCaseInput {
+  requestId: string;
+  actions: string[];
+  principal: { id: string; roles: string[]; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
+  resource: { kind: string; id: string; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
+  auxData?: { jwt?: Record<string, unknown> };
+}
+
+/**
+ * A value made comparable with Cerbos's answer: object keys sorted (Cerbos returns output maps with sorted keys), and
+ * instants within ten minutes of now as NOW (each side took its own now()).
+ */
+export function canonical(v: unknown): unknown {
+  if (v instanceof Date) return canonical(v.toISOString());
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) && Math.abs(Date.parse(v) - Date.now()) < 600_000) return 'NOW';
+  return v;
+}

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/policy/engine.js';
 import { readPolicies } from '../../src/policy/fs.node.js';
 import type { CheckResult } from '../../src/policy/types.js';
-import { CERBOS_VERSION, cerbosBinary, startCerbos, type CerbosResult, type CerbosServer } from '../helpers/cerbos.js';
+import { canonical, CERBOS_VERSION, cerbosBinary, startCerbos, type CerbosResult, type CerbosServer, type EngineCaseInput } from '../helpers/cerbos.js';
 
 const root = fileURLToPath(new URL('../../../shared/conformance/cerbos/', import.meta.url));
 const present = existsSync(root);
@@ -20,27 +20,12 @@ const isCI = process.env.CI === 'true';
 const binary = cerbosBinary();
 if (!binary.ok && !isCI) console.warn(`[conformance-binary] the Cerbos ${CERBOS_VERSION} binary cannot be had (${binary.reason}): SKIPPED`);
 
-interface Input {
-  requestId: string;
-  actions: string[];
-  principal: { id: string; roles: string[]; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
-  resource: { kind: string; id: string; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
-  auxData?: { jwt?: Record<string, unknown> };
-}
 /** The case folders by the scope search their engine uses (one Cerbos server each, per evaluation mode). */
 const sets = [
   { dirs: ['engine', 'engine_strict_scope_search'], lenientScopeSearch: false },
   { dirs: ['engine_lenient_scope_search'], lenientScopeSearch: true },
 ];
 
-/** Object keys sorted (Cerbos sorts output maps); instants within ten minutes of now as NOW (each side took its own). */
-const canonical = (v: unknown): unknown => {
-  if (v instanceof Date) return canonical(v.toISOString());
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
-  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) && Math.abs(Date.parse(v) - Date.now()) < 600_000) return 'NOW';
-  return v;
-};
 const outputs = (os: { src: string; action: string; val?: unknown }[] | undefined) =>
   (os ?? []).map((o) => JSON.stringify(canonical({ src: o.src, action: o.action, val: o.val ?? null }))).sort();
 
@@ -102,7 +87,7 @@ describe.skipIf(!present || (!binary.ok && !isCI))(`Cerbos engine cases: Baton v
         const errorsWanted: { input: string; callId: string; baton: EvalError[] }[] = [];
         const files = dirs.flatMap((dir) => readdirSync(`${root}testdata/${dir}`).filter((x) => x.endsWith('.yaml')).sort().map((f) => `${dir}/${f}`));
         for (const file of files) {
-          const tc = parse(readFileSync(`${root}testdata/${file}`, 'utf8')) as { inputs: Input[] };
+          const tc = parse(readFileSync(`${root}testdata/${file}`, 'utf8')) as { inputs: EngineCaseInput[] };
           for (const [i, input] of tc.inputs.entries()) {
             const jwt = input.auxData?.jwt;
             const { results: [c], callId } = await server.checkResourcesCall({ principal: input.principal, resources: [{ resource: input.resource, actions: input.actions }], ...(jwt ? { jwtClaims: jwt } : {}) });

@@ -16,18 +16,12 @@ import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/policy/engine.js';
 import { readPolicies } from '../../src/policy/fs.node.js';
 import type { CheckResult } from '../../src/policy/types.js';
+import type { EngineCaseInput } from '../helpers/cerbos.js';
 
 const root = fileURLToPath(new URL('../../../shared/conformance/cerbos/', import.meta.url));
 const present = existsSync(root);
 if (!present) console.warn(`[conformance] ${root} is absent: Cerbos engine conformance tests are skipped`);
 
-interface Input {
-  requestId: string;
-  actions: string[];
-  principal: { id: string; roles: string[]; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
-  resource: { kind: string; id: string; attr?: Record<string, unknown>; policyVersion?: string; scope?: string };
-  auxData?: { jwt?: Record<string, unknown> };
-}
 type Effect = { effect: string; policy: string; scope?: string };
 type EvalError = { expression: string; message: string };
 interface Want {
@@ -161,7 +155,7 @@ const cases = present
       readdirSync(`${root}testdata/${dir}`).filter((f) => f.endsWith('.yaml')).sort().map((f) => ({
         id: `${dir}/${f}`,
         lenientScopeSearch,
-        tc: parse(readFileSync(`${root}testdata/${dir}/${f}`, 'utf8')) as { description: string; inputs: Input[]; wantOutputs: Want[] },
+        tc: parse(readFileSync(`${root}testdata/${dir}/${f}`, 'utf8')) as { description: string; inputs: EngineCaseInput[]; wantOutputs: Want[] },
       })))
   : [];
 

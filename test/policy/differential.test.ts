@@ -15,6 +15,7 @@ import { createEngine, type Engine } from '../../src/policy/engine.js';
 import { readPolicies } from '../../src/policy/fs.node.js';
 import type { CheckResult, PolicySource } from '../../src/policy/types.js';
 import {
+  canonical,
   CERBOS_VERSION,
   cerbosBinary,
   startCerbos,
@@ -116,14 +117,6 @@ function ours(engine: Engine, req: CheckResourcesRequest, i: number): CheckResul
   }
 }
 
-/** JSON with object keys sorted (Cerbos returns output maps with sorted keys), and now()-derived instants as NOW. */
-const canonical = (v: unknown): unknown => {
-  if (v instanceof Date) return canonical(v.toISOString());
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
-  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) && Math.abs(Date.parse(v) - Date.now()) < 600_000) return 'NOW';
-  return v;
-};
 const sortJson = (xs: unknown[]) => xs.map((x) => JSON.stringify(canonical(x))).sort();
 /** Normalise outputs: key order, timestamps from now() (they differ by the instant each engine took). */
 const outputsOf = (os: { src: string; action: string; val?: unknown }[] | undefined) =>
