@@ -28,6 +28,27 @@ export class Ctx {
   paramId(): number {
     return this.nextParamId++;
   }
+  private readonly paramsByContent = new Map<string, ParamSet>();
+  /**
+   * One object per distinct content (constants, and variables in order with their sources): a check evaluates the
+   * variables of a parameter set once and reuses the values wherever the same set appears, in whichever policy, as
+   * Cerbos does (its rule table keys its variable cache by a hash of the rows' parameters).
+   */
+  intern(p: ParamSet): ParamSet {
+    const key = JSON.stringify([canonicalJson(p.constants), p.vars.map((v) => [v.name, v.prog.source])]);
+    const seen = this.paramsByContent.get(key);
+    if (seen) return seen;
+    this.paramsByContent.set(key, p);
+    return p;
+  }
+}
+
+/** A JSON value with object keys sorted (for content keys that do not depend on the order keys were written in). */
+function canonicalJson(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonicalJson);
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(o).sort().map((k) => [k, canonicalJson(o[k])]));
 }
 
 /** Exported variables and constants by export name. */
@@ -104,7 +125,7 @@ export function buildParams(
  * evaluates, and reports errors of, no other variable.
  */
 export function usedParams(ctx: Ctx, params: ParamSet, users: readonly ({ variableRefs: ReadonlySet<string> } | undefined)[]): ParamSet {
-  if (params.vars.length === 0) return params;
+  if (params.vars.length === 0) return ctx.intern(params);
   const byName = new Map(params.vars.map((v) => [v.name, v]));
   const used = new Set<string>();
   const use = (name: string): void => {
@@ -114,8 +135,8 @@ export function usedParams(ctx: Ctx, params: ParamSet, users: readonly ({ variab
     for (const d of v.prog.variableRefs) use(d);
   };
   for (const u of users) if (u) for (const name of u.variableRefs) use(name);
-  if (used.size === params.vars.length) return params;
-  return { id: ctx.paramId(), constants: params.constants, vars: params.vars.filter((v) => used.has(v.name)) };
+  if (used.size === params.vars.length) return ctx.intern(params);
+  return ctx.intern({ id: ctx.paramId(), constants: params.constants, vars: params.vars.filter((v) => used.has(v.name)) });
 }
 
 /** The expressions of a rule that can read variables: its condition and its outputs. */
