@@ -35,7 +35,8 @@ export class Ctx {
    * Cerbos does (its rule table keys its variable cache by a hash of the rows' parameters).
    */
   intern(p: ParamSet): ParamSet {
-    const key = JSON.stringify([canonicalJson(p.constants), p.vars.map((v) => [v.name, v.prog.source])]);
+    // Cerbos orders a policy's variables by dependency, then by name: the same variables give the same order there.
+    const key = JSON.stringify([canonicalJson(p.constants), p.vars.map((v) => [v.name, v.prog.source]).sort((a, b) => (a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0))]);
     const seen = this.paramsByContent.get(key);
     if (seen) return seen;
     this.paramsByContent.set(key, p);
@@ -119,28 +120,44 @@ export function buildParams(
   return { params, varNames: names };
 }
 
+/** An expression that may read variables and constants (a condition, an output, a variable's program). */
+type ParamUser = { variableRefs: ReadonlySet<string>; constantRefs: ReadonlySet<string> };
+
 /**
  * The part of `params` that `users` (a policy's conditions and outputs, or one derived role's condition) read, directly
- * or through other variables, in the same order. Cerbos compiles only these into a policy or derived role and so
- * evaluates, and reports errors of, no other variable.
+ * or through other variables, in the same order, with only the constants they (or those variables) read. Cerbos
+ * compiles only these into a policy or derived role, and so evaluates, and reports errors of, no other variable; and
+ * its per-check variable cache is keyed by exactly this content (see `Ctx.intern`).
  */
-export function usedParams(ctx: Ctx, params: ParamSet, users: readonly ({ variableRefs: ReadonlySet<string> } | undefined)[]): ParamSet {
-  if (params.vars.length === 0) return ctx.intern(params);
+export function usedParams(ctx: Ctx, params: ParamSet, users: readonly (ParamUser | undefined)[]): ParamSet {
   const byName = new Map(params.vars.map((v) => [v.name, v]));
   const used = new Set<string>();
+  const consts = new Set<string>();
   const use = (name: string): void => {
     const v = byName.get(name);
     if (!v || used.has(name)) return;
     used.add(name);
+    for (const c of v.prog.constantRefs) consts.add(c);
     for (const d of v.prog.variableRefs) use(d);
   };
-  for (const u of users) if (u) for (const name of u.variableRefs) use(name);
-  if (used.size === params.vars.length) return ctx.intern(params);
-  return ctx.intern({ id: ctx.paramId(), constants: params.constants, vars: params.vars.filter((v) => used.has(v.name)) });
+  for (const u of users) {
+    if (!u) continue;
+    for (const c of u.constantRefs) consts.add(c);
+    for (const name of u.variableRefs) use(name);
+  }
+  const names = Object.keys(params.constants);
+  const constants = names.every((k) => consts.has(k))
+    ? params.constants
+    : names.some((k) => consts.has(k))
+      ? Object.fromEntries(names.filter((k) => consts.has(k)).map((k) => [k, params.constants[k]]))
+      : NO_CONSTANTS;
+  const vars = used.size === params.vars.length ? params.vars : params.vars.filter((v) => used.has(v.name));
+  if (constants === params.constants && vars === params.vars) return ctx.intern(params);
+  return ctx.intern({ id: ctx.paramId(), constants, vars });
 }
 
 /** The expressions of a rule that can read variables: its condition and its outputs. */
-export function ruleUsers(r: { condition?: { variableRefs: ReadonlySet<string> }; output?: CompiledOutput }): ({ variableRefs: ReadonlySet<string> } | undefined)[] {
+export function ruleUsers(r: { condition?: ParamUser; output?: CompiledOutput }): (ParamUser | undefined)[] {
   return [r.condition, r.output?.ruleActivated, r.output?.conditionNotMet];
 }
 
