@@ -94,18 +94,14 @@ function genRequest(rng: Rng, v: Vocab, n: number, jwt: boolean): Case {
 // ---------------------------------------------------------------- comparison
 type Kind = 'effect' | 'policy' | 'derivedRoles' | 'outputs' | 'error';
 
-/** A deciding-policy mismatch (effects equal) between a role policy on one side and a resource policy on the other. */
-function roleVersusResource(detail: string): boolean {
-  const m = /: cerbos (\S+) scope '[^']*', ours (\S+) scope/.exec(detail);
-  if (m === null) return false;
-  const kinds = [m[1]!, m[2]!].map((p) => (p.startsWith('role.') ? 'role' : p.startsWith('resource.') ? 'resource' : 'other')).sort();
-  return kinds[0] === 'resource' && kinds[1] === 'role';
-}
 interface Mismatch {
   kind: Kind;
   key: string;
   detail: string;
+  /** the smallest request that shows it (one resource; one action for effect and policy) */
   request: CheckResourcesRequest;
+  /** the resource's whole request (every action asked with it: earlier actions fill the per-check caches) */
+  whole: CheckResourcesRequest;
 }
 
 function ours(engine: Engine, req: CheckResourcesRequest, i: number): CheckResult | Error {
@@ -125,30 +121,30 @@ const outputsOf = (os: { src: string; action: string; val?: unknown }[] | undefi
 function compare(c: CerbosResult, o: CheckResult | Error, req: CheckResourcesRequest, i: number): Mismatch[] {
   const one = { principal: req.principal, resources: [req.resources[i]!], ...(req.jwtClaims ? { jwtClaims: req.jwtClaims } : {}) };
   const kind = req.resources[i]!.resource.kind;
-  if (o instanceof Error) return [{ kind: 'error', key: `${kind}:${o.message.slice(0, 60)}`, detail: `ours threw ${o.name}: ${o.message}; cerbos ${JSON.stringify(c.actions)}`, request: one }];
+  if (o instanceof Error) return [{ kind: 'error', key: `${kind}:${o.message.slice(0, 60)}`, detail: `ours threw ${o.name}: ${o.message}; cerbos ${JSON.stringify(c.actions)}`, request: one, whole: one }];
   const out: Mismatch[] = [];
   for (const [action, effect] of Object.entries(c.actions)) {
     const mine = o.actions[action];
     if (mine?.effect !== effect) {
-      out.push({ kind: 'effect', key: `${kind}#${action}`, detail: `action ${action}: cerbos ${effect} (${c.meta?.actions?.[action]?.matchedPolicy ?? '?'}), ours ${mine?.effect} (${mine?.policy})`, request: { ...one, resources: [{ ...one.resources[0]!, actions: [action] }] } });
+      out.push({ kind: 'effect', key: `${kind}#${action}`, detail: `action ${action}: cerbos ${effect} (${c.meta?.actions?.[action]?.matchedPolicy ?? '?'}), ours ${mine?.effect} (${mine?.policy})`, request: { ...one, resources: [{ ...one.resources[0]!, actions: [action] }] }, whole: one });
       continue;
     }
     const cp = c.meta?.actions?.[action];
     const cPolicy = cp?.matchedPolicy || 'NO_MATCH';
     const cScope = cp?.matchedScope ?? '';
     if (cPolicy !== mine.policy || cScope !== mine.scope) {
-      out.push({ kind: 'policy', key: `${kind}#${action}`, detail: `action ${action}: cerbos ${cPolicy} scope '${cScope}', ours ${mine.policy} scope '${mine.scope}'`, request: { ...one, resources: [{ ...one.resources[0]!, actions: [action] }] } });
+      out.push({ kind: 'policy', key: `${kind}#${action}`, detail: `action ${action}: cerbos ${cPolicy} scope '${cScope}', ours ${mine.policy} scope '${mine.scope}'`, request: { ...one, resources: [{ ...one.resources[0]!, actions: [action] }] }, whole: one });
     }
   }
   const cd = [...(c.meta?.effectiveDerivedRoles ?? [])].sort();
   const od = [...o.effectiveDerivedRoles].sort();
   if (JSON.stringify(cd) !== JSON.stringify(od)) {
-    out.push({ kind: 'derivedRoles', key: `${kind}:${cd}|${od}`, detail: `effectiveDerivedRoles: cerbos [${cd}], ours [${od}]`, request: one });
+    out.push({ kind: 'derivedRoles', key: `${kind}:${cd}|${od}`, detail: `effectiveDerivedRoles: cerbos [${cd}], ours [${od}]`, request: one, whole: one });
   }
   const co = outputsOf(c.outputs);
   const oo = outputsOf(o.outputs);
   if (JSON.stringify(co) !== JSON.stringify(oo)) {
-    out.push({ kind: 'outputs', key: `${kind}:outputs`, detail: `outputs: cerbos ${JSON.stringify(co)}, ours ${JSON.stringify(oo)}`, request: one });
+    out.push({ kind: 'outputs', key: `${kind}:outputs`, detail: `outputs: cerbos ${JSON.stringify(co)}, ours ${JSON.stringify(oo)}`, request: one, whole: one });
   }
   return out;
 }
@@ -232,6 +228,38 @@ async function report(name: string, r: SetResult, server: CerbosServer, engine: 
   }
 }
 
+/**
+ * Cerbos 0.55 orders the rows of one scope by Go map iteration, fixed when a process builds its rule table, so which of
+ * two rows that decide the same effect is named, and which outputs a walk emits before a DENY ends it, can change from
+ * one Cerbos process to the next (seed 404183944 named a role policy in some runs and a resource policy in others, same
+ * binary, same requests). A deciding-policy or outputs mismatch is therefore put to up to WITNESSES fresh Cerbos
+ * processes on the same policies, with the resource's whole request: it is settled only when one of them answers
+ * exactly as Baton on every field of that resource. Effects, derived roles and errors are never settled this way.
+ */
+const ORDER_DEPENDENT: ReadonlySet<Kind> = new Set<Kind>(['policy', 'outputs']);
+const WITNESSES = 6;
+
+async function settle(ms: readonly Mismatch[], start: () => Promise<CerbosServer>, engine: Engine): Promise<{ open: Mismatch[]; settled: { m: Mismatch; witness: number }[] }> {
+  const open = ms.filter((m) => !ORDER_DEPENDENT.has(m.kind));
+  let pending = ms.filter((m) => ORDER_DEPENDENT.has(m.kind));
+  const settled: { m: Mismatch; witness: number }[] = [];
+  for (let w = 1; w <= WITNESSES && pending.length > 0; w++) {
+    const witness = await start();
+    try {
+      const still: Mismatch[] = [];
+      for (const m of pending) {
+        const [c] = await witness.checkResources(m.whole);
+        if (compare(c!, ours(engine, m.whole, 0), m.whole, 0).length === 0) settled.push({ m, witness: w });
+        else still.push(m);
+      }
+      pending = still;
+    } finally {
+      await witness.close();
+    }
+  }
+  return { open: [...open, ...pending], settled };
+}
+
 // Where Baton departs from Cerbos on purpose (../shared/spec/POLICY-ENGINE.md), with the P-0x rule that says so. Empty:
 // on every compared decision Baton and Cerbos 0.55 (strict evaluation) agree on every field.
 const KNOWN_GAPS: { rule: string; what: string }[] = [];
@@ -253,7 +281,7 @@ const sets: PolicySet[] = [
   { name: 'conformance store', dir: storeDir, present: storePresent, globals: { environment: 'test' }, jwt: true, cases: CASES },
   ...Array.from({ length: GEN_SETS }, (_, i) => ({ name: `generated set ${i + 1}`, dir: '', present: true, jwt: false, cases: GEN_CASES, sources: genPolicySet(genRng) })),
 ];
-const totals = { decisions: 0, sets: 0 };
+const totals = { decisions: 0, sets: 0, settled: 0 };
 
 describe.runIf(!binary.ok && isCI)(`Cerbos ${CERBOS_VERSION} binary under CI`, () => {
   it('is available (CI=true requires the differential test to run)', () => {
@@ -301,20 +329,18 @@ describe.skipIf(!binary.ok)(`differential: embedded engine vs Cerbos ${CERBOS_VE
         totals.decisions += r.actions;
         totals.sets++;
         expect(r.resources).toBeGreaterThanOrEqual(Math.min(set.cases, 100));
-        // Outputs of generated sets are compared and printed but not asserted yet: where several rows of one rule (or
-        // a rule's output and a failing DENY) meet in one scope, which outputs Cerbos emits depends on its row order
-        // (Go map order); effects, policies and derived roles are asserted everywhere.
-        // Likewise the deciding policy where a role policy's row and a resource policy's row decide the same effect at
-        // one scope: Cerbos 0.55 reports whichever row its map iteration met first, which changes from one Cerbos
-        // process to the next (seed 404183944 named the role policy in some runs and the resource policy in others,
-        // same binary, same requests). Any other policy mismatch, and every effect, is asserted.
-        const asserted = set.sources ? r.mismatches.filter((m) => m.kind !== 'outputs' && !(m.kind === 'policy' && roleVersusResource(m.detail))) : r.mismatches;
-        expect(asserted.map((m) => `[${m.kind}] ${m.detail}`)).toEqual([]);
-      });
+        const start = () => startCerbos({ binary: binary.ok ? binary.path : '', policyDir: set.dir, strictEvaluation: true, ...(set.globals ? { globals: set.globals } : {}) });
+        const { open, settled } = await settle(r.mismatches, start, engine);
+        for (const { m, witness } of settled) {
+          console.log(`[differential] ${set.name}: settled by fresh Cerbos process ${witness} of ${WITNESSES} (it answered every field as Baton): [${m.kind}] ${m.detail}\n    request: ${JSON.stringify(m.whole)}`);
+        }
+        totals.settled += settled.length;
+        expect(open.map((m) => `[${m.kind}] ${m.detail}`)).toEqual([]);
+      }, 180_000);
     });
   }
   it(`compares at least ${MIN_DECISIONS} decisions per run, with no known gap left`, () => {
-    console.log(`[differential] seed ${SEED}: ${totals.decisions} action decisions in ${totals.sets} policy sets, ${new Date().toISOString().slice(0, 10)}`);
+    console.log(`[differential] seed ${SEED}: ${totals.decisions} action decisions in ${totals.sets} policy sets, ${totals.settled} mismatches settled by another Cerbos process, ${new Date().toISOString().slice(0, 10)}`);
     expect(KNOWN_GAPS.filter((g) => !/^P-0[1-5]$/.test(g.rule))).toEqual([]);
     if (totals.sets === sets.filter((s) => s.present).length) expect(totals.decisions).toBeGreaterThanOrEqual(MIN_DECISIONS);
   });
