@@ -32,6 +32,15 @@ const docs: PolicySource[] = [
       effect: EFFECT_ALLOW
       roles: [user]
       condition: { match: { expr: has(R.attr.tag) } }
+    - name: non-boolean
+      actions: [answer]
+      effect: EFFECT_ALLOW
+      roles: [user]
+      condition: { match: { expr: "42" } }
+    - name: admin-answers
+      actions: [answer]
+      effect: EFFECT_ALLOW
+      roles: [admin]
     - name: loop
       actions: [loop]
       effect: EFFECT_ALLOW
@@ -148,6 +157,19 @@ describe('P-03: the plan never admits what the check denies', () => {
     // no `flagged` attribute: the DENY rule's condition fails; strict evaluation denies, lenient skips the rule
     agrees(strict, { principal: alice, resource: { kind: 'doc' }, action: 'read' }, [{ owner: 'alice', flagged: false }, { owner: 'alice' }, { owner: 'alice', flagged: true }, { owner: 'bob', flagged: false }]);
     expect(planPredicate(strict.plan({ principal: alice, resource: { kind: 'doc' }, action: 'read' }))({ attr: { owner: 'alice' } })).toBe(false);
+  });
+});
+
+describe('a condition whose value is not a bool', () => {
+  it('is false without failing, in both modes, as in the check: another role can still allow (planner-differential seed 1418411304)', () => {
+    for (const engine of [strict, lenient]) {
+      const user = engine.plan({ principal: alice, resource: { kind: 'doc' }, action: 'answer' });
+      expect(user.filter).toEqual({ kind: 'KIND_ALWAYS_DENIED' });
+      const both = { id: 'alice', roles: ['user', 'admin'] };
+      expect(engine.plan({ principal: both, resource: { kind: 'doc' }, action: 'answer' }).filter).toEqual({ kind: 'KIND_ALWAYS_ALLOWED' });
+      agrees(engine, { principal: both, resource: { kind: 'doc' }, action: 'answer' }, [{}, { owner: 'alice' }]);
+      agrees(engine, { principal: alice, resource: { kind: 'doc' }, action: 'answer' }, [{}]);
+    }
   });
 });
 

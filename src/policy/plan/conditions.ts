@@ -376,13 +376,13 @@ export class ConditionPlanner {
     return pv;
   }
 
-  /** A leaf's outcome: holds (`t`) / evaluated to false (`f`). A known error or non-boolean value: neither (strict), false (lenient). */
+  /**
+   * A leaf's outcome: holds (`t`) / evaluated to false (`f`). A known error: neither (strict), false (lenient). A known
+   * value that is not a bool (`expr: "42"`) is false in both modes, without failing, as the check takes it (a condition
+   * holds only when it is `true`; Cerbos 0.55's check and planner alike).
+   */
   private leaf(pv: PV): Outcome {
-    if (pv.s === 'val') {
-      if (pv.v === true) return T;
-      if (pv.v === false) return F;
-      return this.mode === 'lenient' ? F : ERR;
-    }
+    if (pv.s === 'val') return pv.v === true ? T : F;
     if (pv.s === 'err') return this.mode === 'lenient' ? F : ERR;
     const node: QNode = { expr: pv.e };
     // A value that may not be a bool (an attribute, an index, a conditional) is false when it is not `true`, without
