@@ -56,4 +56,14 @@ describe('the replacement step', () => {
     const open = await unitTts({ store: broken, overrides: { revocationFailOpen: true } });
     await expect(isRevoked(open.ctx, 't')).rejects.toThrow('store bug');
   });
+
+  it('R-01 a fault of the TTS while verifying the input (a NaN clock tolerance handed past the schema) fails closed and is never blamed on the token', async () => {
+    const u = await unitTts();
+    const first = await exchange(u.ctx, { form: form(await u.accessToken(), TT_ACCESS_TOKEN), authorization: basic('agent', SECRET) });
+    // the verifier refuses to compare times with a NaN tolerance (every comparison would be false: an expired token
+    // accepted); that is the TTS's fault, not the client's, so it must not come back as invalid_request (400)
+    const faulty = { ...u.ctx, config: { ...u.ctx.config, clockSkew: Number.NaN } };
+    const replaced = exchange(faulty, { form: form(first.access_token, TT_TXN_TOKEN), authorization: basic('hop', SECRET) });
+    expect(await refusal(replaced)).toMatchObject({ error: 'server_error', status: 500, reason: 'internal' });
+  });
 });

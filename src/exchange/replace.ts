@@ -25,19 +25,23 @@ const REFUSED: Partial<Record<JwtProfileError['code'], string>> = {
 type ReplaceContext = Pick<TtsContext, 'ownKeys' | 'config' | 'trustDomains' | 'now' | 'store'>;
 
 /**
- * Verifies the input Txn-Token while the client's limit is checked; the revocation read starts at once with the
- * unverified `claimedTxn` and counts only when the verified `txn` is the same. The per-(workload, subject) budget counts
- * replacements too: the subject is the input token's `sub`.
+ * Verifies the input Txn-Token while the client's limit is checked, and reads its revocation (V-08) at the same time:
+ * one read, of `claimedTxn`, the `txn` peeked from the very bytes being verified. For a token that verifies it IS the
+ * verified `txn`: the signature covers those bytes, the profile requires a non-empty string `txn`, and a payload the
+ * strict JWS parser accepts (one base64url spelling, valid UTF-8) is the same JSON.parse input for jose's `decodeJwt`
+ * (and only this TTS's own keys sign it). So the read answers for the input token. For a token that does not verify
+ * (`claimedTxn` undefined among them: the empty key is read then), the verification error is thrown first and the
+ * read's answer, or its failure, is never looked at. The per-(workload, subject) budget counts replacements too: the
+ * subject is the input token's `sub`.
  */
 export async function replacementInput(ctx: ReplaceContext, req: ExchangeRequest, workload: Workload, limits: StartedLimits, claimedTxn: string | undefined, entry: EntryDraft): Promise<TxnTokenClaims> {
   const inputP = started(verifyOwnTxnToken(ctx, req.subjectToken));
-  const revokedEarly = claimedTxn === undefined ? undefined : started(isRevoked(ctx, claimedTxn));
+  const revoked = started(isRevoked(ctx, claimedTxn ?? ''));
   await clientVerdict(limits);
   const input = await refusedAsInvalid(inputP);
   entry.txn = input.txn;
   entry.sub = input.sub;
   const subjectLimit = subjectVerdict(ctx, limits, workload, input.sub);
-  const revoked = revokedEarly !== undefined && claimedTxn === input.txn ? revokedEarly : started(isRevoked(ctx, input.txn));
   const inputAud = Array.isArray(input.aud) ? input.aud : [input.aud];
   if (!inputAud.includes(req.audience))
     throw new OAuthError('invalid_target', 'a replacement keeps the trust domain of the input token (R-02)', { reason: 'replace.audience_changed' });
