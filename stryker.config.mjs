@@ -43,7 +43,10 @@ export default {
   concurrency,
   incremental: true,
   incrementalFile: `reports/mutation/${name}.incremental.json`,
-  reporters: ['clear-text', 'progress-append-only', 'json', 'html'],
+  // event-recorder: every tested mutant as it is tested (reports/mutation/<module>.events/), so a run stopped for time
+  // still tells which mutants survived: `node scripts/mutation-partial.mjs <module>`
+  reporters: ['clear-text', 'progress-append-only', 'json', 'html', 'event-recorder'],
+  eventReporter: { baseDir: `reports/mutation/${name}.events` },
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0, reportScoreTable: true },

@@ -78,7 +78,7 @@ export class TokenCache {
   put(sig: string, token: string, ctx: TxnContext): void {
     if (this.#maxEntries === 0 || this.#maxBytes === 0) return; // the cache is off: nothing to estimate
     const entry: CacheEntry = { token, ctx, untilMs: ctx.exp * 1000, bytes: entryBytes(token, ctx.claims) };
-    if (this.#maxEntries === 0 || entry.bytes > this.#maxBytes) return;
+    if (entry.bytes > this.#maxBytes) return; // one entry larger than the whole cache is not kept
     const prev = this.#entries.get(sig);
     if (prev !== undefined) this.#delete(sig, prev);
     if (this.#full(entry.bytes)) this.#makeRoom(entry.bytes);

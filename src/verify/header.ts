@@ -18,8 +18,8 @@ export function parseTxnTokenHeader(value: string | null | undefined): string {
   if (/^bearer\s/i.test(v)) throw new TxnTokenError('malformed', 'the Txn-Token header carries the token alone, without a Bearer prefix', { reason: 'header.bearer' });
   if (/\s/.test(v)) throw new TxnTokenError('malformed', 'the Txn-Token header must hold exactly one token', { reason: 'header.whitespace' });
   if (v.length > MAX_TXN_TOKEN_CHARS) throw new TxnTokenError('malformed', 'the Txn-Token is too large', { reason: 'header.too_large' });
-  if (!COMPACT_JWS.test(v)) throw new TxnTokenError('malformed', 'the Txn-Token is not a compact JWS', { reason: 'header.not_jws' });
-  return v;
+  // within bounds and not returned above: not a compact JWS
+  throw new TxnTokenError('malformed', 'the Txn-Token is not a compact JWS', { reason: 'header.not_jws' });
 }
 
 /** The refusal of a missing header, saying that a token in `Authorization` is never read (V-01). */
