@@ -6,7 +6,7 @@
  * Tokens are signed here with a key of the test's own, as the TTS signs them.
  */
 import { importJWK, SignJWT, type JWK } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
 import { createEngine, type Engine } from '../../src/policy/index.js';
 import { neededScopes } from '../../src/verify/authorize.js';
@@ -39,6 +39,8 @@ const POLICIES = [
 
 let signing: JWK;
 let engine: Engine;
+// the verified context, made inside the first test that needs it (not in beforeAll: Stryker counts code run in hooks
+// as covered by every test, and then reruns the whole suite for each mutant of it)
 let txn: TxnContext;
 const logged: ServiceDecisionEntry[] = [];
 
@@ -52,6 +54,9 @@ async function token(claims: Record<string, unknown> = {}): Promise<string> {
 beforeAll(async () => {
   signing = await generateSigningJwk('EdDSA');
   engine = createEngine({ policies: POLICIES });
+});
+beforeEach(async () => {
+  if (txn !== undefined) return;
   const v = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: { keys: [toPublicJwk(signing)] }, service: 'docs', onDecision: (e) => logged.push(e), now: () => T0 * 1000 });
   txn = await v.verify(await token());
 });
