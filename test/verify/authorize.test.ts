@@ -8,9 +8,9 @@
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateSigningJwk, toPublicJwk } from '../../src/jose/keys.js';
-import { createEngine, type Engine } from '../../src/policy/index.js';
+import { createEngine, PlanError, type Engine } from '../../src/policy/index.js';
 import { neededScopes } from '../../src/verify/authorize.js';
-import { authorize, createVerifier, ForbiddenError, principalOf, requireAllowed, type ServiceDecisionEntry, type TxnContext } from '../../src/verify/index.js';
+import { authorize, createVerifier, ForbiddenError, planFor, principalOf, requireAllowed, type ServiceDecisionEntry, type TxnContext } from '../../src/verify/index.js';
 import { TRUST_DOMAIN } from '../helpers/names.js';
 import '../../src/policy/yaml.js'; // the policies below are YAML text
 
@@ -238,5 +238,71 @@ describe('requireAllowed', () => {
       message: 'no policy allows read on invoice (default deny)',
     });
     expect(f.decision).toMatchObject({ allowed: false, policy: 'NO_MATCH' });
+  });
+});
+
+describe('planFor (V-12 for lists) with these policies', () => {
+  it('ALWAYS_ALLOWED, ALWAYS_DENIED by a rule, NO_MATCH, CONDITIONAL: the reason, the effect and the policy logged for each', () => {
+    logged.length = 0;
+    const list = planFor(txn, 'doc', 'list', { engine, scope: 'docs:read' });
+    expect(list).toMatchObject({ basis: 'policy', filter: { kind: 'KIND_ALWAYS_ALLOWED' }, reason: 'every doc allows list' });
+    expect(last()).toMatchObject({ event: 'plan', effect: 'allow', policy: 'plan', scope: 'docs:read', reason: 'every doc allows list', plan: { kind: 'KIND_ALWAYS_ALLOWED' } });
+    const del = planFor(txn, 'doc', 'delete', { engine });
+    expect(del).toMatchObject({ basis: 'policy', filter: { kind: 'KIND_ALWAYS_DENIED' }, reason: 'no doc allows delete' });
+    expect(last()).toMatchObject({ effect: 'deny', policy: 'plan', reason: 'no doc allows delete' });
+    expect(last()).not.toHaveProperty('scope');
+    const none = planFor(txn, 'invoice', 'read', { engine });
+    expect(none).toMatchObject({ basis: 'policy', filter: { kind: 'KIND_ALWAYS_DENIED' }, filterDebug: 'NO_MATCH', reason: 'no policy allows read on invoice (default deny)' });
+    expect(last()).toMatchObject({ effect: 'deny', policy: 'NO_MATCH', resource: { kind: 'invoice' } });
+    const read = planFor(txn, 'doc', 'read', { engine });
+    expect(read.filter.kind).toBe('KIND_CONDITIONAL');
+    expect(read.reason).toBe(`the doc records where ${read.filterDebug} hold`);
+    expect(last()).toMatchObject({ effect: 'conditional', policy: 'plan' });
+    expect(logged).toHaveLength(4);
+  });
+
+  it('the engine plans with auxData, the clock and the shared resource fields given', () => {
+    expect(planFor(txn, 'doc', 'audit', { engine }).filter.kind).toBe('KIND_ALWAYS_DENIED');
+    expect(planFor(txn, 'doc', 'audit', { engine, auxData: { jwt: { tenant: 'acme' } } }).filter.kind).toBe('KIND_ALWAYS_ALLOWED');
+    expect(planFor(txn, 'doc', 'renew', { engine, now: new Date('2029-12-31T23:59:59Z') }).filter.kind).toBe('KIND_ALWAYS_ALLOWED');
+    expect(planFor(txn, 'doc', 'renew', { engine, now: new Date('2030-01-01T00:00:01Z') }).filter.kind).toBe('KIND_ALWAYS_DENIED');
+    expect(planFor(txn, 'doc', 'export', { engine, resource: { scope: 'acme' } }).filter.kind).toBe('KIND_ALWAYS_ALLOWED');
+    expect(planFor(txn, 'doc', 'export', { engine }).filter.kind).toBe('KIND_ALWAYS_DENIED');
+  });
+
+  it('refused without the engine (scope) or by an engine that cannot plan: ALWAYS_DENIED with the query\'s kind, version and scope', () => {
+    const denied = planFor(txn, 'doc', 'read', { engine, scope: 'docs:admin', resource: { policyVersion: 'v2', scope: 'acme' } });
+    expect(denied).toEqual({
+      kind: 'doc',
+      policyVersion: 'v2',
+      scope: 'acme',
+      actions: ['read'],
+      filter: { kind: 'KIND_ALWAYS_DENIED' },
+      filterDebug: '(false)',
+      matchedScopes: {},
+      rules: [],
+      validationErrors: [],
+      basis: 'scope',
+      reason: "the token's scope does not cover docs:admin",
+    });
+    const throwing = (e: unknown): Pick<Engine, 'plan'> => ({
+      plan: () => {
+        throw e;
+      },
+    });
+    expect(planFor(txn, 'doc', 'read', { engine: throwing(new Error('boom')) })).toMatchObject({ kind: 'doc', policyVersion: '', scope: '', basis: 'error', reason: 'the policy engine could not plan (denied)' });
+    expect(last()).toMatchObject({ effect: 'deny', policy: 'error', reason: 'the policy engine could not plan (denied)' });
+    expect(planFor(txn, 'doc', 'read', { engine: throwing(new PlanError('no plan for this', 'x.y()')) }).reason).toBe('the policy engine could not plan (no plan for this)');
+    expect(planFor(txn, 'doc', 'read', { engine: throwing(null) }).reason).toBe('the policy engine could not plan (denied)');
+    expect(planFor(txn, 'doc', 'read', { engine: throwing('plan_failed') }).reason).toBe('the policy engine could not plan (denied)');
+  });
+});
+
+describe('the verified context', () => {
+  it('its scope set cannot be changed (it is shared by every request presenting the token)', () => {
+    expect(() => (txn.scope as Set<string>).add('docs:admin')).toThrow(TypeError);
+    expect(() => (txn.scope as Set<string>).delete('docs:read')).toThrow(TypeError);
+    expect(() => (txn.scope as Set<string>).clear()).toThrow(TypeError);
+    expect([...txn.scope]).toEqual(['docs:read', 'docs:write']);
   });
 });

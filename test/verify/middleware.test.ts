@@ -67,6 +67,21 @@ describe('txnToken (hono)', () => {
   });
 });
 
+describe('txnToken with a verifier of the service\'s own (the Verifier interface)', () => {
+  it('a verifier that fails with anything but a TxnTokenError: 503 unavailable (fail closed), nothing of the failure shown', async () => {
+    const failing: Verifier = { verify: () => Promise.reject(new Error('db password wrong')), cacheStats: () => ({ entries: 0, bytes: 0 }), close: async () => {} };
+    const a = new Hono<TxnTokenEnv>();
+    a.use('*', txnToken({ verifier: failing }));
+    a.get('/', (c) => c.text('reached'));
+    const r = await a.request('/', { headers: { 'Txn-Token': await token() } });
+    expect(r.status).toBe(503);
+    expect(r.headers.get('www-authenticate')).toBe('Txn-Token error="unavailable"');
+    const body = (await r.json()) as { error: string; error_description: string };
+    expect(body).toEqual({ error: 'unavailable', error_description: expect.any(String) });
+    expect(body.error_description).not.toContain('password');
+  });
+});
+
 describe('verifyRequest (fetch Request)', () => {
   it('verifies the Txn-Token header; without one, `missing` (saying so when a token came in Authorization, which is never read)', async () => {
     const t = await token();
