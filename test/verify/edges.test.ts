@@ -161,3 +161,21 @@ describe('V-08 V-09 the store checks', () => {
     await v.close();
   });
 });
+
+describe('a failure of the service’s own parts', () => {
+  it('a clock that throws: refused as unavailable (503, reason internal), never accepted', async () => {
+    const t = await token();
+    let broken = false;
+    const v = verifier({
+      now: () => {
+        if (broken) throw new RangeError('clock gone');
+        return T0 * 1000;
+      },
+    });
+    broken = true;
+    const e = await refusal(v.verify(t));
+    expect([e.code, e.reason, e.status]).toEqual(['unavailable', 'internal', 503]);
+    expect(e.cause).toBeInstanceOf(RangeError);
+    await v.close();
+  });
+});
