@@ -20,10 +20,14 @@ const doc = (body: string) => ({ name: `${Math.random()}.yaml`, content: `apiVer
 // doc: owners read (derived role), users list, nobody deletes, a condition on auxData, one on the clock; a scoped
 // policy for tenant acme that denies `archive` and allows `export`
 const POLICIES = [
-  doc('derivedRoles:\n  name: doc_roles\n  definitions:\n    - name: owner\n      parentRoles: [user]\n      condition:\n        match:\n          expr: request.resource.attr.owner == request.principal.id\n'),
+  doc(
+    'derivedRoles:\n  name: doc_roles\n  definitions:\n    - name: owner\n      parentRoles: [user]\n      condition:\n        match:\n          expr: request.resource.attr.owner == request.principal.id\n' +
+      '    - name: editor\n      parentRoles: [user]\n      condition:\n        match:\n          expr: request.principal.id in request.resource.attr.editors\n',
+  ),
   doc(
     'resourcePolicy:\n  resource: doc\n  version: default\n  importDerivedRoles: [doc_roles]\n  rules:\n' +
       '    - name: owner-reads\n      actions: [read]\n      effect: EFFECT_ALLOW\n      derivedRoles: [owner]\n' +
+      '    - name: editor-edits\n      actions: [edit]\n      effect: EFFECT_ALLOW\n      derivedRoles: [editor]\n' +
       '    - name: users-list\n      actions: [list]\n      effect: EFFECT_ALLOW\n      roles: [user]\n' +
       '    - name: nobody-deletes\n      actions: [delete]\n      effect: EFFECT_DENY\n      roles: ["*"]\n' +
       '    - name: tenant-from-aux\n      actions: [audit]\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: request.auxData.jwt.tenant == "acme"\n' +
@@ -79,6 +83,11 @@ describe('the decision', () => {
       reason: 'allowed by resource.doc.vdefault (derived roles: owner)',
       derivedRoles: ['owner'],
     });
+    // every derived role that applied is named, in the engine's order
+    const shared = { kind: 'doc', id: 'D-4', attr: { owner: 'alice', editors: ['alice'] } };
+    const both = authorize(txn, shared, 'edit', { engine });
+    expect(both.derivedRoles.slice().sort()).toEqual(['editor', 'owner']);
+    expect(both.reason).toBe(`allowed by resource.doc.vdefault (derived roles: ${both.derivedRoles.join(', ')})`);
     // a rule on a plain role: no derived roles, none named
     expect(authorize(txn, bobs, 'list', { engine })).toEqual({
       allowed: true,

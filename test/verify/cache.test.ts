@@ -106,6 +106,17 @@ describe('TokenCache', () => {
     expect(c.get('tok', 'next', now)).toBe(next);
   });
 
+  it('making room sweeps at most 64 expired entries per put (a verification never walks the whole cache)', () => {
+    let now = T0;
+    const c = new TokenCache({ maxEntries: 100, maxBytes: 1 << 20, now: () => now });
+    for (let i = 0; i < 100; i++) c.put(`s${i}`, 'tok', ctx(T0 / 1000 + 1)); // all end at T0 + 1 s
+    now = T0 + 1000;
+    c.put('next', 'tok', ctx(exp)); // full: the first 64 (expired) go, then there is room
+    expect(c.stats()).toEqual({ entries: 100 - 64 + 1, bytes: (100 - 64 + 1) * bytes });
+    expect(c.get('tok', 's63', T0)).toBeUndefined();
+    expect(c.get('tok', 's64', T0)).toBeDefined(); // read before its end: still there
+  });
+
   it('clear empties it', () => {
     const c = new TokenCache({ maxEntries: 10, maxBytes: 1 << 20, now: () => T0 });
     c.put('sig', 'tok', ctx(exp));
