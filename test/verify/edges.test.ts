@@ -179,3 +179,56 @@ describe('a failure of the service’s own parts', () => {
     await v.close();
   });
 });
+
+/** A memory store with a revocation push (as the Redis store has): revocations are pushed to listeners; reads may fail. */
+class PushingStore extends MemoryStore {
+  readonly #listeners = new Set<(txn: string, until: number) => void>();
+  readsDown = false;
+  reads = 0;
+  constructor(readonly live: boolean) {
+    super({ now: () => T0 * 1000 });
+  }
+  override onRevoke(listener: (txn: string, until: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  override revocationFeedLive(): boolean {
+    return this.live;
+  }
+  override async revoke(txn: string, untilEpochSec: number): Promise<void> {
+    await super.revoke(txn, untilEpochSec);
+    for (const l of this.#listeners) l(txn, untilEpochSec);
+  }
+  override async isRevoked(txn: string): Promise<boolean> {
+    this.reads++;
+    if (this.readsDown) throw new StoreUnavailableError('down');
+    return super.isRevoked(txn);
+  }
+}
+
+describe('V-08 with a store that pushes revocations', () => {
+  it('a revocation heard on the push is refused without a store read, even when the store is down and fail-open', async () => {
+    const store = new PushingStore(false);
+    const warned: string[] = [];
+    const v = verifier({ store, revocation: 'fail-open', warn: (l) => warned.push(l) });
+    await store.revoke('txn-1', T0 + 600);
+    store.readsDown = true;
+    const e = await refusal(v.verify(await token('txn-1')));
+    expect([e.code, e.reason]).toEqual(['revoked', 'revoked']);
+    expect(store.reads).toBe(0);
+    // a txn the push did not name: the store is asked (the feed promises nothing here), and fail-open accepts with a warning
+    expect((await v.verify(await token('txn-2'))).txn).toBe('txn-2');
+    expect(store.reads).toBe(1);
+    expect(warned).toHaveLength(1);
+    await v.close();
+  });
+
+  it('with the feed live, a miss is "not revoked" without a store read', async () => {
+    const store = new PushingStore(true);
+    const v = verifier({ store });
+    store.readsDown = true;
+    expect((await v.verify(await token('txn-3'))).txn).toBe('txn-3');
+    expect(store.reads).toBe(0);
+    await v.close();
+  });
+});
