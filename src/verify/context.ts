@@ -27,16 +27,13 @@ export interface TxnContext {
 
 /** The scopes of a token (`parseScope`'s reading: each once, empty ones skipped), as a Set that cannot be changed once built (Object.freeze does not stop Set.add). */
 class ScopeSet extends Set<string> {
-  readonly #sealed: boolean;
   constructor(scope: string) {
-    super(); // filled below with Set's own add: this class's add refuses once sealed
+    super(); // no iterable (that would call this.add): filled below with Set's own add
     for (const s of scope.split(' ')) if (s.length > 0) super.add(s);
-    this.#sealed = true;
     Object.freeze(this);
   }
-  override add(v: string): this {
-    if (this.#sealed) throw new TypeError('TxnContext.scope is read-only');
-    return super.add(v);
+  override add(_v: string): this {
+    throw new TypeError('TxnContext.scope is read-only');
   }
   override delete(_v: string): boolean {
     throw new TypeError('TxnContext.scope is read-only');

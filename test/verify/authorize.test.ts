@@ -314,4 +314,12 @@ describe('the verified context', () => {
     expect(() => (txn.scope as Set<string>).clear()).toThrow(TypeError);
     expect([...txn.scope]).toEqual(['docs:read', 'docs:write']);
   });
+
+  it('its scope set holds each scope of the claim once, blanks skipped', async () => {
+    const v = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: { keys: [toPublicJwk(signing)] }, onDecision: null, now: () => T0 * 1000 });
+    const odd = await v.verify(await token({ scope: ' docs:read  docs:write docs:read ' }));
+    expect([...odd.scope]).toEqual(['docs:read', 'docs:write']);
+    expect(odd.scope.has('')).toBe(false);
+    await v.close();
+  });
 });

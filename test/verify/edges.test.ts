@@ -188,11 +188,11 @@ class PushingStore extends MemoryStore {
   constructor(readonly live: boolean) {
     super({ now: () => T0 * 1000 });
   }
-  override onRevoke(listener: (txn: string, until: number) => void): () => void {
+  onRevoke(listener: (txn: string, until: number) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
-  override revocationFeedLive(): boolean {
+  revocationFeedLive(): boolean {
     return this.live;
   }
   override async revoke(txn: string, untilEpochSec: number): Promise<void> {
