@@ -188,7 +188,7 @@ class PushingStore extends MemoryStore {
   constructor(readonly live: boolean) {
     super({ now: () => T0 * 1000 });
   }
-  onRevoke(listener: (txn: string, until: number) => void): () => void {
+  override onRevoke(listener: (txn: string, until: number) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
