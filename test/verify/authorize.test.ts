@@ -315,6 +315,20 @@ describe('the verified context', () => {
     expect([...txn.scope]).toEqual(['docs:read', 'docs:write']);
   });
 
+  it('it is frozen through and through, the principal included (one context serves every request with the token)', () => {
+    expect(Object.isFrozen(txn)).toBe(true);
+    expect(Object.isFrozen(txn.claims)).toBe(true);
+    expect(Object.isFrozen(txn.claims.tctx)).toBe(true);
+    expect(Object.isFrozen(txn.principal)).toBe(true);
+    expect(Object.isFrozen(txn.principal.roles)).toBe(true);
+    expect(Object.isFrozen(txn.principal.attr)).toBe(true);
+    expect(() => {
+      (txn.principal.attr as Record<string, unknown>).tenant = 'evil';
+    }).toThrow(TypeError);
+    expect(() => (txn.principal.roles as string[]).push('admin')).toThrow(TypeError);
+    expect(principalOf(txn)).toEqual({ id: 'alice', roles: ['user'], attr: { tenant: 'acme', workload: 'mcp', chain: [] } });
+  });
+
   it('its scope set holds each scope of the claim once, blanks skipped', async () => {
     const v = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: { keys: [toPublicJwk(signing)] }, onDecision: null, now: () => T0 * 1000 });
     const odd = await v.verify(await token({ scope: ' docs:read  docs:write docs:read ' }));
