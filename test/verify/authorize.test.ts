@@ -329,11 +329,17 @@ describe('the verified context', () => {
     expect(principalOf(txn)).toEqual({ id: 'alice', roles: ['user'], attr: { tenant: 'acme', workload: 'mcp', chain: [] } });
   });
 
-  it('its scope set holds each scope of the claim once, blanks skipped', async () => {
+  it('its scope set holds each scope of the claim once, blanks skipped; tctx and rctx are objects', async () => {
     const v = createVerifier({ trustDomain: TRUST_DOMAIN, jwks: { keys: [toPublicJwk(signing)] }, onDecision: null, now: () => T0 * 1000 });
     const odd = await v.verify(await token({ scope: ' docs:read  docs:write docs:read ' }));
     expect([...odd.scope]).toEqual(['docs:read', 'docs:write']);
     expect(odd.scope.has('')).toBe(false);
+    // tctx and rctx: the token's objects, or empty ones when the token has none (a service reads them without checks)
+    expect(odd.tctx).toEqual({ roles: ['user'], attr: { tenant: 'acme' } });
+    expect(odd.rctx).toEqual({});
+    const bare = await v.verify(await token({ tctx: undefined, rctx: { req_ip: '192.0.2.1' } }));
+    expect(bare.tctx).toEqual({});
+    expect(bare.rctx).toEqual({ req_ip: '192.0.2.1' });
     await v.close();
   });
 });
