@@ -72,13 +72,15 @@ describe('V-01 the header: the refusals the end-to-end tests do not reach', () =
   it('not a string, too large, lower-case bearer; surrounding whitespace is not part of the token', async () => {
     const v = verifier();
     const t = await token();
-    expect((await refusal(v.verify(42 as unknown as string))).reason).toBe('header.not_string');
+    const notString = await refusal(v.verify(42 as unknown as string));
+    expect([notString.name, notString.code, notString.reason, notString.status]).toEqual(['TxnTokenError', 'malformed', 'header.not_string', 401]);
     const big = `${'a'.repeat(MAX_TXN_TOKEN_CHARS - 4)}.b.c`;
     expect(big.length).toBe(MAX_TXN_TOKEN_CHARS);
     expect((await refusal(v.verify(big))).reason).toBe('malformed'); // as large as allowed: past the header check, refused by the profile
     expect((await refusal(v.verify(`a${big}`))).reason).toBe('header.too_large');
     expect((await refusal(v.verify(`bearer ${t}`))).reason).toBe('header.bearer');
     expect((await refusal(v.verify(`${t}\t${t}`))).reason).toBe('header.whitespace');
+    expect((await refusal(v.verify(`${t} bearer ${t}`))).reason).toBe('header.whitespace'); // a Bearer prefix only at the start
     expect((await refusal(v.verify(`${t}.x`))).reason).toBe('header.not_jws');
     expect((await v.verify(` ${t}\t`)).token).toBe(t);
     await v.close();
