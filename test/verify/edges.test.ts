@@ -77,7 +77,10 @@ describe('V-01 the header: the refusals the end-to-end tests do not reach', () =
     const big = `${'a'.repeat(MAX_TXN_TOKEN_CHARS - 4)}.b.c`;
     expect(big.length).toBe(MAX_TXN_TOKEN_CHARS);
     expect((await refusal(v.verify(big))).reason).toBe('malformed'); // as large as allowed: past the header check, refused by the profile
-    expect((await refusal(v.verify(`a${big}`))).reason).toBe('header.too_large');
+    const tooLarge = await refusal(v.verify(`a${big}`));
+    expect([tooLarge.code, tooLarge.reason]).toEqual(['malformed', 'header.too_large']);
+    // exactly as large as allowed but not a compact JWS: not_jws, not too_large
+    expect((await refusal(v.verify('a'.repeat(MAX_TXN_TOKEN_CHARS)))).reason).toBe('header.not_jws');
     expect((await refusal(v.verify(`bearer ${t}`))).reason).toBe('header.bearer');
     expect((await refusal(v.verify(`${t}\t${t}`))).reason).toBe('header.whitespace');
     expect((await refusal(v.verify(`${t} bearer ${t}`))).reason).toBe('header.whitespace'); // a Bearer prefix only at the start

@@ -52,6 +52,22 @@ describe('txnToken (hono)', () => {
     expect(await r.json()).toEqual({ error: 'expired', error_description: expect.any(String) });
   });
 
+  it('no Txn-Token: 401 missing, saying that a token in Authorization is never read only when one came there; another refusal is never turned into missing', async () => {
+    const t = await token();
+    const bare = await app().request('/');
+    expect(bare.status).toBe(401);
+    expect(bare.headers.get('www-authenticate')).toBe('Txn-Token error="missing"');
+    expect(((await bare.json()) as { error_description: string }).error_description).not.toContain('Authorization');
+    const viaAuth = await app().request('/', { headers: { Authorization: `Bearer ${t}` } });
+    expect(viaAuth.status).toBe(401);
+    const body = (await viaAuth.json()) as { error: string; error_description: string };
+    expect(body.error).toBe('missing');
+    expect(body.error_description).toContain('Authorization');
+    const both = await app().request('/', { headers: { 'Txn-Token': await token('docs:read', T0 - 120), Authorization: `Bearer ${t}` } });
+    expect(both.headers.get('www-authenticate')).toBe('Txn-Token error="expired"');
+    expect(((await both.json()) as { error: string }).error).toBe('expired');
+  });
+
   it('a scope not covered: 403 insufficient_scope naming what is missing; every needed scope is in the challenge', async () => {
     const r = await app({ scope: ['docs:read', 'docs:write', 'docs:admin'] }).request('/', { headers: { 'Txn-Token': await token('docs:read') } });
     expect(r.status).toBe(403);
@@ -94,6 +110,11 @@ describe('verifyRequest (fetch Request)', () => {
     expect(viaAuth).toBeInstanceOf(TxnTokenError);
     expect(viaAuth).toMatchObject({ code: 'missing', reason: 'header.missing' });
     expect((viaAuth as Error).message).toContain('Authorization');
+    // a refused token next to an Authorization header keeps its own refusal
+    const both = await verifyRequest(verifier, new Request('http://svc/', { headers: { 'Txn-Token': await token('docs:read', T0 - 120), Authorization: `Bearer ${t}` } })).catch((e: unknown) => e);
+    expect(both).toMatchObject({ code: 'expired', reason: 'expired' });
+    const notJws = await verifyRequest(verifier, new Request('http://svc/', { headers: { 'Txn-Token': 'x', Authorization: `Bearer ${t}` } })).catch((e: unknown) => e);
+    expect(notJws).toMatchObject({ code: 'malformed', reason: 'header.not_jws' });
   });
 });
 
