@@ -7,7 +7,6 @@
  */
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { importJWK, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -96,18 +95,15 @@ describe('spans of the verifier and of authorize', () => {
   });
 
   it('the hono middleware: each request in a baton.service.request span (its method) continuing the caller\'s traceparent', async () => {
-    // with the application's W3C propagator registered, tracestate goes along too
-    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     const app = new Hono<TxnTokenEnv>();
     app.use('*', txnToken({ verifier }));
     app.post('/', (c) => c.text(c.var.txn.txn));
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
-    const r = await app.request('/', { method: 'POST', headers: { 'Txn-Token': await token(), traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=abc' } });
+    const r = await app.request('/', { method: 'POST', headers: { 'Txn-Token': await token(), traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
     expect(await r.text()).toBe('txn-1');
     const [req] = spans('baton.service.request');
     expect(req!.attributes).toMatchObject({ 'http.request.method': 'POST' });
     expect(req!.spanContext().traceId).toBe(traceId);
-    expect(req!.spanContext().traceState?.serialize()).toBe('vendor=abc');
     expect(spans('baton.verify')[0]!.spanContext().traceId).toBe(traceId); // the verification inside it
   });
 });
