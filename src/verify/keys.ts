@@ -46,7 +46,6 @@ export function txnTokenChecker(o: VerifierOptions, s: VerifierSettings): (token
 
 /** A profile refusal as the verifier's error: the code services switch on, the profile's reason kept. */
 function refusal(e: unknown): TxnTokenError {
-  if (e instanceof TxnTokenError) return e;
   if (e instanceof JwtProfileError) {
     const code: TxnTokenErrorCode = e.code === 'key_unavailable' ? 'unavailable' : e.code === 'invalid_claim' ? 'malformed' : e.code;
     return new TxnTokenError(code, e.message, { reason: e.reason, cause: e });

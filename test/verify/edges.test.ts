@@ -53,6 +53,7 @@ describe('options refused at construction (a TypeError naming the option)', () =
     for (const clockTolerance of [-1, 60.5, 61, Number.NaN, Number.POSITIVE_INFINITY]) expect(make({ clockTolerance })).toThrow(/clockTolerance/);
     expect(make({ replayGuard: { namespace: 'payments' } })).toThrow(/replayGuard needs a store/);
     expect(make({ store: new MemoryStore(), replayGuard: { namespace: '' } })).toThrow(/replayGuard.namespace is required/);
+    expect(make({ store: new MemoryStore(), replayGuard: { namespace: 42 as unknown as string } })).toThrow(/replayGuard.namespace is required/);
     // the edges that are allowed
     for (const ok of [{ clockTolerance: 0 }, { clockTolerance: 60 }, { trustDomain: ['a.example', 'b.example'] }, { algorithms: ['ES512', 'PS256', 'RS256'] }]) expect(make(ok)).not.toThrow();
   });
