@@ -268,6 +268,11 @@ describe('planFor (V-12 for lists) with these policies', () => {
     expect(read.reason).toBe(`the doc records where ${read.filterDebug} hold`);
     expect(last()).toMatchObject({ effect: 'conditional', policy: 'plan' });
     expect(logged).toHaveLength(4);
+    // the entry names the chain; the needed scopes joined, or only the missing one when the token lacks it
+    planFor(txn, 'doc', 'list', { engine, scope: ['docs:read', 'docs:write'] });
+    expect(last()).toMatchObject({ chain: ['mcp'], scope: 'docs:read docs:write', policy: 'plan' });
+    planFor(txn, 'doc', 'list', { engine, scope: ['docs:read', 'docs:admin'] });
+    expect(last()).toMatchObject({ chain: ['mcp'], scope: 'docs:admin', policy: 'scope', effect: 'deny' });
   });
 
   it('the engine plans with auxData, the clock and the shared resource fields given', () => {
@@ -303,6 +308,7 @@ describe('planFor (V-12 for lists) with these policies', () => {
     expect(last()).toMatchObject({ effect: 'deny', policy: 'error', reason: 'the policy engine could not plan (denied)' });
     expect(planFor(txn, 'doc', 'read', { engine: throwing(new PlanError('no plan for this', 'x.y()')) }).reason).toBe('the policy engine could not plan (no plan for this)');
     expect(planFor(txn, 'doc', 'read', { engine: throwing(null) }).reason).toBe('the policy engine could not plan (denied)');
+    expect(planFor(txn, 'doc', 'read', { engine: throwing(undefined) }).reason).toBe('the policy engine could not plan (denied)');
     expect(planFor(txn, 'doc', 'read', { engine: throwing('plan_failed') }).reason).toBe('the policy engine could not plan (denied)');
   });
 });
