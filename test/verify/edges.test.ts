@@ -238,3 +238,25 @@ describe('V-08 with a store that pushes revocations', () => {
     await v.close();
   });
 });
+
+describe('the verifier’s clock and name reach its parts', () => {
+  it('a pushed revocation ends by the verifier’s clock, not the wall clock', async () => {
+    let now = T0 * 1000;
+    const store = new PushingStore(true);
+    const v = verifier({ store, now: () => now });
+    await store.revoke('txn-e', T0 + 600);
+    const t = await token('txn-e', T0 + 3600);
+    expect((await refusal(v.verify(t))).reason).toBe('revoked');
+    now = (T0 + 700) * 1000; // past the revocation's end on the verifier's clock (the wall clock is years before T0)
+    expect((await v.verify(t)).txn).toBe('txn-e');
+    await v.close();
+  });
+
+  it('decision entries are named `service` when no service name is given', async () => {
+    const entries: ServiceDecisionEntry[] = [];
+    const v = verifier({ onDecision: (e) => entries.push(e) });
+    await refusal(v.verify(undefined));
+    expect(entries[0]).toMatchObject({ hop: 'service', event: 'verify', reason_code: 'header.missing' });
+    await v.close();
+  });
+});
