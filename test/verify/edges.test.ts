@@ -46,7 +46,7 @@ async function refusal(p: Promise<unknown>): Promise<TxnTokenError> {
 describe('options refused at construction (a TypeError naming the option)', () => {
   it('trustDomain, jwks/jwksUri, algorithms, clockTolerance, replayGuard', () => {
     const make = (o: Partial<VerifierOptions>) => () => createVerifier({ trustDomain: TRUST_DOMAIN, jwks, onDecision: null, ...o });
-    for (const trustDomain of ['', [], [''], ['support.example', '']]) expect(make({ trustDomain })).toThrow(/trustDomain is required/);
+    for (const trustDomain of ['', [], [''], ['support.example', ''], [42 as unknown as string]]) expect(make({ trustDomain })).toThrow(/trustDomain is required/);
     expect(make({ jwksUri: 'https://tts.example/jwks' })).toThrow(/exactly one of jwks or jwksUri/);
     expect(make({ jwks: undefined })).toThrow(/exactly one of jwks or jwksUri/);
     for (const algorithms of [[], ['none'], ['HS256'], ['EdDSA', 'HS512']]) expect(make({ algorithms })).toThrow(/algorithms must be asymmetric/);
