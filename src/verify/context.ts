@@ -55,6 +55,9 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** `tctx`/`rctx` of a token that has none: frozen, since the context is cached and shared by every request with the token. */
+const NO_CONTEXT: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** Builds the frozen context from verified claims (verifyTxnToken has checked that the outermost `act.sub` is `req_wl`, T-22). */
 export function buildContext(token: string, claims: TxnTokenClaims, log: DecisionLog<ServiceDecisionEntry>): TxnContext {
   deepFreeze(claims);
@@ -65,8 +68,8 @@ export function buildContext(token: string, claims: TxnTokenClaims, log: Decisio
     scope: new ScopeSet(claims.scope),
     actor: claims.req_wl,
     chain: Object.freeze(workloadsOf(claims)),
-    tctx: isObject(claims.tctx) ? claims.tctx : {},
-    rctx: isObject(claims.rctx) ? claims.rctx : {},
+    tctx: isObject(claims.tctx) ? claims.tctx : NO_CONTEXT,
+    rctx: isObject(claims.rctx) ? claims.rctx : NO_CONTEXT,
     exp: claims.exp,
     iat: claims.iat,
     claims,

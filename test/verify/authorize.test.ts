@@ -346,6 +346,14 @@ describe('the verified context', () => {
     const bare = await v.verify(await token({ tctx: undefined, rctx: { req_ip: '192.0.2.1' } }));
     expect(bare.tctx).toEqual({});
     expect(bare.rctx).toEqual({ req_ip: '192.0.2.1' });
+    // the empty stand-in is frozen too: a handler writing into it must not be seen by the next request with the token
+    expect(Object.isFrozen(bare.tctx)).toBe(true);
+    expect(() => {
+      (bare.tctx as Record<string, unknown>).tenant = 'evil';
+    }).toThrow(TypeError);
+    const again = await v.verify(await token({ tctx: undefined, rctx: undefined }));
+    expect(Object.isFrozen(again.rctx)).toBe(true);
+    expect(again.tctx).toEqual({});
     await v.close();
   });
 });
