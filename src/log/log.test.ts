@@ -1,6 +1,6 @@
 // The one emitter and the non-blocking stdout sink of the decision log.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { consoleLines, createDecisionLogger, decisionLog, renderDecisionLine, stdoutDecisions, stdoutLines, stdoutWriter, useStdoutWriter } from './index.js';
+import { consoleLines, createDecisionLogger, decisionLog, renderDecisionLine, scrub, stdoutDecisions, stdoutLines, stdoutWriter, toJsonLine, useStdoutWriter } from './index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -82,5 +82,27 @@ describe('the default sinks: entries scrubbed and rendered when their batch is w
     } finally {
       useStdoutWriter(before);
     }
+  });
+});
+
+describe('decision lines rendered member by member: the same text as the scrubbed copy rendered whole', () => {
+  const jwt = `${btoa('{"alg":"EdDSA"}')}.${btoa('{"sub":"alice"}')}.c2lnbmF0dXJl`;
+  const entries: Array<Record<string, unknown>> = [
+    { event: 'exchange', effect: 'grant', request_id: 'r-1', workload: 'agent', audience: 'https://api.example.com', requested: ['tickets:read', 'orders:read'], sub: 'u', chain: ['agent'], granted: ['tickets:read'], dropped: [{ scope: 'orders:read', reason: 'policy' }], txn: 't' },
+    { event: 'exchange', effect: 'deny', error: 'invalid_grant', reason: `bad ${jwt}`, subject_token: jwt, requested: [jwt, 'x'.repeat(600), 'a\u2028b'], n: Number.NaN, big: 10n },
+    { allowed: true, service: 'orders', actor: 'agent', when: new Date(0), list: Array.from({ length: 70 }, (_, i) => `s${i}`), holes: [, 'a'] },
+    { effect: 'EFFECT_DENY', 5: 'index first', constructor: 'inherited name', toString: 'x', [jwt]: 'key redacted' },
+    { time: '', hop: '', event: '', effect: '', workload: null, actor: 'a', nested: { token: jwt, deep: { a: [1, { b: 'c.d' }] } } },
+    Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`m${i}`, i])),
+  ];
+  it('V-11 createDecisionLogger: line(entry) is toJsonLine(normalize(entry)), and renderDecisionLine is toJsonLine(scrub(entry))', () => {
+    const logger = createDecisionLogger({ hop: 'svc', now: () => new Date('2026-01-02T03:04:05Z') });
+    for (const e of [...entries, scrub(entries[1]) as Record<string, unknown>]) {
+      expect(logger.line(e)).toBe(toJsonLine(logger.normalize(e)));
+      expect(renderDecisionLine(e)).toBe(toJsonLine(scrub(e)));
+    }
+    expect(JSON.parse(logger.line(entries[1]!))).toMatchObject({ hop: 'svc', event: 'exchange', effect: 'deny', reason: 'bad [redacted jwt]' });
+    expect(logger.line(entries[1]!)).not.toContain(jwt);
+    expect(logger.line(entries[1]!)).toContain('\\u2028');
   });
 });

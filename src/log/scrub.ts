@@ -123,11 +123,74 @@ const UNSAFE_IN_LINE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u20
 
 /** JSON text of `value` on exactly one line: the characters above become `\uXXXX` escapes (the same JSON value). */
 export function toJsonLine(value: unknown): string {
-  return JSON.stringify(value).replace(UNSAFE_IN_LINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return oneLine(JSON.stringify(value));
 }
 
-/** One decision entry as one log line: scrubbed and bounded (`scrub`), then rendered by `toJsonLine`. */
+/** JSON text on one line (see `toJsonLine`). */
+export function oneLine(json: string): string {
+  return json.replace(UNSAFE_IN_LINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * One decision entry as one log line: scrubbed and bounded (`scrub`), then rendered by `toJsonLine`. The same text
+ * as `toJsonLine(scrub(entry))`, rendered member by member (`scrubbedMembers`) without copying the entry.
+ */
 export function renderDecisionLine(entry: object): string {
-  return toJsonLine(scrub(entry));
+  const m = scrubbedMembers(entry);
+  if (m === undefined) return toJsonLine(scrub(entry));
+  let json = '{';
+  for (let i = 0; i < m.names.length; i++) json += `${i === 0 ? '' : ','}${JSON.stringify(m.names[i])}:${m.texts[i]}`;
+  return oneLine(`${json}}`);
 }
 
+
+/** An array of at most MAX_LOG_MEMBERS strings, no holes, not scrubbed already. */
+function isStringArray(v: readonly unknown[]): v is readonly string[] {
+  if (v.length > MAX_LOG_MEMBERS || scrubbed.has(v)) return false;
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
+  return true;
+}
+
+/** A member name JSON.stringify would move to the front (a canonical array index), or one a plain object inherits. */
+const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
+
+/**
+ * The members of `entry` as `scrub` keeps them, each with its JSON text, in `scrub`'s order, without building the
+ * scrubbed copy of the entry itself (no copy, no freeze, no JSON.stringify of the whole): the hot part of a decision
+ * line. Undefined when a member needs `scrub`'s general path to come out the same (the entry was scrubbed already, a
+ * name JSON would reorder or a plain object inherits, two names scrubbed to one, more than MAX_LOG_MEMBERS members):
+ * the caller then renders through `scrub` as before.
+ */
+export function scrubbedMembers(entry: object): { names: string[]; texts: string[]; values: unknown[] } | undefined {
+  if (scrubbed.has(entry) || Array.isArray(entry)) return undefined;
+  const names: string[] = [];
+  const texts: string[] = [];
+  const values: unknown[] = [];
+  for (const k in entry) {
+    if (!Object.hasOwn(entry, k)) continue;
+    const v = (entry as Record<string, unknown>)[k];
+    if (v === undefined || typeof v === 'function') continue;
+    const name = memberName(k);
+    if (name === undefined) continue;
+    if (names.length >= MAX_LOG_MEMBERS || INDEX_LIKE.test(name) || name in Object.prototype || names.includes(name)) return undefined;
+    let clean: unknown;
+    let text: string;
+    if (typeof v === 'string') {
+      clean = scrubString(v);
+      text = JSON.stringify(clean);
+    } else if (Array.isArray(v) && isStringArray(v)) {
+      // an array of strings (scopes, chains): what scrub would copy, rendered without the copy
+      text = '[';
+      for (let i = 0; i < v.length; i++) text += (i === 0 ? '' : ',') + JSON.stringify(scrubString(v[i] as string));
+      text += ']';
+      clean = v;
+    } else {
+      clean = scrub(v, 1);
+      text = JSON.stringify(clean);
+    }
+    names.push(name);
+    texts.push(text);
+    values.push(clean);
+  }
+  return { names, texts, values };
+}
