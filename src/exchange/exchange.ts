@@ -6,7 +6,7 @@ import { OAuthError, toOAuthError } from './errors.js';
 import { clientVerdict, started, startLimits, subjectVerdict, type StartedLimits } from './limits.js';
 import { extendChain, firstContent, issueTxnToken, replacementContent, type Chain, type TokenResponseBody } from './mint.js';
 import { replacementInput } from './replace.js';
-import { parseExchangeRequest, singleValued, type ExchangeRequest } from './request.js';
+import { parseExchangeRequest, singleValued, type ExchangeRequest, type FormPairs } from './request.js';
 import { decideScope, NoScopeGranted, type ScopeDecision } from './scope.js';
 import { parseIssuedSubject, validateSubject } from './subject.js';
 import type { ParsedJws } from '../jose/jws.js';
@@ -24,7 +24,8 @@ function nonEmptyString(v: unknown): string | undefined {
  */
 
 export interface ExchangeInput {
-  form: URLSearchParams;
+  /** the form: a `URLSearchParams`, or the pairs `parseFormBody` read from a body */
+  form: URLSearchParams | FormPairs;
   authorization?: string | undefined;
   /** from the connection, never from the body (T-18) */
   remoteAddr?: string | undefined;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { refusal } from '../../test/helpers/tts-context.js';
 import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_REFRESH_TOKEN, TT_TXN_TOKEN } from '../txn/index.js';
-import { parseExchangeRequest, readClientCredentials, singleValued } from './request.js';
+import { parseExchangeRequest, parseFormBody, readClientCredentials, singleValued } from './request.js';
 
 const base = { grant_type: GRANT_TOKEN_EXCHANGE, requested_token_type: TT_TXN_TOKEN, audience: 'support.example', scope: 'a b a', subject_token: 't', subject_token_type: TT_ACCESS_TOKEN };
 const parse = (p: Record<string, string | undefined>) => {
@@ -49,5 +49,22 @@ describe('the request step (T-01..T-07)', () => {
 
   it('T-08 the client-authentication members are read apart from the exchange', () => {
     expect(readClientCredentials(new Map([['client_id', 'c'], ['client_secret', 's']]))).toEqual({ clientId: 'c', clientSecret: 's', clientAssertion: undefined, clientAssertionType: undefined });
+  });
+});
+
+describe('parseFormBody: the pairs URLSearchParams gives, without building one (the HTTP form reader)', () => {
+  it('T-01 the same pairs, in the same order, as new URLSearchParams(body), for encodings URLSearchParams keeps, replaces or drops', () => {
+    const bodies = [
+      '', '&&', 'a', 'a=', '=b', 'a=b=c', 'a=1&a=2', 'a+b=c+d', 'scope=tickets%3Aread+orders%3Aread', 'x=%2B%26%3D',
+      'x=%C3%A9%E2%82%AC%F0%9F%98%80', 'x=%EF%BB%BFbom', 'x=%00', 'x=é😀', '?a=b', 'x=%', 'x=%zz&y=1', 'x=%C3', 'x=%ED%A0%80',
+      'x=%C0%AF', 'x=\uD800', 'x=%e2%82%ac&&y',
+    ];
+    for (const body of bodies) expect(parseFormBody(body), body).toEqual([...new URLSearchParams(body)]);
+    const real = new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, scope: 'a b', subject_token: 'h.p.s', request_details: '{"tool":"t é"}' }).toString();
+    expect(parseFormBody(real)).toEqual([...new URLSearchParams(real)]);
+  });
+
+  it('T-21 a repeated parameter read by the fast reader is refused as before', async () => {
+    expect(await refusal(() => singleValued(parseFormBody('scope=a&scope=b')))).toMatchObject({ error: 'invalid_request', reason: 'request.param_repeated', message: 'parameter scope is repeated' });
   });
 });

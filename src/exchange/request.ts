@@ -30,8 +30,54 @@ export interface ClientCredentialsForm {
   clientAssertionType: string | undefined;
 }
 
+/** A form's name/value pairs in order: a `URLSearchParams`, or what `parseFormBody` answers for a body. */
+export type FormPairs = Iterable<readonly [string, string]>;
+
+const PLUS = /\+/g;
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** One name or value of a form body: `+` is a space, then percent-decoded; undefined where `decodeURIComponent` refuses. */
+function formComponent(s: string): string | undefined {
+  const spaced = s.includes('+') ? s.replace(PLUS, ' ') : s;
+  if (!spaced.includes('%')) return spaced;
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The pairs of an `application/x-www-form-urlencoded` body, the same as `new URLSearchParams(body)` iterates them (the
+ * WHATWG parser: split on `&`, empty parts skipped, name and value split at the first `=`, `+` as a space, percent-
+ * decoded as UTF-8), without the URLSearchParams object: a part with no `%` is taken as it is, a percent-encoded one
+ * decoded by `decodeURIComponent`. A body that starts with `?` or holds a surrogate, or a sequence that
+ * `decodeURIComponent` refuses (a stray `%`, bytes that are not UTF-8: the WHATWG parser keeps or replaces those), is
+ * parsed by URLSearchParams itself.
+ */
+export function parseFormBody(body: string): Array<[string, string]> {
+  // URLSearchParams drops a leading `?` and replaces lone surrogates: left to it
+  if (body.charCodeAt(0) === 0x3f || SURROGATE.test(body)) return [...new URLSearchParams(body)];
+  const out: Array<[string, string]> = [];
+  let start = 0;
+  while (start <= body.length) {
+    let end = body.indexOf('&', start);
+    if (end < 0) end = body.length;
+    if (end > start) {
+      const part = body.slice(start, end); // '=' looked for in the part only: linear in the body, whatever its shape
+      const eq = part.indexOf('=');
+      const name = formComponent(eq >= 0 ? part.slice(0, eq) : part);
+      const value = eq >= 0 ? formComponent(part.slice(eq + 1)) : '';
+      if (name === undefined || value === undefined) return [...new URLSearchParams(body)];
+      out.push([name, value]);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
 /** Every parameter at most once (RFC 6749 §3.2); returns single values. */
-export function singleValued(form: URLSearchParams): Map<string, string> {
+export function singleValued(form: FormPairs): Map<string, string> {
   const out = new Map<string, string>();
   for (const [k, v] of form) {
     if (out.has(k)) throw invalidRequest('request.param_repeated', `parameter ${KNOWN_PARAMS.has(k) ? k : '(unknown)'} is repeated`);

@@ -7,13 +7,14 @@ import { OAuthError, invalidRequest, unavailable } from './errors.js';
 import { metaEntry, refused, type InputSource, type RequestMeta } from './exchange.js';
 import { inSpan, parentContext } from '../trace/index.js';
 import { revokeLimit } from './limits.js';
-import { singleValued } from './request.js';
+import { singleValued, type FormPairs } from './request.js';
 
 /** The largest clock tolerance a verifier may be configured with (seconds; the verify contract caps it at 60). */
 export const MAX_VERIFIER_CLOCK_TOLERANCE = 60;
 
 export interface RevokeInput {
-  form: URLSearchParams;
+  /** the form: a `URLSearchParams`, or the pairs `parseFormBody` read from a body */
+  form: URLSearchParams | FormPairs;
   authorization?: string | undefined;
 }
 

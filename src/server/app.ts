@@ -1,6 +1,6 @@
 import { Hono, type Context } from 'hono';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
-import { OAuthError, TokenService, toOAuthError } from '../exchange/index.js';
+import { OAuthError, parseFormBody, TokenService, toOAuthError, type FormPairs } from '../exchange/index.js';
 import { GRANT_TOKEN_EXCHANGE } from '../txn/index.js';
 import { readCapped } from '../jose/json-bounds.js';
 import type { Observer } from '../ops/observe.js';
@@ -55,14 +55,15 @@ const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded(\s*;.*)?$/i;
  * body: the content type checked, a declared length over the limit refused before anything is read (the readers
  * enforce it while reading too), the body read once. Shared by the hono handlers and Node's fast path.
  */
-export async function readFormOf(contentType: string | undefined, contentLength: string | undefined, read: () => Promise<string>): Promise<URLSearchParams> {
+export async function readFormOf(contentType: string | undefined, contentLength: string | undefined, read: () => Promise<string>): Promise<FormPairs> {
   if (!FORM_CONTENT_TYPE.test(contentType ?? ''))
     throw new OAuthError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded', { reason: 'request.content_type' });
   if (Number(contentLength ?? '0') > MAX_BODY_BYTES) throw bodyTooLarge();
-  return new URLSearchParams(await read());
+  // the pairs URLSearchParams would give, without building one (parseFormBody)
+  return parseFormBody(await read());
 }
 
-function readForm(c: Context, readBody: ((c: Context) => Promise<string>) | undefined): Promise<URLSearchParams> {
+function readForm(c: Context, readBody: ((c: Context) => Promise<string>) | undefined): Promise<FormPairs> {
   return readFormOf(c.req.header('content-type'), c.req.header('content-length'), () => (readBody ?? readFetchBody)(c));
 }
 
