@@ -34,6 +34,20 @@ describe('the client step (T-08)', () => {
     for (const r of [unknown, wrong, method]) expect({ error: r.error, status: r.status, message: r.message }).toEqual({ error: 'invalid_client', status: 401, message: 'client authentication failed' });
   });
 
+  it('T-08 a Basic header that authenticated is known again (same workload); a changed secret after a reload, a wrong one, a client_id that differs are still refused', async () => {
+    const u = await unitTts();
+    const header = basic('agent', SECRET);
+    const first = await authenticateWorkload(u.ctx, params({}), header);
+    expect(await authenticateWorkload(u.ctx, params({}), header)).toBe(first);
+    expect(await authenticateWorkload(u.ctx, params({ client_id: 'agent' }), header)).toBe(first);
+    expect(await refusal(authenticateWorkload(u.ctx, params({ client_id: 'poster' }), header))).toMatchObject({ error: 'invalid_request', reason: 'client.id_mismatch' });
+    const wrong = basic('agent', 'not-the-secret');
+    for (let i = 0; i < 2; i++) expect(await refusal(authenticateWorkload(u.ctx, params({}), wrong))).toMatchObject({ error: 'invalid_client', reason: 'client.secret_mismatch' });
+    // a reload prepares the workloads again: the secret changed, the header that passed before no longer does
+    const reloaded = await unitTts({ overrides: { clients: [{ id: 'agent', auth: 'client_secret_basic', secret: 'a-new-secret-after-reload', scopes: ['tickets:read'] }] } });
+    expect(await refusal(authenticateWorkload(reloaded.ctx, params({}), header))).toMatchObject({ error: 'invalid_client', reason: 'client.secret_mismatch' });
+  });
+
   it('T-08 exactly one method; none is 401 with a challenge; a Bearer header is not client authentication', async () => {
     const u = await unitTts();
     expect(await refusal(authenticateWorkload(u.ctx, params({ client_secret: 'x', client_id: 'poster' }), basic('agent', SECRET)))).toMatchObject({ error: 'invalid_request', reason: 'client.auth_multiple' });

@@ -99,6 +99,23 @@ function parseBasic(header: string): { id: string; secret: string } {
   }
 }
 
+/**
+ * `Authorization: Basic` headers that authenticated, per set of prepared workloads (a reload prepares a new set, so
+ * a changed secret is never answered from here): the same header again is the same workload, without decoding and
+ * hashing it again (a workload sends the same header on every request). Only headers that passed are kept, so a
+ * header answered from here is one that would pass anyway: a refusal still decodes and hashes, and costs the same
+ * whether the client is unknown or its secret wrong. Bounded: emptied when full.
+ */
+const authenticatedBasic = new WeakMap<ReadonlyMap<string, Workload>, Map<string, Workload>>();
+const MAX_AUTHENTICATED_BASIC = 256;
+
+function rememberBasic(workloads: ReadonlyMap<string, Workload>, header: string, w: Workload): void {
+  let m = authenticatedBasic.get(workloads);
+  if (m === undefined) authenticatedBasic.set(workloads, (m = new Map()));
+  if (m.size >= MAX_AUTHENTICATED_BASIC) m.clear();
+  m.set(header, w);
+}
+
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="baton"' };
 /** The same answer whether the client is unknown or its credential wrong (T-08); only the reason, logged, tells them apart. */
 const unknownOrWrong = (reason: RefusalReason, challenge: boolean) =>
@@ -124,9 +141,13 @@ export async function authenticateClient(
   if (usesBasic) {
     if (!/^Basic /i.test(authorization!))
       throw new OAuthError('invalid_client', 'only Basic client authentication is accepted in Authorization', { reason: 'client.authorization_scheme', headers: BASIC_CHALLENGE });
+    const known = authenticatedBasic.get(ctx.workloads)?.get(authorization!);
+    if (known !== undefined && (form.clientId === undefined || form.clientId === known.id)) return known;
     const { id, secret } = parseBasic(authorization!);
     if (form.clientId !== undefined && form.clientId !== id) throw invalidRequest('client.id_mismatch', 'client_id does not match the authenticated client');
-    return checkSecret(ctx, id, secret, 'client_secret_basic');
+    const w = await checkSecret(ctx, id, secret, 'client_secret_basic');
+    rememberBasic(ctx.workloads, authorization!, w);
+    return w;
   }
   if (usesPost) {
     if (form.clientId === undefined) throw invalidClient('client.id_missing', 'client_id is required with client_secret');
