@@ -1,7 +1,10 @@
-import type { CheckInput, Engine } from '../policy/index.js';
+import type { CheckInput, CheckOptions, Engine } from '../policy/index.js';
 import type { ScopePolicy, ScopePolicyInput } from './scope.js';
 
 export const TXN_TOKEN_KIND = 'txn_token';
+
+/** One check per exchange, naming the rule that decided each scope (no explanation is collected). */
+const DECIDING_RULE: CheckOptions = Object.freeze({ decidingRule: true });
 
 /**
  * The scope decision through the embedded engine (T-12, T-24). One check, the requested scopes as actions:
@@ -10,7 +13,8 @@ export const TXN_TOKEN_KIND = 'txn_token';
  *               earlier workloads (outermost first)
  *   resource  = { kind: "txn_token", id: audience, attr: { workload, audience, request_details, request_context } }
  * A scope is kept only on EFFECT_ALLOW; an engine error denies everything (fail closed). Denied scopes carry the
- * deciding policy and, when a rule (not default deny) decided, the rule (`resource.txn_token.vdefault#never-refund-via-agent`).
+ * deciding policy and, when a rule (not default deny) decided, the rule (`resource.txn_token.vdefault#never-refund-via-agent`),
+ * which the check names as it decides (CheckOptions.decidingRule: what an explanation would name, without one).
  */
 export function engineScopePolicy(engine: Engine): ScopePolicy {
   return {
@@ -27,50 +31,20 @@ export function engineScopePolicy(engine: Engine): ScopePolicy {
           },
           actions: candidates as string[],
         };
-        // one instant for the decision and its explanation (conditions may use now())
-        const now = new Date();
-        const r = engine.check(check, { now });
+        const r = engine.check(check, DECIDING_RULE);
         const allowed: string[] = [];
         const denied: Array<{ scope: string; policy?: string; rule?: string }> = [];
         for (const s of candidates) {
           const a = r.actions[s];
           if (a?.effect === 'EFFECT_ALLOW') allowed.push(s);
-          else denied.push({ scope: s, ...(a?.policy !== undefined ? { policy: a.policy } : {}) });
+          else if (a === undefined) denied.push({ scope: s });
+          else if (a.rule === undefined) denied.push({ scope: s, policy: a.policy });
+          else denied.push({ scope: s, policy: a.policy, rule: a.rule });
         }
-        if (denied.length > 0) nameDecidingRulesLater(engine, check, now, denied);
         return { allowed, denied };
       } catch {
         return { allowed: [], denied: candidates.map((scope) => ({ scope, policy: 'error' })) };
       }
     },
   };
-}
-
-/**
- * The deciding rule of a denied scope, for the decision log only: an explained re-check of the denied scopes, run
- * when the log first reads `rule` (for the default stdout log, when its batch is written, off the exchange), at most
- * once per exchange, never when nothing is logged. The decision itself is the first (unexplained) check; if
- * explaining fails or disagrees, the entry simply has no rule (`rule` reads undefined, which the log leaves out).
- */
-function nameDecidingRulesLater(engine: Engine, check: CheckInput, now: Date, denied: Array<{ scope: string; policy?: string; rule?: string }>): void {
-  let named: Map<string, string> | undefined;
-  const ruleOf = (d: { scope: string; policy?: string }): string | undefined => {
-    named ??= decidingRules(engine, check, now, denied);
-    return named.get(d.scope);
-  };
-  for (const d of denied) Object.defineProperty(d, 'rule', { enumerable: true, configurable: true, get: () => ruleOf(d) });
-}
-
-function decidingRules(engine: Engine, check: CheckInput, now: Date, denied: ReadonlyArray<{ scope: string; policy?: string }>): Map<string, string> {
-  const out = new Map<string, string>();
-  try {
-    const x = engine.check({ ...check, actions: denied.map((d) => d.scope) }, { explain: true, now }).explained;
-    for (const d of denied) {
-      const a = x?.actions[d.scope];
-      if (a?.rule !== undefined && a.effect === 'EFFECT_DENY' && a.policy === d.policy) out.set(d.scope, a.rule);
-    }
-  } catch {
-    // the first check decided; an explanation is only a nicety for the log
-  }
-  return out;
 }

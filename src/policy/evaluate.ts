@@ -183,7 +183,7 @@ export class EngineCore implements RuleTableHost {
       resource: { kind: resource.kind, id: resource.id, attr: resource.attr ?? EMPTY, policyVersion: resource.policyVersion ?? '', scope: rScope },
       auxData: auxData?.jwt === undefined && auxData?.jwts === undefined ? undefined : auxData,
     };
-    const st = new RuleCheck(request, this.globals, opts?.now ?? new Date(), opts?.explain === true, this.strict);
+    const st = new RuleCheck(request, this.globals, opts?.now ?? new Date(), opts?.explain === true, this.strict, opts?.decidingRule === true);
     const effects = checkRules(this, st, { principal, kind: resource.kind, version, principalVersion: pVersion, principalScope: pScope, resourceScope: rScope }, actions);
     const res: CheckResult = {
       resource: { kind: resource.kind, id: resource.id, policyVersion: version, scope: rScope },

@@ -96,7 +96,8 @@ export class RuleCheck {
   private scope1: string | undefined;
   private sd1: ScopedDrs | undefined;
   private sdr: Map<string, ScopedDrs> | undefined;
-  constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean, readonly strict: boolean) {
+  /** `rules`: decisions carry the deciding rule (CheckOptions.decidingRule). */
+  constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean, readonly strict: boolean, readonly rules = false) {
     this.scope = new CelScope(request, now, globals);
     this.x = explain ? new Explainer() : undefined;
   }
@@ -329,9 +330,12 @@ export interface CheckShape {
   readonly policies: readonly (CompiledResourcePolicy | undefined)[];
 }
 
-/** A decision: without explanations, exactly the ActionEffect the result reports (a fresh object of this check). */
+/**
+ * A decision: without explanations, exactly the ActionEffect the result reports (a fresh object of this check), with
+ * the deciding rule when the check names it (CheckOptions.decidingRule).
+ */
 function decided(st: RuleCheck, effect: Effect, policy: string, scope: string, rule: string, reason: NonNullable<Info['reason']>): Info {
-  return st.x ? { effect, policy, scope, rule, reason } : { effect, policy, scope };
+  return st.x ? { effect, policy, scope, rule, reason } : st.rules ? { effect, policy, scope, rule } : { effect, policy, scope };
 }
 
 /** Walk one role (or, for principal policies, the principal) up a scope chain for one action. ERR: strict denial. */
@@ -446,6 +450,7 @@ export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput
     if (ae.effect !== NO_MATCH && !st.x) effects[action] = ae as ActionEffect;
     else {
       const e: ActionEffect = { effect: ae.effect === NO_MATCH ? 'EFFECT_DENY' : ae.effect, policy: ae.policy, scope: ae.scope };
+      if (st.rules && ae.rule !== undefined) e.rule = ae.rule;
       effects[action] = st.x && ae.reason ? st.x.decided(e, ae.reason, ae.rule) : e;
     }
   }

@@ -38,6 +38,12 @@ export interface CheckOptions {
    * apply, which derived roles activated, and readable `lines`). Off by default; the normal path collects nothing.
    */
   explain?: boolean;
+  /**
+   * Name the deciding rule: an action decided by a rule (not by default deny or for want of a policy) carries `rule`,
+   * its FQN, the same as `explained.actions[action].rule` would give, without collecting an explanation. Off by
+   * default (the result is then exactly as without it).
+   */
+  decidingRule?: boolean;
 }
 
 export interface ActionEffect {
@@ -46,6 +52,8 @@ export interface ActionEffect {
   policy: string;
   /** Scope of the deciding policy; `''` for the root scope. */
   scope: string;
+  /** With `decidingRule: true` only: the deciding rule's FQN, when a rule decided (`resource.ticket.vdefault#rule`). */
+  rule?: string;
 }
 
 export interface OutputEntry {
