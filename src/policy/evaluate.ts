@@ -4,7 +4,7 @@
 import type { CelRequest } from './cel/index.js';
 import type { CompiledPolicySet } from './compile.js';
 import { resourcePolicyKey } from './policy-keys.js';
-import { checkRules, resourceRows, RuleCheck, walkIn, withParents, type Binding, type CheckShape, type RuleTableHost } from './ruletable.js';
+import { checkRules, eligibleDrs, NO_DRS, resourceRows, RuleCheck, scopePerm, walkIn, withParents, type Binding, type CheckShape, type RuleTableHost } from './ruletable.js';
 import type { AuxData, CheckOptions, CheckResult, PolicySource, Principal, Resource } from './types.js';
 
 export interface EngineOptions {
@@ -115,12 +115,15 @@ export class EngineCore implements RuleTableHost {
     let sh = byRole.get(role);
     if (!sh) {
       const t = this.target(kind, version, scope);
+      const walks = t.exists ? [walkIn(false, t.scopes, true, t.policyKey)] : [];
+      const including = this.includingRoles(scope, roles);
+      const policies = t.scopes.map((s) => this.set.resourcePolicy(kind, version, s));
       sh = {
-        kind, version, scope, role,
-        walks: t.exists ? [walkIn(false, t.scopes, true, t.policyKey)] : [],
+        kind, version, scope, role, walks, including, policies,
         roleQueries: [this.queriedRoles(scope, role)],
-        including: this.includingRoles(scope, roles),
-        policies: t.scopes.map((s) => this.set.resourcePolicy(kind, version, s)),
+        walked: walks.length === 0 ? undefined : { list: walks, rScopes: walks[0]!.scopes },
+        perms: t.scopes.map((s) => scopePerm(this.set, s)),
+        eligible: policies.map((p) => eligibleDrs(p?.derivedRoles ?? NO_DRS, including)),
       };
       byRole.set(role, sh);
     }
@@ -130,7 +133,11 @@ export class EngineCore implements RuleTableHost {
   shapeRows(shape: CheckShape, action: string): readonly (readonly Binding[])[] {
     let byAction = this.shapeRowMemo.get(shape);
     const hit = byAction?.get(action);
-    if (hit) return hit;
+    if (hit) {
+      shape.lastAction = action;
+      shape.lastRows = hit;
+      return hit;
+    }
     if (++this.shapeRowCount > CACHE_MAX) {
       // actions are the caller's: forget every shape's rows (and the shapes) when the memo is full
       this.shapeRowMemo = new WeakMap();
@@ -142,6 +149,8 @@ export class EngineCore implements RuleTableHost {
     if (!byAction) this.shapeRowMemo.set(shape, (byAction = new Map()));
     const rows = shape.walks.length === 0 ? [] : shape.walks[0]!.scopes.map((s) => this.rowsOf(shape.kind, shape.version, s, action, shape.roleQueries[0]!));
     byAction.set(action, rows);
+    shape.lastAction = action;
+    shape.lastRows = rows;
     return rows;
   }
 
@@ -183,7 +192,8 @@ export class EngineCore implements RuleTableHost {
       resource: { kind: resource.kind, id: resource.id, attr: resource.attr ?? EMPTY, policyVersion: resource.policyVersion ?? '', scope: rScope },
       auxData: auxData?.jwt === undefined && auxData?.jwts === undefined ? undefined : auxData,
     };
-    const st = new RuleCheck(request, this.globals, opts?.now ?? new Date(), opts?.explain === true, this.strict, opts?.decidingRule === true);
+    // `now()` is the instant given, or the time some condition first reads it (a check that never does makes no Date)
+    const st = new RuleCheck(request, this.globals, opts?.now, opts?.explain === true, this.strict, opts?.decidingRule === true);
     const effects = checkRules(this, st, { principal, kind: resource.kind, version, principalVersion: pVersion, principalScope: pScope, resourceScope: rScope }, actions);
     const res: CheckResult = {
       resource: { kind: resource.kind, id: resource.id, policyVersion: version, scope: rScope },

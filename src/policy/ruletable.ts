@@ -97,7 +97,7 @@ export class RuleCheck {
   private sd1: ScopedDrs | undefined;
   private sdr: Map<string, ScopedDrs> | undefined;
   /** `rules`: decisions carry the deciding rule (CheckOptions.decidingRule). */
-  constructor(request: CelRequest, globals: Record<string, unknown>, now: Date, explain: boolean, readonly strict: boolean, readonly rules = false) {
+  constructor(request: CelRequest, globals: Record<string, unknown>, now: Date | undefined, explain: boolean, readonly strict: boolean, readonly rules = false) {
     this.scope = new CelScope(request, now, globals);
     this.x = explain ? new Explainer() : undefined;
   }
@@ -156,13 +156,14 @@ export class RuleCheck {
     }
   }
   /** The derived roles of the resource policy at a scope the walk reaches, evaluated the first time (Cerbos order). */
-  enterScope(s: string, drs: readonly CompiledDerivedRole[], roles: ReadonlySet<string>): void {
+  /** `eligible[i]`: whether `drs[i]` may apply to `roles` (any parent, or one of its parent roles), when known. */
+  enterScope(s: string, drs: readonly CompiledDerivedRole[], roles: ReadonlySet<string>, eligible?: readonly boolean[]): void {
     let sd = this.scoped(s);
     if (!sd) {
       sd = { roles: [], errs: undefined, drs, held: [] };
       for (let i = 0; i < drs.length; i++) {
         const dr = drs[i]!;
-        if (!dr.anyParent && !hasAny(dr.parentRoles, roles)) {
+        if (eligible ? !eligible[i] : !dr.anyParent && !hasAny(dr.parentRoles, roles)) {
           if (this.x) this.x.derivedRole(dr, drExplanation(dr, 'parent_role_not_matched'));
           continue;
         }
@@ -328,6 +329,20 @@ export interface CheckShape {
   readonly roleQueries: readonly (readonly string[])[];
   readonly including: ReadonlySet<string>;
   readonly policies: readonly (CompiledResourcePolicy | undefined)[];
+  /** walkList's answer for the shape (undefined: no policy on the way) */
+  readonly walked: { list: readonly WalkIn[]; rScopes: readonly string[] } | undefined;
+  /** the permissions of each scope of the resource walk (scopePerm) */
+  readonly perms: readonly (ScopePerm | undefined)[];
+  /** per scope, per derived role of its resource policy: whether it may apply to `including` (eligibleDrs) */
+  readonly eligible: readonly (readonly boolean[])[];
+  /** the rows of the action asked last (a check of one action asks the same again and again) */
+  lastAction?: string;
+  lastRows?: readonly (readonly Binding[])[];
+}
+
+/** Whether each derived role may apply to roles `including`: it names any parent role, or one of them. */
+export function eligibleDrs(drs: readonly CompiledDerivedRole[], including: ReadonlySet<string>): boolean[] {
+  return drs.map((dr) => dr.anyParent || hasAny(dr.parentRoles, including));
 }
 
 /**
@@ -347,7 +362,7 @@ function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, w: WalkIn, 
     const s = w.scopes[i]!;
     if (!w.principal) {
       const p = shape ? shape.policies[i] : host.set.resourcePolicy(q.kind, q.version, s);
-      st.enterScope(s, p?.derivedRoles ?? NO_DRS, (st.including ??= host.includingRoles(q.resourceScope, q.principal.roles)));
+      st.enterScope(s, p?.derivedRoles ?? NO_DRS, (st.including ??= host.includingRoles(q.resourceScope, q.principal.roles)), shape?.eligible[i]);
     }
     const bindings = rows ? rows[i]! : w.principal ? principalRows(host.set, q.principal.id, q.kind, q.version, s, action) : host.rowsOf(q.kind, q.version, s, action, roles);
     for (const b of bindings) {
@@ -363,7 +378,7 @@ function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, w: WalkIn, 
       }
     }
     if (hasAllow !== undefined) {
-      const perm = scopePerm(host.set, s);
+      const perm = shape ? shape.perms[i] : scopePerm(host.set, s);
       if (perm === 'CONSENT') hasAllow = undefined;
       else if (perm === 'OVERRIDE') return decided(st, 'EFFECT_ALLOW', w.none.policy, s, hasAllow, 'rule');
     }
@@ -401,11 +416,11 @@ function explainUnconsidered(host: RuleTableHost, x: Explainer, q: RuleCheckInpu
   }
 }
 
-const NO_DRS: readonly CompiledDerivedRole[] = Object.freeze([]);
+export const NO_DRS: readonly CompiledDerivedRole[] = Object.freeze([]);
 
 /** The walks of a check, principal policies first; none when no policy of either family is on the way. */
 function walkList(host: RuleTableHost, q: RuleCheckInput, shape: CheckShape | undefined): { list: readonly WalkIn[]; rScopes: readonly string[] } | undefined {
-  if (shape) return shape.walks.length === 0 ? undefined : { list: shape.walks, rScopes: shape.walks[0]!.scopes };
+  if (shape) return shape.walked;
   const w = walks(host, q);
   if ((w.pScopes.length === 0 && w.rScopes.length === 0) || (!w.pExists && !w.rExists)) return undefined;
   const resource = walkIn(false, w.rScopes, w.rExists, w.rKey);
@@ -427,7 +442,7 @@ export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput
   if (shape) st.including = shape.including;
   const roleQueries = shape ? shape.roleQueries : q.principal.roles.map((r) => host.queriedRoles(q.resourceScope, r));
   for (const action of actions) {
-    const rows = shape ? host.shapeRows(shape, action) : undefined;
+    const rows = shape ? (shape.lastAction === action ? shape.lastRows : host.shapeRows(shape, action)) : undefined;
     let ae: Readonly<Info> = START;
     policies: for (const w of walked.list) {
       // (every walk starts with ae.effect NO_MATCH: a walk that decided ended the loop)

@@ -81,11 +81,14 @@ export class CelScope {
   readonly G: Record<string, unknown>;
   readonly globals: Record<string, unknown>;
   runtime: { effectiveDerivedRoles: readonly string[] };
-  /** `now()` for every expression evaluated in this scope. */
-  readonly now: Date;
+  private instant: Date | undefined;
+  /** `now()` for every expression evaluated in this scope: the instant given, or the time it is first asked for. */
+  get now(): Date {
+    return (this.instant ??= new Date());
+  }
   constructor(
     request: CelRequest,
-    now: Date,
+    now: Date | undefined,
     globals?: Record<string, unknown>,
     variables?: Record<string, unknown>,
     constants?: Record<string, unknown>,
@@ -103,7 +106,7 @@ export class CelScope {
     this.C = this.constants = constants ?? EMPTY;
     this.G = this.globals = globals ?? EMPTY;
     this.runtime = runtime ?? EMPTY_RUNTIME;
-    this.now = now;
+    this.instant = now;
   }
   setVariables(v: Record<string, unknown>): void {
     this.V = this.variables = v;
@@ -212,7 +215,7 @@ class Program implements CelProgram {
     return this.interpret(scope);
   }
   private interpret(scope: CelScope): unknown {
-    const prev = clock.swap(scope.now);
+    const prev = clock.swap(scope);
     try {
       return this.fn(scope as unknown as Record<string, unknown>);
     } catch (e) {
