@@ -98,7 +98,8 @@ export class RuleCheck {
   private sdr: Map<string, ScopedDrs> | undefined;
   /** `rules`: decisions carry the deciding rule (CheckOptions.decidingRule). */
   constructor(request: CelRequest, globals: Record<string, unknown>, now: Date | undefined, explain: boolean, readonly strict: boolean, readonly rules = false) {
-    this.scope = new CelScope(request, now, globals);
+    // request.principal and request.resource are EngineCore.run's own (CelScope `built`)
+    this.scope = new CelScope(request, now, globals, undefined, undefined, undefined, true);
     this.x = explain ? new Explainer() : undefined;
   }
   private cached(key: string): boolean | undefined {

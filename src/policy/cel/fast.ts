@@ -79,7 +79,7 @@ function node(ast: unknown): FastPath | undefined {
     case 'id':
       return typeof args === 'string' && ROOTS.has(args) ? root(args) : undefined;
     case '.':
-      return Array.isArray(args) && typeof args[1] === 'string' ? field(node(args[0]), args[1]) : undefined;
+      return Array.isArray(args) && typeof args[1] === 'string' ? builtField(args[0], args[1], field(node(args[0]), args[1])) : undefined;
     case '==':
     case '!=':
       return equality(operands(args), op === '==');
@@ -115,6 +115,36 @@ function field(target: FastPath | undefined, name: string): FastPath | undefined
     const v = o[name];
     return v === undefined ? UNDECIDED : v;
   });
+}
+
+/**
+ * `P.x` / `R.x` for a field the engine always sets (CelScope `built`: P and R are its own plain objects, every field
+ * present and validated), read directly, each pair by its own function so that the read stays monomorphic; any other
+ * scope takes the checked path, which gives the same value for such objects.
+ */
+type Scoped = { readonly built: boolean; readonly P: Record<string, unknown>; readonly R: Record<string, unknown> };
+const BUILT: Record<string, Record<string, (s: Scoped) => unknown>> = {
+  P: {
+    id: (s) => s.P.id,
+    roles: (s) => s.P.roles,
+    attr: (s) => s.P.attr,
+    policyVersion: (s) => s.P.policyVersion,
+    scope: (s) => s.P.scope,
+  },
+  R: {
+    kind: (s) => s.R.kind,
+    id: (s) => s.R.id,
+    attr: (s) => s.R.attr,
+    policyVersion: (s) => s.R.policyVersion,
+    scope: (s) => s.R.scope,
+  },
+};
+function builtField(target: unknown, name: string, checked: FastPath | undefined): FastPath | undefined {
+  if (checked === undefined) return undefined;
+  const t = target as Node | null;
+  const byRoot = t !== null && typeof t === 'object' && t.op === 'id' && typeof t.args === 'string' && hasOwn(BUILT, t.args) ? BUILT[t.args] : undefined;
+  const read = byRoot !== undefined && hasOwn(byRoot, name) ? byRoot[name] : undefined;
+  return read === undefined ? checked : (s) => ((s as Scoped).built === true ? read(s as Scoped) : checked(s));
 }
 
 /** `==` / `!=` of two strings or two bools. */

@@ -66,12 +66,12 @@ function withDefaults<T extends { attr?: Record<string, unknown>; policyVersion?
  * interpreter as plain properties; aliases (`V`/`variables`, ...) always hold the same object.
  */
 export class CelScope {
-  readonly request: {
-    principal: CelRequest['principal'];
-    resource: CelRequest['resource'];
-    auxData: CelAux;
-    aux_data: CelAux;
-  };
+  private req: CelScopeRequest | undefined;
+  private readonly aux: CelAux;
+  /** `request`, made when an expression first reads it (most read `P` and `R`) and the same object from then on. */
+  get request(): CelScopeRequest {
+    return (this.req ??= { principal: this.P, resource: this.R, auxData: this.aux, aux_data: this.aux });
+  }
   readonly P: CelRequest['principal'];
   readonly R: CelRequest['resource'];
   V: Record<string, unknown>;
@@ -93,13 +93,20 @@ export class CelScope {
     variables?: Record<string, unknown>,
     constants?: Record<string, unknown>,
     runtime?: { effectiveDerivedRoles: readonly string[] },
+    /**
+     * The engine's own scope: `request.principal` and `request.resource` are fresh plain objects it built from
+     * validated input, with every field (id, roles or kind, attr, policyVersion, scope) set (the fast path reads them
+     * without checking, fast.ts).
+     */
+    readonly built = false,
   ) {
     const P = withDefaults(request.principal);
     const R = withDefaults(request.resource);
     const jwt = request.auxData?.jwt;
     const jwts = request.auxData?.jwts;
     const aux: CelAux = jwt === undefined && jwts === undefined ? EMPTY_AUX : { jwt: jwt ?? EMPTY, jwts: jwts ?? EMPTY };
-    this.request = { principal: P, resource: R, auxData: aux, aux_data: aux };
+    this.req = undefined;
+    this.aux = aux;
     this.P = P;
     this.R = R;
     this.V = this.variables = variables ?? EMPTY;
@@ -118,6 +125,12 @@ export class CelScope {
 interface CelAux {
   jwt: Record<string, unknown>;
   jwts: Record<string, unknown>;
+}
+interface CelScopeRequest {
+  principal: CelRequest['principal'];
+  resource: CelRequest['resource'];
+  auxData: CelAux;
+  aux_data: CelAux;
 }
 const EMPTY_AUX: CelAux = Object.freeze({ jwt: EMPTY, jwts: EMPTY }) as CelAux;
 
