@@ -326,9 +326,10 @@ console.log(missed === 0 ? '\nall goals met' : `\n${missed} goal(s) missed`);
   const load = median(loads);
   const cedarLoad = median(cedarLoads);
   // what the profiles (--cpu-prof) show, for a MISS
-  // last profiled 2026-12-01 (a micro-loop of the ticket check, before the check-shape memo): nested-map lookups about a
-  // quarter, the CEL fast path about a sixth, the per-check objects and GC most of the rest
-  const CHECK = 'profile: each derived-role condition runs once per check now; what is left is per-check objects (request, CelScope, RuleCheck, result, a Date for now()), nested-map lookups and GC';
+  // last profiled 2026-12-01 16:30 UTC (a driver loop of this check): no Date unless a condition reads now(), the check
+  // shape keeps walk, scope permissions, eligible derived roles and last rows, the fast path reads P/R fields directly;
+  // what is left is input validation, the per-check objects (P, R, RuleCheck, CelScope, result) and the walk itself
+  const CHECK = 'profile: what is left is input validation, per-check objects (P, R, RuleCheck, CelScope, the result) and the rule walk; no Date, no map lookups per check';
   const LOAD = 'profile: YAML is read in one pass; the rest is CEL compilation (once per distinct expression) and schema validation';
   recordGoals([
     { id: 7, measured: `p50 ${fmt(ticket.p50)} µs`, pass: ticket.p50 <= 0.5, note: ticket.p50 <= 0.5 ? undefined : CHECK },
