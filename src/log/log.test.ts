@@ -1,4 +1,5 @@
 // The one emitter and the non-blocking stdout sink of the decision log.
+import * as fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { consoleLines, createDecisionLogger, decisionLog, renderDecisionLine, scrub, stdoutDecisions, stdoutLines, stdoutWriter, toJsonLine, useStdoutWriter } from './index.js';
 
@@ -105,4 +106,62 @@ describe('decision lines rendered member by member: the same text as the scrubbe
     expect(logger.line(entries[1]!)).not.toContain(jwt);
     expect(logger.line(entries[1]!)).toContain('\\u2028');
   });
+});
+
+describe('issue 14: a decision line rendered from a copy neither frozen nor kept is the line scrub and toJsonLine render', () => {
+  const jwt = `${btoa('{"alg":"EdDSA"}')}.${btoa('{"sub":"alice"}')}.c2lnbmF0dXJl`.replace(/=/g, '');
+  const strings = fc.oneof(
+    fc.string({ unit: 'grapheme', maxLength: 12 }),
+    fc.constantFrom('', 'alice', 'resource.order.vdefault', '2026-12-01T15:56:59.125Z', jwt, `x ${jwt} y`, 'Bearer abcdefgh1234', 'a\u2028b', 'c\u0085d\u200e', '\ud800', 'x'.repeat(600), `${'y.'.repeat(300)}`, 'EFFECT_ALLOW'),
+  );
+  const keys = fc.oneof(
+    fc.string({ maxLength: 6 }),
+    fc.constantFrom('time', 'hop', 'event', 'effect', 'allowed', 'actor', 'workload', 'token', 'Authorization', 'client_secret', '__proto__', 'constructor', 'toString', 'toJSON', '0', '7', 'a.b', jwt, 'k'.repeat(600), 'a b', '\u2028'),
+  );
+  /** An object with these own members (a `__proto__` member as an own data member, as JSON.parse makes it). */
+  const objectOf = (members: [string, unknown][]): Record<string, unknown> => {
+    const o: Record<string, unknown> = {};
+    for (const [k, v] of members) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+    return o;
+  };
+  const { value } = fc.letrec<{ value: unknown; object: Record<string, unknown>; list: unknown[] }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      strings,
+      fc.constantFrom(0, -0, 1.5, 1e21, NaN, Infinity, -1, true, false, null, undefined, 10n, Symbol('s'), () => 1, new Date(0), new Map([[1, 2]])),
+      tie('object'),
+      tie('list'),
+    ),
+    object: fc.oneof(
+      fc.array(fc.tuple(keys, tie('value')), { maxLength: 6 }).map(objectOf),
+      fc.integer({ min: 60, max: 70 }).map((n) => objectOf(Array.from({ length: n }, (_, i) => [`m${i}`, i]))),
+      tie('value').map((v) => scrub({ v }) as Record<string, unknown>),
+      tie('value').map((v) => Object.assign(Object.create(null) as object, { v }) as Record<string, unknown>),
+    ),
+    list: fc.oneof(
+      fc.array(tie('value'), { maxLength: 5 }),
+      fc.integer({ min: 60, max: 70 }).map((n) => Array.from({ length: n }, (_, i) => i)),
+      fc.constant([1, , 3] as unknown[]), // eslint-disable-line no-sparse-arrays
+    ),
+  }));
+  /** Nested `depth` levels deep (the scrub's depth bound is 12). */
+  const deep = (depth: number, leaf: unknown): unknown => (depth === 0 ? leaf : depth % 2 ? [deep(depth - 1, leaf)] : { d: deep(depth - 1, leaf) });
+
+  it('for any entry: renderDecisionLine, and the logger\'s line of an entry in normal form or not', () => {
+    const logger = createDecisionLogger({ hop: 'h', now: () => new Date(0) });
+    const entries = fc.oneof(
+      fc.array(fc.tuple(keys, value), { maxLength: 8 }).map(objectOf),
+      fc.tuple(fc.constantFrom('2026-01-02T03:04:05.000Z', ''), strings, strings, fc.constantFrom('allow', 'deny', 'EFFECT_ALLOW', 'EFFECT_DENY', ''), fc.array(fc.tuple(keys, value), { maxLength: 8 }))
+        .map(([time, hop, event, effect, rest]) => objectOf([['time', time], ['hop', hop], ['event', event], ['effect', effect], ...rest])),
+      fc.tuple(fc.integer({ min: 10, max: 14 }), value).map(([d, leaf]) => ({ time: 't', hop: 'h', event: 'e', effect: 'allow', deep: deep(d, leaf) })),
+    );
+    fc.assert(
+      fc.property(entries, (e) => {
+        expect(renderDecisionLine(e)).toBe(toJsonLine(scrub(e)));
+        expect(logger.line(e)).toBe(toJsonLine(logger.normalize(e)));
+      }),
+      { numRuns: 3000, seed: 14 },
+    );
+  });
+
 });
