@@ -64,8 +64,8 @@ function runCheck(ctx: CerbosApiContext, req: CheckRequest, principal: Principal
   const engine = ctx.engine();
   const now = new Date(ctx.now());
   if (req.resources.length === 1) {
-    const r = req.resources[0]!;
-    return [engine.check({ principal, resource: r.resource, actions: r.actions, ...(aux !== undefined ? { auxData: aux } : {}) }, { now })];
+    const { resource, actions } = req.resources[0]!;
+    return [engine.check(aux !== undefined ? { principal, resource, actions, auxData: aux } : { principal, resource, actions }, { now })];
   }
   return engine.checkBatch(principal, req.resources, { now, ...(aux !== undefined ? { auxData: aux } : {}) });
 }
@@ -75,7 +75,7 @@ export async function checkResources(ctx: CerbosApiContext, body: unknown, txnHe
   const req = readCheckRequest(body, ctx.limits, txnHeader !== undefined && ctx.txn !== undefined);
   const caller = req.principal === undefined ? await ctx.txn!.verify(txnHeader) : undefined;
   const principal = req.principal ?? principalFor(caller!);
-  const aux = await ctx.aux(req.auxJwt, ctx.now());
+  const aux = req.auxJwt === undefined ? undefined : await ctx.aux(req.auxJwt, ctx.now());
   let results: CheckResult[];
   try {
     results = runCheck(ctx, req, principal, aux);
@@ -85,8 +85,9 @@ export async function checkResources(ctx: CerbosApiContext, body: unknown, txnHe
   }
   const denied = req.resources.map((r) => (caller === undefined ? EMPTY : ctx.txn!.uncovered(caller, r.resource.kind, r.actions)));
   ctx.log.check(caller, principal, req, results, denied);
-  const out: CheckResponseJson = { results: results.map((r, i) => resultEntry(r, req.resources[i]!.resource, req.includeMeta, denied[i]!)), cerbosCallId: ctx.callId() };
-  return req.requestId === '' ? out : { requestId: req.requestId, ...out };
+  const entries = results.map((r, i) => resultEntry(r, req.resources[i]!.resource, req.includeMeta, denied[i]!));
+  const cerbosCallId = ctx.callId();
+  return req.requestId === '' ? { results: entries, cerbosCallId } : { requestId: req.requestId, results: entries, cerbosCallId };
 }
 
 const EMPTY: ReadonlySet<string> = new Set();

@@ -39,28 +39,39 @@ export function pdpLog(hop: string, sink: DecisionCallback<PdpDecisionEntry> | u
       if (!log.enabled) return;
       let allowed = 0;
       let total = 0;
-      const resources = results.map((r, i) => {
+      // built member by member, in the order the spread-built entry had (no spreads, no Set: issue 14)
+      const resources: Record<string, unknown>[] = new Array(results.length);
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i]!;
+        const d = denied[i]!;
         const allow: string[] = [];
         const deny: string[] = [];
+        const policies: string[] = [];
         for (const a in r.actions) {
-          if (r.actions[a]!.effect === 'EFFECT_ALLOW' && !denied[i]!.has(a)) allow.push(a);
+          const e = r.actions[a]!;
+          if (e.effect === 'EFFECT_ALLOW' && !d.has(a)) allow.push(a);
           else deny.push(a);
+          if (!policies.includes(e.policy)) policies.push(e.policy);
         }
         allowed += allow.length;
         total += allow.length + deny.length;
-        const policies = [...new Set(Object.values(r.actions).map((e) => e.policy))];
-        return { kind: r.resource.kind, id: r.resource.id, allow, deny, policy: policies.join(' '), ...(denied[i]!.size > 0 ? { scope_denied: [...denied[i]!] } : {}) };
-      });
-      log.emit({
-        event: 'check',
-        api,
-        effect: allowed === 0 ? 'deny' : allowed === total ? 'allow' : 'partial',
-        ...callerFields(txn, principal),
-        ...(req.requestId !== '' ? { request_id: req.requestId } : {}),
-        roles: principal.roles,
-        ...(resources.length === 1 ? { resource: { kind: resources[0]!.kind, id: resources[0]!.id } } : {}),
-        resources,
-      });
+        const entry: Record<string, unknown> = { kind: r.resource.kind, id: r.resource.id, allow, deny, policy: policies.join(' ') };
+        if (d.size > 0) entry.scope_denied = [...d];
+        resources[i] = entry;
+      }
+      const draft: Omit<PdpDecisionEntry, 'time' | 'hop'> = { event: 'check', api, effect: allowed === 0 ? 'deny' : allowed === total ? 'allow' : 'partial' };
+      if (txn === undefined) draft.sub = principal.id;
+      else {
+        draft.txn = txn.txn;
+        draft.sub = txn.sub;
+        draft.workload = txn.actor;
+        draft.chain = [...txn.chain];
+      }
+      if (req.requestId !== '') draft.request_id = req.requestId;
+      draft.roles = principal.roles;
+      if (resources.length === 1) draft.resource = { kind: resources[0]!.kind as string, id: resources[0]!.id as string };
+      draft.resources = resources;
+      log.emit(draft);
     },
     plan(txn, principal, kind, actions, plan, uncovered, api = 'cerbos') {
       if (!log.enabled) return;
