@@ -40,6 +40,12 @@ export interface AzBatch {
 function members(v: unknown, allowed: readonly string[], what: string): Obj {
   if (v === undefined || v === null) return {};
   if (!isObj(v)) throw protoError(`proto: syntax error: ${what}: expected an object`);
+  let nulls = false;
+  for (const k in v) {
+    if (!allowed.includes(k)) throw protoError(`proto: unknown field ${JSON.stringify(k)}`);
+    if (v[k] === null) nulls = true;
+  }
+  if (!nulls) return v; // the copy below would equal it
   const out: Obj = {};
   for (const k in v) {
     if (!allowed.includes(k)) throw protoError(`proto: unknown field ${JSON.stringify(k)}`);
@@ -70,38 +76,45 @@ function keyCheck(p: Obj, at: FieldElement[], out: Violation[]): void {
   }
 }
 
+const ENTITY_FIELDS = ['type', 'id', 'properties'];
+const ACTION_FIELDS = ['name', 'properties'];
+
 function entity(v: unknown, at: FieldElement[], out: Violation[], what: string): AzEntity {
-  const m = members(v, ['type', 'id', 'properties'], what);
+  const m = members(v, ENTITY_FIELDS, what);
   const e = { type: str(m.type, 'type'), id: str(m.id, 'id'), properties: props(m.properties, 'properties') };
   if (e.type === '') out.push(violation.required([...at, el(1, 'type', 'TYPE_STRING')]));
   if (e.id === '') out.push(violation.required([...at, el(2, 'id', 'TYPE_STRING')]));
-  keyCheck(e.properties, [...at, el(3, 'properties', 'TYPE_MESSAGE')], out);
+  if ('' in e.properties) keyCheck(e.properties, [...at, el(3, 'properties', 'TYPE_MESSAGE')], out);
   return e;
 }
 
 function action(v: unknown, at: FieldElement[], out: Violation[]): AzAction {
-  const m = members(v, ['name', 'properties'], 'action');
+  const m = members(v, ACTION_FIELDS, 'action');
   const a = { name: str(m.name, 'name'), properties: props(m.properties, 'properties') };
   if (a.name === '') out.push(violation.required([...at, el(1, 'name', 'TYPE_STRING')]));
-  keyCheck(a.properties, [...at, el(2, 'properties', 'TYPE_MESSAGE')], out);
+  if ('' in a.properties) keyCheck(a.properties, [...at, el(2, 'properties', 'TYPE_MESSAGE')], out);
   return a;
 }
 
 const EVALUATION_FIELDS = ['subject', 'resource', 'action', 'context'];
+/** Paths of the request's members (prefixes: copied, never changed, by the violations built on them). */
+const SUBJECT_AT = [el(1, 'subject', 'TYPE_MESSAGE')];
+const RESOURCE_AT = [el(2, 'resource', 'TYPE_MESSAGE')];
+const ACTION_AT = [el(3, 'action', 'TYPE_MESSAGE')];
 
 /** POST /access/v1/evaluation. `subjectOptional`: a Txn-Token was sent. */
 export function readEvaluation(body: unknown, subjectOptional: boolean): AzEvaluation {
   const m = members(body, EVALUATION_FIELDS, 'request');
   const out: Violation[] = [];
   let subject: AzEntity | undefined;
-  if (m.subject !== undefined) subject = entity(m.subject, [el(1, 'subject', 'TYPE_MESSAGE')], out, 'subject');
+  if (m.subject !== undefined) subject = entity(m.subject, SUBJECT_AT, out, 'subject');
   else if (!subjectOptional) out.push(violation.required([el(1, 'subject', 'TYPE_MESSAGE')]));
   if (m.resource === undefined) out.push(violation.required([el(2, 'resource', 'TYPE_MESSAGE')]));
-  const resource = entity(m.resource, [el(2, 'resource', 'TYPE_MESSAGE')], m.resource === undefined ? [] : out, 'resource');
+  const resource = entity(m.resource, RESOURCE_AT, m.resource === undefined ? [] : out, 'resource');
   if (m.action === undefined) out.push(violation.required([el(3, 'action', 'TYPE_MESSAGE')]));
-  const act = action(m.action, [el(3, 'action', 'TYPE_MESSAGE')], m.action === undefined ? [] : out);
+  const act = action(m.action, ACTION_AT, m.action === undefined ? [] : out);
   const context = props(m.context, 'context');
-  keyCheck(context, [el(4, 'context', 'TYPE_MESSAGE')], out);
+  if ('' in context) keyCheck(context, [el(4, 'context', 'TYPE_MESSAGE')], out);
   if (out.length > 0) throw validationError(out);
   return { subject, resource, action: act, context };
 }

@@ -55,6 +55,13 @@ const SCOPE_RE = /^(^$|\.|[0-9a-zA-Z][\w-]*(\.\w[\w-]*)*)$/;
 function members(v: unknown, fields: Record<string, string>, what: string): Obj {
   if (v === undefined || v === null) return {};
   if (!isObj(v)) throw protoError(`proto: syntax error: ${what}: expected an object`);
+  let canonical = true;
+  for (const k in v)
+    if (fields[k] !== k || v[k] === null) {
+      canonical = false;
+      break;
+    }
+  if (canonical) return v; // every member under its JSON name, none null: the copy below would equal it
   const out: Obj = {};
   for (const k in v) {
     const name = fields[k];
@@ -80,7 +87,8 @@ function bool(v: unknown, field: string): boolean {
 function strList(v: unknown, field: string): string[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) throw protoError(`proto: invalid value for string field ${field}: ${JSON.stringify(v)?.slice(0, 40)}`);
-  return v.map((x) => str(x, field));
+  for (const x of v) if (typeof x !== 'string') return v.map((y) => str(y, field)); // refuses the first that is not
+  return v as string[]; // the body's own array (a fresh parse, read by this request only): no copy
 }
 
 function struct(v: unknown, field: string): Obj {
@@ -91,6 +99,17 @@ function struct(v: unknown, field: string): Obj {
 
 const el = (fieldNumber: number, fieldName: string, fieldType: FieldElement['fieldType'], index?: number): FieldElement =>
   index === undefined ? { fieldNumber, fieldName, fieldType } : { fieldNumber, fieldName, fieldType, index: String(index) };
+
+/** No violation for `checkStrings` to report (checked without building a path: the common case). */
+function stringsOk(items: readonly string[], required: boolean): boolean {
+  const n = items.length;
+  if (n === 0) return !required;
+  for (let i = 0; i < n; i++) {
+    if (items[i] === '') return false;
+    if (n <= 16) for (let j = 0; j < i; j++) if (items[j] === items[i]) return false;
+  }
+  return n <= 16 || new Set(items).size === n;
+}
 
 /** repeated string with `required`/min_items, unique, items min_len 1 (roles, actions). */
 function checkStrings(items: readonly string[], at: FieldElement[], required: boolean, out: Violation[]): void {
@@ -123,26 +142,27 @@ function readPrincipal(v: unknown, at: FieldElement[], out: Violation[]): Princi
   const scope = str(m.scope, 'scope');
   if (id === '') out.push(violation.required([...at, el(1, 'id', 'TYPE_STRING')]));
   if (!VERSION_RE.test(policyVersion)) out.push(violation.pattern([...at, el(2, 'policy_version', 'TYPE_STRING')], VERSION_PATTERN));
-  checkStrings(roles, [...at, el(3, 'roles', 'TYPE_STRING')], true, out);
-  checkAttr(attr, [...at, el(4, 'attr', 'TYPE_MESSAGE')], out);
+  if (!stringsOk(roles, true)) checkStrings(roles, [...at, el(3, 'roles', 'TYPE_STRING')], true, out);
+  if ('' in attr) checkAttr(attr, [...at, el(4, 'attr', 'TYPE_MESSAGE')], out);
   if (!SCOPE_RE.test(scope)) out.push(violation.pattern([...at, el(5, 'scope', 'TYPE_STRING')], SCOPE_PATTERN));
   return { id, roles, attr, policyVersion, scope: scope === '.' ? '' : scope };
 }
 
 const RESOURCE_FIELDS = { kind: 'kind', policyVersion: 'policyVersion', policy_version: 'policyVersion', id: 'id', attr: 'attr', scope: 'scope' };
 
-function readResource(v: unknown, at: FieldElement[], out: Violation[]): Resource {
+/** `at`: the resource's path, built only when there is a violation to report. */
+function readResource(v: unknown, at: () => FieldElement[], out: Violation[]): Resource {
   const m = members(v, RESOURCE_FIELDS, 'resource');
   const kind = str(m.kind, 'kind');
   const policyVersion = str(m.policyVersion, 'policy_version');
   const id = str(m.id, 'id');
   const attr = struct(m.attr, 'attr');
   const scope = str(m.scope, 'scope');
-  if (kind === '') out.push(violation.required([...at, el(1, 'kind', 'TYPE_STRING')]));
-  if (!VERSION_RE.test(policyVersion)) out.push(violation.pattern([...at, el(2, 'policy_version', 'TYPE_STRING')], VERSION_PATTERN));
-  if (id === '') out.push(violation.required([...at, el(3, 'id', 'TYPE_STRING')]));
-  checkAttr(attr, [...at, el(4, 'attr', 'TYPE_MESSAGE')], out);
-  if (!SCOPE_RE.test(scope)) out.push(violation.pattern([...at, el(5, 'scope', 'TYPE_STRING')], SCOPE_PATTERN));
+  if (kind === '') out.push(violation.required([...at(), el(1, 'kind', 'TYPE_STRING')]));
+  if (!VERSION_RE.test(policyVersion)) out.push(violation.pattern([...at(), el(2, 'policy_version', 'TYPE_STRING')], VERSION_PATTERN));
+  if (id === '') out.push(violation.required([...at(), el(3, 'id', 'TYPE_STRING')]));
+  if ('' in attr) checkAttr(attr, [...at(), el(4, 'attr', 'TYPE_MESSAGE')], out);
+  if (!SCOPE_RE.test(scope)) out.push(violation.pattern([...at(), el(5, 'scope', 'TYPE_STRING')], SCOPE_PATTERN));
   return { kind, id, attr, policyVersion, scope: scope === '.' ? '' : scope };
 }
 
@@ -166,6 +186,10 @@ function readAuxJwt(v: unknown): AuxInput | undefined {
   return jwt === undefined && jwts === undefined ? undefined : { ...(jwt !== undefined ? { jwt } : {}), ...(jwts !== undefined ? { jwts } : {}) };
 }
 
+/** The path of the request's principal (a prefix: copied, never changed, by the violations built on it). */
+const PRINCIPAL_AT: FieldElement[] = [el(3, 'principal', 'TYPE_MESSAGE')];
+const ENTRY_FIELDS = { actions: 'actions', resource: 'resource' };
+
 const CHECK_FIELDS = {
   requestId: 'requestId',
   request_id: 'requestId',
@@ -188,18 +212,18 @@ export function readCheckRequest(body: unknown, limits: RequestLimits, principal
   const out: Violation[] = [];
   const requestId = str(m.requestId, 'request_id');
   const includeMeta = bool(m.includeMeta, 'include_meta');
-  const principal = m.principal === undefined ? undefined : readPrincipal(m.principal, [el(3, 'principal', 'TYPE_MESSAGE')], out);
+  const principal = m.principal === undefined ? undefined : readPrincipal(m.principal, PRINCIPAL_AT, out);
   if (principal === undefined && !principalOptional) out.push(violation.required([el(3, 'principal', 'TYPE_MESSAGE')]));
   if (m.resources !== undefined && !Array.isArray(m.resources)) throw protoError('proto: invalid value for repeated field resources');
   const list = (m.resources as unknown[] | undefined) ?? [];
   if (list.length === 0) out.push(violation.required([el(4, 'resources', 'TYPE_MESSAGE')]));
   const resources = list.map((entry, i) => {
-    const at = el(4, 'resources', 'TYPE_MESSAGE', i);
-    const e = members(entry, { actions: 'actions', resource: 'resource' }, 'resources');
+    const at = () => el(4, 'resources', 'TYPE_MESSAGE', i);
+    const e = members(entry, ENTRY_FIELDS, 'resources');
     const actions = strList(e.actions, 'actions');
-    checkStrings(actions, [at, el(1, 'actions', 'TYPE_STRING')], true, out);
-    if (e.resource === undefined) out.push(violation.required([at, el(2, 'resource', 'TYPE_MESSAGE')]));
-    const resource = e.resource === undefined ? { kind: '', id: '' } : readResource(e.resource, [at, el(2, 'resource', 'TYPE_MESSAGE')], out);
+    if (!stringsOk(actions, true)) checkStrings(actions, [at(), el(1, 'actions', 'TYPE_STRING')], true, out);
+    if (e.resource === undefined) out.push(violation.required([at(), el(2, 'resource', 'TYPE_MESSAGE')]));
+    const resource = e.resource === undefined ? { kind: '', id: '' } : readResource(e.resource, () => [at(), el(2, 'resource', 'TYPE_MESSAGE')], out);
     return { actions, resource };
   });
   const auxJwt = readAuxJwt(m.auxData);
@@ -238,7 +262,7 @@ export function readPlanRequest(body: unknown, principalOptional: boolean): Plan
   const actionsAt = [el(7, 'actions', 'TYPE_STRING')];
   if (actions.length > 20) out.push(violation.maxItems(actionsAt, 20));
   if (actions.length > 0) checkStrings(actions, actionsAt, false, out);
-  const principal = m.principal === undefined ? undefined : readPrincipal(m.principal, [el(3, 'principal', 'TYPE_MESSAGE')], out);
+  const principal = m.principal === undefined ? undefined : readPrincipal(m.principal, PRINCIPAL_AT, out);
   if (principal === undefined && !principalOptional) out.push(violation.required([el(3, 'principal', 'TYPE_MESSAGE')]));
   const at = el(4, 'resource', 'TYPE_MESSAGE');
   const r = members(m.resource, PLAN_RESOURCE_FIELDS, 'resource');
