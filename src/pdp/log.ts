@@ -36,42 +36,7 @@ export function pdpLog(hop: string, sink: DecisionCallback<PdpDecisionEntry> | u
     enabled: log.enabled,
     emit: (d) => log.emit(d),
     check(txn, principal, req, results, denied, api = 'cerbos') {
-      if (!log.enabled) return;
-      let allowed = 0;
-      let total = 0;
-      // built member by member, in the order the spread-built entry had (no spreads, no Set: issue 14)
-      const resources: Record<string, unknown>[] = new Array(results.length);
-      for (let i = 0; i < results.length; i++) {
-        const r = results[i]!;
-        const d = denied[i]!;
-        const allow: string[] = [];
-        const deny: string[] = [];
-        const policies: string[] = [];
-        for (const a in r.actions) {
-          const e = r.actions[a]!;
-          if (e.effect === 'EFFECT_ALLOW' && !d.has(a)) allow.push(a);
-          else deny.push(a);
-          if (!policies.includes(e.policy)) policies.push(e.policy);
-        }
-        allowed += allow.length;
-        total += allow.length + deny.length;
-        const entry: Record<string, unknown> = { kind: r.resource.kind, id: r.resource.id, allow, deny, policy: policies.join(' ') };
-        if (d.size > 0) entry.scope_denied = [...d];
-        resources[i] = entry;
-      }
-      const draft: Omit<PdpDecisionEntry, 'time' | 'hop'> = { event: 'check', api, effect: allowed === 0 ? 'deny' : allowed === total ? 'allow' : 'partial' };
-      if (txn === undefined) draft.sub = principal.id;
-      else {
-        draft.txn = txn.txn;
-        draft.sub = txn.sub;
-        draft.workload = txn.actor;
-        draft.chain = [...txn.chain];
-      }
-      if (req.requestId !== '') draft.request_id = req.requestId;
-      draft.roles = principal.roles;
-      if (resources.length === 1) draft.resource = { kind: resources[0]!.kind as string, id: resources[0]!.id as string };
-      draft.resources = resources;
-      log.emit(draft);
+      if (log.enabled) log.emit(checkDraft(txn, principal, req, results, denied, api));
     },
     plan(txn, principal, kind, actions, plan, uncovered, api = 'cerbos') {
       if (!log.enabled) return;
@@ -91,4 +56,42 @@ export function pdpLog(hop: string, sink: DecisionCallback<PdpDecisionEntry> | u
       log.emit({ event, api: 'cerbos', effect: 'deny', ...callerFields(txn, principal), policy: 'error', reason: `the policy engine could not decide: ${(e as Error)?.message ?? 'error'}`, reason_code: 'engine.failed' });
     },
   };
+}
+
+/** The entry of a check, member by member in the order the spread-built entry had (no spreads, no Set: issue 14). */
+function checkDraft(txn: TxnContext | undefined, principal: Principal, req: CheckRequest, results: readonly CheckResult[], denied: readonly ReadonlySet<string>[], api: PdpDecisionEntry['api']): Omit<PdpDecisionEntry, 'time' | 'hop'> {
+  let allowed = 0;
+  let total = 0;
+  const resources: Record<string, unknown>[] = new Array(results.length);
+  for (let i = 0; i < results.length; i++) {
+    const r = results[i]!;
+    const d = denied[i]!;
+    const allow: string[] = [];
+    const deny: string[] = [];
+    const policies: string[] = [];
+    for (const a in r.actions) {
+      const e = r.actions[a]!;
+      if (e.effect === 'EFFECT_ALLOW' && !d.has(a)) allow.push(a);
+      else deny.push(a);
+      if (!policies.includes(e.policy)) policies.push(e.policy);
+    }
+    allowed += allow.length;
+    total += allow.length + deny.length;
+    const entry: Record<string, unknown> = { kind: r.resource.kind, id: r.resource.id, allow, deny, policy: policies.join(' ') };
+    if (d.size > 0) entry.scope_denied = [...d];
+    resources[i] = entry;
+  }
+  const draft: Omit<PdpDecisionEntry, 'time' | 'hop'> = { event: 'check', api, effect: allowed === 0 ? 'deny' : allowed === total ? 'allow' : 'partial' };
+  if (txn === undefined) draft.sub = principal.id;
+  else {
+    draft.txn = txn.txn;
+    draft.sub = txn.sub;
+    draft.workload = txn.actor;
+    draft.chain = [...txn.chain];
+  }
+  if (req.requestId !== '') draft.request_id = req.requestId;
+  draft.roles = principal.roles;
+  if (resources.length === 1) draft.resource = { kind: resources[0]!.kind as string, id: resources[0]!.id as string };
+  draft.resources = resources;
+  return draft;
 }
