@@ -160,3 +160,26 @@ describe('evaluationErrors are sorted as Cerbos sorts them (by expression, then 
     expect(r.evaluationErrors?.map((e) => `${e.expression}: ${e.message}`)).toEqual(['R.attr.aa == 1: no such key: aa', 'R.attr.zz == 1: no such key: zz']);
   });
 });
+
+describe('the order of evaluationErrors', () => {
+  // One expression can fail with two messages in one check: `runtime.effectiveDerivedRoles` (strict evaluation) fails
+  // with the names of the derived roles that could not be computed, which differ from scope to scope.
+  const y = (s: string) => ({ name: `${s.split('\n')[0]!.replace(/\W+/g, '_')}.yaml`, content: `apiVersion: api.cerbos.dev/v1\n${s}` });
+  const runtimeRule = (action: string) => `    - actions: [${action}]\n      effect: EFFECT_ALLOW\n      roles: [r]\n      condition:\n        match:\n          expr: runtime.effectiveDerivedRoles.exists(x, x == "z")\n`;
+  const policies = [
+    y('derivedRoles:\n  name: common\n  definitions:\n    - name: d1\n      parentRoles: [r]\n      condition:\n        match:\n          expr: R.attr.m1 == 1\n    - name: d2\n      parentRoles: [r]\n      condition:\n        match:\n          expr: R.attr.m2 == 1\n'),
+    y(`resourcePolicy:\n  resource: doc\n  version: default\n  importDerivedRoles: [common]\n  rules:\n${runtimeRule('x')}    - actions: [b]\n      effect: EFFECT_ALLOW\n      derivedRoles: [d1]\n    - actions: [c]\n      effect: EFFECT_ALLOW\n      derivedRoles: [d2]\n`),
+    y(`resourcePolicy:\n  resource: doc\n  version: default\n  scope: acme\n  importDerivedRoles: [common]\n  rules:\n${runtimeRule('a')}    - actions: [b]\n      effect: EFFECT_ALLOW\n      derivedRoles: [d2]\n`),
+  ];
+  it('by expression, then by message, whatever the order the check met them in (a at scope acme: [d2]; then x, at the root: [d1, d2])', () => {
+    const r = createEngine({ policies, lenient: false }).check({ principal: { id: 'u', roles: ['r'] }, resource: { kind: 'doc', id: 'd', scope: 'acme', attr: {} }, actions: ['a', 'x'] });
+    expect(r.actions.a).toMatchObject({ effect: 'EFFECT_DENY', scope: 'acme' });
+    expect(r.actions.x).toMatchObject({ effect: 'EFFECT_DENY', scope: '' });
+    expect(r.evaluationErrors).toEqual([
+      { expression: 'R.attr.m1 == 1', message: 'no such key: m1' },
+      { expression: 'R.attr.m2 == 1', message: 'no such key: m2' },
+      { expression: 'runtime.effectiveDerivedRoles.exists(x, x == "z")', message: 'failed to compute effective derived roles [d1, d2]' },
+      { expression: 'runtime.effectiveDerivedRoles.exists(x, x == "z")', message: 'failed to compute effective derived roles [d2]' },
+    ]);
+  });
+});
