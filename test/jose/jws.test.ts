@@ -168,3 +168,120 @@ describe('compact JWS parsing refuses before any key is used', () => {
     await expect(verifyTxnToken(token, { getKey: createLocalJWKSet({ keys: [] }), algorithms: ['EdDSA'], clockSkew: 30, audiences: ['x'] })).rejects.toBeInstanceOf(JwtProfileError);
   });
 });
+
+// Found unasserted by the jose mutation run of 2026-12-01 17:04 UTC (docs/mutation.md, jose).
+describe('JWS edges: the contract of each function', () => {
+  const thrown = (f: () => unknown): unknown => {
+    try {
+      f();
+    } catch (e) {
+      return e;
+    }
+    return 'no error';
+  };
+
+  it('anything that is not a non-empty string is a JwsFormatError (by name), on both backends, never a TypeError', () => {
+    for (const backend of [webCryptoJws, nodeJwsCrypto])
+      for (const token of [undefined, null, 42, {}, ['a.b.c'], '']) {
+        const e = thrown(() => parseCompactJws(token as unknown as string, backend));
+        expect(e, `${backend.name} ${JSON.stringify(token)}`).toBeInstanceOf(JwsFormatError);
+        expect((e as Error).name).toBe('JwsFormatError');
+      }
+  });
+
+  it('a header part one character longer than a base64url encoder writes is malformed, even where the codec would ignore the character', async () => {
+    const { privateKey, jwk } = await pairOf('EdDSA');
+    // a header whose JSON is a multiple of 3 bytes: base64url with no partial group, so an appended 'A' is a lone 6 bits
+    let pad = '';
+    while (JSON.stringify({ kid: jwk.kid, typ: 'txntoken+jwt', x: pad, alg: 'EdDSA' }).length % 3 !== 0) pad += 'p';
+    for (const backend of [webCryptoJws, nodeJwsCrypto]) {
+      const token = await signCompactJws({ kid: jwk.kid, typ: 'txntoken+jwt', x: pad }, claims, 'EdDSA', privateKey, backend);
+      const [h, p, s] = token.split('.') as [string, string, string];
+      expect(h.length % 4).toBe(0);
+      const profile = { getKey: createLocalJWKSet({ keys: [jwk] }), algorithms: ['EdDSA'], clockSkew: 30, audiences: ['support.example'], crypto: backend };
+      await expect(verifyTxnToken(token, profile)).resolves.toMatchObject({ claims: { sub: 'alice' } });
+      expect(() => parseCompactJws(`${h}A.${p}.${s}`, backend), backend.name).toThrow(JwsFormatError);
+      await expect(verifyTxnToken(`${h}A.${p}.${s}`, profile), backend.name).rejects.toMatchObject({ code: 'malformed' });
+    }
+  });
+
+  it('a parsed JWS keeps its three parts, and key selection is handed them as jose hands them (protected, payload, signature)', async () => {
+    const { privateKey, publicKey, jwk } = await pairOf('EdDSA');
+    const token = await signCompactJws({ kid: jwk.kid }, claims, 'EdDSA', privateKey, nodeJwsCrypto);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const jws = parseCompactJws(token, nodeJwsCrypto);
+    expect(jws.parts).toEqual([h, p, s]);
+    const seen: unknown[] = [];
+    const getKey = (header: unknown, input: unknown) => (seen.push([header, input]), publicKey);
+    expect(await verifyParsedJws(jws, 'EdDSA', getKey, nodeJwsCrypto)).toBe(true);
+    expect(seen).toEqual([[{ kid: jwk.kid, alg: 'EdDSA' }, { protected: h, payload: p, signature: s }]]);
+  });
+
+  it('answers synchronously when the key and the backend do (node:crypto, a key at hand), a promise when the key is awaited', async () => {
+    const { privateKey, publicKey, jwk } = await pairOf('EdDSA');
+    const jws = parseCompactJws(await signCompactJws({ kid: jwk.kid }, claims, 'EdDSA', privateKey, nodeJwsCrypto), nodeJwsCrypto);
+    expect(verifyParsedJws(jws, 'EdDSA', () => publicKey, nodeJwsCrypto)).toBe(true);
+    const later = verifyParsedJws(jws, 'EdDSA', async () => publicKey, nodeJwsCrypto);
+    expect(later).toBeInstanceOf(Promise);
+    expect(await later).toBe(true);
+  });
+
+  it.each<[string, JwsCrypto]>([
+    ['webcrypto', webCryptoJws],
+    ['node:crypto', nodeJwsCrypto],
+  ])('%s: a key selection that yields null, undefined, a string or a number never verifies and never throws', async (_n, backend) => {
+    const { privateKey, jwk } = await pairOf('EdDSA');
+    const jws = parseCompactJws(await signCompactJws({ kid: jwk.kid }, claims, 'EdDSA', privateKey, backend), backend);
+    for (const notKey of [null, undefined, 'k-EdDSA', 7]) {
+      const sync = thrown(() => verifyParsedJws(jws, 'EdDSA', () => notKey as unknown as CryptoKey, backend));
+      expect(sync, String(notKey)).toBe('no error');
+      expect(verifyParsedJws(jws, 'EdDSA', () => notKey as unknown as CryptoKey, backend), String(notKey)).toBe(false);
+      expect(await verifyParsedJws(jws, 'EdDSA', async () => notKey as unknown as CryptoKey, backend), String(notKey)).toBe(false);
+    }
+    const profile = { getKey: () => null as unknown as CryptoKey, algorithms: ['EdDSA'], clockSkew: 30, audiences: ['support.example'], crypto: backend };
+    const token = await signCompactJws({ kid: jwk.kid, typ: 'txntoken+jwt' }, claims, 'EdDSA', privateKey, backend);
+    await expect(verifyTxnToken(token, profile)).rejects.toMatchObject({ code: 'bad_signature' });
+  });
+
+  it.each<[string, JwsCrypto]>([
+    ['webcrypto', webCryptoJws],
+    ['node:crypto', nodeJwsCrypto],
+  ])('%s: a public key of another algorithm than alg answers false, never throws (bad_signature through the profile)', async (_n, backend) => {
+    const ed = await pairOf('EdDSA');
+    const ec = await pairOf('ES256');
+    const jws = parseCompactJws(await signCompactJws({ kid: ed.jwk.kid }, claims, 'EdDSA', ed.privateKey, backend), backend);
+    expect(await backend.verify('EdDSA', ec.publicKey, jws.signingInput, jws.signature)).toBe(false);
+    expect(await backend.verify('ES256', ed.publicKey, jws.signingInput, jws.signature)).toBe(false);
+    const token = await signCompactJws({ kid: ed.jwk.kid, typ: 'txntoken+jwt' }, claims, 'EdDSA', ed.privateKey, backend);
+    const profile = { getKey: () => ec.publicKey, algorithms: ['EdDSA'], clockSkew: 30, audiences: ['support.example'], crypto: backend };
+    await expect(verifyTxnToken(token, profile)).rejects.toMatchObject({ code: 'bad_signature' });
+  });
+
+  it.each<[string, JwsCrypto]>([
+    ['webcrypto', webCryptoJws],
+    ['node:crypto', nodeJwsCrypto],
+  ])('%s: signing with an algorithm outside the set is refused by name', async (_n, backend) => {
+    const { privateKey } = await pairOf('EdDSA');
+    await expect(Promise.resolve().then(() => backend.sign('HS256', privateKey, new Uint8Array(1)))).rejects.toThrow('unsupported signing algorithm HS256');
+  });
+
+  it('a backend codec that refuses the signature part is a JwsFormatError, not its own error', async () => {
+    const { privateKey, jwk } = await pairOf('EdDSA');
+    const token = await signCompactJws({ kid: jwk.kid }, claims, 'EdDSA', privateKey, nodeJwsCrypto);
+    const sigPart = token.split('.')[2]!;
+    const b64 = nodeJwsCrypto.base64url!;
+    const strict: JwsCrypto = {
+      ...nodeJwsCrypto,
+      name: 'strict',
+      base64url: {
+        encode: (i) => b64.encode(i),
+        decode: (s) => {
+          if (s === sigPart) throw new RangeError('non-canonical base64url');
+          return b64.decode(s);
+        },
+      },
+    };
+    expect(parseCompactJws(token, nodeJwsCrypto).signature.length).toBe(64);
+    expect(() => parseCompactJws(token, strict)).toThrow(JwsFormatError);
+  });
+});

@@ -65,6 +65,56 @@ describe('parseCompactJws: headers seen before', () => {
   });
 });
 
+describe('parseCompactJws: what the header memo keeps, and its bound', () => {
+  // Found unasserted by the jose mutation run of 2026-12-01 17:04 UTC (docs/mutation.md, jose).
+  const tokenWith = (header: Record<string, unknown>) => `${base64url.encode(JSON.stringify(header))}.e30.AAAA`;
+  const headerOf = (token: string) => parseCompactJws(token, nodeJwsCrypto).header;
+
+  it('two headers in turn are both remembered (a new header does not drop the others)', () => {
+    const a = tokenWith({ alg: 'EdDSA', kid: 'turn-a' });
+    const b = tokenWith({ alg: 'EdDSA', kid: 'turn-b' });
+    const ha = headerOf(a);
+    const hb = headerOf(b);
+    expect(headerOf(a)).toBe(ha);
+    expect(headerOf(b)).toBe(hb);
+  });
+
+  it('a header part of up to 512 characters is remembered, a longer one is parsed every time; a null member is flat', () => {
+    // {"alg":"EdDSA","kid":"…"}: 22 + kid + 2 characters of JSON; 384 bytes are 512 base64url characters, 385 are 514
+    const at512 = tokenWith({ alg: 'EdDSA', kid: 'k'.repeat(360) });
+    const at514 = tokenWith({ alg: 'EdDSA', kid: 'k'.repeat(361) });
+    expect(at512.indexOf('.')).toBe(512);
+    expect(at514.indexOf('.')).toBe(514);
+    expect(headerOf(at512)).toBe(headerOf(at512));
+    const long = headerOf(at514);
+    expect(headerOf(at514)).not.toBe(long);
+    expect(headerOf(at514)).toEqual(long);
+    const withNull = tokenWith({ alg: 'EdDSA', kid: 'null-member', x5t: null });
+    expect(headerOf(withNull)).toBe(headerOf(withNull));
+  });
+
+  it('holds at most 256 headers: the 257th distinct header drops the memo first', () => {
+    const probe = tokenWith({ alg: 'EdDSA', kid: 'bound-probe' });
+    let fresh = 0;
+    const insertFresh = () => headerOf(tokenWith({ alg: 'EdDSA', kid: `bound-${fresh++}` }));
+    // the memo's state is unknown (other tests): insert distinct headers until the probe is dropped with the memo
+    let prev = headerOf(probe);
+    let steps = 0;
+    for (; steps < 300; steps++) {
+      insertFresh();
+      const again = headerOf(probe);
+      if (again !== prev) break; // dropped while inserting: the memo now holds that header and the probe again
+      prev = again;
+    }
+    expect(steps).toBeLessThan(257);
+    const kept = headerOf(probe);
+    for (let i = 0; i < 254; i++) insertFresh(); // 256 headers
+    expect(headerOf(probe)).toBe(kept);
+    insertFresh(); // the 257th: the memo is dropped, then this one kept
+    expect(headerOf(probe)).not.toBe(kept);
+  });
+});
+
 describe('freezeJsonWithin', () => {
   it('answers jsonDepth and freezes every object and array it walked', () => {
     const v = { a: [1, { b: { c: [] } }], d: 'x' };

@@ -2,7 +2,9 @@
 // mutation testing, docs/mutation.md). The HTTP paths that use them: test/tts/refusals.test.ts, test/verify/.
 import { createLocalJWKSet, errors, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { signCompactJws } from '../../src/jose/jws.js';
+import { nodeJwsCrypto } from '../../src/jose/crypto.node.js';
+import { MAX_TXN_TOKEN_DEPTH } from '../../src/jose/json-bounds.js';
+import { JwsFormatError, signCompactJws, type JwsCrypto } from '../../src/jose/jws.js';
 import { JwtProfileError, normTyp, verifyAccessToken, verifyClientAssertion, verifyIdToken, verifySelfSigned, verifyTxnToken, type VerifyCommon } from '../../src/jose/profiles.js';
 
 const NOW = 1_800_000_000;
@@ -191,5 +193,154 @@ describe('profiles other than the Txn-Token', () => {
     expect(await reasonOf(verifyIdToken(await sign(id({ iss: 'https://other.example' }), {}), profile))).toBe('wrong_issuer');
     expect(await reasonOf(verifyIdToken(await sign(id({ aud: 'other' }), {}), profile))).toBe('wrong_audience');
     expect(await reasonOf(verifyIdToken(await sign(id({ exp: NOW - 31 }), {}), profile))).toBe('expired');
+  });
+});
+
+// Found unasserted by the jose mutation run of 2026-12-01 17:04 UTC (docs/mutation.md, jose): each case pins a
+// refusal's code next to its reason, a bound at its edge, or what a caller hands the profile (backend, clock, key set).
+describe('profile edges: codes, bounds, what the caller configured', () => {
+  let pub: CryptoKey;
+  beforeAll(async () => {
+    pub = (await common.getKey({ alg: 'EdDSA', kid: 'k' }, { protected: '', payload: '', signature: '' })) as CryptoKey;
+  });
+  const refusal = async (p: Promise<unknown>) =>
+    p.then(
+      () => 'accepted',
+      (e: JwtProfileError) => ({ name: e.name, code: e.code, reason: e.reason }),
+    );
+  const client = (over: Record<string, unknown> = {}) => ({ iss: 'c1', sub: 'c1', aud: 'https://tts.example', jti: 'j-1', exp: NOW + 60, ...over });
+  const clientProfile = () => ({ ...common, clientId: 'c1', audience: 'https://tts.example', maxLifetime: 300 });
+  const self = (over: Record<string, unknown> = {}) => ({ iss: 'c1', sub: 'alice', aud: 'https://tts.example', iat: NOW, exp: NOW + 60, ...over });
+  const at = (over: Record<string, unknown> = {}) => ({ iss: 'https://idp.example', sub: 'alice', aud: 'mcp', exp: NOW + 60, ...over });
+  const atProfile = (typ: (string | null)[] = ['at+jwt']) => ({ ...common, issuer: 'https://idp.example', audiences: ['mcp'], typ });
+  /** nested objects, `levels` deep (an object is one level, as jsonDepth counts) */
+  const nested = (levels: number): Record<string, unknown> => {
+    let v: Record<string, unknown> = {};
+    for (let i = 1; i < levels; i++) v = { x: v };
+    return v;
+  };
+
+  it('a refusal is a JwtProfileError by name; the bound refusals keep the code a caller maps next to their finer reason', async () => {
+    expect(await refusal(verifyTxnToken(await sign(txn({ iat: NOW - 120, exp: NOW - 31 })), txnProfile()))).toEqual({ name: 'JwtProfileError', code: 'expired', reason: 'expired' });
+    expect(await refusal(verifyClientAssertion(await sign(client({ aud: ['https://tts.example'] }), {}), clientProfile()))).toMatchObject({ code: 'wrong_audience', reason: 'audience_not_single' });
+    expect(await refusal(verifySelfSigned(await sign(self({ aud: ['https://tts.example'] }), {}), clientProfile()))).toMatchObject({ code: 'wrong_audience', reason: 'audience_not_single' });
+    expect(await refusal(verifyClientAssertion(await sign(client({ exp: NOW + 331 }), {}), clientProfile()))).toMatchObject({ code: 'invalid_claim', reason: 'lifetime_too_long' });
+    expect(await refusal(verifySelfSigned(await sign(self({ exp: NOW + 331 }), {}), clientProfile()))).toMatchObject({ code: 'invalid_claim', reason: 'lifetime_too_long' });
+    expect(await refusal(verifyTxnToken(await sign(txn({ tctx: nested(64) })), txnProfile()))).toMatchObject({ code: 'invalid_claim', reason: 'too_deep' });
+  });
+
+  it(`V-02 claims nested exactly MAX_TXN_TOKEN_DEPTH (${MAX_TXN_TOKEN_DEPTH}) levels are read, one more is too_deep, frozen or not`, async () => {
+    // the payload is level 1, so tctx may hold MAX_TXN_TOKEN_DEPTH - 1 levels
+    for (const freeze of [false, true]) {
+      const profile = { ...txnProfile(), freeze };
+      expect(await reasonOf(verifyTxnToken(await sign(txn({ tctx: nested(MAX_TXN_TOKEN_DEPTH - 1) })), profile)), `freeze ${freeze}`).toBe('accepted');
+      expect(await reasonOf(verifyTxnToken(await sign(txn({ tctx: nested(MAX_TXN_TOKEN_DEPTH) })), profile)), `freeze ${freeze}`).toBe('too_deep');
+    }
+  });
+
+  it('the claims are deeply frozen only when freeze: true is asked (the verifier), otherwise the caller may edit them (the TTS)', async () => {
+    const token = await sign(txn({ tctx: { a: { b: [1] } } }));
+    const frozen = (await verifyTxnToken(token, { ...txnProfile(), freeze: true })).claims;
+    expect(Object.isFrozen(frozen) && Object.isFrozen(frozen.tctx) && Object.isFrozen((frozen.tctx as { a: { b: number[] } }).a.b)).toBe(true);
+    for (const freeze of [undefined, false]) {
+      const { claims } = await verifyTxnToken(token, { ...txnProfile(), freeze });
+      expect(Object.isFrozen(claims) || Object.isFrozen(claims.tctx), `freeze ${freeze}`).toBe(false);
+    }
+  });
+
+  it('V-05 a clockSkew of 0 is allowed and exact: exp = now is expired, exp = now + 1 is not', async () => {
+    const exact = { ...txnProfile(), clockSkew: 0 };
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ exp: NOW + 1 })), exact))).toBe('accepted');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ exp: NOW })), exact))).toBe('expired');
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ iat: NOW + 1 })), exact))).toBe('not_yet_valid');
+  });
+
+  it('T-09 T-10 sub must be a non-empty string in every profile, not only the Txn-Token', async () => {
+    for (const sub of [42, '']) {
+      expect(await reasonOf(verifyAccessToken(await sign(at({ sub }), { typ: 'at+jwt' }), atProfile())), `access ${sub}`).toBe('invalid_claim.sub');
+      const id = { iss: 'https://idp.example', sub, aud: 'mcp', iat: NOW, exp: NOW + 60 };
+      expect(await reasonOf(verifyIdToken(await sign(id, {}), { ...common, issuer: 'https://idp.example', audiences: ['mcp'] })), `id ${sub}`).toBe('invalid_claim.sub');
+      expect(await reasonOf(verifySelfSigned(await sign(self({ sub }), {}), clientProfile())), `self ${sub}`).toBe('invalid_claim.sub');
+    }
+  });
+
+  it('the issuer is checked before the audience: a token with neither is wrong_issuer', async () => {
+    expect(await reasonOf(verifyAccessToken(await sign(at({ iss: undefined, aud: undefined }), { typ: 'at+jwt' }), atProfile()))).toBe('wrong_issuer');
+    expect(await reasonOf(verifyClientAssertion(await sign(client({ iss: undefined, aud: undefined }), {}), clientProfile()))).toBe('wrong_issuer');
+  });
+
+  it('T-08 T-10 without a configured currentDate the lifetime bound reads the real clock', async () => {
+    const real = Math.floor(Date.now() / 1000);
+    const live = { ...clientProfile(), currentDate: undefined };
+    expect(await reasonOf(verifyClientAssertion(await sign(client({ exp: real + 60 }), {}), live))).toBe('accepted');
+    expect(await reasonOf(verifyClientAssertion(await sign(client({ exp: real + 400 }), {}), live))).toBe('lifetime_too_long');
+    expect(await reasonOf(verifySelfSigned(await sign(self({ iat: real, exp: real + 60 }), {}), live))).toBe('accepted');
+    expect(await reasonOf(verifySelfSigned(await sign(self({ iat: real, exp: real + 400 }), {}), live))).toBe('lifetime_too_long');
+  });
+
+  it('T-09 the wrong_type refusal names the accepted typ values (the subject refusal sends it to the client)', async () => {
+    const e = await verifyAccessToken(await sign(at(), { typ: 'JWT' }), atProfile(['at+jwt', null])).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'wrong_type', message: 'typ must be at+jwt or (absent)' });
+  });
+
+  it("T-09 an issuer's typ list changed in place is read as it is now (the contents decide, not the array)", async () => {
+    const list: (string | null)[] = ['at+jwt'];
+    const v = async (header: Record<string, unknown>) => reasonOf(verifyAccessToken(await sign(at(), header), atProfile(list)));
+    expect(await v({ typ: 'at+jwt' })).toBe('accepted');
+    expect(await v({})).toBe('wrong_type');
+    list[0] = 'jwt'; // same length, every member changed
+    expect(await v({ typ: 'JWT' })).toBe('accepted');
+    expect(await v({ typ: 'at+jwt' })).toBe('wrong_type');
+    list.push(null); // longer, the first member unchanged
+    expect(await v({})).toBe('accepted');
+    list[1] = 'at+jwt'; // same length, one member of two changed
+    expect(await v({})).toBe('wrong_type');
+    expect(await v({ typ: 'at+jwt' })).toBe('accepted');
+  });
+
+  it('key selection: a synchronous refusal is mapped as an asynchronous one, with its cause; a JwtProfileError of the key source passes unchanged', async () => {
+    const token = await sign(txn());
+    const noKey = new errors.JWKSNoMatchingKey();
+    const e1 = await verifyTxnToken(token, { ...txnProfile(), getKey: () => { throw noKey; } }).catch((x: unknown) => x);
+    expect(e1).toMatchObject({ code: 'unknown_kid', cause: noKey });
+    const down = new Error('ECONNREFUSED');
+    expect(await verifyTxnToken(token, { ...txnProfile(), getKey: () => { throw down; } }).catch((x: unknown) => x)).toMatchObject({ code: 'key_unavailable', cause: down });
+    const many = new errors.JWKSMultipleMatchingKeys();
+    expect(await verifyTxnToken(token, { ...txnProfile(), getKey: () => Promise.reject(many) }).catch((x: unknown) => x)).toMatchObject({ code: 'unknown_kid', cause: many });
+    const alg = new errors.JOSEAlgNotAllowed('x');
+    expect(await verifyTxnToken(token, { ...txnProfile(), getKey: () => Promise.reject(alg) }).catch((x: unknown) => x)).toMatchObject({ code: 'bad_algorithm', cause: alg });
+    // the key source's own refusal (it says when the next fetch is tried) reaches the caller as it was thrown
+    const own = new JwtProfileError('key_unavailable', 'the key set cannot be fetched (timeout); next attempt in 5 s');
+    expect(await verifyTxnToken(token, { ...txnProfile(), getKey: () => Promise.reject(own) }).catch((x: unknown) => x)).toBe(own);
+    const unknown = new JwtProfileError('unknown_kid', 'no such kid');
+    expect(await reasonOf(verifyTxnToken(token, { ...txnProfile(), getKey: () => Promise.reject(unknown) }))).toBe('unknown_kid');
+  });
+
+  it('a malformed token keeps the parse refusal as its cause', async () => {
+    const e = await verifyTxnToken('a.b', txnProfile()).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'malformed', reason: 'malformed' });
+    expect((e as Error).cause).toBeInstanceOf(JwsFormatError);
+  });
+
+  it('a kid that is not a string is never returned as the kid', async () => {
+    const token = await sign(txn(), { kid: 7, typ: 'txntoken+jwt' });
+    expect(await verifyTxnToken(token, { ...txnProfile(), getKey: () => pub })).toMatchObject({ claims: { sub: 'alice' }, kid: undefined });
+  });
+
+  it("the profile's signature backend parses and verifies, not the process default", async () => {
+    const b64 = nodeJwsCrypto.base64url!;
+    let decodes = 0;
+    let verifies = 0;
+    const counting: JwsCrypto = {
+      ...nodeJwsCrypto,
+      name: 'counting',
+      base64url: { encode: (i) => b64.encode(i), decode: (s) => (decodes++, b64.decode(s)) },
+      verify: (...a) => (verifies++, nodeJwsCrypto.verify(...a)),
+    };
+    expect(await reasonOf(verifyTxnToken(await sign(txn({ txn: 't-counting' })), { ...txnProfile(), crypto: counting }))).toBe('accepted');
+    expect(decodes).toBeGreaterThan(0);
+    expect(verifies).toBe(1);
+    const refusing: JwsCrypto = { ...nodeJwsCrypto, name: 'refusing', verify: () => false };
+    expect(await reasonOf(verifyTxnToken(await sign(txn()), { ...txnProfile(), crypto: refusing }))).toBe('bad_signature');
   });
 });
