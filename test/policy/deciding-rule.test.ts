@@ -30,6 +30,8 @@ function agree(e: Engine, input: CheckInput, label: string): number {
     const got = named.actions[a]!;
     const want = x.explained!.actions[a]!.rule;
     expect(got, `${label} ${a}`).toEqual(want === undefined ? eff : { ...eff, rule: want });
+    // an action no rule decided has no `rule` key at all (not one holding undefined)
+    if (want === undefined) expect('rule' in got, `${label} ${a}`).toBe(false);
     if (want !== undefined) n++;
   }
   // explain and decidingRule together: the actions carry the rule and the explanation is the same

@@ -182,4 +182,13 @@ describe('the order of evaluationErrors', () => {
       { expression: 'runtime.effectiveDerivedRoles.exists(x, x == "z")', message: 'failed to compute effective derived roles [d2]' },
     ]);
   });
+  it('the same order when the check meets the two messages of one expression already sorted (x at the root: [d1, d2]; then a)', () => {
+    const r = createEngine({ policies, lenient: false }).check({ principal: { id: 'u', roles: ['r'] }, resource: { kind: 'doc', id: 'd', scope: 'acme', attr: {} }, actions: ['x', 'a'] });
+    expect(r.evaluationErrors?.map((e) => e.message)).toEqual([
+      'no such key: m1',
+      'no such key: m2',
+      'failed to compute effective derived roles [d1, d2]',
+      'failed to compute effective derived roles [d2]',
+    ]);
+  });
 });
