@@ -154,6 +154,24 @@ describe('a scope that requires parental consent for ALLOWs', () => {
     expect(check(true)).toEqual({ effect: 'EFFECT_DENY', policy: 'resource.doc.vdefault/a', scope: 'a' });
     expect(check(false)).toEqual({ effect: 'EFFECT_ALLOW', policy: 'resource.doc.vdefault/a', scope: '' });
   });
+
+  it('an unconditional ALLOW there is activated (its ruleActivated output), though only the parent allows', () => {
+    // Cerbos 0.55 (`cerbos compile` with a test suite, 2026-12-01): outputs `activated` for this rule; only a conditional
+    // ALLOW is turned into `none(condition)`.
+    const withOutput: PolicySource[] = [
+      policies[0]!,
+      {
+        name: 'a.yaml',
+        content: rp(
+          '    - actions: [read]\n      name: plain\n      effect: EFFECT_ALLOW\n      roles: [user]\n      output:\n        when:\n          ruleActivated: \'"activated"\'\n          conditionNotMet: \'"not met"\'\n',
+          '  scope: a\n  scopePermissions: SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS\n',
+        ),
+      },
+    ];
+    const r = createEngine({ policies: withOutput }).check({ principal: { id: 'u', roles: ['user'] }, resource: { kind: 'doc', id: '1', scope: 'a' }, actions: ['read'] });
+    expect(r.actions.read).toEqual({ effect: 'EFFECT_ALLOW', policy: 'resource.doc.vdefault/a', scope: '' });
+    expect(r.outputs).toEqual([{ src: 'resource.doc.vdefault/a#plain', action: 'read', val: 'activated' }]);
+  });
 });
 
 describe('per-request state', () => {
