@@ -128,6 +128,26 @@ describe('explain: true', () => {
     expect(lenient.actions.read!.considered[0]).toMatchObject({ outcome: 'error', condition: 'R.attr.owner == P.id' });
   });
 
+  it('an erroring rule condition is named, not the derived-role condition met before it (also after a derived role failed)', () => {
+    const policies = [
+      inline('dr.yaml', 'apiVersion: api.cerbos.dev/v1\nderivedRoles:\n  name: common\n  definitions:\n    - name: owner\n      parentRoles: [user]\n      condition:\n        match:\n          expr: R.attr.owner == P.id\n'),
+      inline(
+        'doc.yaml',
+        'apiVersion: api.cerbos.dev/v1\nresourcePolicy:\n  resource: doc\n  version: default\n  importDerivedRoles: [common]\n  rules:\n' +
+          '    - actions: [a]\n      name: owner-a\n      effect: EFFECT_ALLOW\n      derivedRoles: [owner]\n      condition:\n        match:\n          expr: R.attr.level > 1\n' +
+          '    - actions: [b]\n      name: user-b\n      effect: EFFECT_ALLOW\n      roles: [user]\n      condition:\n        match:\n          expr: R.attr.level > 1\n',
+      ),
+    ];
+    const u = { id: 'u', roles: ['user'] };
+    // lenient: the derived role holds, then the rule's own condition fails
+    const lenient = createEngine({ policies, lenient: true }).check({ principal: u, resource: { kind: 'doc', id: 'd', attr: { owner: 'u' } }, actions: ['a'] }, { explain: true }).explained!;
+    expect(lenient.actions.a!.considered[0]).toMatchObject({ rule: 'resource.doc.vdefault#owner-a', outcome: 'error', derivedRoles: ['owner'], condition: 'R.attr.level > 1' });
+    // strict: a's derived-role condition fails (owner missing); b's rule condition, evaluated next, is the one named for b
+    const strict = createEngine({ policies }).check({ principal: u, resource: { kind: 'doc', id: 'd', attr: {} }, actions: ['a', 'b'] }, { explain: true }).explained!;
+    expect(strict.actions.a!.considered[0]).toMatchObject({ outcome: 'error', derivedRoles: ['owner'], condition: 'R.attr.owner == P.id' });
+    expect(strict.actions.b!.considered[0]).toMatchObject({ rule: 'resource.doc.vdefault#user-b', outcome: 'error', condition: 'R.attr.level > 1' });
+  });
+
   it('an erroring rule condition (all-of) is explained with the readable condition and the error', () => {
     const e = createEngine({ policies: [levelPolicy], lenient: true });
     const r = e.check({ principal: { id: 'u', roles: ['user'], attr: { clearance: 3 } }, resource: { kind: 'doc', id: 'd', attr: { level: 'high' } }, actions: ['read'] }, { explain: true });
