@@ -8,7 +8,8 @@ import { parseConfig } from '../config/schema.js';
 import type { ClientConfig } from '../config/schema.js';
 import { MemoryStore } from '../store/memory.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { hashSecret, prepareWorkload, timingSafeEqual } from './client-auth.js';
+import { authenticateClient, hashSecret, prepareWorkload, timingSafeEqual } from './client-auth.js';
+import { readClientCredentials } from './request.js';
 import { authenticateWorkload } from './context.js';
 
 const params = (p: Record<string, string>) => new Map(Object.entries(p));
@@ -144,6 +145,10 @@ describe('the client step (T-08)', () => {
     // just before exp + clockSkew the assertion still verifies: its jti must still be remembered
     clock = (exp + u.ctx.config.clockSkew) * 1000 - 1500;
     expect(await refusal(authenticateWorkload(u.ctx, form(a), undefined))).toMatchObject({ reason: 'client.assertion_replayed' });
+    // and not longer: once the assertion can no longer verify, its jti leaves the store (memory follows live assertions)
+    clock = (exp + u.ctx.config.clockSkew) * 1000 + 1000;
+    for (let i = 0; i < 64; i++) await store.isRevoked('unrelated'); // the memory store sweeps every 64 operations
+    expect(store.entryCounts().once).toBe(0);
   });
 
   it('T-08 a replay check that cannot answer is 503 (never an accepted assertion); another store failure is not hidden', async () => {
@@ -191,5 +196,47 @@ describe('the client step (T-08)', () => {
       status: 503,
       reason: 'client.assertion.key_unavailable',
     });
+  });
+
+  it('secrets: a sha256: secret with whitespace or another character inside is not base64url and fails at startup', async () => {
+    const digest = (await hashSecret(SECRET)).slice('sha256:'.length);
+    // the base64url decoder alone would skip the whitespace and accept these 32 bytes
+    for (const bad of [`${digest.slice(0, 20)} ${digest.slice(20)}`, `${digest.slice(0, 20)}\t${digest.slice(20)}`, ` ${digest}`, `${digest} `, `${digest.slice(0, 20)}.${digest.slice(20)}`])
+      await expect(prepareWorkload(parse({ id: 'p', auth: 'client_secret_basic', secret: `sha256:${bad}` })), JSON.stringify(bad)).rejects.toThrow(/client p: secret sha256/);
+  });
+
+  it('T-08 the Authorization value must start with the Basic scheme and hold exactly one Basic value; an empty client id is an unknown client', async () => {
+    const u = await unitTts();
+    expect(await refusal(authenticateWorkload(u.ctx, params({}), `Bearer ${basic('agent', SECRET)}`))).toMatchObject({ error: 'invalid_client', reason: 'client.authorization_scheme' });
+    expect(await refusal(authenticateWorkload(u.ctx, params({}), `Basic ${basic('agent', SECRET)}`))).toMatchObject({ error: 'invalid_client', reason: 'client.basic_malformed' });
+    // `:secret` is a well-formed Basic value naming the client "": the same answer as any unknown client, with the challenge
+    const empty = authenticateWorkload(u.ctx, params({}), `Basic ${btoa(`:${SECRET}`)}`);
+    await expect(empty).rejects.toMatchObject({ error: 'invalid_client', reason: 'client.unknown', message: 'client authentication failed', headers: { 'WWW-Authenticate': 'Basic realm="baton"' } });
+  });
+
+  it('T-08 authenticateClient (exported) takes a header value with surrounding whitespace, and works without a clock of its own', async () => {
+    const u = await unitTts();
+    const ctx = { workloads: u.ctx.workloads, issuer: TTS_ISSUER, store: new MemoryStore(), clockSkew: 30 };
+    expect((await authenticateClient(ctx, `${basic('agent', SECRET)} `, readClientCredentials(params({})))).id).toBe('agent');
+    const a = await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER);
+    expect((await authenticateClient(ctx, undefined, readClientCredentials(params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a })))).id).toBe('jwt-client');
+  });
+
+  it('T-08 an assertion is judged by the TTS clock, not the machine clock', async () => {
+    // the TTS clock is an hour ahead: an assertion valid for the next minute of machine time has expired for it
+    const u = await unitTts({ now: () => new Date(Date.now() + 3_600_000) });
+    const a = await clientAssertion(u.clientKey, 'jwt-client', TTS_ISSUER, { ttl: 60 });
+    expect(await refusal(authenticateWorkload(u.ctx, params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a }), undefined))).toMatchObject({ reason: 'client.assertion.expired' });
+  });
+
+  it('T-08 an assertion of exactly 8192 characters passes the size check; a secret client with keys of its own (self-signed subjects) cannot use private_key_jwt', async () => {
+    const u = await unitTts();
+    const form = (a: string) => params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a });
+    expect(await refusal(authenticateWorkload(u.ctx, form('x'.repeat(8192)), undefined))).toMatchObject({ reason: 'client.assertion_malformed' });
+    expect(await refusal(authenticateWorkload(u.ctx, form('x'.repeat(8193)), undefined))).toMatchObject({ reason: 'client.assertion_too_large' });
+    const self = await prepareWorkload(parse({ id: 'self', auth: 'client_secret_basic', secret: SECRET, jwks: { keys: [u.clientKey.publicJwk] }, allowSelfSignedSubject: true }));
+    const ctx = { workloads: new Map([['self', self]]), issuer: TTS_ISSUER, store: new MemoryStore(), clockSkew: 30 };
+    const a = await clientAssertion(u.clientKey, 'self', TTS_ISSUER);
+    expect(await refusal(authenticateClient(ctx, undefined, readClientCredentials(form(a))))).toMatchObject({ error: 'invalid_client', reason: 'client.method_mismatch' });
   });
 });
