@@ -239,4 +239,14 @@ describe('the client step (T-08)', () => {
     const a = await clientAssertion(u.clientKey, 'self', TTS_ISSUER);
     expect(await refusal(authenticateClient(ctx, undefined, readClientCredentials(form(a))))).toMatchObject({ error: 'invalid_client', reason: 'client.method_mismatch' });
   });
+
+  it('T-08 a workload prepared without its credential (a configuration not read through the schema) is refused as the wrong method, never a crash', async () => {
+    const u = await unitTts();
+    const noSecret = await prepareWorkload({ ...parse({ id: 'no-secret', auth: 'private_key_jwt', jwks: { keys: [u.clientKey.publicJwk] } }), auth: 'client_secret_basic' });
+    const noKeys = await prepareWorkload({ ...parse({ id: 'no-keys', auth: 'client_secret_basic', secret: SECRET }), auth: 'private_key_jwt' });
+    const ctx = { workloads: new Map([['no-secret', noSecret], ['no-keys', noKeys]]), issuer: TTS_ISSUER, store: new MemoryStore(), clockSkew: 30 };
+    expect(await refusal(authenticateClient(ctx, basic('no-secret', SECRET), readClientCredentials(params({}))))).toMatchObject({ error: 'invalid_client', reason: 'client.method_mismatch' });
+    const a = await clientAssertion(u.clientKey, 'no-keys', TTS_ISSUER);
+    expect(await refusal(authenticateClient(ctx, undefined, readClientCredentials(params({ client_assertion_type: CLIENT_ASSERTION_JWT, client_assertion: a }))))).toMatchObject({ error: 'invalid_client', reason: 'client.method_mismatch' });
+  });
 });
