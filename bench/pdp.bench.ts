@@ -16,7 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cerbosBinary, CERBOS_VERSION, startCerbos } from '../test/helpers/cerbos.js';
 import { freePort } from '../test/helpers/net.js';
-import { autocannonBin, runAutocannon } from './lib/autocannon.js';
+import { autocannonBin, lastJsonLineOf, runAutocannon } from './lib/autocannon.js';
 import { fmt, machineLine, passMiss, printTable } from './lib/table.js';
 
 const SECONDS = Number(process.env.BATON_BENCH_SECONDS ?? 10);
@@ -127,18 +127,11 @@ function cerbosPid(): number | undefined {
 async function measure(url: string, body: string, pid: number | undefined): Promise<Measured> {
   await runAutocannon({ url, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 10, duration: 1 });
   const before = cpuMicros(pid);
-  const child = spawn(process.execPath, ['--input-type=module', '-e', LOAD_CHILD, autocannonBin(), url, body, String(SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
+  const j = await lastJsonLineOf<{ total: number; duration: number; non2xx: number; errors: number; timeouts: number; acP99: number; p50: number; p99: number }>(
+    ['--input-type=module', '-e', LOAD_CHILD, autocannonBin(), url, body, String(SECONDS)],
+    'the load child',
+  );
   const after = cpuMicros(pid);
-  if (code !== 0) throw new Error(`the load child exited with ${String(code)}: ${err.slice(0, 500)}`);
-  const j = JSON.parse(out.trim().split('\n').pop() ?? '') as { total: number; duration: number; non2xx: number; errors: number; timeouts: number; acP99: number; p50: number; p99: number };
   return {
     requestsPerSec: j.total / j.duration,
     total: j.total,

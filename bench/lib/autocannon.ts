@@ -49,12 +49,11 @@ export function autocannonBin(): string {
   return require.resolve('autocannon/autocannon.js');
 }
 
-export async function runAutocannon(o: LoadOptions): Promise<LoadResult> {
-  const args = [autocannonBin(), '--json', '--no-progress', '-c', String(o.connections ?? 10), '-d', String(o.duration ?? 5), '-p', String(o.pipelining ?? 1)];
-  if (o.method !== undefined) args.push('-m', o.method);
-  for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}=${v}`);
-  if (o.body !== undefined) args.push('-b', o.body);
-  args.push(o.url);
+/**
+ * Runs `node <args>` in a child process and returns the JSON value of the last line it printed; `what` names the child
+ * in errors (a non-zero exit, or no JSON at the end, with the start of its stderr).
+ */
+export async function lastJsonLineOf<T>(args: readonly string[], what: string): Promise<T> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -64,13 +63,21 @@ export async function runAutocannon(o: LoadOptions): Promise<LoadResult> {
     child.once('error', reject);
     child.once('close', resolve);
   });
-  if (code !== 0) throw new Error(`autocannon exited with ${String(code)}: ${err.slice(0, 500)}`);
-  let j: AutocannonJson;
+  if (code !== 0) throw new Error(`${what} exited with ${String(code)}: ${err.slice(0, 500)}`);
   try {
-    j = JSON.parse(out.trim().split('\n').pop() ?? '') as AutocannonJson;
+    return JSON.parse(out.trim().split('\n').pop() ?? '') as T;
   } catch {
-    throw new Error(`autocannon printed no JSON summary: ${err.slice(0, 500)}`);
+    throw new Error(`${what} printed no JSON summary: ${err.slice(0, 500)}`);
   }
+}
+
+export async function runAutocannon(o: LoadOptions): Promise<LoadResult> {
+  const args = [autocannonBin(), '--json', '--no-progress', '-c', String(o.connections ?? 10), '-d', String(o.duration ?? 5), '-p', String(o.pipelining ?? 1)];
+  if (o.method !== undefined) args.push('-m', o.method);
+  for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}=${v}`);
+  if (o.body !== undefined) args.push('-b', o.body);
+  args.push(o.url);
+  const j = await lastJsonLineOf<AutocannonJson>(args, 'autocannon');
   return {
     requestsPerSec: j.requests.total / j.duration,
     p50: j.latency.p50,
