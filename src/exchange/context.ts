@@ -9,6 +9,7 @@ import { authenticateClient, prepareWorkload, type Workload } from './client-aut
 import { readClientCredentials } from './request.js';
 import type { ScopeDecision, ScopePolicy } from './scope.js';
 import { prepareIssuer, type TrustedIssuer } from './subject.js';
+import { CryptoOffload } from './offload.js';
 
 /** One structured line per TTS decision; never a raw token (V-11). The TTS's narrowing of the log's one record type. */
 export interface DecisionEntry extends DecisionRecord {
@@ -53,6 +54,8 @@ export interface TtsContext {
   readonly ownKeys: JWTVerifyGetKey;
   readonly now: () => Date;
   readonly log: DecisionLog<DecisionEntry>;
+  /** exchanges in flight, and where their signatures are computed (offload.ts) */
+  readonly offload: CryptoOffload;
 }
 
 export async function prepareTts(o: TokenServiceOptions): Promise<TtsContext> {
@@ -72,6 +75,7 @@ export async function prepareTts(o: TokenServiceOptions): Promise<TtsContext> {
     ownKeys: createLocalJWKSet(o.keys.jwks()),
     now,
     log: decisionLog<DecisionEntry>({ hop: 'tts', sink: o.onDecision, now, count: o.countDecision }),
+    offload: new CryptoOffload(),
   };
 }
 

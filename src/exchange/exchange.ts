@@ -52,6 +52,7 @@ export function exchange(ctx: TtsContext, source: InputSource<ExchangeInput>, me
 }
 
 async function exchangeSteps(ctx: TtsContext, source: InputSource<ExchangeInput>, entry: EntryDraft, span: Span): Promise<TokenResponseBody> {
+  ctx.offload.enter();
   try {
     const input = typeof source === 'function' ? await source() : source;
     const params = singleValued(input.form);
@@ -80,6 +81,8 @@ async function exchangeSteps(ctx: TtsContext, source: InputSource<ExchangeInput>
     const err = refused(ctx, entry, e);
     span.setAttributes({ 'baton.decision': 'deny', 'baton.error': err.error, 'baton.reason_code': err.reason ?? '' });
     throw err;
+  } finally {
+    ctx.offload.leave();
   }
 }
 
@@ -96,7 +99,7 @@ async function firstExchange(
   ctx: TtsContext, req: ExchangeRequest, workload: Workload, remoteAddr: string | undefined, limits: StartedLimits, entry: EntryDraft, subjectJws: ParsedJws | undefined,
 ): Promise<TokenResponseBody> {
   const c = ctx.config;
-  const subjectCtx = { issuers: ctx.issuers, ttsIssuer: c.issuer, clockSkew: c.clockSkew, maxClaimsBytes: c.maxSubjectClaimsBytes, currentDate: ctx.now };
+  const subjectCtx = { issuers: ctx.issuers, ttsIssuer: c.issuer, clockSkew: c.clockSkew, maxClaimsBytes: c.maxSubjectClaimsBytes, currentDate: ctx.now, crypto: ctx.offload.backend() };
   const subjectP = started(validateSubject(subjectCtx, workload, req.subjectToken, req.subjectTokenType, subjectJws));
   await clientVerdict(limits); // a workload over its limit gets 429 whatever its subject token
   const subject = await inSpan('baton.exchange.subject', {}, () => subjectP);

@@ -1,6 +1,6 @@
 import type { SigningKeySet } from '../jose/index.js';
 import { jsonDepth, MAX_JSON_DEPTH, MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
-import { signCompactJws } from '../jose/jws.js';
+import { signCompactJws, type JwsCrypto } from '../jose/jws.js';
 import { actChain, TT_TXN_TOKEN, TXN_TOKEN_TYP, withActor, type ActClaim, type TxnTokenClaims } from '../txn/index.js';
 import type { Workload } from './client-auth.js';
 import type { TtsContext } from './context.js';
@@ -115,7 +115,7 @@ export interface MintInput {
  * verifier accepts reaches `JSON.stringify` (a stack overflow, i.e. a 500), and a token longer than every verifier
  * accepts (MAX_TXN_TOKEN_CHARS) is never issued: both are `invalid_request`.
  */
-export async function mintTxnToken(keys: SigningKeySet, m: MintInput): Promise<{ token: string; claims: TxnTokenClaims }> {
+export async function mintTxnToken(keys: SigningKeySet, m: MintInput, backend?: JwsCrypto): Promise<{ token: string; claims: TxnTokenClaims }> {
   const claims: TxnTokenClaims = {
     iss: m.issuer,
     iat: m.iat,
@@ -132,7 +132,7 @@ export async function mintTxnToken(keys: SigningKeySet, m: MintInput): Promise<{
   for (const [name, v] of [['tctx', m.tctx], ['rctx', m.rctx], ['act', m.act]] as const)
     if (jsonDepth(v, MAX_JSON_DEPTH + 2) > MAX_JSON_DEPTH + 2) throw invalidRequest('mint.too_deep', `the Txn-Token's ${name} would be nested deeper than ${MAX_JSON_DEPTH + 2} levels`);
   const k = keys.current;
-  const token = await signCompactJws({ kid: k.kid, typ: TXN_TOKEN_TYP }, claims, k.alg, k.privateKey);
+  const token = await signCompactJws({ kid: k.kid, typ: TXN_TOKEN_TYP }, claims, k.alg, k.privateKey, backend);
   if (token.length > MAX_TXN_TOKEN_CHARS)
     throw invalidRequest(
       'mint.too_large',
@@ -167,13 +167,13 @@ export interface Issue {
  * The mint step: signs the Txn-Token and answers. Checks still in flight (a rate limit) decide whether the token
  * leaves; a refused one is dropped unseen.
  */
-export async function issueTxnToken(ctx: Pick<TtsContext, 'keys' | 'config'>, i: Issue, pending: readonly Promise<void>[] = []): Promise<TokenResponseBody> {
+export async function issueTxnToken(ctx: Pick<TtsContext, 'keys' | 'config' | 'offload'>, i: Issue, pending: readonly Promise<void>[] = []): Promise<TokenResponseBody> {
   const { exp, tctx, rctx } = i.content;
   if (exp <= i.iat) throw invalidRequest('mint.expires_too_soon', 'the subject token expires too soon to issue a Txn-Token');
   const { token } = await mintTxnToken(ctx.keys, {
     issuer: ctx.config.issuer, audience: i.req.audience, sub: i.sub, scopes: i.granted, workload: i.workload.id,
     act: i.chain.act, tctx, rctx, iat: i.iat, exp, txn: i.txn,
-  });
+  }, ctx.offload.backend());
   for (const p of pending) await p;
   const body: TokenResponseBody = { access_token: token, issued_token_type: TT_TXN_TOKEN, token_type: 'N_A', expires_in: exp - i.iat };
   if (i.granted.length !== i.req.scopes.length) body.scope = i.granted.join(' ');

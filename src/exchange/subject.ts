@@ -1,7 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
 import { jsonBytes, jsonDepth, MAX_JSON_DEPTH } from '../jose/json-bounds.js';
-import { parseCompactJws, type ParsedJws } from '../jose/jws.js';
+import { parseCompactJws, type JwsCrypto, type ParsedJws } from '../jose/jws.js';
 import { JwtProfileError, normTyp, verifyAccessToken, verifyIdToken, verifySelfSigned } from '../jose/index.js';
 import { readAct, readScopeClaim, TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_JWT, TT_SELF_SIGNED, TT_UNSIGNED_JSON, TXN_TOKEN_TYP, type ActClaim, type SubjectTokenType } from '../txn/index.js';
 import { attributesOfClaims, placeholderClient, rolesOfClaims, scopesOfClaims, subjectOf, unmetRequiredClaim } from './claims.js';
@@ -38,6 +38,8 @@ export interface SubjectContext {
   /** bound of what is copied from the subject token into the Txn-Token (`maxSubjectClaimsBytes`) */
   maxClaimsBytes: number;
   currentDate?: () => Date;
+  /** the signature backend for this verification (default: the process default, see jws.ts) */
+  crypto?: JwsCrypto;
 }
 
 function rolesOf(claims: Record<string, unknown>, cfg: { rolesClaim?: string | undefined; defaultRoles: readonly string[] }): string[] {
@@ -208,7 +210,7 @@ async function issuedSubject(ctx: SubjectContext, workload: Workload, token: str
   if (idToken && ti.config.idTokenAudiences.length === 0) throw invalidRequest('subject.id_token_not_accepted', 'ID tokens are not accepted from this issuer');
   if (ti.metadata !== undefined) await ti.ready(); // discovered keys (503 naming the reason when discovery fails)
   const c = ti.config;
-  const common = { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, currentDate: now };
+  const common = { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, currentDate: now, ...(ctx.crypto !== undefined ? { crypto: ctx.crypto } : {}) };
   let payload: JWTPayload;
   try {
     payload = idToken ? await verifyIdToken(jws, { ...common, audiences: c.idTokenAudiences }) : await verifyAccessToken(jws, { ...common, audiences: c.audiences, typ: c.typ });
@@ -232,6 +234,7 @@ async function selfSignedSubject(ctx: SubjectContext, workload: Workload, token:
       audience: ctx.ttsIssuer,
       maxLifetime: 300,
       currentDate: now,
+      ...(ctx.crypto !== undefined ? { crypto: ctx.crypto } : {}),
     });
   } catch (e) {
     throw rejected(e);

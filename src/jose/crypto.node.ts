@@ -47,35 +47,85 @@ function matches(k: KeyObject, a: NodeAlg): boolean {
   return a.curve === undefined || k.asymmetricKeyDetails?.namedCurve === a.curve;
 }
 
+/** The key and options for `alg`, or undefined when `key` may not be used with it (a mismatch never verifies). */
+function keyFor(alg: string, key: CryptoKey): { a: NodeAlg; k: KeyObject | { key: KeyObject } } | undefined {
+  const a = ALGS[alg];
+  if (a === undefined) return undefined;
+  const k = keyObject(key);
+  if (!matches(k, a)) return undefined;
+  return { a, k: a.opts === undefined ? k : { key: k, ...a.opts } };
+}
+
+const base64urlCodec: JwsCrypto['base64url'] = {
+  encode: (input) => (typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString('base64url'),
+  decode: (input) => Buffer.from(input, 'base64url'),
+};
+const ascii = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+
 export const nodeJwsCrypto: JwsCrypto = {
   name: 'node:crypto',
-  base64url: {
-    encode: (input) => (typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength)).toString('base64url'),
-    decode: (input) => Buffer.from(input, 'base64url'),
-  },
-  ascii: (s) => Buffer.from(s, 'latin1'),
+  base64url: base64urlCodec,
+  ascii,
   verify(alg, key, data, sig) {
     const a = ALGS[alg];
     if (a === undefined) return false;
     if (a.sigLength !== undefined && sig.length !== a.sigLength) return false;
     try {
-      const k = keyObject(key);
-      if (!matches(k, a)) return false;
-      return nodeVerify(a.hash, data, a.opts === undefined ? k : { key: k, ...a.opts }, sig);
+      const use = keyFor(alg, key);
+      return use !== undefined && nodeVerify(use.a.hash, data, use.k, sig);
     } catch {
       return false;
     }
   },
   sign(alg, key, data) {
+    if (ALGS[alg] === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
+    const use = keyFor(alg, key);
+    if (use === undefined) throw new Error(`signing key does not match ${alg}`);
+    return new Uint8Array(nodeSign(use.a.hash, data, use.k));
+  },
+};
+
+/**
+ * The same signatures computed on libuv's thread pool (node:crypto's callback form): the event loop goes on with
+ * other requests meanwhile, so a busy server uses more than one core. Each answer costs a hand-off to a pool thread
+ * and back, so it is for callers with other work waiting (src/exchange/offload.ts), not for one request at a time.
+ * Same checks and answers as `nodeJwsCrypto` (tested side by side).
+ */
+export const nodeJwsCryptoPooled: JwsCrypto = {
+  name: 'node:crypto (thread pool)',
+  base64url: base64urlCodec,
+  ascii,
+  verify(alg, key, data, sig) {
     const a = ALGS[alg];
-    if (a === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
-    const k = keyObject(key);
-    if (!matches(k, a)) throw new Error(`signing key does not match ${alg}`);
-    return new Uint8Array(nodeSign(a.hash, data, a.opts === undefined ? k : { key: k, ...a.opts }));
+    if (a === undefined) return false;
+    if (a.sigLength !== undefined && sig.length !== a.sigLength) return false;
+    let use: ReturnType<typeof keyFor>;
+    try {
+      use = keyFor(alg, key);
+    } catch {
+      return false;
+    }
+    if (use === undefined) return false;
+    const { a: u, k } = use;
+    return new Promise<boolean>((resolve) => {
+      try {
+        nodeVerify(u.hash, data, k, sig, (err, ok) => resolve(err === null && ok));
+      } catch {
+        resolve(false);
+      }
+    });
+  },
+  sign(alg, key, data) {
+    if (ALGS[alg] === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
+    const use = keyFor(alg, key);
+    if (use === undefined) throw new Error(`signing key does not match ${alg}`);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      nodeSign(use.a.hash, data, use.k, (err, sig) => (err === null ? resolve(new Uint8Array(sig)) : reject(err)));
+    });
   },
 };
 
 /** Makes node:crypto the default JWS backend of this process (Node entry points call this once). */
 export function installNodeJwsCrypto(): void {
-  setDefaultJwsCrypto(nodeJwsCrypto);
+  setDefaultJwsCrypto(nodeJwsCrypto, nodeJwsCryptoPooled);
 }

@@ -70,13 +70,23 @@ export const webCryptoJws: JwsCrypto = {
 };
 
 let defaultCrypto: JwsCrypto = webCryptoJws;
+let pooledCrypto: JwsCrypto = webCryptoJws;
 
-/** The backend used when none is given. `node.ts` installs node:crypto; Workers keep Web Crypto. */
-export function setDefaultJwsCrypto(c: JwsCrypto): void {
+/**
+ * The backend used when none is given. `node.ts` installs node:crypto, and beside it `pooled`: the same signatures
+ * computed on libuv's thread pool, for a caller with other requests waiting (`pooledJwsCrypto`). Workers keep Web
+ * Crypto for both.
+ */
+export function setDefaultJwsCrypto(c: JwsCrypto, pooled: JwsCrypto = c): void {
   defaultCrypto = c;
+  pooledCrypto = pooled;
 }
 export function defaultJwsCrypto(): JwsCrypto {
   return defaultCrypto;
+}
+/** The default backend's signatures off the event loop (node:crypto's thread pool), where the runtime has that. */
+export function pooledJwsCrypto(): JwsCrypto {
+  return pooledCrypto;
 }
 
 export class JwsFormatError extends Error {

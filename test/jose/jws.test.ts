@@ -1,7 +1,7 @@
 // The compact-JWS layer under every profile, with both signature backends: Web Crypto (Workers) and node:crypto (Node).
 import { base64url, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { nodeJwsCrypto } from '../../src/jose/crypto.node.js';
+import { nodeJwsCrypto, nodeJwsCryptoPooled } from '../../src/jose/crypto.node.js';
 import { JwsFormatError, parseCompactJws, signCompactJws, verifyParsedJws, webCryptoJws, type JwsCrypto } from '../../src/jose/jws.js';
 import { JwtProfileError, verifyTxnToken } from '../../src/jose/profiles.js';
 
@@ -36,6 +36,7 @@ const claims = { txn: 't-1', sub: 'alice', scope: 'tickets:read', req_wl: 'mcp',
 describe.each<[string, JwsCrypto]>([
   ['webcrypto', webCryptoJws],
   ['node:crypto', nodeJwsCrypto],
+  ['node:crypto on the thread pool', nodeJwsCryptoPooled],
 ])('JWS with %s', (_name, backend) => {
   it.each(['EdDSA', 'Ed25519', 'ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const)('%s: what it signs verifies with jose and itself; what jose signs verifies here', async (alg) => {
     const { privateKey, jwk } = await pairOf(alg);
@@ -69,6 +70,20 @@ describe.each<[string, JwsCrypto]>([
     expect(await backend.verify('HS256', publicKey, jws.signingInput, jws.signature)).toBe(false);
     expect(await backend.verify('none', publicKey, jws.signingInput, jws.signature)).toBe(false);
     await expect(Promise.resolve().then(() => backend.sign('HS256', privateKey, jws.signingInput))).rejects.toThrow();
+  });
+
+  it('a key of another type than the algorithm never verifies and never signs', async () => {
+    const ed = await pairOf('EdDSA');
+    const ec = await pairOf('ES256');
+    const token = await signCompactJws({ kid: ec.jwk.kid }, claims, 'ES256', ec.privateKey, backend);
+    const jws = parseCompactJws(token, backend);
+    expect(await backend.verify('ES256', ec.publicKey, jws.signingInput, jws.signature)).toBe(true);
+    expect(await backend.verify('ES384', ec.publicKey, jws.signingInput, jws.signature)).toBe(false); // P-256 key, P-384 alg
+    expect(await backend.verify('EdDSA', ec.publicKey, jws.signingInput, jws.signature)).toBe(false);
+    expect(await backend.verify('ES256', ed.publicKey, jws.signingInput, jws.signature)).toBe(false);
+    await expect(Promise.resolve().then(() => backend.sign('EdDSA', ec.privateKey, jws.signingInput))).rejects.toThrow();
+    // node:crypto also checks the curve; Web Crypto signs ECDSA with SHA-384 on a P-256 key (the TTS mints EdDSA/ES256 only, T-16)
+    if (backend !== webCryptoJws) await expect(Promise.resolve().then(() => backend.sign('ES384', ec.privateKey, jws.signingInput))).rejects.toThrow();
   });
 
   it('a key selection that yields a private key or something not a key never verifies', async () => {
@@ -132,6 +147,7 @@ describe('key strength', () => {
   it.each<[string, JwsCrypto]>([
     ['webcrypto', webCryptoJws],
     ['node:crypto', nodeJwsCrypto],
+    ['node:crypto on the thread pool', nodeJwsCryptoPooled],
   ])('an RSA key under 2048 bits never verifies (%s), though its signature is mathematically valid', async (_n, backend) => {
     const { generateKeyPairSync, sign } = await import('node:crypto');
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
@@ -164,7 +180,7 @@ describe('compact JWS parsing refuses before any key is used', () => {
     ['crit header', `${h({ alg: 'EdDSA', crit: ['exp'] })}.${h({})}.c2ln`],
     ['unencoded payload (b64: false)', `${h({ alg: 'EdDSA', b64: false })}.${h({})}.c2ln`],
   ])('%s', async (_what, token) => {
-    for (const backend of [webCryptoJws, nodeJwsCrypto]) expect(() => parseCompactJws(token, backend), backend.name).toThrow(JwsFormatError);
+    for (const backend of [webCryptoJws, nodeJwsCrypto, nodeJwsCryptoPooled]) expect(() => parseCompactJws(token, backend), backend.name).toThrow(JwsFormatError);
     await expect(verifyTxnToken(token, { getKey: createLocalJWKSet({ keys: [] }), algorithms: ['EdDSA'], clockSkew: 30, audiences: ['x'] })).rejects.toBeInstanceOf(JwtProfileError);
   });
 });
