@@ -11,9 +11,22 @@ import type {
 
 type Reason = ActionExplanation['reason'];
 
+/** Why the rule table's per-check condition cache holds false for a key (explanations only). */
+export interface CachedFalse {
+  /** where evaluating it failed (lenient evaluation took the failure as false), if it did */
+  readonly failedIn: 'dr' | 'rule' | undefined;
+  readonly error: string | undefined;
+  /** the row's derived role did not hold (the rule's own condition was not evaluated) */
+  readonly drNotHeld: boolean;
+}
+
 export class Explainer {
   /** The message of the last condition that failed to evaluate (read right after a condition returned an error). */
   lastError: string | undefined;
+  /** The rule table's: why each condition it cached as false was false, by cache key (RuleCheck.remember/recall). */
+  readonly cachedFalse = new Map<string, CachedFalse>();
+  /** The rule table's: the false just answered from its cache was a derived role that did not hold (read once). */
+  fromDrNotHeld = false;
   private readonly considered = new Map<string, ConsideredRule[]>();
   private readonly drs = new Map<object, DerivedRoleExplanation>();
   private readonly why = new WeakMap<ActionEffect, { rule?: string; reason: Reason }>();

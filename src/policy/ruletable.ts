@@ -16,7 +16,7 @@
 // Explanations are collected behind `if (x)` and never change a decision (P-05).
 import { CelScope, someProgramReadsRuntime, type CelRequest, type CompiledCondition } from './cel/index.js';
 import { principalPolicyKey, type CompiledDerivedRole, type CompiledPolicySet, type CompiledResourcePolicy, type ParamSet, type ScopePerm } from './compile.js';
-import { drExplanation, Explainer, readableCondition } from './explain.js';
+import { drExplanation, Explainer, readableCondition, type CachedFalse } from './explain.js';
 import { principalRows, type Binding } from './rows.js';
 import type { ActionEffect, ConsideredRule, Effect, OutputEntry, Principal } from './types.js';
 import { outputValue } from './output-json.js';
@@ -52,6 +52,9 @@ export interface RuleTableHost {
 type ScopedDrs = { roles: string[]; errs: string[] | undefined; drs: readonly CompiledDerivedRole[]; held: (boolean | typeof ERR)[]; runtime?: { effectiveDerivedRoles: readonly string[] } };
 
 const ERR = Symbol('error'), SKIP = Symbol('skip');
+
+const NOT_MET: CachedFalse = Object.freeze({ failedIn: undefined, error: undefined, drNotHeld: false });
+const DR_NOT_HELD: CachedFalse = Object.freeze({ failedIn: undefined, error: undefined, drNotHeld: true });
 
 /** Conditions report a failure to the check evaluating them (evaluation is synchronous; no closure per check). */
 let reporting: RuleCheck | undefined;
@@ -208,7 +211,10 @@ export class RuleCheck {
     const vars = b.params ? this.varsOf(b.params, b.params, false) : EMPTY;
     this.failedIn = undefined;
     const cached = this.cached(b.key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      if (this.x && !cached) this.recall(this.x, b.key);
+      return cached;
+    }
     try {
       if (b.dr?.condition) {
         let held = this.heldHere(b.dr);
@@ -220,17 +226,36 @@ export class RuleCheck {
         }
         if (!held) {
           this.cache(b.key, false);
+          if (this.x) this.remember(this.x, b.key, true);
           return SKIP;
         }
       }
       let ok = this.cond(b.cond, b.params, vars);
       if (b.negate) ok = !ok;
       this.cache(b.key, ok);
+      if (this.x && !ok) this.remember(this.x, b.key, false);
       return ok;
     } catch {
       this.drPhase = false;
       return ERR;
     }
+  }
+  /**
+   * Explain only (P-05: every action a cached condition serves is explained alike): a condition was just cached as
+   * false; note on the explainer why (a failure lenient evaluation took as false, its message; a derived role that did
+   * not hold). The plain check keeps the boolean cache alone: nothing here runs or is allocated without `explain`.
+   */
+  private remember(x: Explainer, key: string, drNotHeld: boolean): void {
+    const f = this.failedIn;
+    x.cachedFalse.set(key, f === undefined ? (drNotHeld ? DR_NOT_HELD : NOT_MET) : { failedIn: f, error: x.lastError, drNotHeld });
+  }
+  /** Explain only: a false from the cache is explained as when it was computed (its failure and message restored). */
+  private recall(x: Explainer, key: string): void {
+    const w = x.cachedFalse.get(key);
+    x.fromDrNotHeld = w?.drNotHeld === true;
+    if (w?.failedIn === undefined) return;
+    this.failedIn = w.failedIn;
+    x.lastError = w.error;
   }
   output(b: Binding, action: string, activated: boolean): void {
     const p = activated ? b.out?.ruleActivated : b.out?.conditionNotMet;
@@ -389,6 +414,12 @@ function walk(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput, w: WalkIn, 
 
 /** Explain only: how a row fared (a failure, even one lenient evaluation took as false, is reported as an error). */
 function explainRow(x: Explainer, st: RuleCheck, b: Binding, action: string, ok: boolean | typeof SKIP | typeof ERR, role: string | undefined): void {
+  if (x.fromDrNotHeld) {
+    // a cached false that was a derived role not holding: the walk took it as false (as Cerbos's cache does: the
+    // rule's conditionNotMet output applies), the explanation names the derived role as for the first action
+    x.fromDrNotHeld = false; // read once, for the row just evaluated
+    if (ok === false) ok = SKIP;
+  }
   const failed = ok === ERR || (ok !== true && st.failedIn !== undefined);
   const outcome = failed ? 'error' : ok === true ? 'matched' : ok === SKIP ? 'derived_role_not_activated' : 'condition_not_met';
   const src = (failed && st.failedIn === 'dr') || ok === SKIP ? b.dr?.conditionSource : ok !== true ? b.condSrc : undefined;
