@@ -24,7 +24,6 @@ import { outputValue } from './output-json.js';
 export { principalRows, resourceRows, type Binding } from './rows.js';
 
 export const NO_MATCH = 'NO_MATCH';
-const NO_MATCH_SCOPE = 'NO_MATCH_FOR_SCOPE_PERMISSIONS';
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /** What the rule-table check needs from the engine: the compiled set (asked by query), its options, the target memo. */
@@ -488,7 +487,10 @@ export function checkRules(host: RuleTableHost, st: RuleCheck, q: RuleCheckInput
         if (r.effect === 'EFFECT_ALLOW') {
           ae = r;
           break;
-        } else if (r.effect === 'EFFECT_DENY' && ae.policy === NO_MATCH_SCOPE && r.policy !== NO_MATCH_SCOPE) ae = r;
+        }
+        // Cerbos 0.55 then lets a DENY replace a first outcome named NO_MATCH_FOR_SCOPE_PERMISSIONS; no walk names
+        // that policy (nor does Cerbos's since 0.41, #2500: the only rows flagged for it are the role policies' implicit
+        // DENYs, which end the walk as DENYs named after the role policy first), so Baton has no such branch.
       }
       if (ae.effect !== NO_MATCH) break;
     }
