@@ -162,7 +162,8 @@ const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
  * scrubbed copy of the entry itself (no copy, no freeze, no JSON.stringify of the whole): the hot part of a decision
  * line. Undefined when a member needs `scrub`'s general path to come out the same (the entry was scrubbed already, a
  * name JSON would reorder or a plain object inherits, two names scrubbed to one, more than MAX_LOG_MEMBERS members):
- * the caller then renders through `scrub` as before.
+ * the caller then renders through `scrub` as before. The values are for reading members of the entry (strings), not to
+ * be kept: nested objects among them are copies not frozen.
  */
 export function scrubbedMembers(entry: object): { names: string[]; texts: string[]; values: unknown[] } | undefined {
   if (scrubbed.has(entry) || Array.isArray(entry)) return undefined;
@@ -188,7 +189,9 @@ export function scrubbedMembers(entry: object): { names: string[]; texts: string
       text += ']';
       clean = v;
     } else {
-      clean = scrub(v, 1);
+      // only rendered (the line is all the caller keeps): neither frozen nor remembered as scrubbed, as in
+      // renderDecisionLine (each freeze and WeakSet entry was a measured cost per decision line)
+      clean = scrubCopy(v, 1, false);
       text = JSON.stringify(clean);
     }
     names.push(name);

@@ -59,9 +59,17 @@ export interface DrainResult {
   forced: number;
 }
 
+/**
+ * A connection's responses in flight: the first in a field, more (pipelined requests) in a set made only then, so that
+ * a request adds no set entry (one request at a time is what keep-alive clients send).
+ */
+interface InFlight {
+  first: ServerResponse | undefined;
+  more: Set<ServerResponse> | undefined;
+}
 interface Tracker {
   /** open connections and their responses in flight */
-  sockets: Map<Socket, Set<ServerResponse>>;
+  sockets: Map<Socket, InFlight>;
   draining: boolean;
 }
 const trackers = new WeakMap<HttpServer, Tracker>();
@@ -119,26 +127,40 @@ export function drainServer(server: HttpServer, graceMs: number, say: (m: string
 /** Idle connections end now; busy ones are told `Connection: close` where their headers are not out yet. */
 function endIdleConnections(t: Tracker): void {
   for (const [socket, inflight] of t.sockets) {
-    if (inflight.size === 0) socket.end();
-    else for (const res of inflight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    if (busy(inflight) === 0) socket.end();
+    else {
+      if (inflight.first !== undefined && !inflight.first.headersSent) inflight.first.setHeader('Connection', 'close');
+      if (inflight.more) for (const res of inflight.more) if (!res.headersSent) res.setHeader('Connection', 'close');
+    }
   }
+}
+
+function busy(inflight: InFlight): number {
+  return (inflight.first === undefined ? 0 : 1) + (inflight.more?.size ?? 0);
 }
 
 /** Tracks connections and responses in flight from the start, so that a drain knows which connections are busy. */
 export function trackConnections(server: HttpServer): void {
   const t = trackerOf(server);
   server.on('connection', (s: Socket) => {
-    t.sockets.set(s, new Set());
+    t.sockets.set(s, { first: undefined, more: undefined });
     s.once('close', () => t.sockets.delete(s));
   });
+  // one listener for every response of the server (`this` is the response): no closure per request
+  function closed(this: ServerResponse): void {
+    const socket = this.req.socket;
+    const inflight = t.sockets.get(socket);
+    if (inflight === undefined) return; // the connection closed first
+    if (inflight.first === this) inflight.first = undefined;
+    else inflight.more?.delete(this);
+    if (t.draining && busy(inflight) === 0) socket.end();
+  }
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const inflight = t.sockets.get(req.socket);
     if (inflight === undefined) return;
-    inflight.add(res);
+    if (inflight.first === undefined) inflight.first = res;
+    else (inflight.more ??= new Set()).add(res);
     if (t.draining && !res.headersSent) res.setHeader('Connection', 'close');
-    res.once('close', () => {
-      inflight.delete(res);
-      if (t.draining && inflight.size === 0) req.socket.end();
-    });
+    res.on('close', closed);
   });
 }
