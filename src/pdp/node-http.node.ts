@@ -17,40 +17,48 @@ function tooLarge(): CerbosApiError {
   return new CerbosApiError(8, `request body exceeds ${MAX_PDP_BODY_BYTES} bytes`, 'request.body_too_large');
 }
 
-/** The body as text, at most MAX_PDP_BODY_BYTES (refused before reading when the declared length is over). */
+/**
+ * The body as text, at most MAX_PDP_BODY_BYTES (refused before reading when the declared length is over). Listeners
+ * are added with `on` (the request is dropped after its one body: no `once` wrappers) and a one-chunk body, the usual
+ * case, is kept without an array.
+ */
 function readBody(req: IncomingMessage): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > MAX_PDP_BODY_BYTES) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
     let size = 0;
+    let failed = false;
     req.on('data', (c: Buffer) => {
+      if (failed) return;
       size += c.length;
       if (size > MAX_PDP_BODY_BYTES) {
+        failed = true;
         req.removeAllListeners('data');
         req.resume();
         reject(tooLarge());
-      } else chunks.push(c);
+      } else if (first === undefined) first = c;
+      else (more ??= [first]).push(c);
     });
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.once('error', reject);
+    req.on('end', () => resolve(more !== undefined ? Buffer.concat(more).toString('utf8') : first === undefined ? '' : first.toString('utf8')));
+    req.on('error', reject);
   });
 }
 
 async function answer(req: IncomingMessage, res: ServerResponse, run: Run): Promise<void> {
-  let status = 200;
-  let headers: Record<string, string> = {};
   let text: string;
   try {
     const h = req.headers['txn-token'];
     text = JSON.stringify(await run(parseBody(await readBody(req)), Array.isArray(h) ? h.join(', ') : h));
   } catch (e) {
     const a = errorAnswer(e);
-    status = a.status;
-    headers = a.headers;
     text = JSON.stringify(a.body);
+    res.writeHead(a.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...a.headers });
+    res.end(text);
+    return;
   }
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
