@@ -9,7 +9,7 @@
 // Layout: record.ts (the one record type), scrub.ts (scrubber and renderer), emit.ts (the one guarded emitter every hop
 // writes through), sink.ts (line sinks: the non-blocking stdout sink, memory, tee), logger.ts (createDecisionLogger).
 export * from './record.js';
-// scrub.ts's helpers of the renderers (scrubbedMembers, oneLine) stay inside the package
+// scrub.ts's helpers of the renderers (renderMembers, oneLine) stay inside the package
 export { MAX_LOG_MEMBERS, MAX_LOG_STRING, renderDecisionLine, scrub, toJsonLine } from './scrub.js';
 export * from './sink.js';
 export * from './emit.js';

@@ -3,7 +3,7 @@
  * normalizes them to a `DecisionRecord`, scrubs them, renders one line each and hands line and record to a line sink.
  */
 import type { DecisionRecord } from './record.js';
-import { oneLine, scrub, scrubbedMembers, toJsonLine } from './scrub.js';
+import { oneLine, renderMembers, scrub, toJsonLine, type LeadMembers } from './scrub.js';
 import { renderLater } from './emit.js';
 import { deliver, stdoutLines, type DecisionLogSink } from './sink.js';
 
@@ -61,31 +61,19 @@ export class DecisionLogger {
 
   /**
    * The line of one entry: the same text as `toJsonLine(this.normalize(entry))`, rendered member by member from the
-   * entry (`scrubbedMembers`), without the scrubbed and the normalized copies (what a decision line cost the most).
+   * entry (`renderMembers`), without the scrubbed and the normalized copies (what a decision line cost the most).
    */
   line(entry: DecisionInput): string {
-    const m = scrubbedMembers(entry);
-    if (m === undefined) return toJsonLine(this.normalize(entry));
-    const { names, texts, values } = m;
-    const at = (k: string): unknown => {
-      const i = names.indexOf(k);
-      return i < 0 ? undefined : values[i];
-    };
-    const effectRaw = str(at('effect')) ?? (at('allowed') === true ? 'allow' : 'deny');
+    const lead: LeadMembers = {};
+    const members = renderMembers(entry, lead);
+    if (members === undefined) return toJsonLine(this.normalize(entry));
+    const effectRaw = str(lead.effect) ?? (lead.allowed === true ? 'allow' : 'deny');
     const effect = effectRaw === 'EFFECT_ALLOW' ? 'allow' : effectRaw === 'EFFECT_DENY' ? 'deny' : effectRaw;
-    const time = str(at('time')) ?? this.#now().toISOString();
-    const hop = str(at('hop')) ?? str(at('service')) ?? this.#hop ?? 'unknown';
-    const event = str(at('event')) ?? 'decision';
-    let json = `{"time":${JSON.stringify(time)},"hop":${JSON.stringify(hop)},"event":${JSON.stringify(event)},"effect":${JSON.stringify(effect)}`;
-    let workload = false;
-    for (let i = 0; i < names.length; i++) {
-      const k = names[i]!;
-      if (k === 'time' || k === 'hop' || k === 'event' || k === 'effect' || k === 'allowed') continue;
-      if (k === 'workload') workload = true;
-      json += `,${JSON.stringify(k)}:${texts[i]!}`;
-    }
-    const actor = at('actor');
-    if (!workload && typeof actor === 'string') json += `,"workload":${JSON.stringify(actor)}`;
+    const time = str(lead.time) ?? this.#now().toISOString();
+    const hop = str(lead.hop) ?? str(lead.service) ?? this.#hop ?? 'unknown';
+    const event = str(lead.event) ?? 'decision';
+    let json = `{"time":${JSON.stringify(time)},"hop":${JSON.stringify(hop)},"event":${JSON.stringify(event)},"effect":${JSON.stringify(effect)}${members}`;
+    if (!lead.workload && typeof lead.actor === 'string') json += `,"workload":${JSON.stringify(lead.actor)}`;
     return oneLine(`${json}}`);
   }
 

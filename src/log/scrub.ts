@@ -157,46 +157,89 @@ function isStringArray(v: readonly unknown[]): v is readonly string[] {
 /** A member name JSON.stringify would move to the front (a canonical array index), or one a plain object inherits. */
 const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
 
+/** What `renderMembers` reads of the members a decision line puts first or derives (see DecisionLogger.line). */
+export interface LeadMembers {
+  /** scrubbed when strings (bigints and symbols as strings, as scrub has them); other values as the entry holds them */
+  time?: unknown;
+  hop?: unknown;
+  service?: unknown;
+  event?: unknown;
+  effect?: unknown;
+  allowed?: unknown;
+  actor?: unknown;
+  /** whether a `workload` member is rendered */
+  workload?: boolean;
+}
+
+/** `,"name":` of member names seen before (the same small vocabulary as memberNames). */
+const memberPrefixes = new Map<string, string>();
+function memberPrefix(name: string): string {
+  let p = memberPrefixes.get(name);
+  if (p === undefined) {
+    p = `,${JSON.stringify(name)}:`;
+    if (name.length <= 64 && memberPrefixes.size < 4096) memberPrefixes.set(name, p);
+  }
+  return p;
+}
+
 /**
- * The members of `entry` as `scrub` keeps them, each with its JSON text, in `scrub`'s order, without building the
- * scrubbed copy of the entry itself (no copy, no freeze, no JSON.stringify of the whole): the hot part of a decision
- * line. Undefined when a member needs `scrub`'s general path to come out the same (the entry was scrubbed already, a
- * name JSON would reorder or a plain object inherits, two names scrubbed to one, more than MAX_LOG_MEMBERS members):
- * the caller then renders through `scrub` as before. The values are for reading members of the entry (strings), not to
- * be kept: nested objects among them are copies not frozen.
+ * The members of `entry` as `scrub` keeps them, rendered in `scrub`'s order as one JSON text of `,"name":value`
+ * members, without the scrubbed copy of the entry (no copy, no freeze, no JSON.stringify of the whole) nor any list of
+ * its members: the hot part of a decision line. `time`, `hop`, `event`, `effect` and `allowed` are not rendered: they
+ * are recorded in `lead`, with `service`, `actor` and whether a `workload` member is rendered. Nested members are
+ * copied for rendering only (neither frozen nor remembered as scrubbed, as in renderDecisionLine). Undefined when a
+ * member needs `scrub`'s general path to come out the same (the entry was scrubbed already, a name JSON would reorder
+ * or a plain object inherits, a name the scrub changes, more than MAX_LOG_MEMBERS members): the caller then renders
+ * through `scrub`.
  */
-export function scrubbedMembers(entry: object): { names: string[]; texts: string[]; values: unknown[] } | undefined {
+export function renderMembers(entry: object, lead: LeadMembers): string | undefined {
   if (scrubbed.has(entry) || Array.isArray(entry)) return undefined;
-  const names: string[] = [];
-  const texts: string[] = [];
-  const values: unknown[] = [];
+  let n = 0;
+  let json = '';
   for (const k in entry) {
     if (!Object.hasOwn(entry, k)) continue;
     const v = (entry as Record<string, unknown>)[k];
     if (v === undefined || typeof v === 'function') continue;
     const name = memberName(k);
     if (name === undefined) continue;
-    if (names.length >= MAX_LOG_MEMBERS || INDEX_LIKE.test(name) || name in Object.prototype || names.includes(name)) return undefined;
-    let clean: unknown;
-    let text: string;
-    if (typeof v === 'string') {
-      clean = scrubString(v);
-      text = JSON.stringify(clean);
-    } else if (Array.isArray(v) && isStringArray(v)) {
-      // an array of strings (scopes, chains): what scrub would copy, rendered without the copy
-      text = '[';
-      for (let i = 0; i < v.length; i++) text += (i === 0 ? '' : ',') + JSON.stringify(scrubString(v[i] as string));
-      text += ']';
-      clean = v;
-    } else {
-      // only rendered (the line is all the caller keeps): neither frozen nor remembered as scrubbed, as in
-      // renderDecisionLine (each freeze and WeakSet entry was a measured cost per decision line)
-      clean = scrubCopy(v, 1, false);
-      text = JSON.stringify(clean);
+    if (n >= MAX_LOG_MEMBERS || name !== k || INDEX_LIKE.test(name) || name in Object.prototype) return undefined;
+    n++;
+    // as scrubCopy has it at the top (a string scrubbed, a bigint or symbol as its string), else the value itself
+    const clean = typeof v === 'string' ? scrubString(v) : typeof v === 'bigint' || typeof v === 'symbol' ? String(v) : v;
+    switch (name) {
+      case 'time':
+        lead.time = clean;
+        continue;
+      case 'hop':
+        lead.hop = clean;
+        continue;
+      case 'event':
+        lead.event = clean;
+        continue;
+      case 'effect':
+        lead.effect = clean;
+        continue;
+      case 'allowed':
+        lead.allowed = clean;
+        continue;
+      case 'service':
+        lead.service = clean;
+        break;
+      case 'actor':
+        lead.actor = clean;
+        break;
+      case 'workload':
+        lead.workload = true;
+        break;
     }
-    names.push(name);
-    texts.push(text);
-    values.push(clean);
+    json += memberPrefix(name);
+    if (typeof clean === 'string') json += JSON.stringify(clean);
+    else if (Array.isArray(v) && isStringArray(v)) {
+      // an array of strings (scopes, chains): what scrub would copy, rendered without the copy
+      json += '[';
+      for (let i = 0; i < v.length; i++) json += (i === 0 ? '' : ',') + JSON.stringify(scrubString(v[i] as string));
+      json += ']';
+    } else json += JSON.stringify(scrubCopy(v, 1, false));
   }
-  return { names, texts, values };
+  return json;
 }
