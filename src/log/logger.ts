@@ -3,7 +3,7 @@
  * normalizes them to a `DecisionRecord`, scrubs them, renders one line each and hands line and record to a line sink.
  */
 import type { DecisionRecord } from './record.js';
-import { oneLine, renderMembers, scrub, toJsonLine, type LeadMembers } from './scrub.js';
+import { oneLine, putMember, renderMembers, scrub, toJsonLine, type LeadMembers } from './scrub.js';
 import { renderLater } from './emit.js';
 import { deliver, stdoutLines, type DecisionLogSink } from './sink.js';
 
@@ -87,7 +87,8 @@ export class DecisionLogger {
       event: str(clean.event) ?? 'decision',
       effect,
     };
-    for (const [k, v] of Object.entries(clean)) if (!(k in out) && k !== 'allowed') out[k] = v;
+    // own members only: `constructor` or `__proto__` are members like any other (an inherited name is not a member)
+    for (const [k, v] of Object.entries(clean)) if (!Object.hasOwn(out, k) && k !== 'allowed') putMember(out, k, v);
     // a verifier's entry may name the actor `actor`; the log calls it `workload` everywhere
     if (out.workload === undefined && typeof clean.actor === 'string') out.workload = clean.actor;
     return out;

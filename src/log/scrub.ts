@@ -76,6 +76,16 @@ function scrubString(s: string): string {
 }
 
 /**
+ * Sets own data member `name` of `out`. A member named `__proto__` (an own member of anything JSON.parse made, so of
+ * anything a caller sent) is defined as an own member, as JSON.stringify names it: assigned, it would set `out`'s
+ * prototype instead (input choosing a prototype; a frozen one made later assignments throw).
+ */
+export function putMember(out: Record<string, unknown>, name: string, v: unknown): void {
+  if (name === '__proto__') Object.defineProperty(out, name, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[name] = v;
+}
+
+/**
  * Deep copy without credentials, bounded: credential-named members are dropped, JWT-shaped strings (anything whose
  * first dot-separated segment is base64url of a JSON object) redacted, `Bearer`/`Basic` credentials cut, strings cut
  * at MAX_LOG_STRING characters, arrays and objects at MAX_LOG_MEMBERS members, nesting at 12 levels. What a caller
@@ -112,7 +122,7 @@ function scrubCopy(value: unknown, depth: number, keep: boolean): unknown {
         out['…'] = 'more members cut';
         break;
       }
-      out[name] = scrubCopy(v, depth + 1, keep);
+      putMember(out, name, scrubCopy(v, depth + 1, keep));
     }
     if (keep) scrubbed.add(Object.freeze(out));
     return out;
