@@ -66,6 +66,8 @@ export interface DrainResult {
 interface InFlight {
   first: ServerResponse | undefined;
   more: Set<ServerResponse> | undefined;
+  /** the response of the request read last (answered last: Node answers a connection's requests in order) */
+  last: ServerResponse | undefined;
 }
 interface Tracker {
   /** open connections and their responses in flight */
@@ -85,7 +87,8 @@ function trackerOf(server: HttpServer): Tracker {
 
 /**
  * Graceful shutdown of an HTTP server: stops accepting connections; idle keep-alive connections are ended at once,
- * busy ones as soon as their last response is sent (with `Connection: close` where the headers are not out yet); at
+ * busy ones as soon as their last response is sent: every request already read on them (pipelined ones too, and one
+ * read during the drain) is answered, the last answer with `Connection: close` where its headers are not out yet; at
  * `graceMs` every connection still open is destroyed, however slow its client, so a shutdown always ends. Connections
  * are ended gracefully (FIN after the response bytes), never destroyed while a finished response may still sit in the
  * socket's buffer (which node's own closeIdleConnections does). `say` gets one line when the drain starts and one when
@@ -124,15 +127,32 @@ export function drainServer(server: HttpServer, graceMs: number, say: (m: string
   return { done, now: () => finish() };
 }
 
-/** Idle connections end now; busy ones are told `Connection: close` where their headers are not out yet. */
+/**
+ * Idle connections end now; on a busy one the last response in flight is told `Connection: close` if its headers are
+ * not out yet. Only the last: Node ends a connection after a response that says `close`, so told to an earlier one,
+ * the pipelined requests behind it, already read, would never be answered.
+ */
 function endIdleConnections(t: Tracker): void {
   for (const [socket, inflight] of t.sockets) {
     if (busy(inflight) === 0) socket.end();
-    else {
-      if (inflight.first !== undefined && !inflight.first.headersSent) inflight.first.setHeader('Connection', 'close');
-      if (inflight.more) for (const res of inflight.more) if (!res.headersSent) res.setHeader('Connection', 'close');
-    }
+    else if (inflight.last !== undefined) tellClose(inflight.last);
   }
+}
+
+/** Responses the drain told `Connection: close` (not the application: its own header is never taken back). */
+const toldClose = new WeakSet<ServerResponse>();
+
+function tellClose(res: ServerResponse): void {
+  if (res.headersSent || res.hasHeader('Connection')) return;
+  res.setHeader('Connection', 'close');
+  toldClose.add(res);
+}
+
+/** A request read behind `res` during a drain: `res` is no longer the last, the drain's `close` moves on. */
+function untellClose(res: ServerResponse): void {
+  if (!toldClose.has(res) || res.headersSent) return;
+  res.removeHeader('Connection');
+  toldClose.delete(res);
 }
 
 function busy(inflight: InFlight): number {
@@ -143,7 +163,7 @@ function busy(inflight: InFlight): number {
 export function trackConnections(server: HttpServer): void {
   const t = trackerOf(server);
   server.on('connection', (s: Socket) => {
-    t.sockets.set(s, { first: undefined, more: undefined });
+    t.sockets.set(s, { first: undefined, more: undefined, last: undefined });
     s.once('close', () => t.sockets.delete(s));
   });
   // one listener for every response of the server (`this` is the response): no closure per request
@@ -153,6 +173,7 @@ export function trackConnections(server: HttpServer): void {
     if (inflight === undefined) return; // the connection closed first
     if (inflight.first === this) inflight.first = undefined;
     else inflight.more?.delete(this);
+    if (inflight.last === this) inflight.last = undefined;
     if (t.draining && busy(inflight) === 0) socket.end();
   }
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -160,7 +181,13 @@ export function trackConnections(server: HttpServer): void {
     if (inflight === undefined) return;
     if (inflight.first === undefined) inflight.first = res;
     else (inflight.more ??= new Set()).add(res);
-    if (t.draining && !res.headersSent) res.setHeader('Connection', 'close');
+    if (t.draining) {
+      // the last request read is the one whose answer closes the connection (a close already sent is final:
+      // RFC 9112 §9.6, no request after it is processed)
+      if (inflight.last !== undefined) untellClose(inflight.last);
+      tellClose(res);
+    }
+    inflight.last = res;
     res.on('close', closed);
   });
 }
