@@ -168,6 +168,30 @@ describe('issue 14: a decision line rendered from a copy neither frozen nor kept
     }
   });
 
+  it('an entry whose rendering throws loses its line only: never a throw into the decision, never the other lines', () => {
+    const bad = { event: 'check', effect: 'deny' };
+    Object.defineProperty(bad, 'attr', { enumerable: true, get: () => {
+      throw new Error('getter');
+    } });
+    const records: unknown[] = [];
+    const logger = createDecisionLogger({ hop: 'h', sink: (_l, r) => records.push(r) });
+    expect(() => logger.log(bad)).not.toThrow();
+    expect(() => decisionLog({ hop: 'h', sink: (e) => records.push(e) }).emit(bad)).not.toThrow();
+    const lines: string[] = [];
+    const before = stdoutWriter();
+    useStdoutWriter(consoleLines);
+    vi.spyOn(console, 'log').mockImplementation((text: string) => void lines.push(text));
+    try {
+      expect(() => decisionLog({ hop: 'h', sink: stdoutDecisions }).emit(bad)).not.toThrow();
+      expect(() => decisionLog({ hop: 'h', sink: createDecisionLogger().sink }).emit(bad)).not.toThrow();
+      decisionLog({ hop: 'h', sink: stdoutDecisions, now: () => new Date(0) }).emit({ event: 'check', effect: 'allow' });
+    } finally {
+      useStdoutWriter(before);
+    }
+    expect(records).toEqual([]);
+    expect(lines).toEqual(['{"time":"1970-01-01T00:00:00.000Z","hop":"h","event":"check","effect":"allow"}']);
+  });
+
   it('an own `__proto__` member (as JSON.parse makes it) is a member of the line, named as JSON names it; no prototype is set', () => {
     const logger = createDecisionLogger({ hop: 'h', now: () => new Date(0) });
     const parsed = JSON.parse('{"event":"check","effect":"deny","__proto__":{"admin":true,"effect":"allow"},"attr":{"__proto__":{"hop":"x"},"hop":"y"}}') as Record<string, unknown>;

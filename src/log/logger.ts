@@ -39,12 +39,14 @@ export class DecisionLogger {
   /** Normalizes, scrubs and writes one entry. A failing sink never throws into the caller's decision path. */
   log(entry: DecisionInput): void {
     let record: DecisionRecord;
+    let line: string;
     try {
       record = this.normalize(entry);
+      line = toJsonLine(record);
     } catch {
-      return;
+      return; // an entry that cannot be rendered loses its line, never the decision
     }
-    deliver(this.#sink, toJsonLine(record), record);
+    deliver(this.#sink, line, record);
   }
 
   /** The same logger as a plain callback: pass it as `onDecision` to `startNode`, `createVerifier`, the MCP helper. */
