@@ -81,7 +81,6 @@ function actionLine(action: string, a: ActionExplanation, drs: readonly DerivedR
   else if (a.reason === 'no_policy') head += ' (no policy applies)';
   else if (a.reason === 'condition_error') head += ' (condition error; strict evaluation denies)';
   else if (a.reason === 'role_policy') head += ' (the role policy does not permit it)';
-  else if (a.reason === 'scope_permissions') head += ' (scope requires a parent scope to allow)';
   if (a.rule !== undefined) {
     const d = a.considered.find((c) => c.rule === a.rule && (c.outcome === 'matched' || c.outcome === 'error'));
     if (d?.outcome === 'error') return `${head}: ${describe(d, a.policy, drs)}`;

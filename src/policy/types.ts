@@ -113,13 +113,14 @@ export interface ConsideredRule {
  * Why an action got its effect. `reason`: `rule` (the rule `rule` decided), `default_deny` (the policy exists but no
  * rule allowed), `no_policy` (no policy for the resource kind/version/scope), `condition_error` (strict evaluation: the
  * rule `rule` could not be evaluated, which denies), `role_policy` (a role policy of the principal does not permit the
- * action), `scope_permissions` (a scope with SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS did not allow).
+ * action). A deny under SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS has one of these reasons: no walk
+ * names a NO_MATCH_FOR_SCOPE_PERMISSIONS outcome (nor can Cerbos 0.55: docs/mutation.md, ruletable 460).
  */
 export interface ActionExplanation {
   effect: Effect;
   policy: string;
   scope: string;
-  reason: 'rule' | 'default_deny' | 'no_policy' | 'condition_error' | 'role_policy' | 'scope_permissions';
+  reason: 'rule' | 'default_deny' | 'no_policy' | 'condition_error' | 'role_policy';
   /** The deciding rule FQN (`policy#rule`), when a rule decided. */
   rule?: string;
   considered: ConsideredRule[];
