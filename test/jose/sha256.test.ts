@@ -15,4 +15,15 @@ describe('sha256 (secret comparison on the exchange hot path)', () => {
       expect(hex(sha256(data)), `length ${n}`).toBe(createHash('sha256').update(data).digest('hex'));
     }
   });
+  it('matches node:crypto for long inputs, and each call starts afresh (its scratch state is reused)', () => {
+    for (const n of [1000, 4103, 65_536, 100_003]) {
+      const data = randomBytes(n);
+      expect(hex(sha256(data)), `length ${n}`).toBe(createHash('sha256').update(data).digest('hex'));
+    }
+    const a = hex(sha256(new TextEncoder().encode('abc')));
+    sha256(randomBytes(200)); // two tail blocks, every scratch byte written
+    expect(hex(sha256(new TextEncoder().encode('abc')))).toBe(a);
+    const sub = new Uint8Array(randomBytes(100).buffer, 7, 60); // a view at an offset into a larger buffer
+    expect(hex(sha256(sub))).toBe(createHash('sha256').update(sub).digest('hex'));
+  });
 });
