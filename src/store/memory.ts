@@ -14,6 +14,9 @@ export class MemoryStore implements Store {
   readonly #listeners = new Set<RevocationListener>();
   readonly #now: () => number;
   #ops = 0;
+  readonly #onceSweep = new MapSweep(this.#once);
+  readonly #revokedSweep = new MapSweep(this.#revoked);
+  readonly #windowsSweep = new MapSweep(this.#windows);
 
   constructor(options: { now?: () => number } = {}) {
     this.#now = options.now ?? Date.now;
@@ -77,29 +80,41 @@ export class MemoryStore implements Store {
   }
 
   /**
-   * Every 64 operations, looks at up to 256 entries of each map from its oldest end: expired ones are dropped, live
-   * ones move to the young end, so successive sweeps walk the whole map (a head of long-lived entries never hides
-   * the expired ones behind it). Four entries looked at per operation, at most one added: memory follows live entries.
+   * Every 64 operations, looks at up to 256 entries of each map, going on from where the last sweep of that map
+   * stopped (back to the oldest entry after the youngest): expired ones are dropped, live ones left where they are, so
+   * successive sweeps walk the whole map (a head of long-lived entries never hides the expired ones behind it). Four
+   * entries looked at per operation, at most one added: memory follows live entries.
    */
   #sweep(): void {
     if ((++this.#ops & 63) !== 0) return;
     const now = this.#now();
-    sweepMap(this.#once, (until) => until <= now);
-    sweepMap(this.#revoked, (until) => until <= now);
-    sweepMap(this.#windows, (w) => w.resetAt <= now);
+    this.#onceSweep.sweep((until) => until <= now);
+    this.#revokedSweep.sweep((until) => until <= now);
+    this.#windowsSweep.sweep((w) => w.resetAt <= now);
   }
 }
 
-function sweepMap<V>(map: Map<string, V>, expired: (v: V) => boolean, budget = 256): void {
-  const n = Math.min(budget, map.size);
-  const it = map.entries();
-  const live: Array<[string, V]> = [];
-  for (let i = 0; i < n; i++) {
-    const r = it.next();
-    if (r.done) break;
-    const [k, v] = r.value;
-    map.delete(k);
-    if (!expired(v)) live.push([k, v]);
+/**
+ * A sweep cursor over a map: a live iterator of the map (a Map iterator stays valid while entries are added and
+ * deleted: it visits entries added after it was made and skips deleted ones), so a sweep costs one step per entry
+ * looked at and one delete per expired entry, never a re-insertion of the live ones. (Held between sweeps, it keeps a
+ * table the map has outgrown alive until its next step: at most until the next sweep.)
+ */
+class MapSweep<V> {
+  #it: MapIterator<[string, V]> | undefined;
+
+  constructor(private readonly map: Map<string, V>) {}
+
+  /** Looks at up to `budget` entries (never more than the map holds), dropping the expired ones. */
+  sweep(expired: (v: V) => boolean, budget = 256): void {
+    const map = this.map;
+    for (let n = Math.min(budget, map.size); n > 0; n--) {
+      let r = this.#it?.next();
+      if (r === undefined || r.done === true) {
+        this.#it = map.entries(); // the youngest passed: on from the oldest
+        r = this.#it.next();
+      }
+      if (r.done !== true && expired(r.value[1])) map.delete(r.value[0]);
+    }
   }
-  for (const [k, v] of live) map.set(k, v);
 }

@@ -66,6 +66,23 @@ describe('MemoryStore on a manual clock', () => {
     for (let i = 0; i < 64; i++) await s.isRevoked('unknown'); // the 1024th: the rest
     expect(s.entryCounts()).toEqual({ once: 0, revoked: 0, windows: 0 });
   });
+
+  it('each sweep goes on from where the last one stopped, back to the oldest after the youngest, and keeps every live window', async () => {
+    let now = T0;
+    const s = new MemoryStore({ now: () => now });
+    // operations 1..400: windows 0..399, the even ones ending at T0 + 1000, the odd ones an hour later
+    for (let i = 0; i < 400; i++) expect((await s.rateLimit(`w-${i}`, 1, i % 2 === 0 ? 1000 : 3_600_000)).allowed).toBe(true);
+    now = T0 + 1000;
+    for (let i = 0; i < 47; i++) await s.isRevoked('unknown'); // operations 401..447
+    expect(s.entryCounts().windows).toBe(400);
+    await s.isRevoked('unknown'); // the 448th: windows 0..255 looked at, their 128 even ones dropped
+    expect(s.entryCounts().windows).toBe(272);
+    for (let i = 0; i < 64; i++) await s.isRevoked('unknown'); // the 512th: 256..399 (72 dropped), then 112 odd ones from the oldest
+    expect(s.entryCounts().windows).toBe(200);
+    // no live window was dropped: each odd one is still spent (a dropped one would allow a call again)
+    for (let i = 1; i < 400; i += 2) expect((await s.rateLimit(`w-${i}`, 1, 3_600_000)).allowed, `w-${i}`).toBe(false);
+    expect(s.entryCounts().windows).toBe(200);
+  });
 });
 
 const url = redisUrl();
