@@ -212,3 +212,33 @@ describe('issue 14: a decision line rendered from a copy neither frozen nor kept
   });
 
 });
+
+describe('the redaction of JOSE-shaped runs, after the quick look for where one can start', () => {
+  // the replacement alone, as scrub ran it before the look (JOSE_RUN, isCompactJose): the reference
+  const run = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*/g;
+  const joseHeader = (seg: string): boolean => {
+    const part = seg.slice(0, 12);
+    if (!/^[A-Za-z0-9_-]+$/.test(part)) return false;
+    const b64 = part.replace(/-/g, '+').replace(/_/g, '/');
+    try {
+      return /^\s*\{/.test(atob(b64.slice(0, b64.length - (b64.length % 4))));
+    } catch {
+      return false;
+    }
+  };
+  const reference = (s: string) => s.replace(run, (m) => (joseHeader(m.slice(0, m.indexOf('.'))) ? '[redacted jwt]' : m));
+  // headers starting with `{` or a whitespace character: each first base64url character a header can start with
+  const heads = ['', ' ', '\t', '\n', '\v', '\f', '\r', '\u00a0'].map((ws) => btoa(`${ws}{"alg":"EdDSA"}`).replace(/=+$/, ''));
+  const pieces = fc.constantFrom(...heads, 'eyJ', 'e', 'o', 'I', 'C', 'D', 'x', 'ab', '0', '-', '_', '.', '..', ':', '/', '=', '"', 'T19:16:09', '2026-12-01', '123Z', 'c2ln');
+
+  it('V-11 whatever the string, what is redacted is what the replacement alone redacts', () => {
+    fc.assert(
+      fc.property(fc.array(pieces, { maxLength: 12 }), (parts) => {
+        const s = parts.join('');
+        expect((scrub({ s }) as { s: string }).s).toBe(reference(s));
+      }),
+      { numRuns: 5000, seed: 13 },
+    );
+    for (const h of heads) expect(scrub({ s: `at ${h}.eyJzdWIiOiJhIn0.c2ln and 2026-12-01T19:16:09.123Z` })).toEqual({ s: 'at [redacted jwt] and 2026-12-01T19:16:09.123Z' });
+  });
+});

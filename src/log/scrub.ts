@@ -13,21 +13,40 @@ const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
  * starts where a run starts (the lookbehind), so no input makes the engine backtrack quadratically.
  */
 const JOSE_RUN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*/g;
+/**
+ * Where a JOSE_RUN candidate that `isCompactJose` can confirm starts: at the start of a run, with a character of
+ * JSON_START, then a dot after at least one more base64url character. A string without one (a timestamp, a host
+ * name, a dotted policy name) has nothing to redact, and is not given to the replacement.
+ */
+const JOSE_START = /(?<![A-Za-z0-9_-])[eCDIo][A-Za-z0-9_-]+\./;
 /** No dot and no whitespace: neither a token nor a scheme-prefixed credential can be in it. */
 const SIMPLE = /^[^.\s]*$/;
 
 /** Output of `scrub`, frozen: scrubbing it again is a no-op, so a logger fed by a hop that already scrubbed (the TTS,
  * the verifier, the MCP helper) does not pay twice, and nothing can be slipped into it in between. */
 const scrubbed = new WeakSet<object>();
-/** Member names seen before (a small vocabulary: the entries' own fields): undefined = a credential, dropped. */
-const memberNames = new Map<string, string | undefined>();
-/** A member name as logged: undefined for a credential member (dropped), else the name, scrubbed like a value. */
-function memberName(k: string): string | undefined {
+/** A member name as logged, with what rendering it needs, worked out once per name (see `memberName`). */
+interface MemberName {
+  /** the name, scrubbed like a value */
+  readonly name: string;
+  /** `,"name":`, what a rendered member starts with */
+  readonly prefix: string;
+  /** a name JSON.stringify would move to the front: a canonical array index */
+  readonly indexLike: boolean;
+}
+/** Member names seen before (a small vocabulary: the entries' own fields): null = a credential, dropped. */
+const memberNames = new Map<string, MemberName | null>();
+/** A member name as logged: null for a credential member (dropped), else the name, scrubbed like a value. */
+function memberName(k: string): MemberName | null {
   const known = memberNames.get(k);
-  if (known !== undefined || memberNames.has(k)) return known;
-  const name = CREDENTIAL_KEYS.has(k.toLowerCase()) ? undefined : scrubString(k);
-  if (k.length <= 64 && memberNames.size < 4096) memberNames.set(k, name);
-  return name;
+  if (known !== undefined) return known;
+  let m: MemberName | null = null;
+  if (!CREDENTIAL_KEYS.has(k.toLowerCase())) {
+    const name = scrubString(k);
+    m = { name, prefix: `,${JSON.stringify(name)}:`, indexLike: INDEX_LIKE.test(name) };
+  }
+  if (k.length <= 64 && memberNames.size < 4096) memberNames.set(k, m);
+  return m;
 }
 
 /** Longest string kept in a log entry (longer ones are cut, with the number of characters cut). */
@@ -68,7 +87,7 @@ function scrubString(s: string): string {
   if (s.length <= MAX_LOG_STRING && SIMPLE.test(s)) return s;
   const scanned = s.length > MAX_SCANNED ? s.slice(0, MAX_SCANNED) : s;
   let clean = scanned;
-  if (clean.includes('.')) clean = clean.replace(JOSE_RUN, (m) => (isCompactJose(m) ? '[redacted jwt]' : m));
+  if (clean.includes('.') && JOSE_START.test(clean)) clean = clean.replace(JOSE_RUN, (m) => (isCompactJose(m) ? '[redacted jwt]' : m));
   if (clean.includes(' ') || clean.includes('\t')) clean = clean.replace(BEARER, '$1 [redacted]');
   if (clean.length <= MAX_LOG_STRING && scanned.length === s.length) return clean;
   const kept = clean.slice(0, MAX_LOG_STRING);
@@ -116,8 +135,9 @@ function scrubCopy(value: unknown, depth: number, keep: boolean): unknown {
       if (!Object.hasOwn(value, k)) continue;
       const v = (value as Record<string, unknown>)[k];
       if (v === undefined || typeof v === 'function') continue;
-      const name = memberName(k);
-      if (name === undefined) continue;
+      const m = memberName(k);
+      if (m === null) continue;
+      const name = m.name;
       if (n++ >= MAX_LOG_MEMBERS) {
         out['…'] = 'more members cut';
         break;
@@ -181,17 +201,6 @@ export interface LeadMembers {
   workload?: boolean;
 }
 
-/** `,"name":` of member names seen before (the same small vocabulary as memberNames). */
-const memberPrefixes = new Map<string, string>();
-function memberPrefix(name: string): string {
-  let p = memberPrefixes.get(name);
-  if (p === undefined) {
-    p = `,${JSON.stringify(name)}:`;
-    if (name.length <= 64 && memberPrefixes.size < 4096) memberPrefixes.set(name, p);
-  }
-  return p;
-}
-
 /**
  * The members of `entry` as `scrub` keeps them, rendered in `scrub`'s order as one JSON text of `,"name":value`
  * members, without the scrubbed copy of the entry (no copy, no freeze, no JSON.stringify of the whole) nor any list of
@@ -210,9 +219,10 @@ export function renderMembers(entry: object, lead: LeadMembers): string | undefi
     if (!Object.hasOwn(entry, k)) continue;
     const v = (entry as Record<string, unknown>)[k];
     if (v === undefined || typeof v === 'function') continue;
-    const name = memberName(k);
-    if (name === undefined) continue;
-    if (n >= MAX_LOG_MEMBERS || name !== k || INDEX_LIKE.test(name) || name in Object.prototype) return undefined;
+    const m = memberName(k);
+    if (m === null) continue;
+    const name = m.name;
+    if (n >= MAX_LOG_MEMBERS || name !== k || m.indexLike || name in Object.prototype) return undefined;
     n++;
     // as scrubCopy has it at the top (a string scrubbed, a bigint or symbol as its string), else the value itself
     const clean = typeof v === 'string' ? scrubString(v) : typeof v === 'bigint' || typeof v === 'symbol' ? String(v) : v;
@@ -242,7 +252,7 @@ export function renderMembers(entry: object, lead: LeadMembers): string | undefi
         lead.workload = true;
         break;
     }
-    json += memberPrefix(name);
+    json += m.prefix;
     if (typeof clean === 'string') json += JSON.stringify(clean);
     else if (Array.isArray(v) && isStringArray(v)) {
       // an array of strings (scopes, chains): what scrub would copy, rendered without the copy
