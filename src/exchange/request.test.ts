@@ -1,4 +1,5 @@
 // The request step (T-01..T-07) without HTTP: every parameter check, with the reason it refuses with.
+import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { refusal } from '../../test/helpers/tts-context.js';
 import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_REFRESH_TOKEN, TT_TXN_TOKEN } from '../txn/index.js';
@@ -42,6 +43,16 @@ describe('the request step (T-01..T-07)', () => {
     expect(await refusal(() => parse(p))).toMatchObject({ error, reason });
   });
 
+  it('T-01 request_details is bounded in UTF-8 bytes, exactly (maxContextBytes 256)', async () => {
+    const details = (ch: string, n: number) => `{"t":"${ch.repeat(n)}"}`; // 8 bytes around n characters
+    expect(parse({ request_details: details('é', 124) }).requestDetails).toEqual({ t: 'é'.repeat(124) }); // 256 bytes
+    expect(await refusal(() => parse({ request_details: details('é', 125) }))).toMatchObject({ reason: 'request.json_too_large', message: 'request_details: request_details exceeds 256 bytes' });
+    expect(parse({ request_details: details('€', 82) }).requestDetails).toEqual({ t: '€'.repeat(82) }); // 254 bytes
+    expect(await refusal(() => parse({ request_details: details('€', 83) }))).toMatchObject({ reason: 'request.json_too_large' }); // 257 bytes in 91 characters
+    expect(await refusal(() => parse({ request_context: details('😀', 63) }))).toMatchObject({ reason: 'request.json_too_large' }); // 260 bytes in 134 characters
+    expect(parse({ request_context: details('x', 248) }).requestContext).toEqual({ t: 'x'.repeat(248) }); // 256 bytes
+  });
+
   it('T-21 a repeated parameter is refused, naming it only when it is a known one', async () => {
     expect(await refusal(() => singleValued(new URLSearchParams('scope=a&scope=b')))).toMatchObject({ reason: 'request.param_repeated', message: 'parameter scope is repeated' });
     expect(await refusal(() => singleValued(new URLSearchParams('x=a&x=b')))).toMatchObject({ message: 'parameter (unknown) is repeated' });
@@ -62,6 +73,20 @@ describe('parseFormBody: the pairs URLSearchParams gives, without building one (
     for (const body of bodies) expect(parseFormBody(body), body).toEqual([...new URLSearchParams(body)]);
     const real = new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, scope: 'a b', subject_token: 'h.p.s', request_details: '{"tool":"t é"}' }).toString();
     expect(parseFormBody(real)).toEqual([...new URLSearchParams(real)]);
+  });
+
+  it('T-01 for any body of names, values, separators and (bad) percent-encodings: the pairs URLSearchParams gives', () => {
+    const piece = fc.constantFrom(
+      'a', 'scope', 'x', '=', '&', '+', '?', '%', '%2', '%3A', '%2B', '%26', '%3D', '%25', '%C3%A9', '%C3', '%A9', '%E2%82%AC', '%F0%9F%98%80',
+      '%ED%A0%80', '%C0%AF', '%FF', '%zz', '%e2%82%ac', 'é', '😀', '\uD800', '\uDC00', ' ', '\u0000', 'eyJhbGciOiJFZERTQSJ9.e30.c2ln',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 16 }), (parts) => {
+        const body = parts.join('');
+        expect(parseFormBody(body), body).toEqual([...new URLSearchParams(body)]);
+      }),
+      { numRuns: 5000, seed: 1 },
+    );
   });
 
   it('T-21 a repeated parameter read by the fast reader is refused as before', async () => {

@@ -95,13 +95,15 @@ export function readClientCredentials(p: Map<string, string>): ClientCredentials
   };
 }
 
+const utf8 = new TextEncoder();
+
 const jsonObjectField = (name: string, maxBytes: number) =>
   z
     .string()
     .optional()
     .transform((s, ctx): Record<string, unknown> | undefined => {
       if (s === undefined) return undefined;
-      if (new TextEncoder().encode(s).length > maxBytes) {
+      if (s.length * 3 > maxBytes && utf8.encode(s).length > maxBytes) { // (UTF-8 takes at most 3 bytes per UTF-16 unit)
         ctx.addIssue({ code: 'custom', message: `${name} exceeds ${maxBytes} bytes`, params: { reason: 'request.json_too_large' } });
         return z.NEVER;
       }
