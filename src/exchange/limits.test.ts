@@ -1,10 +1,11 @@
 // The limits step without HTTP: per workload and per (workload, user) budgets in one store call, 429 with
 // Retry-After when spent, 503 when the store cannot answer (fail closed), an unverified sub never deciding.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { refusal, unitTts } from '../../test/helpers/tts-context.js';
 import { MemoryStore } from '../store/memory.js';
 import { StoreUnavailableError } from '../store/types.js';
-import { clientVerdict, revokeLimit, startLimits, subjectLimitKey, subjectVerdict } from './limits.js';
+import { clientVerdict, RAW_SUB_KEY_CHARS, revokeLimit, startLimits, subjectLimitKey, subjectVerdict } from './limits.js';
 
 const limits = { defaultRateLimit: { perClient: 2, perSubject: 1, windowSeconds: 60 } };
 
@@ -47,5 +48,47 @@ describe('the limits step', () => {
 
   it('the user part of a limit key is hashed: any sub fits every backend', () => {
     expect(subjectLimitKey('agent', 'x'.repeat(5000))).toMatch(/^s:agent:[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('a store whose keys leave the process (Redis, the Durable Object) gets the hashed key, whatever the sub', () => {
+    const hashed = (sub: string) => `s:agent:${createHash('sha256').update(sub, 'utf8').digest('base64url')}`;
+    for (const store of [undefined, {}, { keysInProcess: false }])
+      for (const sub of ['alice', 'x'.repeat(RAW_SUB_KEY_CHARS), 'é😀', 'x'.repeat(5000)]) expect(subjectLimitKey('agent', sub, store)).toBe(hashed(sub));
+  });
+
+  it('the memory store keys a sub no longer than its hash as it is, the workload length first; a longer one by its hash', () => {
+    const mem = new MemoryStore();
+    expect(subjectLimitKey('agent', 'alice', mem)).toBe('u:5:agent:alice');
+    expect(subjectLimitKey('agent', 'y'.repeat(43), mem)).toBe(`u:5:agent:${'y'.repeat(43)}`);
+    expect(subjectLimitKey('agent', 'y'.repeat(44), mem)).toMatch(/^s:agent:[A-Za-z0-9_-]{43}$/);
+    // never two (workload, sub) pairs on one key
+    expect(subjectLimitKey('a', 'b:c', mem)).not.toBe(subjectLimitKey('a:b', 'c', mem));
+    expect(subjectLimitKey('a', '1:a:b', mem)).not.toBe(subjectLimitKey('a:1:a', 'b', mem));
+  });
+
+  it('T-21 in the memory store each (client, subject) has its own budget, as with hashed keys: short, 43- and 44-character subs', async () => {
+    for (const store of [new MemoryStore(), new (class extends MemoryStore {
+      override readonly keysInProcess = false; // the hashed keys, for comparison
+    })()]) {
+      const u = await unitTts({ store, overrides: { defaultRateLimit: { perClient: 100, perSubject: 1, windowSeconds: 60 } } });
+      const agent = u.ctx.workloads.get('agent')!;
+      const hop = u.ctx.workloads.get('hop')!;
+      const subs = ['alice', 'bob', 'z'.repeat(43), 'z'.repeat(44), 'z'.repeat(42) + 'é'];
+      for (const sub of subs) {
+        const first = startLimits(u.ctx, agent, sub);
+        await clientVerdict(first);
+        await subjectVerdict(u.ctx, first, agent, sub);
+      }
+      for (const sub of subs) {
+        const again = startLimits(u.ctx, agent, sub);
+        expect(await refusal(subjectVerdict(u.ctx, again, agent, sub)), `${store.keysInProcess} ${sub}`).toMatchObject({ status: 429, reason: 'limit.subject' });
+        // another workload's budget for the same subject is its own
+        const other = startLimits(u.ctx, hop, sub);
+        await subjectVerdict(u.ctx, other, hop, sub);
+      }
+      // the subject counted after validation when the early count was for another sub (no early count for it)
+      await subjectVerdict(u.ctx, startLimits(u.ctx, agent, undefined), agent, 'carol');
+      expect(await refusal(subjectVerdict(u.ctx, startLimits(u.ctx, agent, 'dave'), agent, 'carol'))).toMatchObject({ status: 429, reason: 'limit.subject' });
+    }
   });
 });

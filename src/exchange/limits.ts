@@ -1,7 +1,7 @@
 import { base64url } from 'jose';
 import { defaultJwsCrypto } from '../jose/jws.js';
 import { sha256 } from '../jose/sha256.js';
-import type { RateLimitCheck, RateLimitResult } from '../store/types.js';
+import type { RateLimitCheck, RateLimitResult, Store } from '../store/types.js';
 import { rateLimitAll, StoreUnavailableError } from '../store/types.js';
 import type { Workload } from './client-auth.js';
 import { rateLimitOf, type TtsContext } from './context.js';
@@ -34,7 +34,7 @@ export function startLimits(ctx: LimitsContext, workload: Workload, claimedSub: 
   const l = rateLimitOf(ctx, workload);
   const windowMs = l.windowSeconds * 1000;
   const checks: RateLimitCheck[] = [{ key: `rl:c:${workload.id}`, limit: l.perClient, windowMs }];
-  if (claimedSub !== undefined) checks.push({ key: `rl:${subjectLimitKey(workload.id, claimedSub)}`, limit: l.perSubject, windowMs });
+  if (claimedSub !== undefined) checks.push({ key: `rl:${subjectLimitKey(workload.id, claimedSub, ctx.store)}`, limit: l.perSubject, windowMs });
   return { results: started(checkAll(ctx, checks)), claimedSub };
 }
 
@@ -69,7 +69,7 @@ export function subjectVerdict(ctx: LimitsContext, limits: StartedLimits, worklo
     );
   }
   const l = rateLimitOf(ctx, workload);
-  return started(limit(ctx, subjectLimitKey(workload.id, sub), l.perSubject, l.windowSeconds, 'limit.subject'));
+  return started(limit(ctx, subjectLimitKey(workload.id, sub, ctx.store), l.perSubject, l.windowSeconds, 'limit.subject'));
 }
 
 /** /revoke's own budget: the workload's `perClient`, counted apart from exchanges. */
@@ -100,8 +100,18 @@ function limitUnavailable(e: StoreUnavailableError): OAuthError {
 
 const enc = new TextEncoder();
 
-/** The per-(workload, user) rate-limit key: the user part hashed, so any `sub` fits every backend's key limits. */
-export function subjectLimitKey(workload: string, sub: string): string {
+/** Longest `sub` keyed as it is in a store whose keys stay in the process: the length of its hash in base64url. */
+export const RAW_SUB_KEY_CHARS = 43;
+
+/**
+ * The per-(workload, user) rate-limit key. The user part hashed (`s:`), so any `sub` fits every backend's key limits
+ * (Redis, the Durable Object: their keys are unchanged). In a store whose keys never leave the process (`keysInProcess`: the memory
+ * store) a `sub` no longer than its hash is keyed as it is (`u:`, the workload's length first: two (workload, sub)
+ * pairs never share a key), without the hash; a key is never longer than the hashed one. Each (workload, sub) has
+ * one key either way: limits count per client and subject exactly as with the hash.
+ */
+export function subjectLimitKey(workload: string, sub: string, store?: Pick<Store, 'keysInProcess'>): string {
+  if (store?.keysInProcess === true && sub.length <= RAW_SUB_KEY_CHARS) return `u:${workload.length}:${workload}:${sub}`;
   return `s:${workload}:${(defaultJwsCrypto().base64url ?? base64url).encode(sha256(enc.encode(sub)))}`;
 }
 

@@ -8,6 +8,7 @@ import { countWindow, countWindows, type RateWindow } from './windows.js';
  */
 export class MemoryStore implements Store {
   readonly backend = 'memory';
+  readonly keysInProcess: boolean = true;
   readonly #once = new Map<string, number>();
   readonly #revoked = new Map<string, number>();
   readonly #windows = new Map<string, RateWindow>();

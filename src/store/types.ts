@@ -34,6 +34,11 @@ export type RevocationListener = (txn: string, untilEpochSec: number) => void;
 export interface Store {
   readonly backend: string;
   /**
+   * Optional: true when keys never leave this process (the memory store): nobody else reads them and their only
+   * bound is the store's memory. The limits then key a short `sub` as it is rather than by its hash (limits.ts).
+   */
+  readonly keysInProcess?: boolean;
+  /**
    * Atomically records `id` in `namespace` for `ttlMs`. Returns true on first use, false when already seen
    * (a replay). Used for client-assertion `jti` (T-08) and the per-service replay guard (V-09).
    */
