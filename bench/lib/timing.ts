@@ -18,6 +18,11 @@ export interface MeasureOptions {
    * ops/s and CPU per op, not in an operation's own p50/p99.
    */
   yieldEvery?: number;
+  /**
+   * CPU µs of the measuring thread so far (the bench's `mainThreadUs`, from /proc): when given, `threadCpuUsPerOp` is
+   * that thread's share of `cpuUsPerOp` (the rest is V8's and libuv's helper threads: GC, compiler, thread pool).
+   */
+  threadCpuUs?: () => number;
 }
 
 export interface Measurement {
@@ -32,6 +37,8 @@ export interface Measurement {
    * Unlike wall time it hardly moves when other processes compete for the cores.
    */
   cpuUsPerOp?: number;
+  /** with `threadCpuUs`: the CPU of the measuring thread alone per operation, µs */
+  threadCpuUsPerOp?: number;
   /** when perOp: per-operation percentiles, µs */
   p50Us?: number;
   p99Us?: number;
@@ -45,8 +52,19 @@ export function cpuSince(from: NodeJS.CpuUsage): number {
   return d.user + d.system;
 }
 
-function result(name: string, iterations: number, ns: bigint, per: number[] | undefined, cpu0: NodeJS.CpuUsage): Measurement {
-  const cpuUs = cpuSince(cpu0);
+/** Where a measurement starts: the process's CPU and, when asked for, the measuring thread's. */
+interface CpuStart {
+  cpu: NodeJS.CpuUsage;
+  thread?: { read: () => number; at: number };
+}
+function cpuStart(o: MeasureOptions): CpuStart {
+  const read = o.threadCpuUs;
+  return read === undefined ? { cpu: process.cpuUsage() } : { thread: { read, at: read() }, cpu: process.cpuUsage() };
+}
+
+function result(name: string, iterations: number, ns: bigint, per: number[] | undefined, start: CpuStart): Measurement {
+  const cpuUs = cpuSince(start.cpu);
+  const threadUs = start.thread === undefined ? undefined : start.thread.read() - start.thread.at;
   const totalMs = Number(ns) / 1e6;
   const m: Measurement = {
     name,
@@ -56,6 +74,7 @@ function result(name: string, iterations: number, ns: bigint, per: number[] | un
     usPerOp: (totalMs * 1000) / iterations,
     cpuUsPerOp: cpuUs / iterations,
   };
+  if (threadUs !== undefined) m.threadCpuUsPerOp = threadUs / iterations;
   if (per !== undefined && per.length > 0) {
     per.sort((a, b) => a - b);
     m.p50Us = percentileSorted(per, 50);
@@ -79,7 +98,7 @@ export function measureSync(name: string, fn: (i: number) => unknown, o: Measure
   const first = i;
   const max = first + (o.maxIterations ?? Number.POSITIVE_INFINITY);
   const per: number[] | undefined = o.perOp ? [] : undefined;
-  const cpu0 = process.cpuUsage();
+  const cpu0 = cpuStart(o);
   const t0 = nowNs();
   let t = t0;
   if (per !== undefined) {
@@ -110,7 +129,7 @@ export async function measureAsync(name: string, fn: (i: number) => Promise<unkn
   const first = i;
   const max = first + (o.maxIterations ?? Number.POSITIVE_INFINITY);
   const per: number[] | undefined = o.perOp ? [] : undefined;
-  const cpu0 = process.cpuUsage();
+  const cpu0 = cpuStart(o);
   const t0 = nowNs();
   let t = t0;
   const every = o.yieldEvery ?? 0;
