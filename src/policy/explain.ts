@@ -20,13 +20,35 @@ export interface CachedFalse {
   readonly drNotHeld: boolean;
 }
 
+const NOT_MET: CachedFalse = Object.freeze({ failedIn: undefined, error: undefined, drNotHeld: false });
+const DR_NOT_HELD: CachedFalse = Object.freeze({ failedIn: undefined, error: undefined, drNotHeld: true });
+
 export class Explainer {
   /** The message of the last condition that failed to evaluate (read right after a condition returned an error). */
   lastError: string | undefined;
-  /** The rule table's: why each condition it cached as false was false, by cache key (RuleCheck.remember/recall). */
+  /** The rule table's: why each condition it cached as false was false, by cache key (rememberFalse/recallFalse). */
   readonly cachedFalse = new Map<string, CachedFalse>();
   /** The rule table's: the false just answered from its cache was a derived role that did not hold (read once). */
   fromDrNotHeld = false;
+  /**
+   * The rule table's, explain only (P-05: every action a cached condition serves is explained alike): a condition was
+   * just cached as false; note why (where it failed, lenient evaluation taking the failure as false, and its message;
+   * or a derived role that did not hold). The plain check keeps the boolean cache alone: nothing here runs or is
+   * allocated without `explain`.
+   */
+  rememberFalse(key: string, failedIn: 'dr' | 'rule' | undefined, drNotHeld: boolean): void {
+    this.cachedFalse.set(key, failedIn === undefined ? (drNotHeld ? DR_NOT_HELD : NOT_MET) : { failedIn, error: this.lastError, drNotHeld });
+  }
+
+  /** A false from the rule table's cache, explained as when it was computed: where it failed (its message restored). */
+  recallFalse(key: string): 'dr' | 'rule' | undefined {
+    const w = this.cachedFalse.get(key);
+    this.fromDrNotHeld = w?.drNotHeld === true;
+    if (w?.failedIn === undefined) return undefined;
+    this.lastError = w.error;
+    return w.failedIn;
+  }
+
   private readonly considered = new Map<string, ConsideredRule[]>();
   private readonly drs = new Map<object, DerivedRoleExplanation>();
   private readonly why = new WeakMap<ActionEffect, { rule?: string; reason: Reason }>();

@@ -16,7 +16,7 @@
 // Explanations are collected behind `if (x)` and never change a decision (P-05).
 import { CelScope, someProgramReadsRuntime, type CelRequest, type CompiledCondition } from './cel/index.js';
 import { principalPolicyKey, type CompiledDerivedRole, type CompiledPolicySet, type CompiledResourcePolicy, type ParamSet, type ScopePerm } from './compile.js';
-import { drExplanation, Explainer, readableCondition, type CachedFalse } from './explain.js';
+import { drExplanation, Explainer, readableCondition } from './explain.js';
 import { principalRows, type Binding } from './rows.js';
 import type { ActionEffect, ConsideredRule, Effect, OutputEntry, Principal } from './types.js';
 import { outputValue } from './output-json.js';
@@ -52,8 +52,6 @@ type ScopedDrs = { roles: string[]; errs: string[] | undefined; drs: readonly Co
 
 const ERR = Symbol('error'), SKIP = Symbol('skip');
 
-const NOT_MET: CachedFalse = Object.freeze({ failedIn: undefined, error: undefined, drNotHeld: false });
-const DR_NOT_HELD: CachedFalse = Object.freeze({ failedIn: undefined, error: undefined, drNotHeld: true });
 
 /** Conditions report a failure to the check evaluating them (evaluation is synchronous; no closure per check). */
 let reporting: RuleCheck | undefined;
@@ -211,7 +209,7 @@ export class RuleCheck {
     this.failedIn = undefined;
     const cached = this.cached(b.key);
     if (cached !== undefined) {
-      if (this.x && !cached) this.recall(this.x, b.key);
+      if (this.x && !cached) this.failedIn = this.x.recallFalse(b.key) ?? this.failedIn;
       return cached;
     }
     try {
@@ -225,36 +223,19 @@ export class RuleCheck {
         }
         if (!held) {
           this.cache(b.key, false);
-          if (this.x) this.remember(this.x, b.key, true);
+          if (this.x) this.x.rememberFalse(b.key, this.failedIn, true);
           return SKIP;
         }
       }
       let ok = this.cond(b.cond, b.params, vars);
       if (b.negate) ok = !ok;
       this.cache(b.key, ok);
-      if (this.x && !ok) this.remember(this.x, b.key, false);
+      if (this.x && !ok) this.x.rememberFalse(b.key, this.failedIn, false);
       return ok;
     } catch {
       this.drPhase = false;
       return ERR;
     }
-  }
-  /**
-   * Explain only (P-05: every action a cached condition serves is explained alike): a condition was just cached as
-   * false; note on the explainer why (a failure lenient evaluation took as false, its message; a derived role that did
-   * not hold). The plain check keeps the boolean cache alone: nothing here runs or is allocated without `explain`.
-   */
-  private remember(x: Explainer, key: string, drNotHeld: boolean): void {
-    const f = this.failedIn;
-    x.cachedFalse.set(key, f === undefined ? (drNotHeld ? DR_NOT_HELD : NOT_MET) : { failedIn: f, error: x.lastError, drNotHeld });
-  }
-  /** Explain only: a false from the cache is explained as when it was computed (its failure and message restored). */
-  private recall(x: Explainer, key: string): void {
-    const w = x.cachedFalse.get(key);
-    x.fromDrNotHeld = w?.drNotHeld === true;
-    if (w?.failedIn === undefined) return;
-    this.failedIn = w.failedIn;
-    x.lastError = w.error;
   }
   output(b: Binding, action: string, activated: boolean): void {
     const p = activated ? b.out?.ruleActivated : b.out?.conditionNotMet;
