@@ -166,6 +166,7 @@ export function pdpPolicies(config: PdpConfig, sources: readonly PolicySource[])
     globals: config.globals,
     defaultPolicyVersion: config.defaultPolicyVersion,
     lenientScopeSearch: config.lenientScopeSearch,
+    schemaEnforcement: config.schemaEnforcement,
   });
   return { engine, catalog: catalogFrom(sources) };
 }

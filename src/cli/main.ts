@@ -181,12 +181,13 @@ const COMMANDS: Command[] = [
       config: { type: 'string', value: 'FILE', description: 'the decision point\'s settings (txnToken, scopes, routes, auxData, ...)' },
       port: { type: 'string', value: 'N', description: 'listen on this port (default 3592, as cerbos server)' },
       host: { type: 'string', value: 'HOST', description: 'listen on this address (default 127.0.0.1)' },
+      'schema-enforcement': { type: 'string', value: 'none|warn|reject', description: "validate attributes against the policies' JSON schemas (Cerbos's schema.enforcement; default none)" },
     },
     details: ['SIGHUP reloads the policies (the old ones stay when the new ones do not load). Decisions are JSON lines on stdout.'],
     async run(v) {
       const { pdpCommand } = await import('./pdp.js');
       const port = str(v['port']);
-      return pdpCommand({ config: str(v['config']), policies: str(v['policies']), port: port === undefined ? undefined : portNumber(port, '--port', 0), host: str(v['host']) });
+      return pdpCommand({ config: str(v['config']), policies: str(v['policies']), port: port === undefined ? undefined : portNumber(port, '--port', 0), host: str(v['host']), schemaEnforcement: str(v['schema-enforcement']) });
     },
   },
   {

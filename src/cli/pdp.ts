@@ -13,6 +13,8 @@ export interface PdpCommand {
   policies: string | undefined;
   port: number | undefined;
   host: string | undefined;
+  /** --schema-enforcement: over the file's `schemaEnforcement` */
+  schemaEnforcement?: string | undefined;
 }
 
 /** The settings: the file (when given) validated by pdpFileSchema, the flags over it. Errors name the file and field. */
@@ -23,6 +25,10 @@ export function pdpSettings(c: PdpCommand): { config: PdpFileConfig; policies: s
     const src = readConfigSource(c.config);
     raw = src.value ?? {};
     base = dirname(src.file);
+  }
+  if (c.schemaEnforcement !== undefined) {
+    if (c.schemaEnforcement !== 'none' && c.schemaEnforcement !== 'warn' && c.schemaEnforcement !== 'reject') throw new ConfigError(`--schema-enforcement: must be none, warn or reject (got ${JSON.stringify(c.schemaEnforcement)})`);
+    raw = { ...(raw as Record<string, unknown>), schemaEnforcement: c.schemaEnforcement };
   }
   const r = pdpFileSchema.safeParse(raw);
   if (!r.success) throw new ConfigError(formatIssues(r.error.issues, c.config ?? 'pdp'));

@@ -48,6 +48,12 @@ export const pdpSchema = z.strictObject({
   service: z.string().min(1).default('pdp'),
   defaultPolicyVersion: z.string().min(1).default('default'),
   lenientScopeSearch: z.boolean().default(false),
+  /**
+   * Cerbos's schema.enforcement: validate principal and resource attributes against the JSON schemas resource policies
+   * name (files of the policy directory's `_schemas/`). none (default, as Cerbos), warn (errors reported in
+   * validationErrors, decisions unchanged) or reject (errors reported, every action denied).
+   */
+  schemaEnforcement: z.enum(['none', 'warn', 'reject']).default('none'),
   /** Cerbos's engine.strictEvaluation: a condition that fails to evaluate decides (default false, as `cerbos server`) */
   strictEvaluation: z.boolean().default(false),
   globals: z.record(z.string(), z.unknown()).default({}),

@@ -50,6 +50,7 @@ export function resultEntry(r: CheckResult, asked: { policyVersion?: string | un
   if (asked.policyVersion) resource.policyVersion = asked.policyVersion;
   if (asked.scope) resource.scope = asked.scope;
   const out: Record<string, unknown> = { resource, actions };
+  if (r.validationErrors !== undefined) out.validationErrors = r.validationErrors;
   if (includeMeta) out.meta = r.effectiveDerivedRoles.length > 0 ? { actions: meta, effectiveDerivedRoles: r.effectiveDerivedRoles } : { actions: meta };
   if (r.outputs.length > 0) out.outputs = r.outputs.map(outputJson);
   return out;
@@ -109,6 +110,7 @@ function planJson(req: PlanRequest, plan: PlanResult, callId: string): Record<st
     } else meta.matchedScopes = Object.fromEntries(req.actions.map((a) => [a, plan.matchedScopes[a] ?? '']));
     out.meta = meta;
   }
+  if (plan.validationErrors.length > 0) out.validationErrors = plan.validationErrors;
   out.cerbosCallId = callId;
   return out;
 }

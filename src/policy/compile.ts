@@ -11,6 +11,8 @@ import { PolicyLoadError, type PolicyIssue } from './errors.js';
 import { PolicySetBuilder, type CompiledPolicySet } from './policy-set.js';
 import { principalPolicyKey, resourcePolicyKey, scopeChain } from './policy-keys.js';
 import { PolicyDocSchema, type DerivedRolesDoc, type PolicyDoc } from './schema.js';
+import { JsonSchemaError, SchemaCompiler, type CompiledSchema } from './jsonschema.js';
+import { refCheck, schemaRefsOf, type PolicySchemas } from './schema-validation.js';
 import type { PolicySource } from './types.js';
 
 export type * from './compiled.js';
@@ -29,10 +31,14 @@ function zodPath(path: readonly PropertyKey[]): string {
   return s;
 }
 
+/** A source named `_schemas/NAME` is the JSON schema `cerbos:///NAME` (the `_schemas/` folder of a policy directory). */
+export const SCHEMA_DIR = '_schemas/';
+
 /** Parse policy sources (YAML or JSON, one policy document per file) and validate each document's shape. */
 export function parsePolicySources(sources: readonly PolicySource[], issues: PolicyIssue[]): LoadedDoc[] {
   const out: LoadedDoc[] = [];
   for (const src of sources) {
+    if (src.name.startsWith(SCHEMA_DIR)) continue;
     const list = parsePolicyText(src.content);
     // Like Cerbos: one policy per file; a second YAML document (not merely a leading or trailing `---`) is refused.
     if (list.filter((d) => d.error !== undefined || d.value != null).length > 1) {
@@ -69,6 +75,10 @@ export interface CompileOptions {
    * JSON schemas available to `schemas.principalSchema/resourceSchema` refs (`cerbos:///NAME` -> the file `_schemas/NAME`),
    * keyed by NAME. When given, every ref must name an existing schema that parses as a JSON schema (object or
    * boolean); when absent, refs are not checked (schema validation of requests is not implemented).
+   * Sources named `_schemas/NAME` (as `readPolicies` returns a directory's `_schemas/*.json`) are added to these.
+   * When any schema is available, every referenced schema is compiled at load (a schema that does not compile, or uses
+   * a keyword the validator does not enforce, is a load error naming the file); when none is, refs are not checked and
+   * only schema enforcement `none` can use the policies.
    */
   schemas?: ReadonlyMap<string, string>;
 }
@@ -97,6 +107,13 @@ interface DerivedSet {
 
 function compileAll(sources: readonly PolicySource[], options: CompileOptions): CompiledPolicySet {
   const ctx = new Ctx();
+  let available = options.schemas;
+  for (const src of sources)
+    if (src.name.startsWith(SCHEMA_DIR)) {
+      if (available === options.schemas) available = new Map(options.schemas ?? []);
+      (available as Map<string, string>).set(src.name.slice(SCHEMA_DIR.length), src.content);
+    }
+  const schemaCompiler = available ? new SchemaCompiler(available) : undefined;
   const loaded = parsePolicySources(sources, ctx.issues).filter((l) => l.doc.disabled !== true);
   const seen = new Seen(ctx);
   const exportsIdx: Exports = { variables: new Map(), constants: new Map() };
@@ -120,8 +137,11 @@ function compileAll(sources: readonly PolicySource[], options: CompileOptions): 
   for (const { file, doc } of loaded) {
     ctx.file = file;
     if (doc.resourcePolicy) {
-      if (options.schemas) checkSchemaRefs(ctx, doc.resourcePolicy.schemas, options.schemas);
+      const before = ctx.issues.length;
+      if (available) checkSchemaRefs(ctx, doc.resourcePolicy.schemas, available);
+      const schemas = ctx.issues.length === before ? policySchemas(ctx, doc.resourcePolicy.schemas, schemaCompiler) : undefined;
       const rp = compileResource(ctx, exportsIdx, doc.resourcePolicy, doc.variables, getDerivedSet);
+      if (schemas) rp.schemas = schemas;
       seen.add(file, rp.key, '$.resourcePolicy');
       b.addResource(rp);
     } else if (doc.principalPolicy) {
@@ -137,6 +157,29 @@ function compileAll(sources: readonly PolicySource[], options: CompileOptions): 
   checkAncestors(ctx, seen.files, b);
   if (ctx.issues.length > 0) throw new PolicyLoadError(ctx.issues);
   return b.build(seen.files);
+}
+
+/** A resource policy's `schemas`, each referenced schema compiled (when the schema files are at hand). */
+function policySchemas(ctx: Ctx, raw: Record<string, unknown> | undefined, compiler: SchemaCompiler | undefined): PolicySchemas | undefined {
+  const refs = schemaRefsOf(raw);
+  if (!refs) return undefined;
+  const out: PolicySchemas = {};
+  for (const [key, what] of [['principal', 'principal'], ['resource', 'resource']] as const) {
+    const r = refs[key];
+    if (!r) continue;
+    let schema: CompiledSchema | undefined;
+    if (compiler) {
+      try {
+        schema = compiler.compile(r.ref);
+      } catch (e) {
+        if (!(e instanceof JsonSchemaError)) throw e;
+        ctx.err(`$.resourcePolicy.schemas.${key}Schema.ref`, `invalid schema: failed to compile ${what} schema "${r.ref}": ${e.message}`);
+        continue;
+      }
+    }
+    out[key] = refCheck(r, schema);
+  }
+  return out;
 }
 
 /** Exported variables and constants, and derived-roles sets, by name (compiled when first imported). */

@@ -3,6 +3,7 @@
 import type { CelProgram, CompiledCondition } from './cel/index.js';
 import type { Matcher } from './glob.js';
 import type { EffectName } from './schema.js';
+import type { PolicySchemas } from './schema-validation.js';
 
 export type ScopePerm = 'OVERRIDE' | 'CONSENT';
 
@@ -56,6 +57,8 @@ export interface CompiledResourcePolicy {
   readonly params: ParamSet;
   /** action -> rules whose action patterns match it (memoised, bounded). */
   readonly byAction: Map<string, readonly CompiledResourceRule[]>;
+  /** The policy's own `schemas` (compiled when the policies were loaded with their `_schemas/` files). */
+  schemas?: PolicySchemas;
 }
 
 export interface CompiledPrincipalRule {

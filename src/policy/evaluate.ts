@@ -5,7 +5,9 @@ import type { CelRequest } from './cel/index.js';
 import type { CompiledPolicySet } from './compile.js';
 import { resourcePolicyKey } from './policy-keys.js';
 import { checkRules, eligibleDrs, NO_DRS, resourceRows, RuleCheck, scopePerm, walkIn, withParents, type Binding, type CheckShape, type RuleTableHost } from './ruletable.js';
-import type { AuxData, CheckOptions, CheckResult, PolicySource, Principal, Resource } from './types.js';
+import type { AuxData, CheckOptions, CheckResult, Explanation, PolicySource, Principal, Resource } from './types.js';
+import { PolicyLoadError } from './errors.js';
+import { validateAttributes, type PolicySchemas, type SchemaEnforcement, type ValidationError } from './schema-validation.js';
 
 export interface EngineOptions {
   /** Policy files (YAML/JSON, one policy per file as Cerbos requires), or an already compiled set. */
@@ -18,6 +20,14 @@ export interface EngineOptions {
   defaultPolicyVersion?: string;
   /** Start at the nearest existing ancestor when the requested scope has no policy. Default false (strict). */
   lenientScopeSearch?: boolean;
+  /**
+   * Cerbos's `schema.enforcement`: validate principal and resource attributes against the JSON schemas the resource
+   * policy names (`schemas.principalSchema/resourceSchema`, files of the policy directory's `_schemas/`). `none` (the
+   * default, as Cerbos's): not validated. `warn`: errors reported in `validationErrors`, the decision unchanged.
+   * `reject`: errors reported and every action denied. With `warn`/`reject`, every referenced schema must have been
+   * loaded (else createEngine throws PolicyLoadError).
+   */
+  schemaEnforcement?: SchemaEnforcement;
 }
 
 /** What a resource check at (kind, version, scope) walks. */
@@ -28,6 +38,8 @@ export interface Target {
   policyKey: string;
   /** Some resource or role policy rule for this kind and version exists in `scopes`. */
   exists: boolean;
+  /** The schemas in effect (the resource policy at the first scope, by its root-scope policy's `schemas`), if any. */
+  schemas?: PolicySchemas | undefined;
 }
 
 const EMPTY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
@@ -64,6 +76,9 @@ export class EngineCore implements RuleTableHost {
   readonly globals: Record<string, unknown>;
   readonly defaultVersion: string;
   readonly lenientScope: boolean;
+  /** validate attributes against schemas (`warn` or `reject` enforcement, and some policy has schemas) */
+  readonly validating: boolean;
+  readonly reject: boolean;
   private readonly targets = new Memo3<Target>();
   // What a walk asks that depends only on the set and the request's shape, once (bounded like the targets).
   private readonly queries = new Memo3<readonly string[]>();
@@ -81,6 +96,16 @@ export class EngineCore implements RuleTableHost {
     this.globals = options.globals ?? {};
     this.defaultVersion = options.defaultPolicyVersion ?? 'default';
     this.lenientScope = options.lenientScopeSearch === true;
+    const enforcement = options.schemaEnforcement ?? 'none';
+    if (enforcement !== 'none' && enforcement !== 'warn' && enforcement !== 'reject') throw new PolicyLoadError([{ file: '', path: 'schemaEnforcement', message: `must be none, warn or reject (got ${JSON.stringify(enforcement)})` }]);
+    this.validating = enforcement !== 'none' && set.hasSchemas;
+    this.reject = enforcement === 'reject';
+    if (this.validating) requireLoadedSchemas(set);
+  }
+
+  /** The attribute validation errors of a request, or undefined (none, not validating, or no schemas in effect). */
+  validationErrors(t: Target, principalAttr: Record<string, unknown> | undefined, resourceAttr: Record<string, unknown> | undefined, actions: readonly string[], plan: boolean): ValidationError[] | undefined {
+    return t.schemas === undefined ? undefined : validateAttributes(t.schemas, principalAttr, resourceAttr, actions, plan);
   }
 
   /** The scopes a resource check walks, the policy it names, and whether any policy for the kind is on the way. */
@@ -92,7 +117,9 @@ export class EngineCore implements RuleTableHost {
     let exists = false;
     for (const s of scopes) if (set.resourcePolicy(kind, version, s) !== undefined || set.hasRoleRulesFor(kind, version, s)) exists = true;
     const policyKey = resourcePolicyKey(kind, version, scopes[0] ?? scope);
-    return this.targets.set(kind, version, scope, { scopes, policyKey, exists });
+    // Cerbos: the schemas of the policy at the first scope, which are those of its scope tree's root policy
+    const schemas = scopes.length > 0 && set.resourcePolicy(kind, version, scopes[0]!) !== undefined ? set.resourcePolicy(kind, version, '')?.schemas : undefined;
+    return this.targets.set(kind, version, scope, { scopes, policyKey, exists, schemas });
   }
 
   queriedRoles(scope: string, role: string): readonly string[] {
@@ -186,6 +213,11 @@ export class EngineCore implements RuleTableHost {
     const pVersion = principal.policyVersion || this.defaultVersion;
     const pScope = principal.scope ?? '';
     const rScope = resource.scope ?? '';
+    let validationErrors: ValidationError[] | undefined;
+    if (this.validating) {
+      validationErrors = this.validationErrors(this.target(resource.kind, version, rScope), principal.attr, resource.attr, actions, false);
+      if (validationErrors !== undefined && this.reject) return this.rejected(resource, version, rScope, actions, validationErrors, opts);
+    }
     // Conditions see the versions as the request gives them ("" when absent, as in Cerbos 0.55), not the defaults.
     const request: CelRequest = {
       principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: principal.policyVersion ?? '', scope: pScope },
@@ -205,7 +237,34 @@ export class EngineCore implements RuleTableHost {
       // Cerbos reports each distinct (expression, message) once, sorted.
       res.evaluationErrors = [...st.errors.values()].sort((a, b) => (a.expression < b.expression ? -1 : a.expression > b.expression ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
     }
+    if (validationErrors !== undefined) res.validationErrors = validationErrors;
     if (st.x) res.explained = st.x.finish(effects);
     return res;
   }
+
+  /** Schema enforcement `reject`: every action denied, named after the policy the check would name (as Cerbos). */
+  private rejected(resource: Resource, version: string, rScope: string, actions: readonly string[], validationErrors: ValidationError[], opts: CheckOptions | undefined): CheckResult {
+    const policy = this.target(resource.kind, version, rScope).policyKey;
+    const effects: CheckResult['actions'] = {};
+    for (const a of actions) effects[a] = { effect: 'EFFECT_DENY', policy, scope: '' };
+    const res: CheckResult = { resource: { kind: resource.kind, id: resource.id, policyVersion: version, scope: rScope }, actions: effects, effectiveDerivedRoles: [], outputs: [], validationErrors };
+    if (opts?.explain === true) {
+      const explained: Explanation = { actions: {}, derivedRoles: [], lines: [] };
+      for (const a of actions) {
+        explained.actions[a] = { effect: 'EFFECT_DENY', policy, scope: '', reason: 'schema_validation', considered: [] };
+        explained.lines.push(`${a}: EFFECT_DENY (${policy}): the request's attributes do not validate against the policy's schemas`);
+      }
+      res.explained = explained;
+    }
+    return res;
+  }
+}
+
+/** `warn`/`reject` enforcement needs every referenced schema compiled: a policy set loaded without its schema files is refused. */
+function requireLoadedSchemas(set: CompiledPolicySet): void {
+  const issues: { file: string; path: string; message: string }[] = [];
+  for (const p of set.schemaPolicies)
+    for (const [k, c] of [['principalSchema', p.schemas?.principal], ['resourceSchema', p.schemas?.resource]] as const)
+      if (c !== undefined && c.schema === undefined) issues.push({ file: set.sources.get(p.key) ?? '', path: `$.resourcePolicy.schemas.${k}.ref`, message: `schema enforcement needs the schema ${c.ref}: load the policies with their _schemas/ files` });
+  if (issues.length > 0) throw new PolicyLoadError(issues);
 }

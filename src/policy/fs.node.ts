@@ -53,7 +53,12 @@ export function readPolicyDir(dir: string): DirContents {
   return out;
 }
 
-/** Only the policy files of a directory tree, ready for `createEngine({ policies })`. */
+/**
+ * The policy files of a directory tree, ready for `createEngine({ policies })`, followed by the JSON schemas of its
+ * `_schemas/` folder as sources named `_schemas/NAME` (what `cerbos:///NAME` refs name; the loader compiles them).
+ */
 export function readPolicies(dir: string): PolicySource[] {
-  return readPolicyDir(dir).policies;
+  const d = readPolicyDir(dir);
+  const schemas = [...d.schemas].filter(([name]) => /\.json$/i.test(name)).map(([name, content]) => ({ name: `_schemas/${name}`, content }));
+  return schemas.length === 0 ? d.policies : [...d.policies, ...schemas];
 }

@@ -13,6 +13,10 @@ export interface CompiledPolicySet {
   readonly hasRolePolicies: boolean;
   /** Some principal policy exists (else principal rules need not be looked up). */
   readonly hasPrincipalPolicies: boolean;
+  /** Some resource policy has `schemas` (else no request is validated against a schema). */
+  readonly hasSchemas: boolean;
+  /** The resource policies that have `schemas`, in load order. */
+  readonly schemaPolicies: readonly CompiledResourcePolicy[];
   /**
    * The scopes a resource check at `scope` searches, most specific first. A scope exists when any resource or role
    * policy, of any kind or version, is at it (Cerbos decides existence across the store, not per kind). Strict search
@@ -75,8 +79,10 @@ export class PolicySetBuilder {
   readonly resourceScopeSet = new Set<string>();
   readonly principalScopeSet = new Set<string>();
   count = 0;
+  readonly schemaPolicies: CompiledResourcePolicy[] = [];
 
   addResource(p: CompiledResourcePolicy): void {
+    if (p.schemas) this.schemaPolicies.push(p);
     const made = put3(this.resource, p.kind, p.version, p.scope, p);
     if (made) this.resourceList.push(made);
     this.resourceScopeSet.add(p.scope);
@@ -114,6 +120,8 @@ export class PolicySet implements CompiledPolicySet {
   readonly policyCount: number;
   readonly hasRolePolicies: boolean;
   readonly hasPrincipalPolicies: boolean;
+  readonly hasSchemas: boolean;
+  readonly schemaPolicies: readonly CompiledResourcePolicy[];
   readonly #resource: Nested<CompiledResourcePolicy>;
   readonly #principal: Nested<CompiledPrincipalPolicy>;
   readonly #role: Nested<CompiledRolePolicy>;
@@ -133,6 +141,8 @@ export class PolicySet implements CompiledPolicySet {
     this.#resourceScopes = b.resourceScopeSet;
     this.#principalScopes = b.principalScopeSet;
     this.policyCount = b.count;
+    this.schemaPolicies = b.schemaPolicies;
+    this.hasSchemas = b.schemaPolicies.length > 0;
     this.hasRolePolicies = b.role.size > 0;
     this.hasPrincipalPolicies = b.principal.size > 0;
     for (const { scope, byRole } of b.roleGroups) {

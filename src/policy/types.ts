@@ -1,3 +1,5 @@
+import type { ValidationError } from './schema-validation.js';
+
 export type Effect = 'EFFECT_ALLOW' | 'EFFECT_DENY';
 
 export interface Principal {
@@ -73,6 +75,11 @@ export interface CheckResult {
   outputs: OutputEntry[];
   /** Condition evaluation errors (expression + message), as Cerbos reports them. */
   evaluationErrors?: { expression: string; message: string }[];
+  /**
+   * With schema enforcement `warn` or `reject`: the attributes' JSON schema validation errors (principal first), as
+   * Cerbos reports them; absent when there are none.
+   */
+  validationErrors?: ValidationError[];
   /** With `explain: true`: why each action got its effect. JSON-serialisable. */
   explained?: Explanation;
 }
@@ -113,14 +120,15 @@ export interface ConsideredRule {
  * Why an action got its effect. `reason`: `rule` (the rule `rule` decided), `default_deny` (the policy exists but no
  * rule allowed), `no_policy` (no policy for the resource kind/version/scope), `condition_error` (strict evaluation: the
  * rule `rule` could not be evaluated, which denies), `role_policy` (a role policy of the principal does not permit the
- * action). A deny under SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS has one of these reasons: no walk
+ * action), `schema_validation` (schema enforcement `reject`: the attributes do not validate against the policy's
+ * schemas). A deny under SCOPE_PERMISSIONS_REQUIRE_PARENTAL_CONSENT_FOR_ALLOWS has one of the other reasons: no walk
  * names a NO_MATCH_FOR_SCOPE_PERMISSIONS outcome (nor can Cerbos 0.55: docs/mutation.md, ruletable 460).
  */
 export interface ActionExplanation {
   effect: Effect;
   policy: string;
   scope: string;
-  reason: 'rule' | 'default_deny' | 'no_policy' | 'condition_error' | 'role_policy';
+  reason: 'rule' | 'default_deny' | 'no_policy' | 'condition_error' | 'role_policy' | 'schema_validation';
   /** The deciding rule FQN (`policy#rule`), when a rule decided. */
   rule?: string;
   considered: ConsideredRule[];

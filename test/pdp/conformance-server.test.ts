@@ -11,12 +11,7 @@ import type { PlanFilter } from '../../src/policy/plan/types.js';
 if (!CERBOS_TESTDATA_PRESENT) console.warn(`[pdp conformance] ${CERBOS_TESTDATA} is absent: the Cerbos server cases SKIP`);
 
 /** Cases not passed, and why (each still runs: it must fail the way it says, else the entry is stale). */
-const KNOWN_GAPS: Record<string, string> = {
-  'checks/check_resources/cr_case_02.yaml': 'schema validation (Cerbos schema.enforcement: reject in its server tests) is not implemented: Baton does not validate attributes against JSON schemas',
-  'plan_resources/plan_case_05.yaml': 'schema validation (see above)',
-  'authzen/access_evaluation/ae_invalid_case_00.yaml': 'schema validation (see above)',
-  'authzen/access_evaluation_batch/aeb_invalid_case_00.yaml': 'schema validation (see above)',
-};
+const KNOWN_GAPS: Record<string, string> = {};
 
 const DIRS: [string, string][] = [
   ['checks/check_resources', 'checkResources'],
@@ -65,8 +60,9 @@ function normalise(v: unknown): unknown {
 describe.skipIf(!CERBOS_TESTDATA_PRESENT)('baton pdp answers Cerbos server test cases as Cerbos does', () => {
   let pdp: TestPdp;
   beforeAll(async () => {
-    // auxData JWTs of the cases are signed with a key of Cerbos's repository that is not in the shared data: decoded unverified
-    pdp = await startTestPdp(`${CERBOS_TESTDATA}store`, { auxData: { jwt: { disableVerification: true } }, requestLimits: { maxActionsPerResource: 5, maxResourcesPerRequest: 5 } });
+    // auxData JWTs of the cases are signed with a key of Cerbos's repository that is not in the shared data: decoded
+    // unverified. Cerbos runs its server cases with schema enforcement `reject` (internal/server/server_test.go).
+    pdp = await startTestPdp(`${CERBOS_TESTDATA}store`, { schemaEnforcement: 'reject', auxData: { jwt: { disableVerification: true } }, requestLimits: { maxActionsPerResource: 5, maxResourcesPerRequest: 5 } });
   });
   afterAll(async () => pdp?.close());
 

@@ -18,6 +18,7 @@ import { attrSchema, AuxSchema, fastPrincipal, ident, isRecord, optStr, plainSco
 import { withParents, type Binding, type RuleCheckInput } from '../ruletable.js';
 import { PolicyInputError } from '../errors.js';
 import type { Principal } from '../types.js';
+import type { ValidationError } from '../schema-validation.js';
 import { ConditionPlanner, qToExpr, sNot, type Mode, type Outcome } from './conditions.js';
 import { constBool, mergeWithAnd, simplify, toFilter, type QNode } from './filter.js';
 import { lit, op, type Node } from './ir.js';
@@ -164,10 +165,18 @@ export function planResources(core: EngineCore, rawInput: PlanInput, opts: PlanO
     policyVersion: req.version,
     scope: req.scope,
     actions: input.actions,
-    validationErrors: [] as never[],
+    validationErrors: [] as ValidationError[],
   };
   if (!req.t.exists && !core.hasPrincipalRules(input.principal.id, req.version, input.principal.scope ?? '')) {
     return { ...base, filter: { kind: 'KIND_ALWAYS_DENIED' }, filterDebug: 'NO_MATCH', matchedScopes: {}, rules: [] };
+  }
+  if (core.validating) {
+    // a plan's resource attributes are partial: their `required` errors are left out (as Cerbos)
+    const errors = core.validationErrors(req.t, input.principal.attr, input.resource.attr, input.actions, true);
+    if (errors !== undefined) {
+      base.validationErrors = errors;
+      if (core.reject) return { ...base, filter: { kind: 'KIND_ALWAYS_DENIED' }, filterDebug: '(false)', matchedScopes: {}, rules: [] };
+    }
   }
   const filters: PlanFilter[] = [];
   const matchedScopes: Record<string, string> = {};

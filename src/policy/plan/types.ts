@@ -1,3 +1,4 @@
+import type { ValidationError } from '../schema-validation.js';
 import type { AuxData, Principal } from '../types.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
@@ -63,8 +64,8 @@ export interface PlanResult {
   /** Conditions that failed to evaluate while planning (expression + message), as Cerbos reports them. */
   evaluationErrors?: { expression: string; message: string }[];
   /**
-   * Schema validation errors (Cerbos's `validationErrors`). Baton does not validate requests against schemas (nor does
-   * its check), so this is always empty.
+   * Schema validation errors (Cerbos's `validationErrors`): with schema enforcement `warn` or `reject`, the principal's
+   * attribute errors and the resource's (its `required` errors left out: a plan's resource attributes are partial).
    */
-  validationErrors: never[];
+  validationErrors: ValidationError[];
 }
