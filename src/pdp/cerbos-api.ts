@@ -107,12 +107,17 @@ function planJson(req: PlanRequest, plan: PlanResult, callId: string): Record<st
     if (req.action !== undefined) {
       const s = plan.matchedScopes[req.action] ?? '';
       if (s !== '') meta.matchedScope = s;
-    } else meta.matchedScopes = Object.fromEntries(req.actions.map((a) => [a, plan.matchedScopes[a] ?? '']));
+    } else if (!rejectedBySchema(plan)) meta.matchedScopes = Object.fromEntries(req.actions.map((a) => [a, plan.matchedScopes[a] ?? '']));
     out.meta = meta;
   }
   if (plan.validationErrors.length > 0) out.validationErrors = plan.validationErrors;
   out.cerbosCallId = callId;
   return out;
+}
+
+/** Schema enforcement `reject` refused the plan's attributes: no scope was matched, and Cerbos leaves matchedScopes out. */
+function rejectedBySchema(plan: PlanResult): boolean {
+  return plan.validationErrors.length > 0 && plan.filterDebug === '(false)' && Object.keys(plan.matchedScopes).length === 0;
 }
 
 /** POST /api/plan/resources (the query planner, `engine.plan`). */

@@ -90,6 +90,8 @@ export interface StartCerbosOptions {
   strictEvaluation?: boolean;
   /** engine.lenientScopeSearch. Default false. */
   lenientScopeSearch?: boolean;
+  /** schema.enforcement (validation of attributes against the policies' JSON schemas). Default: Cerbos's (none). */
+  schemaEnforcement?: 'none' | 'warn' | 'reject';
   /** Write decision logs (audit file backend) to this file; they hold what the API omits, such as evaluationErrors. */
   decisionLogPath?: string;
   globals?: Record<string, unknown>;
@@ -123,6 +125,7 @@ export async function startCerbos(opts: StartCerbosOptions): Promise<CerbosServe
         ...(opts.globals ? { globals: opts.globals } : {}),
       },
       auxData: { jwt: { disableVerification: true } },
+      ...(opts.schemaEnforcement ? { schema: { enforcement: opts.schemaEnforcement } } : {}),
       audit: opts.decisionLogPath
         ? { enabled: true, accessLogsEnabled: false, decisionLogsEnabled: true, backend: 'file', file: { path: opts.decisionLogPath } }
         : { enabled: false },
