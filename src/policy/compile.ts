@@ -74,7 +74,7 @@ export interface CompileOptions {
   /**
    * JSON schemas available to `schemas.principalSchema/resourceSchema` refs (`cerbos:///NAME` -> the file `_schemas/NAME`),
    * keyed by NAME. When given, every ref must name an existing schema that parses as a JSON schema (object or
-   * boolean); when absent, refs are not checked (schema validation of requests is not implemented).
+   * boolean); when absent (and no `_schemas/` source is given), refs are not checked.
    * Sources named `_schemas/NAME` (as `readPolicies` returns a directory's `_schemas/*.json`) are added to these.
    * When any schema is available, every referenced schema is compiled at load (a schema that does not compile, or uses
    * a keyword the validator does not enforce, is a load error naming the file); when none is, refs are not checked and

@@ -2,7 +2,8 @@
 // of a policy directory's `_schemas/` folder, named `cerbos:///NAME`. No eval or generated code (it runs on Workers).
 // Errors are worded as Cerbos 0.55 words them (its validator is santhosh-tekuri/jsonschema v5): one error per failing
 // leaf keyword, with the instance location as a JSON pointer ("/" for the root). Where Cerbos's order depends on Go's
-// map order (several properties failing at once), properties come in the schema's order.
+// map order (several properties failing at once, the names of additionalProperties), Baton's is the properties' name
+// order (schema properties), or the attributes' order (additional ones).
 // Keywords Cerbos would enforce but this validator does not (unevaluated*, $dynamicRef, content*, some formats) and
 // `$schema` drafts other than 2020-12 are refused when the schema compiles: fail closed, never silently ignored.
 
@@ -210,6 +211,7 @@ class Keywords {
 }
 
 const at = (loc: string): string => loc || '/';
+const byName = (a: [string, unknown], b: [string, unknown]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 function valueChecks(k: Keywords): Check | undefined {
   const { s } = k;
@@ -249,9 +251,10 @@ function objectChecks(k: Keywords): Check | undefined {
   const minP = k.count('minProperties');
   const maxP = k.count('maxProperties');
   const required = k.s.required === undefined ? undefined : k.strings(k.s.required, 'required');
-  const props = k.map('properties', (key, x) => k.sub(x, `properties/${key}`));
+  // properties in name order: the order of their errors does not depend on how the file was written (or bundled)
+  const props = k.map('properties', (key, x) => k.sub(x, `properties/${key}`))?.sort(byName);
   const propNames = k.opt('propertyNames');
-  const patternProps = k.map('patternProperties', (key, x) => [k.regex(key, `patternProperties/${key}`), k.sub(x, `patternProperties/${key}`)] as const);
+  const patternProps = k.map('patternProperties', (key, x) => [k.regex(key, `patternProperties/${key}`), k.sub(x, `patternProperties/${key}`)] as const)?.sort(byName);
   const ap = k.s.additionalProperties;
   const additional = ap === undefined || ap === true ? undefined : ap === false ? false : k.sub(ap, 'additionalProperties');
   const depReq = k.map('dependentRequired', (key, x) => k.strings(x, `dependentRequired/${key}`));

@@ -2,7 +2,13 @@
 // Cerbos 0.55 gives (its validator is santhosh-tekuri/jsonschema v5), instance paths, references between schema
 // files, and the schemas refused when they load. The engine's use of it (warn/reject, ignoreWhen, scopes, plans) is
 // at the end; test/pdp/schema-differential.test.ts compares with the real Cerbos binary.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pdpSettings } from '../../src/cli/pdp.js';
+import { readPolicies } from '../../src/policy/fs.node.js';
+import { buildPolicyBundle, loadPolicyBundle } from '../../src/policy-bundle/index.js';
 import { goFloat, goQuote, JsonSchemaError, pointerToken, SchemaCompiler, type SchemaLeafError } from '../../src/policy/jsonschema.js';
 import { createEngine, PolicyLoadError, type PolicySource } from '../../src/policy/index.js';
 import '../../src/policy/yaml.js';
@@ -265,5 +271,38 @@ describe('engine: schemaEnforcement', () => {
     expect(err).toBeInstanceOf(PolicyLoadError);
     expect((err as PolicyLoadError).issues).toEqual([{ file: 'doc.yaml', path: '$.resourcePolicy.schemas.resourceSchema.ref', message: expect.stringContaining('invalid schema: failed to compile resource schema "cerbos:///doc.json": cerbos:///doc.json#/type: unknown type') }]);
     expect(() => createEngine({ policies: sources, schemaEnforcement: 'strict' as never })).toThrow(/must be none, warn or reject/);
+  });
+});
+
+describe('schemas on the way in: a policy directory, a Workers bundle, baton pdp settings', () => {
+  it('readPolicies adds the _schemas/*.json files as _schemas/NAME sources (what cerbos:///NAME names); other files there are not schemas', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-schemas-'));
+    try {
+      mkdirSync(join(dir, '_schemas', 'resources'), { recursive: true });
+      writeFileSync(join(dir, 'doc.yaml'), policy('', true).content);
+      writeFileSync(join(dir, '_schemas', 'principal.json'), JSON.stringify(PRINCIPAL_SCHEMA));
+      writeFileSync(join(dir, '_schemas', 'doc.json'), JSON.stringify(RESOURCE_SCHEMA));
+      writeFileSync(join(dir, '_schemas', 'notes.yaml'), 'a: 1');
+      const sources = readPolicies(dir);
+      expect(sources.map((s) => s.name)).toEqual(['doc.yaml', '_schemas/doc.json', '_schemas/principal.json']);
+      expect(createEngine({ policies: sources, schemaEnforcement: 'reject' }).check({ principal: principal('sales'), resource: { kind: 'doc', id: '1', attr: { owner: 'u' } }, actions: ['read'] }).validationErrors).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('a policy bundle carries the schemas: the Worker validates as Node does', async () => {
+    const json = { name: 'doc.json', content: JSON.stringify({ apiVersion: 'api.cerbos.dev/v1', resourcePolicy: { resource: 'doc', version: 'default', schemas: { principalSchema: { ref: 'cerbos:///principal.json' } }, rules: [{ actions: ['*'], effect: 'EFFECT_ALLOW', roles: ['user'] }] } }) };
+    const bundle = await buildPolicyBundle([json, schemaFiles[0]!], { source: 'test' });
+    expect(bundle.policies.map((p) => p.name)).toEqual(['_schemas/principal.json', 'doc.json']);
+    const loaded = await loadPolicyBundle(JSON.parse(JSON.stringify(bundle)));
+    const r = createEngine({ policies: loaded.sources, schemaEnforcement: 'reject' }).check({ principal: principal(3), resource: { kind: 'doc', id: '1' }, actions: ['read'] });
+    expect(r.validationErrors).toEqual([{ path: '/department', message: 'value must be one of "marketing", "engineering"', source: 'SOURCE_PRINCIPAL' }]);
+    expect(r.actions.read!.effect).toBe('EFFECT_DENY');
+  });
+  it('baton pdp: --schema-enforcement over the file, default none, a wrong value refused naming the flag', () => {
+    const base = { config: undefined, policies: '/tmp/p', port: undefined, host: undefined };
+    expect(pdpSettings(base).config.schemaEnforcement).toBe('none');
+    expect(pdpSettings({ ...base, schemaEnforcement: 'warn' }).config.schemaEnforcement).toBe('warn');
+    expect(() => pdpSettings({ ...base, schemaEnforcement: 'strict' })).toThrow('--schema-enforcement: must be none, warn or reject (got "strict")');
   });
 });
