@@ -6,16 +6,17 @@ import { PolicyLoadError } from './errors.js';
 import { readPolicyDir } from './fs.node.js';
 import { formatTestResults, runTestSuites } from './testrunner.js';
 
-interface Args { dir: string; json: boolean; lenient: boolean; run?: RegExp; help: boolean }
+interface Args { dir: string; json: boolean; lenient: boolean; ignoreSchemas: boolean; run?: RegExp; help: boolean }
 
 function parseArgs(argv: readonly string[]): Args {
-  const a: Args = { dir: 'policies', json: false, lenient: false, help: false };
+  const a: Args = { dir: 'policies', json: false, lenient: false, ignoreSchemas: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === '--output' || x === '-o') a.json = argv[++i] === 'json';
     else if (x === '--output=json' || x === '--json') a.json = true;
     else if (x.startsWith('--output=')) a.json = false;
     else if (x === '--lenient') a.lenient = true;
+    else if (x === '--ignore-schemas') a.ignoreSchemas = true;
     else if (x === '--run') a.run = new RegExp(argv[++i] ?? '');
     else if (x === '-h' || x === '--help') a.help = true;
     else if (!x.startsWith('-')) a.dir = x;
@@ -24,7 +25,8 @@ function parseArgs(argv: readonly string[]): Args {
   return a;
 }
 
-const USAGE_TEST = 'usage: baton policy test [DIR] [--output json|text] [--lenient] [--run REGEX]';
+// as `cerbos compile`: tests run with schema enforcement `reject` over the directory's _schemas/ (--ignore-schemas: none)
+const USAGE_TEST = 'usage: baton policy test [DIR] [--output json|text] [--lenient] [--ignore-schemas] [--run REGEX]';
 const USAGE_COMPILE = 'usage: baton policy compile [DIR] [--output json|text]';
 
 /** Run the `*_test.yaml` suites under DIR. Returns the exit code: 0 all passed, 1 failures or load errors, 2 usage. */
@@ -42,7 +44,7 @@ export async function policyTestCommand(argv: readonly string[], out: (s: string
   }
   try {
     const dir = readPolicyDir(resolve(args.dir));
-    const results = runTestSuites({ policies: dir.policies, suites: dir.suites, testdata: dir.testdata, lenient: args.lenient, ...(args.run ? { filter: args.run } : {}) });
+    const results = runTestSuites({ policies: dir.policies, suites: dir.suites, testdata: dir.testdata, lenient: args.lenient, schemas: dir.schemas, schemaEnforcement: args.ignoreSchemas ? 'none' : 'reject', ...(args.run ? { filter: args.run } : {}) });
     out(args.json ? JSON.stringify(results, null, 2) : formatTestResults(results));
     return results.summary.overallResult === 'RESULT_PASSED' || results.summary.overallResult === 'RESULT_SKIPPED' ? 0 : 1;
   } catch (e) {

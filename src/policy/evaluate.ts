@@ -209,15 +209,26 @@ export class EngineCore implements RuleTableHost {
   }
 
   run(principal: Principal, resource: Resource, actions: readonly string[], auxData: AuxData | undefined, opts: CheckOptions | undefined): CheckResult {
+    return this.validating ? this.runValidated(principal, resource, actions, auxData, opts) : this.decide(principal, resource, actions, auxData, opts);
+  }
+
+  /** Schema enforcement `warn` or `reject`: the attributes validated first (Cerbos validates before it evaluates). */
+  private runValidated(principal: Principal, resource: Resource, actions: readonly string[], auxData: AuxData | undefined, opts: CheckOptions | undefined): CheckResult {
+    const version = resource.policyVersion || this.defaultVersion;
+    const rScope = resource.scope ?? '';
+    const errors = this.validationErrors(this.target(resource.kind, version, rScope), principal.attr, resource.attr, actions, false);
+    if (errors === undefined) return this.decide(principal, resource, actions, auxData, opts);
+    if (this.reject) return this.rejected(resource, version, rScope, actions, errors, opts);
+    const res = this.decide(principal, resource, actions, auxData, opts);
+    res.validationErrors = errors;
+    return res;
+  }
+
+  private decide(principal: Principal, resource: Resource, actions: readonly string[], auxData: AuxData | undefined, opts: CheckOptions | undefined): CheckResult {
     const version = resource.policyVersion || this.defaultVersion;
     const pVersion = principal.policyVersion || this.defaultVersion;
     const pScope = principal.scope ?? '';
     const rScope = resource.scope ?? '';
-    let validationErrors: ValidationError[] | undefined;
-    if (this.validating) {
-      validationErrors = this.validationErrors(this.target(resource.kind, version, rScope), principal.attr, resource.attr, actions, false);
-      if (validationErrors !== undefined && this.reject) return this.rejected(resource, version, rScope, actions, validationErrors, opts);
-    }
     // Conditions see the versions as the request gives them ("" when absent, as in Cerbos 0.55), not the defaults.
     const request: CelRequest = {
       principal: { id: principal.id, roles: principal.roles, attr: principal.attr ?? EMPTY, policyVersion: principal.policyVersion ?? '', scope: pScope },
@@ -237,7 +248,6 @@ export class EngineCore implements RuleTableHost {
       // Cerbos reports each distinct (expression, message) once, sorted.
       res.evaluationErrors = [...st.errors.values()].sort((a, b) => (a.expression < b.expression ? -1 : a.expression > b.expression ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
     }
-    if (validationErrors !== undefined) res.validationErrors = validationErrors;
     if (st.x) res.explained = st.x.finish(effects);
     return res;
   }

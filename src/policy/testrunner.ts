@@ -1,6 +1,7 @@
 // Runner for Cerbos policy test suites (`*_test.yaml`): fixtures (inline, `testdata/` folders, groups), options
 // (now, globals, defaultPolicyVersion, lenientScopeSearch, defaultScope), expected effects and outputs, skip.
 // Results mirror Cerbos's TestResults so tooling can compare them directly.
+import type { SchemaEnforcement } from './schema-validation.js';
 import { parse } from 'yaml';
 import * as z from 'zod';
 import { NO_NOW, NO_NOW_MESSAGE } from './cel/clock.js';
@@ -57,6 +58,13 @@ export interface RunTestSuitesOptions {
    */
   excludedResourcePolicyFqns?: readonly string[];
   excludedPrincipalPolicyFqns?: readonly string[];
+  /** The directory's `_schemas/` files by name (`readPolicyDir(dir).schemas`): compiled with the policies. */
+  schemas?: ReadonlyMap<string, string>;
+  /**
+   * Schema enforcement while the tests run. Default: `reject` when `schemas` are given (as `cerbos compile` runs tests;
+   * its `--ignore-schemas` is `none`), else `none`.
+   */
+  schemaEnforcement?: SchemaEnforcement;
 }
 
 const attr = z.record(z.string(), z.unknown());
@@ -330,6 +338,7 @@ class Run {
         ...(o.globals ? { globals: o.globals } : {}),
         ...(o.defaultPolicyVersion ? { defaultPolicyVersion: o.defaultPolicyVersion } : {}),
         lenientScopeSearch: o.lenientScopeSearch === true,
+        schemaEnforcement: this.opts.schemaEnforcement ?? (this.opts.schemas ? 'reject' : 'none'),
       });
       this.engines.set(key, e);
     }
@@ -340,7 +349,7 @@ class Run {
 /** Run Cerbos-format test suites against a policy set. Throws PolicyLoadError if the policies do not load. */
 export function runTestSuites(opts: RunTestSuitesOptions): TestResults {
   const compiled: CompiledPolicySet = Array.isArray(opts.policies)
-    ? compilePolicies(opts.policies as readonly PolicySource[])
+    ? compilePolicies(opts.policies as readonly PolicySource[], opts.schemas ? { schemas: opts.schemas } : {})
     : (opts.policies as CompiledPolicySet);
   const run = new Run(opts, compiled);
   const suites: SuiteResult[] = [];

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pdpSettings } from '../../src/cli/pdp.js';
+import { policyTestCommand } from '../../src/policy/cli.node.js';
 import { readPolicies } from '../../src/policy/fs.node.js';
 import { buildPolicyBundle, loadPolicyBundle } from '../../src/policy-bundle/index.js';
 import { goFloat, goQuote, JsonSchemaError, pointerToken, SchemaCompiler, type SchemaLeafError } from '../../src/policy/jsonschema.js';
@@ -304,5 +305,22 @@ describe('schemas on the way in: a policy directory, a Workers bundle, baton pdp
     expect(pdpSettings(base).config.schemaEnforcement).toBe('none');
     expect(pdpSettings({ ...base, schemaEnforcement: 'warn' }).config.schemaEnforcement).toBe('warn');
     expect(() => pdpSettings({ ...base, schemaEnforcement: 'strict' })).toThrow('--schema-enforcement: must be none, warn or reject (got "strict")');
+  });
+  it('baton policy test runs the suites with enforcement reject, as cerbos compile does (--ignore-schemas: none)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'baton-schemas-test-'));
+    try {
+      mkdirSync(join(dir, '_schemas'), { recursive: true });
+      writeFileSync(join(dir, 'doc.yaml'), policy('', true).content);
+      writeFileSync(join(dir, '_schemas', 'principal.json'), JSON.stringify(PRINCIPAL_SCHEMA));
+      writeFileSync(join(dir, '_schemas', 'doc.json'), JSON.stringify(RESOURCE_SCHEMA));
+      const suite = { name: 'DocSuite', principals: { sam: { id: 'sam', roles: ['user'], attr: { department: 'sales' } } }, resources: { d1: { kind: 'doc', id: 'd1', attr: { owner: 'sam' } } }, tests: [{ name: 'read', input: { principals: ['sam'], resources: ['d1'], actions: ['read'] }, expected: [{ principal: 'sam', resource: 'd1', actions: { read: 'EFFECT_ALLOW' } }] }] };
+      writeFileSync(join(dir, 'doc_test.yaml'), JSON.stringify(suite));
+      const lines: string[] = [];
+      expect(await policyTestCommand([dir], (l) => lines.push(l), (l) => lines.push(l))).toBe(1);
+      expect(lines.join('\n')).toContain('expected EFFECT_ALLOW, got EFFECT_DENY');
+      expect(await policyTestCommand([dir, '--ignore-schemas'], () => {}, () => {})).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
