@@ -1,10 +1,11 @@
 // The policy bundle inside workerd: the committed bundle is what `baton policy build policies` makes today, it loads in
-// the Workers runtime, and the bundled engine decides exactly as the Node engine does on the example policies.
+// the Workers runtime, and the bundled engine decides exactly as the Node engine does on the example policies; a
+// bundle with JSON schemas validates attributes inside workerd.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import committed from '../../policies.bundle.json';
-import { canonicalJson, loadPolicyBundle, PolicyBundleError, type PolicyBundle } from '../../src/policy-bundle/index.js';
-import type { CheckInput, CheckResult, PolicySource } from '../../src/policy/index.js';
+import { buildPolicyBundle, canonicalJson, loadPolicyBundle, PolicyBundleError, type PolicyBundle } from '../../src/policy-bundle/index.js';
+import { createEngine, type CheckInput, type CheckResult, type PolicySource } from '../../src/policy/index.js';
 import { runTestSuites, type TestResults } from '../../src/policy/testrunner.js';
 
 async function sha256(text: string): Promise<string> {
@@ -75,5 +76,29 @@ describe('a bad bundle is refused, naming the problem', () => {
     doc.resourcePolicy.rules[0]!.condition = { match: { expr: 'R.attr.(' } };
     broken.hash = await sha256(canonicalJson(broken.policies));
     await expect(loadPolicyBundle(broken)).rejects.toThrow(/resources\/txn_token\.yaml/);
+  });
+});
+
+describe('schema validation inside workerd', () => {
+  it('a bundle with _schemas/ files: the validator (no eval, no new Function) rejects as Cerbos words it', async () => {
+    const policy = { apiVersion: 'api.cerbos.dev/v1', resourcePolicy: { resource: 'doc', version: 'default', schemas: { principalSchema: { ref: 'cerbos:///principal.json' }, resourceSchema: { ref: 'cerbos:///doc.json' } }, rules: [{ actions: ['*'], effect: 'EFFECT_ALLOW', roles: ['user'] }] } };
+    const principalSchema = { type: 'object', properties: { department: { enum: ['marketing', 'engineering'] }, level: { type: 'integer', maximum: 10 }, code: { type: 'string', pattern: '^[A-Z]{3}$' } }, required: ['department'] };
+    const docSchema = { type: 'object', properties: { size: { multipleOf: 0.5 } }, required: ['owner'] };
+    const bundle = await buildPolicyBundle([
+      { name: 'doc.json', content: JSON.stringify(policy) },
+      { name: '_schemas/principal.json', content: JSON.stringify(principalSchema) },
+      { name: '_schemas/doc.json', content: JSON.stringify(docSchema) },
+    ]);
+    const { sources } = await loadPolicyBundle(bundle);
+    const engine = createEngine({ policies: sources, schemaEnforcement: 'reject' });
+    const r = engine.check({ principal: { id: 'a', roles: ['user'], attr: { department: 'sales', level: 1234567, code: 'ab' } }, resource: { kind: 'doc', id: '1', attr: { size: 0.3 } }, actions: ['read'] });
+    expect(r.actions.read).toEqual({ effect: 'EFFECT_DENY', policy: 'resource.doc.vdefault', scope: '' });
+    expect(r.validationErrors).toEqual([
+      { path: '/code', message: "does not match pattern '^[A-Z]{3}$'", source: 'SOURCE_PRINCIPAL' },
+      { path: '/department', message: 'value must be one of "marketing", "engineering"', source: 'SOURCE_PRINCIPAL' },
+      { path: '/level', message: 'must be <= 10 but found 1.234567e+06', source: 'SOURCE_PRINCIPAL' },
+      { path: '/', message: "missing properties: 'owner'", source: 'SOURCE_RESOURCE' },
+      { path: '/size', message: '0.3 not multipleOf 0.5', source: 'SOURCE_RESOURCE' },
+    ]);
   });
 });
