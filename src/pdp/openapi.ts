@@ -22,13 +22,15 @@ const checkRequest = z.looseObject({
   auxData: auxData.optional(),
   includeMeta: z.boolean().optional(),
 });
+/** Schema validation (pdp.schemaEnforcement warn/reject): one attribute error as Cerbos reports it. */
+const validationErrors = z.array(z.looseObject({ path: z.string(), message: z.string(), source: z.enum(['SOURCE_PRINCIPAL', 'SOURCE_RESOURCE']) })).optional();
 const checkResponse = z.looseObject({
   requestId: z.string(),
   results: z.array(
     z.looseObject({
       resource: z.looseObject({ id: z.string(), kind: z.string(), policyVersion: z.string().optional(), scope: z.string().optional() }),
       actions: z.record(z.string(), effect),
-      validationErrors: z.array(z.unknown()).optional(),
+      validationErrors,
       meta: z.looseObject({ actions: z.record(z.string(), z.looseObject({ matchedPolicy: z.string(), matchedScope: z.string().optional() })), effectiveDerivedRoles: z.array(z.string()).optional() }).optional(),
       outputs: z.array(z.looseObject({ src: z.string(), val: z.unknown() })).optional(),
     }),
@@ -52,6 +54,7 @@ const planResponse = z.looseObject({
   policyVersion: z.string(),
   filter: z.looseObject({ kind: z.enum(['KIND_ALWAYS_ALLOWED', 'KIND_ALWAYS_DENIED', 'KIND_CONDITIONAL']), condition: z.unknown().optional() }),
   meta: z.looseObject({ filterDebug: z.string().optional(), matchedScopes: z.record(z.string(), z.string()).optional() }).optional(),
+  validationErrors,
   cerbosCallId: z.string().optional(),
 });
 const cerbosError = z.looseObject({ code: z.number().int(), message: z.string(), details: z.array(z.unknown()).optional() });

@@ -93,6 +93,10 @@ export class SchemaCompiler {
     } else if (/^[a-z][a-z0-9+.-]*:/i.test(path)) url = path;
     else {
       if (!base) throw new JsonSchemaError(`invalid schema reference ${ref}`);
+      const id = isObj(base.root) ? base.root.$id : undefined;
+      // Cerbos resolves a relative reference against the file's $id (an http(s) URL it would fetch): not followed here
+      if (typeof id === 'string' && /^[a-z][a-z0-9+.-]*:/i.test(id) && !id.startsWith('cerbos:'))
+        throw new JsonSchemaError(`schema reference ${ref} in ${base.url}: relative to its $id ${id}, which Baton does not load (use cerbos:///NAME)`);
       const dir = base.url.slice(0, base.url.lastIndexOf('/') + 1);
       const parts: string[] = [];
       for (const seg of (path.startsWith('/') ? 'cerbos:///' + path.slice(1) : dir + path).slice('cerbos:///'.length).split('/')) {

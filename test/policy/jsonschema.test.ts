@@ -144,6 +144,8 @@ describe('references', () => {
     expect(refused({ $ref: 'missing.json' })).toContain("schema _schemas/missing.json doesn't exist");
     expect(refused({ $ref: '#/$defs/nope' })).toContain('cerbos:///root.json#/$defs/nope does not exist');
     expect(refused({ $ref: 'https://example.com/s.json' })).toContain('only cerbos:/// references');
+    expect(refused({ $id: 'https://example.com/root.json', properties: { a: { $ref: 'other.json' } } }, { 'other.json': {} })).toContain('relative to its $id https://example.com/root.json');
+    expect(errorsOf({ $id: 'https://example.com/root.json', properties: { a: { $ref: '#/$defs/n' } }, $defs: { n: { type: 'number' } } }, { a: 'x' })).toEqual([{ path: '/a', message: 'expected number, but got string' }]);
   });
 });
 
