@@ -4,7 +4,7 @@
 // leaf keyword, with the instance location as a JSON pointer ("/" for the root). Where Cerbos's order depends on Go's
 // map order (several properties failing at once, the names of additionalProperties), Baton's is the properties' name
 // order (schema properties), or the attributes' order (additional ones).
-// Keywords Cerbos would enforce but this validator does not (unevaluated*, $dynamicRef, content*, some formats) and
+// Keywords Cerbos would enforce but this validator does not (unevaluated*, $dynamicRef, content*, uri-like formats) and
 // `$schema` drafts other than 2020-12 are refused when the schema compiles: fail closed, never silently ignored.
 
 export interface SchemaLeafError {

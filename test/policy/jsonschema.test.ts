@@ -107,7 +107,7 @@ describe('JSON Schema keywords, worded as Cerbos words them', () => {
     expect(one(false, 1)).toEqual(['/ not allowed']);
     expect(one(true, 1)).toEqual([]);
   });
-  it('formats Cerbos asserts: date, time, date-time, uuid, ipv4, hostname; unknown formats are not asserted', () => {
+  it('formats Cerbos asserts: date, time, date-time, duration, uuid, ipv4, ipv6, hostname, email; unknown formats are not asserted', () => {
     expect(one({ format: 'date' }, '2024-02-30')).toEqual(["/ '2024-02-30' is not valid 'date'"]);
     expect(one({ format: 'date' }, '2024-02-29')).toEqual([]);
     expect(one({ format: 'date-time' }, '2024-01-01T10:00:00Z')).toEqual([]);
@@ -117,6 +117,15 @@ describe('JSON Schema keywords, worded as Cerbos words them', () => {
     expect(one({ format: 'uuid' }, 'not-a-uuid')).toEqual(["/ 'not-a-uuid' is not valid 'uuid'"]);
     expect(one({ format: 'ipv4' }, '10.0.0.256')).toEqual(["/ '10.0.0.256' is not valid 'ipv4'"]);
     expect(one({ format: 'hostname' }, '-bad.example')).toEqual(["/ '-bad.example' is not valid 'hostname'"]);
+    expect(one({ format: 'hostname' }, 'a.-b.example')).toEqual([]); // the library checks only the name's first character for '-'
+    expect(one({ format: 'ipv4' }, '00.1.2.3')).toEqual([]); // through Atoi, as the library reads it
+    expect(one({ format: 'ipv4' }, '01.1.2.3')).toEqual(["/ '01.1.2.3' is not valid 'ipv4'"]);
+    for (const ok of ['::1', '2001:db8::8a2e:370:7334', '::ffff:10.0.0.1', '1:2:3:4:5:6:7:8']) expect(one({ format: 'ipv6' }, ok)).toEqual([]);
+    for (const bad of ['1.2.3.4', '1::2::3', '12345::', 'fe80::1%eth0', '1:2:3:4:5:6:7']) expect(one({ format: 'ipv6' }, bad)).toEqual([`/ '${bad}' is not valid 'ipv6'`]);
+    for (const ok of ['a@b.com', 'first.last+tag@example.co.uk', '"quoted local"@example.com', 'x@[10.0.0.1]']) expect(one({ format: 'email' }, ok)).toEqual([]);
+    for (const bad of ['a@', '@b.com', 'a..b@x.com', '.a@x.com', 'a@x_y.com', 'plain']) expect(one({ format: 'email' }, bad)).toEqual([`/ '${bad}' is not valid 'email'`]);
+    for (const ok of ['P1D', 'PT1H30M', 'P1Y2M3DT4H5M6S', 'P2W']) expect(one({ format: 'duration' }, ok)).toEqual([]);
+    for (const bad of ['P', 'P1H', 'PT', 'P1W2D', '1D']) expect(one({ format: 'duration' }, bad)).toEqual([`/ '${bad}' is not valid 'duration'`]);
     expect(one({ format: 'made-up' }, 'anything')).toEqual([]);
     expect(one({ format: 'date' }, 5)).toEqual([]);
   });
@@ -152,7 +161,7 @@ describe('references', () => {
 describe('schemas refused at load (fail closed)', () => {
   it('keywords Cerbos enforces that this validator does not', () => {
     for (const kw of ['unevaluatedProperties', 'unevaluatedItems', '$dynamicRef', 'contentEncoding', 'contentMediaType']) expect(refused({ [kw]: false })).toContain(`keyword ${kw} is not supported`);
-    expect(refused({ properties: { a: { format: 'email' } } })).toContain('format "email" is not supported');
+    expect(refused({ properties: { a: { format: 'uri' } } })).toContain('format "uri" is not supported');
     expect(refused({ items: [{ type: 'string' }] })).toContain('prefixItems');
   });
   it('other drafts and malformed keyword values (Cerbos checks schemas against the metaschema)', () => {
