@@ -4,6 +4,7 @@
 export { createEngine, type Engine, type EngineOptions } from './engine.js';
 export { compilePolicies, parsePolicySources, type CompiledPolicySet } from './compile.js';
 export { PolicyLoadError, PolicyInputError, type PolicyIssue } from './errors.js';
+export type { SchemaEnforcement, ValidationError } from './schema-validation.js';
 export { parsePolicyText, parseJsonDocuments, type ParsedDocument, type PolicyTextParser } from './documents.js';
 export type {
   ActionEffect,
