@@ -96,6 +96,8 @@ export function compileResource(
     derivedRoles: [...drs.values()].filter((d) => usedDrs.has(d)),
     params: usedParams(ctx, params, rules.flatMap(ruleUsers)),
     byAction: new Map(),
+    // set by the loader when the policy names schemas (declared here so every resource policy has the same shape)
+    schemas: undefined,
   };
 }
 

@@ -58,7 +58,7 @@ export interface CompiledResourcePolicy {
   /** action -> rules whose action patterns match it (memoised, bounded). */
   readonly byAction: Map<string, readonly CompiledResourceRule[]>;
   /** The policy's own `schemas` (compiled when the policies were loaded with their `_schemas/` files). */
-  schemas?: PolicySchemas;
+  schemas?: PolicySchemas | undefined;
 }
 
 export interface CompiledPrincipalRule {
