@@ -8,7 +8,7 @@ import { installNodeJwsCrypto, nodeJwsCrypto, nodeJwsCryptoPooled } from '../jos
 import { defaultJwsCrypto, pooledJwsCrypto, setDefaultJwsCrypto, webCryptoJws } from '../jose/jws.js';
 import { GRANT_TOKEN_EXCHANGE, TT_ACCESS_TOKEN, TT_TXN_TOKEN } from '../txn/index.js';
 import { exchange } from './exchange.js';
-import { CryptoOffload, PROBE_MS } from './offload.js';
+import { BUSY_MS, CryptoOffload, PROBE_MS } from './offload.js';
 
 const form = (subject: string, extra: Record<string, string> = {}) =>
   new URLSearchParams({ grant_type: GRANT_TOKEN_EXCHANGE, requested_token_type: TT_TXN_TOKEN, audience: TRUST_DOMAIN, scope: 'tickets:read', subject_token: subject, subject_token_type: TT_ACCESS_TOKEN, ...extra });
@@ -36,15 +36,19 @@ describe('CryptoOffload: the backend for a signature about to be computed', () =
     expect(o.inflight).toBe(0);
   });
 
-  it('with another exchange in flight: always the pool, and inline again once it is answered', () => {
+  it('with another exchange in flight: always the pool, alone again: the pool for BUSY_MS more, then inline', () => {
     installNodeJwsCrypto();
-    const t = 1000;
+    let t = 1000;
     const o = new CryptoOffload(() => t);
     o.enter();
     expect(o.backend()).toBe(nodeJwsCryptoPooled); // probe
+    expect(o.backend()).toBe(nodeJwsCrypto);
     o.enter();
     for (let i = 0; i < 5; i++) expect(o.backend()).toBe(nodeJwsCryptoPooled);
     o.leave();
+    t += BUSY_MS - 1;
+    expect(o.backend()).toBe(nodeJwsCryptoPooled); // others were in flight a moment ago
+    t += 1;
     expect(o.backend()).toBe(nodeJwsCrypto);
   });
 
