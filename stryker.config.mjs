@@ -20,7 +20,7 @@ function mutateSpec(spec) {
   const lines = readFileSync(new URL(`./${file}`, import.meta.url), 'utf8').split('\n');
   return fns.split(',').map((fn) => {
     const esc = fn.replace(/[$#]/g, (c) => `\\${c}`);
-    const decl = new RegExp(`^(\\s*)(?:export\\s+)?(?:async\\s+)?(?:function\\s+)?${esc}\\s*[<(].*\\{$`);
+    const decl = new RegExp(`^(\\s*)(?:export\\s+)?(?:(?:private|protected|public|static)\\s+)*(?:async\\s+)?(?:function\\s+)?${esc}\\s*[<(].*\\{$`);
     const start = lines.findIndex((l) => decl.test(l));
     if (start < 0) throw new Error(`${file}: no function ${fn}`);
     const indent = decl.exec(lines[start])[1];

@@ -241,6 +241,24 @@ describe('engine: schemaEnforcement', () => {
     expect(ok.validationErrors).toBeUndefined();
     expect(ok.actions.read!.effect).toBe('EFFECT_ALLOW');
   });
+  it('reject: the whole result as Cerbos answers it (no derived roles, no outputs), explained only when asked, each action for the schemas', () => {
+    const e = createEngine({ policies: sources, schemaEnforcement: 'reject' });
+    const denied = { effect: 'EFFECT_DENY', policy: 'resource.doc.vdefault', scope: '' };
+    const r = e.check({ ...bad, resource: { ...bad.resource, id: 'D-7', scope: '' } });
+    expect(r).toEqual({ resource: { kind: 'doc', id: 'D-7', policyVersion: 'default', scope: '' }, actions: { read: denied, write: denied }, effectiveDerivedRoles: [], outputs: [], validationErrors: errs });
+    expect('explained' in r).toBe(false);
+    expect(e.check(bad, { explain: true }).explained).toEqual({
+      actions: {
+        read: { ...denied, reason: 'schema_validation', considered: [] },
+        write: { ...denied, reason: 'schema_validation', considered: [] },
+      },
+      derivedRoles: [],
+      lines: [
+        "read: EFFECT_DENY (resource.doc.vdefault): the request's attributes do not validate against the policy's schemas",
+        "write: EFFECT_DENY (resource.doc.vdefault): the request's attributes do not validate against the policy's schemas",
+      ],
+    });
+  });
   it('ignoreWhen.actions: globs; validation is skipped only when they cover every action', () => {
     const e = createEngine({ policies: [policy('', true, '      ignoreWhen:\n        actions: ["view:*", "list"]\n'), ...schemaFiles], schemaEnforcement: 'reject' });
     const withResource = (actions: string[]) => e.check({ ...bad, actions });
