@@ -41,6 +41,11 @@ const docs: PolicySource[] = [
       actions: [answer]
       effect: EFFECT_ALLOW
       roles: [admin]
+    - name: same-version
+      actions: [same_version]
+      effect: EFFECT_ALLOW
+      roles: [user]
+      condition: { match: { expr: request.principal.policyVersion == request.resource.policyVersion } }
     - name: loop
       actions: [loop]
       effect: EFFECT_ALLOW
@@ -169,6 +174,21 @@ describe('a condition whose value is not a bool', () => {
       expect(engine.plan({ principal: both, resource: { kind: 'doc' }, action: 'answer' }).filter).toEqual({ kind: 'KIND_ALWAYS_ALLOWED' });
       agrees(engine, { principal: both, resource: { kind: 'doc' }, action: 'answer' }, [{}, { owner: 'alice' }]);
       agrees(engine, { principal: alice, resource: { kind: 'doc' }, action: 'answer' }, [{}]);
+    }
+  });
+});
+
+describe("the resource's policyVersion is known to a plan, as its kind and scope are", () => {
+  it('decided as the check decides a resource of the plan (planner-differential seed 1397561566, conformance store, strict)', () => {
+    for (const engine of [strict, lenient]) {
+      // neither gives a version: the check compares "" with "" and allows; the plan said (eq "" R.policyVersion) and
+      // excluded every resource, its predicate reading the plan's version "default"
+      const none = { principal: alice, resource: { kind: 'doc' }, action: 'same_version' };
+      expect(engine.plan(none).filter).toEqual({ kind: 'KIND_ALWAYS_ALLOWED' });
+      agrees(engine, none, [{}, { owner: 'bob' }]);
+      const versioned = { principal: { ...alice, policyVersion: 'default' }, resource: { kind: 'doc' }, action: 'same_version' };
+      expect(engine.plan(versioned).filter).toEqual({ kind: 'KIND_ALWAYS_DENIED' });
+      agrees(engine, versioned, [{}]);
     }
   });
 });

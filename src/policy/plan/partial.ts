@@ -94,13 +94,15 @@ const isMapValue = (v: unknown): boolean =>
   v instanceof Map || (typeof v === 'object' && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null));
 
 export interface PartialContext {
-  /** The request as conditions see it: principal, the known part of the resource (kind, scope, given attributes). */
+  /** The request as conditions see it: principal, the known part of the resource (kind, policyVersion, scope, given attributes). */
   readonly scope: CelScope;
   /** Resource attributes given in the plan request (known); any other attribute is unknown. */
   readonly attrs: Readonly<Record<string, unknown>> | undefined;
 }
 
-const RESOURCE_KNOWN_FIELDS = new Set(['kind', 'scope']);
+// The resource's kind, version and scope are the plan's own: a condition reading them is decided, as the check of a
+// resource of the plan decides it (its policyVersion as the plan request gives it, "" when absent).
+const RESOURCE_KNOWN_FIELDS = new Set(['kind', 'scope', 'policyVersion']);
 
 /**
  * The partial evaluator for one request. `run` is called per condition expression, after the policy's constants
