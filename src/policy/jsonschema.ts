@@ -20,6 +20,7 @@ export class JsonSchemaError extends Error {
 }
 
 import { FORMATS, goFloat, goLiteral, goValue, isMultiple, isNonNegInt, isObj, jsonEquals, jsonType, pointerToken, sq, UNSUPPORTED_FORMATS } from './jsonschema-go.js';
+import { toRegExp } from './cel/env.js';
 
 export { goFloat, goQuote, jsonEquals, pointerToken } from './jsonschema-go.js';
 
@@ -194,12 +195,13 @@ class Keywords {
     if (v !== undefined && !isNonNegInt(v)) this.bad(kw, 'must be a non-negative integer');
     return v as number | undefined;
   }
+  /** A pattern in Go's RE2 syntax (Cerbos's validator compiles it with Go's regexp), as CEL's `matches` reads one. */
   regex(p: Json, kw: string): RegExp {
     if (typeof p !== 'string') this.bad(kw, 'must be a string');
     try {
-      return new RegExp(p as string, 'u');
+      return toRegExp(p as string);
     } catch (e) {
-      return this.bad(kw, `invalid regular expression ${JSON.stringify(p)}: ${(e as Error).message}`);
+      return this.bad(kw, (e as Error).message); // names the pattern
     }
   }
   strings(v: Json, kw: string): string[] {

@@ -82,6 +82,10 @@ describe('JSON Schema keywords, worded as Cerbos words them', () => {
     expect(one({ pattern: '^[a-z]+$' }, 'aB')).toEqual(["/ does not match pattern '^[a-z]+$'"]);
     expect(one({ pattern: 'b' }, 'abc')).toEqual([]);
     expect(one({ pattern: '\\d' }, 'x')).toEqual(["/ does not match pattern '\\\\d'"]);
+    // Go's RE2 syntax, as Cerbos's validator compiles a pattern (cerbos server 0.55, reject: "ABC" allowed, "abd" refused so)
+    expect(one({ pattern: '(?i)^abc$' }, 'ABC')).toEqual([]);
+    expect(one({ pattern: '(?i)^abc$' }, 'abd')).toEqual(["/ does not match pattern '(?i)^abc$'"]);
+    expect(one({ pattern: '^(?P<id>[0-9]+)$' }, '42')).toEqual([]);
   });
   it('number keywords: bounds and multipleOf, numbers as Go prints float64', () => {
     expect(one({ minimum: 5 }, 4)).toEqual(['/ must be >= 5 but found 4']);
