@@ -47,13 +47,36 @@ function matches(k: KeyObject, a: NodeAlg): boolean {
   return a.curve === undefined || k.asymmetricKeyDetails?.namedCurve === a.curve;
 }
 
+type KeyUse = { a: NodeAlg; k: KeyObject | { key: KeyObject } };
+
 /** The key and options for `alg`, or undefined when `key` may not be used with it (a mismatch never verifies). */
-function keyFor(alg: string, key: CryptoKey): { a: NodeAlg; k: KeyObject | { key: KeyObject } } | undefined {
-  const a = ALGS[alg];
-  if (a === undefined) return undefined;
+function keyFor(a: NodeAlg, key: CryptoKey): KeyUse | undefined {
   const k = keyObject(key);
   if (!matches(k, a)) return undefined;
   return { a, k: a.opts === undefined ? k : { key: k, ...a.opts } };
+}
+
+/**
+ * What a verification needs, or undefined when it can never hold: an unknown alg, a signature of the wrong length, a
+ * key of another type (or not a key).
+ */
+function verifyKey(alg: string, key: CryptoKey, sig: Uint8Array): KeyUse | undefined {
+  const a = ALGS[alg];
+  if (a === undefined || (a.sigLength !== undefined && sig.length !== a.sigLength)) return undefined;
+  try {
+    return keyFor(a, key);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a signature needs; throws when `alg` is not one or `key` is not its kind of key. */
+function signKey(alg: string, key: CryptoKey): KeyUse {
+  const a = ALGS[alg];
+  if (a === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
+  const use = keyFor(a, key);
+  if (use === undefined) throw new Error(`signing key does not match ${alg}`);
+  return use;
 }
 
 const base64urlCodec: JwsCrypto['base64url'] = {
@@ -67,20 +90,16 @@ export const nodeJwsCrypto: JwsCrypto = {
   base64url: base64urlCodec,
   ascii,
   verify(alg, key, data, sig) {
-    const a = ALGS[alg];
-    if (a === undefined) return false;
-    if (a.sigLength !== undefined && sig.length !== a.sigLength) return false;
+    const use = verifyKey(alg, key, sig);
+    if (use === undefined) return false;
     try {
-      const use = keyFor(alg, key);
-      return use !== undefined && nodeVerify(use.a.hash, data, use.k, sig);
+      return nodeVerify(use.a.hash, data, use.k, sig);
     } catch {
       return false;
     }
   },
   sign(alg, key, data) {
-    if (ALGS[alg] === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
-    const use = keyFor(alg, key);
-    if (use === undefined) throw new Error(`signing key does not match ${alg}`);
+    const use = signKey(alg, key);
     return new Uint8Array(nodeSign(use.a.hash, data, use.k));
   },
 };
@@ -96,29 +115,18 @@ export const nodeJwsCryptoPooled: JwsCrypto = {
   base64url: base64urlCodec,
   ascii,
   verify(alg, key, data, sig) {
-    const a = ALGS[alg];
-    if (a === undefined) return false;
-    if (a.sigLength !== undefined && sig.length !== a.sigLength) return false;
-    let use: ReturnType<typeof keyFor>;
-    try {
-      use = keyFor(alg, key);
-    } catch {
-      return false;
-    }
+    const use = verifyKey(alg, key, sig);
     if (use === undefined) return false;
-    const { a: u, k } = use;
     return new Promise<boolean>((resolve) => {
       try {
-        nodeVerify(u.hash, data, k, sig, (err, ok) => resolve(err === null && ok));
+        nodeVerify(use.a.hash, data, use.k, sig, (err, ok) => resolve(err === null && ok));
       } catch {
         resolve(false);
       }
     });
   },
   sign(alg, key, data) {
-    if (ALGS[alg] === undefined) throw new Error(`unsupported signing algorithm ${alg}`);
-    const use = keyFor(alg, key);
-    if (use === undefined) throw new Error(`signing key does not match ${alg}`);
+    const use = signKey(alg, key);
     return new Promise<Uint8Array>((resolve, reject) => {
       nodeSign(use.a.hash, data, use.k, (err, sig) => (err === null ? resolve(new Uint8Array(sig)) : reject(err)));
     });

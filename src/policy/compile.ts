@@ -164,7 +164,7 @@ function policySchemas(ctx: Ctx, raw: Record<string, unknown> | undefined, compi
   const refs = schemaRefsOf(raw);
   if (!refs) return undefined;
   const out: PolicySchemas = {};
-  for (const [key, what] of [['principal', 'principal'], ['resource', 'resource']] as const) {
+  for (const key of ['principal', 'resource'] as const) {
     const r = refs[key];
     if (!r) continue;
     let schema: CompiledSchema | undefined;
@@ -173,7 +173,7 @@ function policySchemas(ctx: Ctx, raw: Record<string, unknown> | undefined, compi
         schema = compiler.compile(r.ref);
       } catch (e) {
         if (!(e instanceof JsonSchemaError)) throw e;
-        ctx.err(`$.resourcePolicy.schemas.${key}Schema.ref`, `invalid schema: failed to compile ${what} schema "${r.ref}": ${e.message}`);
+        ctx.err(`$.resourcePolicy.schemas.${key}Schema.ref`, `invalid schema: failed to compile ${key} schema "${r.ref}": ${e.message}`);
         continue;
       }
     }

@@ -216,9 +216,10 @@ export class EngineCore implements RuleTableHost {
   private runValidated(principal: Principal, resource: Resource, actions: readonly string[], auxData: AuxData | undefined, opts: CheckOptions | undefined): CheckResult {
     const version = resource.policyVersion || this.defaultVersion;
     const rScope = resource.scope ?? '';
-    const errors = this.validationErrors(this.target(resource.kind, version, rScope), principal.attr, resource.attr, actions, false);
+    const t = this.target(resource.kind, version, rScope);
+    const errors = this.validationErrors(t, principal.attr, resource.attr, actions, false);
     if (errors === undefined) return this.decide(principal, resource, actions, auxData, opts);
-    if (this.reject) return this.rejected(resource, version, rScope, actions, errors, opts);
+    if (this.reject) return this.rejected(resource, version, rScope, t.policyKey, actions, errors, opts);
     const res = this.decide(principal, resource, actions, auxData, opts);
     res.validationErrors = errors;
     return res;
@@ -253,8 +254,7 @@ export class EngineCore implements RuleTableHost {
   }
 
   /** Schema enforcement `reject`: every action denied, named after the policy the check would name (as Cerbos). */
-  private rejected(resource: Resource, version: string, rScope: string, actions: readonly string[], validationErrors: ValidationError[], opts: CheckOptions | undefined): CheckResult {
-    const policy = this.target(resource.kind, version, rScope).policyKey;
+  private rejected(resource: Resource, version: string, rScope: string, policy: string, actions: readonly string[], validationErrors: ValidationError[], opts: CheckOptions | undefined): CheckResult {
     const effects: CheckResult['actions'] = {};
     for (const a of actions) effects[a] = { effect: 'EFFECT_DENY', policy, scope: '' };
     const res: CheckResult = { resource: { kind: resource.kind, id: resource.id, policyVersion: version, scope: rScope }, actions: effects, effectiveDerivedRoles: [], outputs: [], validationErrors };
