@@ -40,15 +40,18 @@ export interface RequestMeta {
   trace?: TraceHeaders | undefined;
 }
 
-/** The request's id and trace id, for its decision entry. */
-export function metaEntry(meta: RequestMeta, span: Span): { request_id?: string; trace_id?: string } {
+/** The decision entry a request starts with: its event, its id and its trace id (when there are). */
+export function metaEntry(event: EntryDraft['event'], meta: RequestMeta, span: Span): EntryDraft {
+  const entry: EntryDraft = { event };
+  if (meta.requestId !== undefined) entry.request_id = meta.requestId;
   const traceId = traceIdOf(span);
-  return { ...(meta.requestId !== undefined ? { request_id: meta.requestId } : {}), ...(traceId !== undefined ? { trace_id: traceId } : {}) };
+  if (traceId !== undefined) entry.trace_id = traceId;
+  return entry;
 }
 
 /** The exchange in its span (`baton.exchange`, a child of the caller's `traceparent`). */
 export function exchange(ctx: TtsContext, source: InputSource<ExchangeInput>, meta: RequestMeta = {}): Promise<TokenResponseBody> {
-  return inSpan('baton.exchange', {}, (span) => exchangeSteps(ctx, source, { event: 'exchange', ...metaEntry(meta, span) }, span), parentContext(meta.trace));
+  return inSpan('baton.exchange', {}, (span) => exchangeSteps(ctx, source, metaEntry('exchange', meta, span), span), parentContext(meta.trace));
 }
 
 async function exchangeSteps(ctx: TtsContext, source: InputSource<ExchangeInput>, entry: EntryDraft, span: Span): Promise<TokenResponseBody> {
@@ -61,8 +64,10 @@ async function exchangeSteps(ctx: TtsContext, source: InputSource<ExchangeInput>
     // Nothing the caller sent is logged before it authenticated (issue 10 finding 5): a refusal then carries only
     // the error and Baton's own reason.
     const workload = await inSpan('baton.exchange.client', {}, () => authenticateWorkload(ctx, params, input.authorization));
-    span.setAttributes({ 'baton.workload': workload.id, 'baton.audience': req.audience });
-    Object.assign(entry, { workload: workload.id, audience: req.audience, requested: req.scopes });
+    if (span.isRecording()) span.setAttributes({ 'baton.workload': workload.id, 'baton.audience': req.audience });
+    entry.workload = workload.id;
+    entry.audience = req.audience;
+    entry.requested = req.scopes;
     if (!ctx.trustDomains.includes(req.audience))
       throw new OAuthError('invalid_target', 'audience is not a trust domain of this TTS', { reason: 'request.audience_unknown' });
     // The per-client and per-(client, subject) limits go in one store call, started now with the subject token's sub
@@ -74,16 +79,27 @@ async function exchangeSteps(ctx: TtsContext, source: InputSource<ExchangeInput>
       req.subjectTokenType === TT_TXN_TOKEN
         ? await replaceTxnToken(ctx, req, workload, limits, entry)
         : await firstExchange(ctx, req, workload, input.remoteAddr, limits, entry, subjectJws);
-    span.setAttributes({ 'baton.txn': String(entry.txn ?? ''), 'baton.decision': 'grant', ...subAttribute(typeof entry.sub === 'string' ? entry.sub : undefined) });
-    ctx.log.emit({ ...entry, effect: 'grant' });
+    if (span.isRecording())
+      span.setAttributes({ 'baton.txn': String(entry.txn ?? ''), 'baton.decision': 'grant', ...subAttribute(typeof entry.sub === 'string' ? entry.sub : undefined) });
+    granted(ctx, entry);
     return out;
   } catch (e) {
     const err = refused(ctx, entry, e);
-    span.setAttributes({ 'baton.decision': 'deny', 'baton.error': err.error, 'baton.reason_code': err.reason ?? '' });
+    if (span.isRecording()) span.setAttributes({ 'baton.decision': 'deny', 'baton.error': err.error, 'baton.reason_code': err.reason ?? '' });
     throw err;
   } finally {
     ctx.offload.leave();
   }
+}
+
+/**
+ * A grant, logged: the entry itself becomes the draft (no copy of it; nothing changes it after this, as `emit` asks of
+ * a draft), with its effect set.
+ */
+export function granted(ctx: Pick<TtsContext, 'log'>, entry: EntryDraft): void {
+  const draft = entry as EntryDraft & { effect: 'grant' };
+  draft.effect = 'grant';
+  ctx.log.emit(draft);
 }
 
 /** Every refusal: one OAuth error, logged with its reason. */
@@ -107,7 +123,8 @@ async function firstExchange(
   const subjectLimit = subjectVerdict(ctx, limits, workload, subject.sub);
   const chain = extendChain(ctx, workload.id, subject.act);
   entry.chain = [workload.id, ...chain.earlier];
-  const decision = scopeStep(ctx, req, workload, chain, principalFrom({ ...subject, workload: workload.id, earlier: chain.earlier }), subject.scopes, entry);
+  const principal = principalFrom({ sub: subject.sub, roles: subject.roles, attr: subject.attr, workload: workload.id, earlier: chain.earlier });
+  const decision = scopeStep(ctx, req, workload, chain, principal, subject.scopes, entry);
   const iat = nowSeconds(ctx);
   const txn = crypto.randomUUID();
   entry.txn = txn;
@@ -143,7 +160,7 @@ function scopeStep(
     policy: ctx.policy,
     policyInput: { principal, workload: workload.id, chain: chain.earlier, audience: req.audience, requestDetails: req.requestDetails, requestContext: req.requestContext },
     });
-    span.setAttribute('baton.granted', d.granted.join(' '));
+    if (span.isRecording()) span.setAttribute('baton.granted', d.granted.join(' '));
     return d;
   });
   entry.granted = decision.granted;

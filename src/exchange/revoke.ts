@@ -24,7 +24,7 @@ export interface RevokeInput {
  * `perClient` budget, counted apart from exchanges), logged through the same log as every decision.
  */
 export function revoke(ctx: TtsContext, source: InputSource<RevokeInput>, meta: RequestMeta = {}): Promise<void> {
-  return inSpan('baton.revoke', {}, (span) => revokeSteps(ctx, source, { event: 'revoke', ...metaEntry(meta, span) }), parentContext(meta.trace));
+  return inSpan('baton.revoke', {}, (span) => revokeSteps(ctx, source, metaEntry('revoke', meta, span)), parentContext(meta.trace));
 }
 
 async function revokeSteps(ctx: TtsContext, source: InputSource<RevokeInput>, entry: EntryDraft): Promise<void> {
