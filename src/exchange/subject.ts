@@ -1,8 +1,8 @@
 import type { JWTPayload } from 'jose';
 import { ASYMMETRIC_ALGS } from '../config/schema.js';
-import { jsonBytes, jsonDepth, MAX_JSON_DEPTH } from '../jose/json-bounds.js';
-import { parseCompactJws, type JwsCrypto, type ParsedJws } from '../jose/jws.js';
-import { JwtProfileError, normTyp, verifyAccessToken, verifyIdToken, verifySelfSigned } from '../jose/index.js';
+import { jsonDepth, jsonWithin, MAX_JSON_DEPTH } from '../jose/json-bounds.js';
+import { isPromiseLike, parseCompactJws, type JwsCrypto, type ParsedJws } from '../jose/jws.js';
+import { checkAccessToken, checkIdToken, JwtProfileError, normTyp, verifySelfSigned, type AccessTokenProfile } from '../jose/index.js';
 import { readAct, readScopeClaim, TT_ACCESS_TOKEN, TT_ID_TOKEN, TT_JWT, TT_SELF_SIGNED, TT_UNSIGNED_JSON, TXN_TOKEN_TYP, type ActClaim, type SubjectTokenType } from '../txn/index.js';
 import { attributesOfClaims, placeholderClient, rolesOfClaims, scopesOfClaims, subjectOf, unmetRequiredClaim } from './claims.js';
 import type { Workload } from './client-auth.js';
@@ -143,11 +143,22 @@ function checkEntitled(workload: Workload, kind: Subject['kind'], e: Entitlement
 
 /** Finding 4 of issue 10: a claim nested thousands of levels deep once overflowed the stack at minting (a 500). */
 function boundCopiedClaims(s: Subject, maxBytes: number): void {
-  const copied: Array<[string, unknown]> = [['roles', s.roles], ['act', s.act], ['amr', s.authn], ...Object.entries(s.attr).map(([k, v]): [string, unknown] => [`principal attribute ${k}`, v])];
-  for (const [what, v] of copied)
-    if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw invalidRequest('subject.claims_too_deep', `the subject token's ${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
-  if (jsonBytes({ roles: s.roles, attr: s.attr, act: s.act, authn: s.authn }) > maxBytes)
+  tooDeep('roles', s.roles);
+  tooDeep('act', s.act);
+  tooDeep('amr', s.authn);
+  for (const k of Object.keys(s.attr)) if (deeper(s.attr[k])) tooDeep(`principal attribute ${k}`, s.attr[k]);
+  if (!jsonWithin({ roles: s.roles, attr: s.attr, act: s.act, authn: s.authn }, maxBytes))
     throw invalidRequest('subject.claims_too_large', `the claims copied from the subject token (roles, principal attributes, act, amr) exceed ${maxBytes} bytes`);
+}
+
+/** Whether a copied claim is nested deeper than MAX_JSON_DEPTH (a scalar never is). */
+function deeper(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH;
+}
+
+/** Refuses a copied claim nested deeper than MAX_JSON_DEPTH, naming it. */
+function tooDeep(what: string, v: unknown): void {
+  if (deeper(v)) throw invalidRequest('subject.claims_too_deep', `the subject token's ${what} is nested deeper than ${MAX_JSON_DEPTH} levels`);
 }
 
 interface Validated {
@@ -210,10 +221,12 @@ async function issuedSubject(ctx: SubjectContext, workload: Workload, token: str
   if (idToken && ti.config.idTokenAudiences.length === 0) throw invalidRequest('subject.id_token_not_accepted', 'ID tokens are not accepted from this issuer');
   if (ti.metadata !== undefined) await ti.ready(); // discovered keys (503 naming the reason when discovery fails)
   const c = ti.config;
-  const common = { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, currentDate: now, ...(ctx.crypto !== undefined ? { crypto: ctx.crypto } : {}) };
+  const profile: AccessTokenProfile = { getKey: ti.getKey, algorithms: c.algorithms, clockSkew: ctx.clockSkew, issuer: c.issuer, currentDate: now, audiences: idToken ? c.idTokenAudiences : c.audiences, typ: c.typ };
+  if (ctx.crypto !== undefined) profile.crypto = ctx.crypto;
   let payload: JWTPayload;
   try {
-    payload = idToken ? await verifyIdToken(jws, { ...common, audiences: c.idTokenAudiences }) : await verifyAccessToken(jws, { ...common, audiences: c.audiences, typ: c.typ });
+    const checked = idToken ? checkIdToken(jws, profile) : checkAccessToken(jws, profile);
+    payload = isPromiseLike(checked) ? await checked : checked;
   } catch (e) {
     throw rejected(e);
   }

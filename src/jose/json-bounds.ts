@@ -65,6 +65,16 @@ export function jsonBytes(v: unknown): number {
 }
 
 /**
+ * Whether the JSON text of `v` takes at most `maxBytes` bytes of UTF-8 (`jsonBytes(v) <= maxBytes`), encoding it only
+ * when it could take more (UTF-8 takes at most 3 bytes per UTF-16 unit). Call only on values whose depth was bounded.
+ */
+export function jsonWithin(v: unknown, maxBytes: number): boolean {
+  const text = JSON.stringify(v);
+  if (text === undefined || text.length * 3 <= maxBytes) return true;
+  return enc.encode(text).length <= maxBytes;
+}
+
+/**
  * Reads a byte stream to its end, at most `maxBytes`: past that the stream is cancelled (the rest is never read) and
  * the answer is undefined. For bodies of any size from anyone: request bodies (the TTS), JWKS answers (key sets).
  */

@@ -210,9 +210,20 @@ export interface AccessTokenProfile extends VerifyCommon {
 
 /** RFC 9068 JWT access token (T-09). */
 export async function verifyAccessToken(token: string | ParsedJws, p: AccessTokenProfile): Promise<JWTPayload> {
+  return checkAccessToken(token, p);
+}
+
+/**
+ * `verifyAccessToken`'s check, answered synchronously when the key and the signature backend answer at once (a key
+ * selected before, node:crypto): the exchange's path. Throws or rejects with JwtProfileError.
+ */
+export function checkAccessToken(token: string | ParsedJws, p: AccessTokenProfile): MaybePromise<JWTPayload> {
   const typ = acceptedTyp(p.typ);
-  const { payload } = await verifyWith(token, p, typ.check, typ.description, { issuer: p.issuer, audience: p.audiences, requiredClaims: ACCESS_TOKEN_CLAIMS });
-  return payload;
+  return payloadOf(verifyWith(token, p, typ.check, typ.description, { issuer: p.issuer, audience: p.audiences, requiredClaims: ACCESS_TOKEN_CLAIMS }));
+}
+
+function payloadOf(v: MaybePromise<Verified>): MaybePromise<JWTPayload> {
+  return isPromiseLike(v) ? v.then((x) => x.payload) : v.payload;
 }
 
 const ACCESS_TOKEN_CLAIMS: readonly ClaimName[] = ['exp', 'sub'];
@@ -237,12 +248,14 @@ function acceptedTyp(list: readonly (string | null)[]): TypCheck {
 
 /** OpenID Connect ID token used as a subject token. */
 export async function verifyIdToken(token: string | ParsedJws, p: Omit<AccessTokenProfile, 'typ'>): Promise<JWTPayload> {
-  const { payload } = await verifyWith(token, p, (t) => t === undefined || t === 'jwt', 'JWT or absent', {
-    issuer: p.issuer,
-    audience: p.audiences,
-    requiredClaims: ID_TOKEN_CLAIMS,
-  });
-  return payload;
+  return checkIdToken(token, p);
+}
+
+const isIdTokenTyp = (t: string | undefined) => t === undefined || t === 'jwt';
+
+/** `verifyIdToken`'s check, synchronous when the key and the backend answer at once (see `checkAccessToken`). */
+export function checkIdToken(token: string | ParsedJws, p: Omit<AccessTokenProfile, 'typ'>): MaybePromise<JWTPayload> {
+  return payloadOf(verifyWith(token, p, isIdTokenTyp, 'JWT or absent', { issuer: p.issuer, audience: p.audiences, requiredClaims: ID_TOKEN_CLAIMS }));
 }
 
 export interface ClientAssertionProfile extends VerifyCommon {
