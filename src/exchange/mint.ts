@@ -1,6 +1,6 @@
-import type { SigningKeySet } from '../jose/index.js';
+import type { SigningKey, SigningKeySet } from '../jose/index.js';
 import { jsonDepth, MAX_JSON_DEPTH, MAX_TXN_TOKEN_CHARS } from '../jose/json-bounds.js';
-import { signCompactJws, type JwsCrypto } from '../jose/jws.js';
+import { protectedHeader, signEncodedHeader, type JwsCrypto } from '../jose/jws.js';
 import { actChain, TT_TXN_TOKEN, TXN_TOKEN_TYP, withActor, type ActClaim, type TxnTokenClaims } from '../txn/index.js';
 import type { Workload } from './client-auth.js';
 import type { TtsContext } from './context.js';
@@ -109,6 +109,17 @@ export interface MintInput {
   txn: string;
 }
 
+/** The protected header of a key's Txn-Tokens (kid, typ, alg), encoded once per key. */
+const txnHeaders = new WeakMap<SigningKey, string>();
+function txnHeader(k: SigningKey): string {
+  let p0 = txnHeaders.get(k);
+  if (p0 === undefined) {
+    p0 = protectedHeader({ kid: k.kid, typ: TXN_TOKEN_TYP }, k.alg);
+    txnHeaders.set(k, p0);
+  }
+  return p0;
+}
+
 /**
  * Signs a Txn-Token (T-15, T-16): typ txntoken+jwt, kid of the newest key, alg EdDSA or ES256.
  * The last line of defence of issue 10 finding 4, whatever the claims came from: nothing nested deeper than a
@@ -132,7 +143,7 @@ export async function mintTxnToken(keys: SigningKeySet, m: MintInput, backend?: 
   for (const [name, v] of [['tctx', m.tctx], ['rctx', m.rctx], ['act', m.act]] as const)
     if (jsonDepth(v, MAX_JSON_DEPTH + 2) > MAX_JSON_DEPTH + 2) throw invalidRequest('mint.too_deep', `the Txn-Token's ${name} would be nested deeper than ${MAX_JSON_DEPTH + 2} levels`);
   const k = keys.current;
-  const token = await signCompactJws({ kid: k.kid, typ: TXN_TOKEN_TYP }, claims, k.alg, k.privateKey, backend);
+  const token = await signEncodedHeader(txnHeader(k), claims, k.alg, k.privateKey, backend);
   if (token.length > MAX_TXN_TOKEN_CHARS)
     throw invalidRequest(
       'mint.too_large',

@@ -210,10 +210,22 @@ export async function signCompactJws(
   key: CryptoKey,
   backend: JwsCrypto = defaultCrypto,
 ): Promise<string> {
+  return signEncodedHeader(protectedHeader(header, alg, backend), payload, alg, key, backend);
+}
+
+/** The protected header of a compact JWS as it is signed: `header` with `alg`, JSON, base64url. */
+export function protectedHeader(header: Record<string, unknown>, alg: string, backend: JwsCrypto = defaultCrypto): string {
+  return (backend.base64url ?? base64url).encode(JSON.stringify({ ...header, alg }));
+}
+
+/**
+ * Signs a compact JWS whose protected header was encoded before (`protectedHeader`, with the same `alg`): a signer whose
+ * header never changes (one key's) encodes it once.
+ */
+export async function signEncodedHeader(p0: string, payload: Record<string, unknown>, alg: string, key: CryptoKey, backend: JwsCrypto = defaultCrypto): Promise<string> {
   const b64 = backend.base64url ?? base64url;
-  const p0 = b64.encode(JSON.stringify({ ...header, alg }));
   const p1 = b64.encode(JSON.stringify(payload));
   const input = `${p0}.${p1}`;
   const sig = await backend.sign(alg, key, backend.ascii?.(input) ?? enc.encode(input));
-  return `${p0}.${p1}.${b64.encode(sig)}`;
+  return `${input}.${b64.encode(sig)}`;
 }
