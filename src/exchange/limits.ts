@@ -38,24 +38,33 @@ export function startLimits(ctx: LimitsContext, workload: Workload, claimedSub: 
   return { results: started(checkAll(ctx, checks)), claimedSub };
 }
 
-async function checkAll(ctx: LimitsContext, checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
-  let r: RateLimitResult[];
+/** The store's answer to `checks`, checked (one `then` on the store's promise, no async frame around it). */
+function checkAll(ctx: LimitsContext, checks: readonly RateLimitCheck[]): Promise<RateLimitResult[]> {
+  let p: Promise<RateLimitResult[]>;
   try {
-    r = await rateLimitAll(ctx.store, checks);
+    p = rateLimitAll(ctx.store, checks);
   } catch (e) {
-    if (e instanceof StoreUnavailableError) throw limitUnavailable(e);
-    throw e;
+    p = Promise.reject(e);
   }
-  // a refusal ends the answer early; anything else shorter is a broken store: fail closed
-  const last = r[r.length - 1];
-  if (last === undefined || (r.length < checks.length && last.allowed)) throw limitUnavailable(new StoreUnavailableError('rate limit answer is incomplete'));
-  return r;
+  return p.then(
+    (r) => {
+      // a refusal ends the answer early; anything else shorter is a broken store: fail closed
+      const last = r[r.length - 1];
+      if (last === undefined || (r.length < checks.length && last.allowed)) throw limitUnavailable(new StoreUnavailableError('rate limit answer is incomplete'));
+      return r;
+    },
+    (e: unknown) => {
+      if (e instanceof StoreUnavailableError) throw limitUnavailable(e);
+      throw e;
+    },
+  );
 }
 
 /** The per-client verdict: a workload over its limit gets 429 whatever its subject token. */
-export async function clientVerdict(limits: StartedLimits): Promise<void> {
-  const [client] = await limits.results;
-  if (client === undefined || !client.allowed) throw rateLimited(client, 'limit.client');
+export function clientVerdict(limits: StartedLimits): Promise<void> {
+  return limits.results.then(([client]) => {
+    if (client === undefined || !client.allowed) throw rateLimited(client, 'limit.client');
+  });
 }
 
 /** The per-(client, subject) verdict for the VALIDATED `sub`: the early count when it was for the same sub, else a new count. */

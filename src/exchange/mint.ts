@@ -61,7 +61,7 @@ export function firstContent(ctx: Pick<TtsContext, 'config'>, req: ExchangeReque
   const tctx: Record<string, unknown> = { roles: [...subject.roles], attr: { ...subject.attr } };
   const details = pickAllowed(req.requestDetails, ctx.config.allowedRequestDetails);
   if (Object.keys(details).length > 0) tctx.request_details = details;
-  const rctx: Record<string, unknown> = { ...pickAllowed(req.requestContext, ctx.config.allowedRequestContext) };
+  const rctx = pickAllowed(req.requestContext, ctx.config.allowedRequestContext); // a fresh object: no copy of it
   delete rctx.req_ip;
   delete rctx.authn;
   if (remoteAddr !== undefined) rctx.req_ip = remoteAddr;
