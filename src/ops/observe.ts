@@ -69,6 +69,8 @@ export function observedStore(store: Store, observer: Pick<Observer, 'store'>): 
   const live = store.revocationFeedLive;
   return {
     backend: store.backend,
+    // the wrapped store's keys stay where its keys are (the memory store's in the process: limits.ts keys by it)
+    ...(store.keysInProcess !== undefined ? { keysInProcess: store.keysInProcess } : {}),
     useOnce: (ns, id, ttl) => start(observer, 'useOnce', () => store.useOnce(ns, id, ttl)),
     revoke: (txn, until) => start(observer, 'revoke', () => store.revoke(txn, until)),
     isRevoked: (txn) => start(observer, 'isRevoked', () => store.isRevoked(txn)),
