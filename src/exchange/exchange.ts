@@ -96,7 +96,7 @@ async function exchangeSteps(ctx: TtsContext, source: InputSource<ExchangeInput>
  * A grant, logged: the entry itself becomes the draft (no copy of it; nothing changes it after this, as `emit` asks of
  * a draft), with its effect set.
  */
-export function granted(ctx: Pick<TtsContext, 'log'>, entry: EntryDraft): void {
+function granted(ctx: Pick<TtsContext, 'log'>, entry: EntryDraft): void {
   const draft = entry as EntryDraft & { effect: 'grant' };
   draft.effect = 'grant';
   ctx.log.emit(draft);
