@@ -37,11 +37,11 @@ async function revokeSteps(ctx: TtsContext, source: InputSource<RevokeInput>, en
     const txn = await revocationTarget(ctx, params, workload, entry);
     if (txn === undefined) {
       // RFC 7009 §2.2: an invalid or expired token needs no revocation (answered 200, logged as such).
-      ctx.log.emit({ ...entry, effect: 'grant', reason: 'the token is invalid or expired: nothing to revoke', reason_code: 'revoke.token_invalid' });
+      ctx.log.emit({ __proto__: Object.prototype, ...entry, effect: 'grant', reason: 'the token is invalid or expired: nothing to revoke', reason_code: 'revoke.token_invalid' });
       return;
     }
     await storeRevocation(ctx, txn);
-    ctx.log.emit({ ...entry, effect: 'grant' });
+    ctx.log.emit({ __proto__: Object.prototype, ...entry, effect: 'grant' });
   } catch (e) {
     throw refused(ctx, entry, e);
   }

@@ -32,7 +32,9 @@ export function principalFrom(p: PrincipalParts): TxnPrincipal {
   return {
     id: p.sub,
     roles: p.roles.length > 0 ? [...p.roles] : [...DEFAULT_ROLES],
-    attr: { ...p.attr, workload: p.workload, chain: [...p.earlier] },
+    // `__proto__: Object.prototype` first (the prototype every literal has): a literal that starts with a spread and
+    // then adds members takes a slow path in V8 (~2 µs for a one-member attr); the same object otherwise
+    attr: { __proto__: Object.prototype, ...p.attr, workload: p.workload, chain: [...p.earlier] },
   };
 }
 
