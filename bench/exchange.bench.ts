@@ -339,7 +339,7 @@ const IN_STAGES: StageSpec[] = [
   { name: 'client authentication (client_secret_basic)', functions: ['authenticateWorkload', 'authenticateClient'], finding: 'Basic header decoding, SHA-256 of the secret, constant-time compare' },
   { name: 'rate limits (MemoryStore)', frame: (f, url) => url.includes('/src/store/') || ['startLimits', 'clientVerdict', 'subjectVerdict'].includes(f), finding: 'one store call, started before the subject is verified; a short sub keyed as it is, metrics on or off (the observed store hid keysInProcess: a JS SHA-256 per exchange, ~4.5 µs)' },
   { name: 'request: form and parseExchangeRequest', frame: (f, url) => ['parseExchangeRequest', 'singleValued', 'parseFormBody', 'formComponent'].includes(f) || url === 'node:internal/url' || url.includes('/zod/'), finding: 'parseFormBody of a ~1 KB body (the HTTP path\'s form reader, no URLSearchParams), one zod parse' },
-  { name: 'exchange glue: steps, awaits, context', functions: ['exchange', 'firstExchange', 'exchangeOnce'], finding: 'the step functions themselves and their promises; the decision entry built member by member and logged without a copy, span attributes only for a recording span' },
+  { name: 'exchange glue: steps, awaits, context', functions: ['exchange', 'firstExchange', 'exchangeOnce'], finding: 'the step functions themselves and their promises; the decision entry built member by member and logged without a copy, span attributes only for a recording span; no { ...x, added } literal (a V8 slow path: µs each; principalFrom had one)' },
 ];
 const HTTP_STAGES: StageSpec[] = [
   GC,
