@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Observer, ServingInfo } from './observe.js';
-import { CounterFamily, HistogramFamily } from './series.node.js';
+import { CounterFamily, HistogramFamily, type HistogramChild } from './series.node.js';
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -68,6 +68,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
     if (serving !== undefined) this.set(serving().status.lastFailure !== undefined ? 1 : 0);
   } });
   void policyInfo;
+  // stages and store operations are a fixed set of names (Baton's own): each name's series are found once
+  const stageSeries = new Map<string, readonly [ok: HistogramChild, error: HistogramChild]>();
+  const storeSeries = new Map<string, HistogramChild>();
   return {
     registry,
     request(route, method, status, seconds) {
@@ -75,14 +78,19 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       requestSeconds.observe([route, method], seconds);
     },
     decision(hop, draft) {
+      // each member read once (a draft's shape differs by hop and outcome: every read is a lookup)
       const e = draft as Record<string, unknown>;
+      const event = e.event;
       const code = str(e.reason_code);
-      decisions.inc([hop, str(e.event), str(e.effect), str(e.error), code]);
+      decisions.inc([hop, str(event), str(e.effect), str(e.error), code]);
       if (code.startsWith('limit.')) rateLimited.inc({ reason_code: code });
-      if (e.event === 'authorize' || e.dropped !== undefined) countPolicy(policyDecisions, e);
+      const dropped = e.dropped;
+      if (event === 'authorize' || dropped !== undefined) countPolicy(policyDecisions, e, event, dropped);
     },
     store(op, seconds, failed) {
-      storeSeconds.observe([op], seconds);
+      let s = storeSeries.get(op);
+      if (s === undefined) storeSeries.set(op, (s = storeSeconds.child([op])));
+      s.observe(seconds);
       if (failed) storeErrors.inc({ op });
     },
     jwksFetch(outcome, seconds) {
@@ -90,7 +98,9 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
       jwksSeconds.observe(seconds);
     },
     stage(name, seconds, failed) {
-      stages.observe([name, failed ? 'error' : 'ok'], seconds);
+      let s = stageSeries.get(name);
+      if (s === undefined) stageSeries.set(name, (s = [stages.child([name, 'ok']), stages.child([name, 'error'])]));
+      s[failed ? 1 : 0].observe(seconds);
     },
     serving(read) {
       serving = read;
@@ -102,8 +112,11 @@ export function createMetrics(o: MetricsOptions = {}): Metrics {
 }
 
 /** Policy decisions in an entry: a service's `authorize` (effect, policy), the TTS's scopes dropped by a policy. */
-function countPolicy(c: CounterFamily, e: Record<string, unknown>): void {
-  if (e.event === 'authorize' && typeof e.policy === 'string') c.inc([str(e.effect), e.policy]);
-  if (Array.isArray(e.dropped))
-    for (const d of e.dropped as Array<{ reason?: unknown; policy?: unknown }>) if (d.reason === 'policy') c.inc(['deny', str(d.policy)]);
+function countPolicy(c: CounterFamily, e: Record<string, unknown>, event: unknown, dropped: unknown): void {
+  if (event === 'authorize') {
+    const policy = e.policy;
+    if (typeof policy === 'string') c.inc([str(e.effect), policy]);
+  }
+  if (Array.isArray(dropped))
+    for (const d of dropped as Array<{ reason?: unknown; policy?: unknown }>) if (d.reason === 'policy') c.inc(['deny', str(d.policy)]);
 }

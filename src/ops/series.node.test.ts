@@ -57,4 +57,36 @@ describe('issue 16: series.node.ts counters and histograms', () => {
     expect(samples(await registry.metrics())).toEqual([]);
     expect(() => h.observe(['a', 'b'], 1)).toThrow(/1 label values expected/);
   });
+
+  it('issue 16: a child observes its series with no lookup, like observe with its label values; it is exposed only once observed, and after a reset from zero', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const h = new HistogramFamily({ name: 'x_seconds', help: 'h', labelNames: ['stage', 'outcome'], buckets: BUCKETS, registry: ours });
+    const ph = new Histogram({ name: 'x_seconds', help: 'h', labelNames: ['stage', 'outcome'], buckets: BUCKETS, registers: [theirs] });
+    const c = new CounterFamily({ name: 'y_total', help: 'c', labelNames: ['op'], registry: ours });
+    const pc = new Counter({ name: 'y_total', help: 'c', labelNames: ['op'], registers: [theirs] });
+    const ok = h.child(['baton.exchange', 'ok']);
+    const failed = h.child(['baton.exchange', 'error']);
+    const used = c.child(['useOnce']);
+    c.child(['revoke']); // never incremented: not exposed
+    expect(samples(await ours.metrics())).toEqual([]);
+    for (const v of [0.0001, 0.001, 0.3, Number.NaN, 5]) {
+      ok.observe(v);
+      if (Number.isFinite(v)) ph.observe({ stage: 'baton.exchange', outcome: 'ok' }, v);
+      used.inc();
+      pc.inc({ op: 'useOnce' });
+    }
+    h.observe(['baton.exchange', 'ok'], 0.002); // the same series through its label values
+    ph.observe({ stage: 'baton.exchange', outcome: 'ok' }, 0.002);
+    expect(samples(await ours.metrics())).toEqual(samples(await theirs.metrics()));
+    ours.resetMetrics();
+    theirs.resetMetrics();
+    expect(samples(await ours.metrics())).toEqual([]);
+    failed.observe(0.01);
+    ph.observe({ stage: 'baton.exchange', outcome: 'error' }, 0.01);
+    used.inc();
+    pc.inc({ op: 'useOnce' });
+    expect(samples(await ours.metrics())).toEqual(samples(await theirs.metrics()));
+    expect(samples(await ours.metrics())).toContain('y_total{op="useOnce"} 1');
+  });
 });

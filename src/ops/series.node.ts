@@ -3,7 +3,7 @@
  * operations). prom-client's own `inc`/`observe` check the labels, hash them and look the series up on every call,
  * about a microsecond each, a dozen times per exchange; a cached `labels(...)` child does the same work again (it only
  * skips parsing the arguments). Here a series is found by its label values in nested Maps, and observing is a few
- * additions.
+ * additions; a `child` of label values known in advance (a stage and its outcome, a store operation) skips the lookup.
  * A family is registered in the prom-client registry like prom-client's own metrics: the exposition, `metrics()`,
  * `getMetricsAsJSON()` and `resetMetrics()` see it; its output lines are the same (`_bucket` with `le`, `_sum`, `_count`).
  */
@@ -18,6 +18,17 @@ interface Series {
   readonly buckets: Float64Array | undefined;
   sum: number;
   count: number;
+  /** in the family's list (exposed); false after a reset until observed again */
+  listed: boolean;
+}
+
+/** A counter's series of fixed label values (`CounterFamily.child`): adding to it is one addition. */
+export interface CounterChild {
+  inc(): void;
+}
+/** A histogram's series of fixed label values (`HistogramFamily.child`): an observation finds no series. */
+export interface HistogramChild {
+  observe(value: number): void;
 }
 
 interface Value {
@@ -30,7 +41,7 @@ abstract class Family {
   readonly aggregator = 'sum' as const;
   abstract readonly type: 'counter' | 'histogram';
   /** the series, by their label values one level per label (no key string is built: the values' own hashes are used) */
-  private root = new Map<string, unknown>();
+  private readonly root = new Map<string, unknown>();
   private readonly all: Series[] = [];
 
   constructor(
@@ -46,8 +57,15 @@ abstract class Family {
     registry.registerMetric(this as unknown as Metric);
   }
 
-  /** The series of these label values (in `labelNames` order), created at first use. */
+  /** The series of these label values (in `labelNames` order), in the exposition from now on. */
   protected at(values: readonly string[]): Series {
+    const s = this.find(values);
+    if (!s.listed) this.list(s);
+    return s;
+  }
+
+  /** The series of these label values, created at first use (not exposed until listed: observed). */
+  protected find(values: readonly string[]): Series {
     const n = this.labelNames.length;
     if (values.length !== n) throw new Error(`${this.name}: ${n} label values expected`);
     let level = this.root;
@@ -60,11 +78,16 @@ abstract class Family {
     if (s === undefined) {
       const labels: Labels = {};
       this.labelNames.forEach((name, i) => (labels[name] = values[i]!));
-      s = { labels, buckets: this.bounds !== undefined ? new Float64Array(this.bounds.length + 1) : undefined, sum: 0, count: 0 };
+      s = { labels, buckets: this.bounds !== undefined ? new Float64Array(this.bounds.length + 1) : undefined, sum: 0, count: 0, listed: false };
       level.set(values[n - 1]!, s);
-      this.all.push(s);
     }
     return s;
+  }
+
+  /** Puts a series (new, or not observed since a reset) in the exposition. */
+  protected list(s: Series): void {
+    s.listed = true;
+    this.all.push(s);
   }
 
   protected bucketOf(seconds: number): number {
@@ -94,9 +117,17 @@ abstract class Family {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  /** Forgets every series (prom-client's `reset`). */
+  /**
+   * Forgets every series (prom-client's `reset`): none is exposed until observed again, from zero. The series objects
+   * are kept (zeroed) for the children holding them; the label values seen stay in the lookup (a bounded set).
+   */
   reset(): void {
-    this.root = new Map();
+    for (const s of this.all) {
+      s.listed = false;
+      s.sum = 0;
+      s.count = 0;
+      s.buckets?.fill(0);
+    }
     this.all.length = 0;
   }
 }
@@ -111,6 +142,17 @@ export class CounterFamily extends Family {
   inc(values: readonly string[]): void {
     this.at(values).count++;
   }
+
+  /** The series of these label values, to add to with no lookup (for label values known in advance). */
+  child(values: readonly string[]): CounterChild {
+    const s = this.find(values);
+    return {
+      inc: () => {
+        if (!s.listed) this.list(s);
+        s.count++;
+      },
+    };
+  }
 }
 
 export class HistogramFamily extends Family {
@@ -121,8 +163,22 @@ export class HistogramFamily extends Family {
 
   /** One observation in the series of these label values (a value that is not finite is not counted). */
   observe(values: readonly string[], value: number): void {
-    if (!Number.isFinite(value)) return;
-    const s = this.at(values);
+    if (Number.isFinite(value)) this.add(this.at(values), value);
+  }
+
+  /** The series of these label values, to observe with no lookup (for label values known in advance). */
+  child(values: readonly string[]): HistogramChild {
+    const s = this.find(values);
+    return {
+      observe: (value) => {
+        if (!Number.isFinite(value)) return;
+        if (!s.listed) this.list(s);
+        this.add(s, value);
+      },
+    };
+  }
+
+  private add(s: Series, value: number): void {
     s.buckets![this.bucketOf(value)]!++;
     s.sum += value;
     s.count++;

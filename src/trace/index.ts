@@ -101,28 +101,59 @@ function within<T>(parent: Context | undefined, span: Span, fn: (span: Span) => 
   return parent === undefined || parent === context.active() ? fn(span) : context.with(parent, fn, undefined, span);
 }
 
+/** A span's attributes, or how to compute them: a function is only called when a span is started (an SDK is there). */
+export type SpanAttributes = Attributes | (() => Attributes);
+
+/** `fn(span)` as a promise (what an async function calling it would return), with no async frame of its own. */
+function settled<T>(fn: (span: Span) => Promise<T> | T, span: Span): Promise<T> {
+  try {
+    return Promise.resolve(fn(span));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 /**
  * Runs `fn` in a span named `name` (a child of `parent`, default the active context), ends it, records a thrown error
  * (its name only: a message could carry input) and tells the stage observer how long it took. With no SDK registered
- * no span is started (see `untracedSpan`): only the stage is timed.
+ * no span is started (see `untracedSpan`): `fn` is called directly and only the stage is timed (a `then` on its
+ * promise: no async frame, no span, no context per stage).
  */
-export async function inSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T> | T, parent?: Context): Promise<T> {
-  if (!options.enabled) return fn(UNTRACED);
+export function inSpan<T>(name: string, attributes: SpanAttributes, fn: (span: Span) => Promise<T> | T, parent?: Context): Promise<T> {
+  if (!options.enabled) return settled(fn, UNTRACED);
   const tracer = sdkTracer();
-  if (tracer === undefined) {
-    const observe = stageObserver;
-    const span = untracedSpan(parent);
-    if (observe === undefined) return within(parent, span, fn);
-    const t0 = performance.now();
+  if (tracer !== undefined) return traced(tracer, name, attributes, fn, parent);
+  const observe = stageObserver;
+  const span = untracedSpan(parent);
+  if (observe === undefined) {
     try {
-      const r = await within(parent, span, fn);
-      observe(name, (performance.now() - t0) / 1000, false);
-      return r;
+      return Promise.resolve(within(parent, span, fn));
     } catch (e) {
-      observe(name, (performance.now() - t0) / 1000, true);
-      throw e;
+      return Promise.reject(e);
     }
   }
+  const t0 = performance.now();
+  let p: Promise<T> | T;
+  try {
+    p = within(parent, span, fn);
+  } catch (e) {
+    observe(name, (performance.now() - t0) / 1000, true);
+    return Promise.reject(e);
+  }
+  return Promise.resolve(p).then(
+    (r) => {
+      observe(name, (performance.now() - t0) / 1000, false);
+      return r;
+    },
+    (e: unknown) => {
+      observe(name, (performance.now() - t0) / 1000, true);
+      throw e;
+    },
+  );
+}
+
+/** `inSpan` with an SDK's tracer: a real span, active while `fn` runs. */
+async function traced<T>(tracer: Tracer, name: string, attributes: SpanAttributes, fn: (span: Span) => Promise<T> | T, parent: Context | undefined): Promise<T> {
   const s = startStage(tracer, name, attributes, parent ?? context.active());
   try {
     return await context.with(s.context, () => fn(s.span));
@@ -134,7 +165,7 @@ export async function inSpan<T>(name: string, attributes: Attributes, fn: (span:
 }
 
 /** The synchronous form of `inSpan` (the scope decision, `authorize`). */
-export function inSpanSync<T>(name: string, attributes: Attributes, fn: (span: Span) => T): T {
+export function inSpanSync<T>(name: string, attributes: SpanAttributes, fn: (span: Span) => T): T {
   if (!options.enabled) return fn(UNTRACED);
   const tracer = sdkTracer();
   if (tracer === undefined) {
@@ -162,8 +193,8 @@ export function inSpanSync<T>(name: string, attributes: Attributes, fn: (span: S
 }
 
 /** One span of `inSpan`/`inSpanSync`: started under `parent`, its error recorded by name only, its time observed once. */
-function startStage(tracer: Tracer, name: string, attributes: Attributes, parent: Context): { span: Span; context: Context; failed(e: unknown): unknown; end(): void } {
-  const span = tracer.startSpan(name, { attributes }, parent);
+function startStage(tracer: Tracer, name: string, attributes: SpanAttributes, parent: Context): { span: Span; context: Context; failed(e: unknown): unknown; end(): void } {
+  const span = tracer.startSpan(name, { attributes: typeof attributes === 'function' ? attributes() : attributes }, parent);
   const started = stageObserver === undefined ? 0 : performance.now();
   let failed = false;
   return {

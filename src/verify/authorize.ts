@@ -69,9 +69,11 @@ export function logFor(txn: TxnContext, opts: { onDecision?: ServiceDecisionSink
  * Writes one decision entry to `txn.log` (the log of the verifier that verified `txn`), or to `opts.onDecision`.
  */
 export function authorize(txn: TxnContext, resource: Resource, action: string, opts: AuthorizeOptions): AuthorizeDecision {
-  return inSpanSync('baton.authorize', { 'baton.txn': txn.txn, 'baton.workload': txn.actor, 'baton.action': action, 'baton.resource.kind': resource.kind, ...subAttribute(txn.sub) }, (span) => {
+  // the span's attributes are built only when a span is started (an SDK registered), and set only on a recording one
+  const attributes = () => ({ 'baton.txn': txn.txn, 'baton.workload': txn.actor, 'baton.action': action, 'baton.resource.kind': resource.kind, ...subAttribute(txn.sub) });
+  return inSpanSync('baton.authorize', attributes, (span) => {
     const d = authorizeIn(txn, resource, action, opts, traceIdOf(span));
-    span.setAttributes({ 'baton.decision': d.allowed ? 'allow' : 'deny', 'baton.policy': d.policy });
+    if (span.isRecording()) span.setAttributes({ 'baton.decision': d.allowed ? 'allow' : 'deny', 'baton.policy': d.policy });
     return d;
   });
 }

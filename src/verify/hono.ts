@@ -31,7 +31,7 @@ const NO_STORE = { 'Cache-Control': 'no-store' };
 export function txnToken(o: TxnTokenMiddlewareOptions): MiddlewareHandler<TxnTokenEnv> {
   const needed = o.scope === undefined ? [] : typeof o.scope === 'string' ? [o.scope] : [...o.scope];
   // the request runs in a span continuing the caller's trace, so calls made while handling it continue it too
-  return (c, next) => inSpan('baton.service.request', { 'http.request.method': c.req.method }, () => guarded(c, next), parentContext({ traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate') }));
+  return (c, next) => inSpan('baton.service.request', () => ({ 'http.request.method': c.req.method }), () => guarded(c, next), parentContext({ traceparent: c.req.header('traceparent'), tracestate: c.req.header('tracestate') }));
   async function guarded(c: Context<TxnTokenEnv>, next: Next): Promise<Response | void> {
     let txn: TxnContext;
     try {

@@ -78,7 +78,7 @@ export function createVerifier(o: VerifierOptions): Verifier {
       return ctx;
     } catch (e) {
       const err = refused(log, e, ctx, traceIdOf(span));
-      span.setAttributes({ 'baton.decision': 'deny', 'baton.error': err.code, 'baton.reason_code': err.reason });
+      if (span.isRecording()) span.setAttributes({ 'baton.decision': 'deny', 'baton.error': err.code, 'baton.reason_code': err.reason });
       throw err;
     }
   }
