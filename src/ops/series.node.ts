@@ -43,6 +43,9 @@ abstract class Family {
   /** the series, by their label values one level per label (no key string is built: the values' own hashes are used) */
   private readonly root = new Map<string, unknown>();
   private readonly all: Series[] = [];
+  /** the label values and series `find` found last (a copy: a caller's array is never kept) */
+  private lastValues: readonly string[] = [];
+  private lastSeries: Series | undefined;
 
   constructor(
     readonly name: string,
@@ -68,6 +71,11 @@ abstract class Family {
   protected find(values: readonly string[]): Series {
     const n = this.labelNames.length;
     if (values.length !== n) throw new Error(`${this.name}: ${n} label values expected`);
+    // the series found last, when these are its values again (a steady load: the same labels request after request)
+    const lv = this.lastValues;
+    let same = 0;
+    while (same < n && lv[same] === values[same]) same++;
+    if (same === n) return this.lastSeries!;
     let level = this.root;
     for (let i = 0; i < n - 1; i++) {
       let next = level.get(values[i]!) as Map<string, unknown> | undefined;
@@ -81,6 +89,8 @@ abstract class Family {
       s = { labels, buckets: this.bounds !== undefined ? new Float64Array(this.bounds.length + 1) : undefined, sum: 0, count: 0, listed: false };
       level.set(values[n - 1]!, s);
     }
+    this.lastValues = values.slice();
+    this.lastSeries = s;
     return s;
   }
 
