@@ -44,7 +44,8 @@ export function observedRequestIds(observer: Observer): MiddlewareHandler<{ Vari
     c.set('requestId', id);
     await next();
     c.res.headers.set(REQUEST_ID_HEADER, id);
-    observer.request(c.req.routePath === '/*' ? 'unmatched' : c.req.routePath, c.req.method, c.res.status, (performance.now() - t0) / 1000);
+    const route = c.req.routePath; // hono builds the list of matched routes on every read
+    observer.request(route === '/*' ? 'unmatched' : route, c.req.method, c.res.status, (performance.now() - t0) / 1000);
   };
 }
 
