@@ -89,11 +89,11 @@ const PARTS: ReadonlyArray<{ name: string; test: (url: string, fn: string) => bo
     test: (u) => u.includes('/prom-client/'),
     finding: "was ~40 µs (13:22 UTC quick run): inc/observe check + hash labels per call, a cached labels() child too; now only rare metrics (JWKS, store errors, limits)",
   },
-  { name: 'src/ops (observer, store timing)', test: (u) => u.includes('/src/ops/'), finding: 'the per-request series (series.node.ts: nested Maps), the decision count from the draft, the store timing (then on the promise)' },
+  { name: 'src/ops (observer, store timing)', test: (u) => u.includes('/src/ops/'), finding: 'the per-request series (series.node.ts: nested Maps, the last series found remembered, stage and store series held as children), the decision count from the draft (no longer a { ...entry, effect } literal: that spread gave each draft a map of its own and every read here missed), the store timing (a reaction on the operation\'s own promise)' },
   {
     name: 'src/trace + @opentelemetry/api',
     test: (u) => u.includes('/src/trace/') || u.includes('/@opentelemetry/'),
-    finding: 'no SDK: no span, context or closure per step any more; left: is an SDK there (1 global read), 2 clock reads, inSpan\'s async frame',
+    finding: 'no SDK: the step is called directly (no span, context or async frame; attributes not built); left: is an SDK there (1 global read), 2 clock reads and a then per step',
   },
   {
     name: 'src/log (emit, scrub)',
