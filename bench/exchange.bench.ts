@@ -409,7 +409,7 @@ console.log(`rounds (ops/s): ${roundsLine('floor', floorRounds)}; ${roundsLine('
 
 /**
  * The sampler sees the event loop's thread only: its shares are of that thread's CPU (`sampledCpuUs`). What the other
- * threads spent (`threads`: the pool's signatures, GC, the compiler) is one more row, so the table adds up to the whole.
+ * threads spent (`threads`: the pool's verifications, GC, the compiler) is one more row, so the table adds up to the whole.
  */
 function stageTable(title: string, x: { shares: StageShare[]; samples: number }, sampledCpuUs: number, threads?: { us: number; finding: string }): void {
   const rows = x.shares.map((s) => [s.name, pct(s.share * (sampledCpuUs / (sampledCpuUs + (threads?.us ?? 0)))), fmt(s.share * sampledCpuUs, 1), s.top, s.finding]);
@@ -423,24 +423,24 @@ function stageTable(title: string, x: { shares: StageShare[]; samples: number },
   );
 }
 // in process, one exchange at a time: the event loop's CPU in the round whose process CPU is the least (the round
-// freshCpu comes from); the rest is V8's and libuv's helper threads (and the offload probe's signatures)
+// freshCpu comes from); the rest is V8's and libuv's helper threads (and the offload probe's verifications)
 const freshMainCpu = freshRounds.reduce((a, b) => ((b.cpuUsPerOp ?? Infinity) < (a.cpuUsPerOp ?? Infinity) ? b : a)).threadCpuUsPerOp;
 if (freshMainCpu !== undefined && Number.isFinite(freshMainCpu) && freshMainCpu <= freshCpu)
   stageTable(
     `Where a fresh in-process exchange spends its CPU (${fmt(profileBodies.length)} exchanges profiled; event-loop thread: µs = share × ${fmt(freshMainCpu, 1)}, other threads ${fmt(freshCpu - freshMainCpu, 1)})`,
     inShares,
     freshMainCpu,
-    { us: freshCpu - freshMainCpu, finding: "V8's helper threads (concurrent GC marking and sweeping, the optimizing compiler) and libuv's thread pool (the decision log's writes, the offload probe's signatures)" },
+    { us: freshCpu - freshMainCpu, finding: "V8's helper threads (concurrent GC marking and sweeping, the optimizing compiler) and libuv's thread pool (the decision log's writes, the offload probe's verifications)" },
   );
 else stageTable(`Where a fresh in-process exchange spends its CPU (${fmt(profileBodies.length)} exchanges profiled; µs = share × ${fmt(freshCpu, 1)})`, inShares, freshCpu);
-// over HTTP, with other exchanges in flight, the two signatures run on libuv's thread pool (src/exchange/offload.ts)
+// over HTTP, with other exchanges in flight, the subject token's verification runs on libuv's thread pool (src/exchange/offload.ts)
 const httpMainUs = Number.isFinite(http.split.mainUs) ? http.split.mainUs : http.serverCpuUs;
 const httpThreadsUs = http.serverCpuUs - httpMainUs;
 stageTable(
   `Where the server spends its CPU per HTTP exchange (POST /token under autocannon, 2 s profiled; event-loop thread: µs = share × ${fmt(httpMainUs, 1)}, other threads ${fmt(httpThreadsUs, 1)})`,
   httpShares,
   httpMainUs,
-  { us: httpThreadsUs, finding: "libuv's thread pool (the Ed25519 verify and sign of exchanges offloaded while others are in flight) and V8's helper threads (GC, compiler)" },
+  { us: httpThreadsUs, finding: "libuv's thread pool (the Ed25519 verify of exchanges offloaded while others are in flight; the Txn-Token is signed inline) and V8's helper threads (GC, compiler)" },
 );
 
 const policyPerScope = policyPerScopeNs.sort((a, b) => a - b);
@@ -487,7 +487,7 @@ recordGoals([
     note:
       httpExtraCpu <= 1.5 * hello.serverCpuUs
         ? undefined
-        : `per request, /token vs /hello: kernel ${fmt(http.split.systemUs, 0)} vs ${fmt(hello.split.systemUs, 0)} µs, other threads (the pool's signatures, GC, compiler) ${fmt(http.split.helpersUs, 0)} vs ${fmt(hello.split.helpersUs, 0)} µs, ${fmt(http.split.minorFaults, 1)} vs ${fmt(hello.split.minorFaults, 1)} minor page faults (fresh heap pages); one writev per response on both. Sampler (wall-clock ticks, so its writev share is mostly waiting): the exchange's own steps ${fmt(httpExchangeUs, 0)} µs (${fmt(repeatedCpu, 0)} in process, one at a time); outside it: ${nonExchange.map((x) => `${x.name.replace(/ \(.*$|:.*$/, '')} ${fmt(x.share * httpMainUs, 0)} µs`).join(', ')}`,
+        : `per request, /token vs /hello: kernel ${fmt(http.split.systemUs, 0)} vs ${fmt(hello.split.systemUs, 0)} µs, other threads (the pool's verifications, GC, compiler) ${fmt(http.split.helpersUs, 0)} vs ${fmt(hello.split.helpersUs, 0)} µs, ${fmt(http.split.minorFaults, 1)} vs ${fmt(hello.split.minorFaults, 1)} minor page faults (fresh heap pages); one writev per response on both. Sampler (wall-clock ticks, so its writev share is mostly waiting): the exchange's own steps ${fmt(httpExchangeUs, 0)} µs (${fmt(repeatedCpu, 0)} in process, one at a time); outside it: ${nonExchange.map((x) => `${x.name.replace(/ \(.*$|:.*$/, '')} ${fmt(x.share * httpMainUs, 0)} µs`).join(', ')}`,
   },
   {
     id: 4,

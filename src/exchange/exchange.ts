@@ -116,7 +116,7 @@ async function firstExchange(
   ctx: TtsContext, req: ExchangeRequest, workload: Workload, remoteAddr: string | undefined, limits: StartedLimits, entry: EntryDraft, subjectJws: ParsedJws | undefined,
 ): Promise<TokenResponseBody> {
   const c = ctx.config;
-  const subjectCtx = { issuers: ctx.issuers, ttsIssuer: c.issuer, clockSkew: c.clockSkew, maxClaimsBytes: c.maxSubjectClaimsBytes, currentDate: ctx.now, crypto: ctx.offload.backend() };
+  const subjectCtx = { issuers: ctx.issuers, ttsIssuer: c.issuer, clockSkew: c.clockSkew, maxClaimsBytes: c.maxSubjectClaimsBytes, currentDate: ctx.now, crypto: ctx.offload.verifier() };
   const subjectP = started(validateSubject(subjectCtx, workload, req.subjectToken, req.subjectTokenType, subjectJws));
   await clientVerdict(limits); // a workload over its limit gets 429 whatever its subject token
   const subject = await inSpan('baton.exchange.subject', {}, () => subjectP);

@@ -176,15 +176,15 @@ export interface Issue {
 
 /**
  * The mint step: signs the Txn-Token and answers. Checks still in flight (a rate limit) decide whether the token
- * leaves; a refused one is dropped unseen.
+ * leaves; a refused one is dropped unseen. The signature is computed inline, however busy the TTS (offload.ts).
  */
-export async function issueTxnToken(ctx: Pick<TtsContext, 'keys' | 'config' | 'offload'>, i: Issue, pending: readonly Promise<void>[] = []): Promise<TokenResponseBody> {
+export async function issueTxnToken(ctx: Pick<TtsContext, 'keys' | 'config'>, i: Issue, pending: readonly Promise<void>[] = []): Promise<TokenResponseBody> {
   const { exp, tctx, rctx } = i.content;
   if (exp <= i.iat) throw invalidRequest('mint.expires_too_soon', 'the subject token expires too soon to issue a Txn-Token');
   const { token } = await mintTxnToken(ctx.keys, {
     issuer: ctx.config.issuer, audience: i.req.audience, sub: i.sub, scopes: i.granted, workload: i.workload.id,
     act: i.chain.act, tctx, rctx, iat: i.iat, exp, txn: i.txn,
-  }, ctx.offload.backend());
+  });
   for (const p of pending) await p;
   const body: TokenResponseBody = { access_token: token, issued_token_type: TT_TXN_TOKEN, token_type: 'N_A', expires_in: exp - i.iat };
   if (i.granted.length !== i.req.scopes.length) body.scope = i.granted.join(' ');

@@ -1,18 +1,24 @@
 import { defaultJwsCrypto, pooledJwsCrypto, type JwsCrypto } from '../jose/jws.js';
 
 /**
- * Where an exchange's two signatures (the subject token's verify, the Txn-Token's sign) are computed.
+ * Where an exchange's subject-token verification is computed.
  *
- * One exchange at a time: inline (node:crypto's synchronous calls), the least CPU and the lowest latency. With other
+ * One exchange at a time: inline (node:crypto's synchronous call), the least CPU and the lowest latency. With other
  * exchanges in flight: on libuv's thread pool, so that the event loop goes on with the others meanwhile and a busy
  * TTS uses more than one core (on Workers both are Web Crypto).
+ *
+ * Only the verification: the Txn-Token's signature (mint.ts) is always computed inline. A hand-off to the pool and back
+ * costs CPU of its own (a pool thread woken and put back to sleep, the answer's wake-up of the event loop, a promise):
+ * 15-25 µs of process CPU per call measured on 2 cores, against 28-35 µs for an Ed25519 or ES256 signature and ~60-80
+ * µs for a verification. Sending the signature too put the thread pool's CPU per HTTP exchange at 1.5× the verify-only
+ * split's (bench/exchange.bench.ts, docs/operations.md) for a few µs less on the event loop.
  *
  * Exchanges that never wait (a memory store, synchronous signatures) run one after another to their end, so the count
  * alone would never see the others queued on their sockets. So one exchange in `PROBE_MS` is offloaded even when it is
  * alone: if requests are waiting, they start while it is on the pool, the count rises, and the rest follow. With none
  * waiting, that costs one hand-off in `PROBE_MS`. And once others were seen in flight, an exchange alone within
  * `BUSY_MS` of that is offloaded too: under load the count drops to 1 between requests read from their sockets, and
- * the next request's signatures would otherwise hold the event loop while the others wait.
+ * the next request's verification would otherwise hold the event loop while the others wait.
  */
 export const PROBE_MS = 20;
 export const BUSY_MS = 10;
@@ -40,8 +46,8 @@ export class CryptoOffload {
     this.#inflight--;
   }
 
-  /** The backend for a signature about to be computed now. */
-  backend(): JwsCrypto {
+  /** The backend for a verification about to be computed now. */
+  verifier(): JwsCrypto {
     const t = this.#clock();
     if (this.#inflight > 1) {
       this.#busyUntil = t + BUSY_MS;
