@@ -10,8 +10,9 @@ import { defaultJwsCrypto, pooledJwsCrypto, type JwsCrypto } from '../jose/jws.j
  * Only the verification: the Txn-Token's signature (mint.ts) is always computed inline. A hand-off to the pool and back
  * costs CPU of its own (a pool thread woken and put back to sleep, the answer's wake-up of the event loop, a promise):
  * 15-25 µs of process CPU per call measured on 2 cores, against 28-35 µs for an Ed25519 or ES256 signature and ~60-80
- * µs for a verification. Sending the signature too put the thread pool's CPU per HTTP exchange at 1.5× the verify-only
- * split's (bench/exchange.bench.ts, docs/operations.md) for a few µs less on the event loop.
+ * µs for a verification. With libuv's default 4 pool threads on 2 cores, sending the signature too put the other
+ * threads' CPU per HTTP exchange at 1.5× the verify-only split's, for no less CPU on the event loop. (With
+ * UV_THREADPOOL_SIZE=1 a hand-off is cheaper, and sending both measured less CPU: docs/operations.md.)
  *
  * Exchanges that never wait (a memory store, synchronous signatures) run one after another to their end, so the count
  * alone would never see the others queued on their sockets. So one exchange in `PROBE_MS` is offloaded even when it is
