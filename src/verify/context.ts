@@ -43,6 +43,26 @@ class ScopeSet extends Set<string> {
   }
 }
 
+/**
+ * The scope sets of scope strings seen before: a ScopeSet cannot be changed once built, so one instance serves every
+ * token with the same `scope` text (a service meets a handful), as one cached context already serves every request with
+ * the same token. Building one costs ~2 µs of a fresh verification (a subclass of Set, frozen); a lookup ~0.05 µs.
+ * At most 256 strings of at most 1,024 characters, the whole memo dropped when full (distinct scopes then cost what
+ * they cost before).
+ */
+const scopeSets = new Map<string, ScopeSet>();
+
+function scopeSetOf(scope: string): ScopeSet {
+  const known = scopeSets.get(scope);
+  if (known !== undefined) return known;
+  const set = new ScopeSet(scope);
+  if (scope.length <= 1024) {
+    if (scopeSets.size >= 256) scopeSets.clear();
+    scopeSets.set(scope, set);
+  }
+  return set;
+}
+
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
     Object.freeze(v);
@@ -65,7 +85,7 @@ export function buildContext(token: string, claims: TxnTokenClaims, log: Decisio
     token,
     txn: claims.txn,
     sub: claims.sub,
-    scope: new ScopeSet(claims.scope),
+    scope: scopeSetOf(claims.scope),
     actor: claims.req_wl,
     chain: Object.freeze(workloadsOf(claims)),
     tctx: isObject(claims.tctx) ? claims.tctx : NO_CONTEXT,

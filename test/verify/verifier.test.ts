@@ -68,6 +68,22 @@ describe('a valid Txn-Token', () => {
     expect(t.scope.has('orders:refund')).toBe(false);
   });
 
+  it('gives each token the scope set of its own scope text, read-only, whether or not that text was seen before', async () => {
+    const [a, b] = [await v.verify(await w.forge({ claims: { scope: 'tickets:read' } })), await v.verify(await w.forge({ claims: { scope: 'tickets:read' } }))];
+    const c = await v.verify(await w.forge({ claims: { scope: 'orders:read  tickets:write' } }));
+    expect([...a.scope]).toEqual(['tickets:read']);
+    expect([...b.scope]).toEqual(['tickets:read']);
+    expect([...c.scope]).toEqual(['orders:read', 'tickets:write']);
+    for (const t of [a, b, c]) {
+      expect(() => (t.scope as Set<string>).add('orders:refund')).toThrow(TypeError);
+      expect(() => (t.scope as Set<string>).delete('tickets:read')).toThrow(TypeError);
+      expect(() => (t.scope as Set<string>).clear()).toThrow(TypeError);
+      expect(Object.isFrozen(t.scope)).toBe(true);
+    }
+    expect(a.scope.has('orders:refund') || b.scope.has('orders:refund') || c.scope.has('orders:refund')).toBe(false);
+    expect(b.scope.has('tickets:write')).toBe(false);
+  });
+
   it('with the JWKS fetched from the TTS (jwksUri) verifies too', async () => {
     const remote = createVerifier({ trustDomain: TRUST_DOMAIN, jwksUri: w.jwksUri });
     const t = await remote.verify(await w.exchange());
