@@ -63,10 +63,16 @@ function scopeSetOf(scope: string): ScopeSet {
   return set;
 }
 
+/** Freezes `v` and everything under it not frozen yet (the claims' members are already: the profile froze them). */
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
     Object.freeze(v);
-    for (const k of Object.keys(v as object)) deepFreeze((v as Record<string, unknown>)[k]);
+    // by index and by key: no array of keys for an array (the principal's roles and chain)
+    if (Array.isArray(v)) for (let i = 0; i < v.length; i++) deepFreeze(v[i]);
+    else {
+      const keys = Object.keys(v);
+      for (let i = 0; i < keys.length; i++) deepFreeze((v as Record<string, unknown>)[keys[i]!]);
+    }
   }
   return v;
 }
