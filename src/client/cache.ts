@@ -44,7 +44,8 @@ export class ResultCache<R extends { readonly cached: boolean }> {
   get(key: string, nowSec: number): R | undefined {
     const hit = this.#entries.get(key);
     if (hit === undefined) return undefined;
-    if (hit.until > nowSec) return { ...hit.result, cached: true };
+    // `__proto__` first: V8's slow path for a spread followed by new members (same object, same prototype)
+    if (hit.until > nowSec) return { __proto__: Object.prototype, ...hit.result, cached: true };
     this.#entries.delete(key);
     return undefined;
   }

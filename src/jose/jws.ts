@@ -215,7 +215,8 @@ export async function signCompactJws(
 
 /** The protected header of a compact JWS as it is signed: `header` with `alg`, JSON, base64url. */
 export function protectedHeader(header: Record<string, unknown>, alg: string, backend: JwsCrypto = defaultCrypto): string {
-  return (backend.base64url ?? base64url).encode(JSON.stringify({ ...header, alg }));
+  // `__proto__` first: V8's slow path for a spread followed by new members (same object, same prototype)
+  return (backend.base64url ?? base64url).encode(JSON.stringify({ __proto__: Object.prototype, ...header, alg }));
 }
 
 /**

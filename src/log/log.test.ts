@@ -211,6 +211,23 @@ describe('issue 14: a decision line rendered from a copy neither frozen nor kept
     expect(({} as { admin?: unknown }).admin).toBeUndefined(); // nothing reached Object.prototype
   });
 
+  it('for(hop) stamps hop on a copy that keeps an own `__proto__` member (JSON.parse) as an own member, in place', () => {
+    const lines: string[] = [];
+    const logger = createDecisionLogger({ now: () => new Date(0), sink: (l) => void lines.push(l) });
+    const parsed = JSON.parse('{"event":"check","effect":"deny","__proto__":{"admin":true,"effect":"allow"},"policy":"p"}') as Record<string, unknown>;
+    let seen: unknown;
+    const log = logger.log.bind(logger);
+    logger.log = (e) => { seen = e; log(e); };
+    logger.for('svc')(parsed);
+    const copy = seen as Record<string, unknown>;
+    expect(copy).not.toBe(parsed);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(Object.keys(copy)).toEqual(['event', 'effect', '__proto__', 'policy', 'hop']);
+    expect(Object.getOwnPropertyDescriptor(copy, '__proto__')).toEqual({ value: { admin: true, effect: 'allow' }, enumerable: true, writable: true, configurable: true });
+    expect((copy as { admin?: unknown }).admin).toBeUndefined();
+    expect(lines).toEqual(['{"time":"1970-01-01T00:00:00.000Z","hop":"svc","event":"check","effect":"deny","__proto__":{"admin":true,"effect":"allow"},"policy":"p"}']);
+  });
+
 });
 
 describe('the redaction of JOSE-shaped runs, after the quick look for where one can start', () => {

@@ -120,7 +120,8 @@ export function createBatonMcp(o: BatonMcpOptions): BatonMcp {
           typeof spec.details === 'function'
             ? spec.details(args)
             : Object.fromEntries((spec.details ?? []).filter((k) => args[k] !== undefined).map((k) => [k, args[k]]));
-        const requestDetails = { ...picked, tool: name };
+        // `__proto__` first: V8's slow path for a spread followed by new members (same object, same prototype)
+        const requestDetails = { __proto__: Object.prototype, ...picked, tool: name };
         let txn: TxnTokenResult;
         try {
           txn = await o.client.exchange({ subjectToken: auth.token, scope: requested, requestDetails });

@@ -138,7 +138,8 @@ async function decideAll(ctx: CerbosApiContext, evals: readonly AzEvaluation[], 
       g.actions.forEach((a, j) => {
         const decision = result.actions[a]?.effect === 'EFFECT_ALLOW' && !denied.has(a);
         out[g.at[j]!] = meta === undefined ? { decision } : { decision, context: meta };
-        logged[g.at[j]!] = { ...callerFields(g.caller, g.principal), action: a, resource: { kind: g.resource.kind, id: g.resource.id }, decision, policy: denied.has(a) ? 'scope' : result.actions[a]?.policy };
+        // `__proto__` first: V8's slow path for a spread followed by new members (same object, same prototype)
+        logged[g.at[j]!] = { __proto__: Object.prototype, ...callerFields(g.caller, g.principal), action: a, resource: { kind: g.resource.kind, id: g.resource.id }, decision, policy: denied.has(a) ? 'scope' : result.actions[a]?.policy };
       });
   }
   let n = out.length;

@@ -14,7 +14,8 @@ const EMPTY_RUNTIME = Object.freeze({ effectiveDerivedRoles: NO_ROLES, effective
 function withDefaults<T extends { attr?: Record<string, unknown>; policyVersion?: string; scope?: string }>(x: T): T {
   // Cerbos exposes protobuf messages: absent strings read as "" and absent attr as an empty map.
   if (x.attr !== undefined && x.policyVersion !== undefined && x.scope !== undefined) return x;
-  return { ...x, attr: x.attr ?? EMPTY, policyVersion: x.policyVersion ?? '', scope: x.scope ?? '' };
+  // `__proto__` first: V8's slow path for a spread followed by new members (same object, same prototype)
+  return { __proto__: Object.prototype, ...x, attr: x.attr ?? EMPTY, policyVersion: x.policyVersion ?? '', scope: x.scope ?? '' };
 }
 
 /**

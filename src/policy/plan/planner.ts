@@ -168,14 +168,19 @@ export function planResources(core: EngineCore, rawInput: PlanInput, opts: PlanO
     validationErrors: [] as ValidationError[],
   };
   if (!req.t.exists && !core.hasPrincipalRules(input.principal.id, req.version, input.principal.scope ?? '')) {
-    return { ...base, filter: { kind: 'KIND_ALWAYS_DENIED' }, filterDebug: 'NO_MATCH', matchedScopes: {}, rules: [] };
+    // `__proto__` first: V8's slow path for a spread followed by new members (same object, same prototype)
+    const none = { __proto__: Object.prototype, ...base, filter: { kind: 'KIND_ALWAYS_DENIED' as const }, filterDebug: 'NO_MATCH', matchedScopes: {}, rules: [] };
+    return none;
   }
   if (core.validating) {
     // a plan's resource attributes are partial: their `required` errors are left out (as Cerbos)
     const errors = core.validationErrors(req.t, input.principal.attr, input.resource.attr, input.actions, true);
     if (errors !== undefined) {
       base.validationErrors = errors;
-      if (core.reject) return { ...base, filter: { kind: 'KIND_ALWAYS_DENIED' }, filterDebug: '(false)', matchedScopes: {}, rules: [] };
+      if (core.reject) {
+        const rejected = { __proto__: Object.prototype, ...base, filter: { kind: 'KIND_ALWAYS_DENIED' as const }, filterDebug: '(false)', matchedScopes: {}, rules: [] };
+        return rejected;
+      }
     }
   }
   const filters: PlanFilter[] = [];
@@ -196,7 +201,8 @@ export function planResources(core: EngineCore, rawInput: PlanInput, opts: PlanO
     filters.push(toFilter(simplify(allow), true));
   }
   const { filter, debug } = mergeWithAnd(filters);
-  const out: PlanResult = { ...base, filter, filterDebug: policyMatch ? debug : 'NO_MATCH', matchedScopes, rules: req.rules };
+  const built = { __proto__: Object.prototype, ...base, filter, filterDebug: policyMatch ? debug : 'NO_MATCH', matchedScopes, rules: req.rules };
+  const out: PlanResult = built;
   if (req.conditions.errors.length > 0) out.evaluationErrors = req.conditions.errors;
   return out;
 }
