@@ -32,6 +32,13 @@ const EXPRESSIONS = [
   '!V.agent && R.attr.owner == P.id',
   'R.attr.owner == P.id || "chain" in P.attr',
   '"chain" in P.attr && P.attr.chain.exists(w, w in C.agents)',
+  'P.attr.chain.exists(w, w in C.agents)',
+  'P.attr.chain.exists(w, w == P.attr.name)',
+  'R.attr.list.exists(w, w == R.attr.owner || w in C.agents)',
+  'R.attr.list.exists(w, !(w in R.attr.list))',
+  'R.attr.list.exists(x, R.attr.list.exists(y, x != y))',
+  'R.attr.list.exists(w, w)',
+  'C.agents.exists(w, V.agent)',
   'G.region == R.attr.region',
   'R.attr.count == 1',
   'R.attr.owner == R.attr.count',
@@ -126,12 +133,17 @@ describe('CEL fast path', () => {
 
   it('decides every shape it knows on plain input', () => {
     const plain = all[0]!;
-    const known = EXPRESSIONS.filter((e) => !e.includes('exists') && !/count|nested$/.test(e));
+    const known = EXPRESSIONS.filter((e) => !/count|nested$|exists\(w, w\)/.test(e));
     for (const src of known) {
       const fast = fastPathOf((env.parse(src) as unknown as { ast: unknown }).ast);
       expect(fast === undefined ? UNDECIDED : fast(plain), src).not.toBe(UNDECIDED);
     }
-    expect(fastPathOf((env.parse('P.attr.chain.exists(w, w in C.agents)') as unknown as { ast: unknown }).ast)).toBeUndefined();
+    // exists over an empty list is decided too (false), as in the scope policy of a first hop
+    const empty = new CelScope(request({}, { chain: [] }), NOW, {}, {}, { agents: ['mcp'] });
+    expect(fastPathOf((env.parse('"chain" in P.attr && P.attr.chain.exists(w, w in C.agents)') as unknown as { ast: unknown }).ast)!(empty)).toBe(false);
+    // not the two-variable form, nor other macros
+    expect(fastPathOf((env.parse('P.attr.chain.exists(i, w, w in C.agents)') as unknown as { ast: unknown }).ast)).toBeUndefined();
+    expect(fastPathOf((env.parse('P.attr.chain.all(w, w in C.agents)') as unknown as { ast: unknown }).ast)).toBeUndefined();
     expect(fastPathOf((env.parse('runtime.effectiveDerivedRoles == []') as unknown as { ast: unknown }).ast)).toBeUndefined();
   });
 

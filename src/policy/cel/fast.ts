@@ -56,7 +56,7 @@ function jsonLikeFirsts(v: unknown, depth = 0): boolean {
 
 /** The fast path of a checked cel-js AST, or undefined where its root shape is not one the fast path knows. */
 export function fastPathOf(ast: unknown): FastPath | undefined {
-  const f = node(ast);
+  const f = node(ast, NONE);
   if (f === undefined) return undefined;
   // a bare path (`V.flag`) is decided only when it reads a string or a bool
   const n = ast as Node;
@@ -70,23 +70,33 @@ export function fastPathOf(ast: unknown): FastPath | undefined {
   return f;
 }
 
-function node(ast: unknown): FastPath | undefined {
+/** The iteration variables in scope of a node (`w` in `xs.exists(w, ...)`), each read from its own cell. */
+type Bound = ReadonlyMap<string, { v: unknown }>;
+const NONE: Bound = new Map();
+
+function node(ast: unknown, bound: Bound): FastPath | undefined {
   if (ast === null || typeof ast !== 'object') return undefined;
   const { op, args } = ast as Node;
   switch (op) {
     case 'value':
       return typeof args === 'string' || typeof args === 'boolean' ? () => args : undefined;
-    case 'id':
-      return typeof args === 'string' && ROOTS.has(args) ? root(args) : undefined;
+    case 'id': {
+      if (typeof args !== 'string') return undefined;
+      const cell = bound.get(args);
+      if (cell !== undefined) return () => cell.v;
+      return ROOTS.has(args) ? root(args) : undefined;
+    }
     case '.':
-      return Array.isArray(args) && typeof args[1] === 'string' ? builtField(args[0], args[1], field(node(args[0]), args[1])) : undefined;
+      return Array.isArray(args) && typeof args[1] === 'string' ? builtField(args[0], args[1], field(node(args[0], bound), args[1])) : undefined;
     case '==':
     case '!=':
-      return equality(operands(args), op === '==');
+      return equality(operands(args, bound), op === '==');
     case 'in':
-      return membership(operands(args));
+      return membership(operands(args, bound));
+    case 'rcall':
+      return exists(args, bound);
     case '!_': {
-      const x = node(args);
+      const x = node(args, bound);
       return x && ((s) => {
         const v = x(s);
         return typeof v === 'boolean' ? !v : UNDECIDED;
@@ -94,7 +104,7 @@ function node(ast: unknown): FastPath | undefined {
     }
     case '&&':
     case '||':
-      return logical(operands(args), op === '||');
+      return logical(operands(args, bound), op === '||');
     default:
       return undefined;
   }
@@ -196,9 +206,47 @@ function logical(pair: [FastPath, FastPath] | undefined, stop: boolean): FastPat
   };
 }
 
-function operands(args: unknown): [FastPath, FastPath] | undefined {
+function operands(args: unknown, bound: Bound): [FastPath, FastPath] | undefined {
   if (!Array.isArray(args) || args.length !== 2) return undefined;
-  const l = node(args[0]);
-  const r = node(args[1]);
+  const l = node(args[0], bound);
+  const r = node(args[1], bound);
   return l === undefined || r === undefined ? undefined : [l, r];
+}
+
+/**
+ * `list.exists(x, predicate)` (cel-js's one-variable macro) over a plain array of strings and bools: true at the first element whose
+ * predicate is decided true, false when it is decided false for every element. Any element the predicate cannot
+ * decide (or an iterable that is not a plain array) leaves the whole macro UNDECIDED: the interpreter then evaluates
+ * it, with its own rules for errors in some elements. The variable is read from a cell set before each element.
+ */
+function exists(args: unknown, bound: Bound): FastPath | undefined {
+  if (!Array.isArray(args) || args.length !== 3 || args[0] !== 'exists') return undefined;
+  const params: unknown = args[2];
+  if (!Array.isArray(params) || params.length !== 2) return undefined;
+  const v = params[0] as Node | null;
+  if (v === null || typeof v !== 'object' || v.op !== 'id' || typeof v.args !== 'string' || ROOTS.has(v.args) || bound.has(v.args)) return undefined;
+  const list = node(args[1], bound);
+  if (list === undefined) return undefined;
+  const cell = { v: undefined as unknown };
+  const inner = new Map(bound);
+  inner.set(v.args, cell);
+  const pred = node(params[1], inner);
+  if (pred === undefined) return undefined;
+  return (s) => {
+    const xs = list(s);
+    if (!Array.isArray(xs) || xs.constructor !== Array) return UNDECIDED;
+    try {
+      for (let i = 0; i < xs.length; i++) {
+        const x: unknown = xs[i];
+        if (typeof x !== 'string' && typeof x !== 'boolean') return UNDECIDED; // only values every step reads as cel-js does
+        cell.v = x;
+        const r = pred(s);
+        if (r === true) return true;
+        if (r !== false) return UNDECIDED;
+      }
+      return false;
+    } finally {
+      cell.v = undefined;
+    }
+  };
 }
