@@ -52,7 +52,7 @@ export function decisionLog<R extends DecisionRecord = DecisionRecord>(o: Decisi
       if (later !== undefined) {
         // a standard-output sink: stamped now, scrubbed and rendered when its batch is written (off the decision path)
         const time = now();
-        later(() => ({ time: time.toISOString(), hop, event: draft.event, effect: draft.effect, ...draft }) as DecisionRecord);
+        later(() => ({ time: time.toISOString(), hop, event: draft.event, effect: draft.effect, ...draft }) as DecisionRecord, time, hop, draft);
         return;
       }
       let entry: R;
@@ -72,10 +72,17 @@ export function decisionLog<R extends DecisionRecord = DecisionRecord>(o: Decisi
  * draft is a fresh object, its members copies, never changed after `emit`). Every other sink gets the scrubbed entry at
  * once, as before.
  */
-const renderedLater = new WeakMap<object, (entry: () => DecisionRecord) => void>();
+const renderedLater = new WeakMap<object, RenderLater>();
+
+/**
+ * Takes a stamped entry to render later: `entry()` makes it (a fresh copy each call); `time`, `hop` and `draft` are
+ * what it is made of (`{ time: time.toISOString(), hop, event: draft.event, effect: draft.effect, ...draft }`), for a
+ * renderer that can render the same line from them without the copy.
+ */
+export type RenderLater = (entry: () => DecisionRecord, time: Date, hop: string, draft: object) => void;
 
 /** Marks `sink` as one whose entries `emit` may hand over unscrubbed, through `later` (see `renderedLater`). */
-export function renderLater<S extends object>(sink: S, later: (entry: () => DecisionRecord) => void): S {
+export function renderLater<S extends object>(sink: S, later: RenderLater): S {
   renderedLater.set(sink, later);
   return sink;
 }

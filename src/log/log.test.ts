@@ -1,7 +1,8 @@
 // The one emitter and the non-blocking stdout sink of the decision log.
 import * as fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { consoleLines, createDecisionLogger, decisionLog, renderDecisionLine, scrub, stdoutDecisions, stdoutLines, stdoutWriter, toJsonLine, useStdoutWriter } from './index.js';
+import { isoTime } from './scrub.js';
+import { consoleLines, createDecisionLogger, decisionLog, renderDecisionLine, renderLater, scrub, stdoutDecisions, stdoutLines, stdoutWriter, toJsonLine, useStdoutWriter } from './index.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -166,6 +167,41 @@ describe('issue 14: a decision line rendered from a copy neither frozen nor kept
         { numRuns: 1500, seed },
       );
     }
+  });
+
+  it('for any draft: the line of an entry emit stamped, rendered from the draft, is the line of the stamped copy', () => {
+    const logger = createDecisionLogger({ hop: 'h', now: () => new Date(0) });
+    let checked = 0;
+    const sink = renderLater(() => {}, (entry, time, hop, draft) => {
+      expect(logger.stampedLine(entry, time, hop, draft)).toBe(logger.line(entry()));
+      checked++;
+    });
+    const log = decisionLog({ hop: 'tts', sink, now: () => new Date('2026-12-01T23:04:05.678Z') });
+    const drafts = fc.oneof(
+      fc.array(fc.tuple(keys, value), { maxLength: 8 }).map(objectOf),
+      fc.tuple(strings, fc.constantFrom('grant', 'deny', 'EFFECT_ALLOW', ''), fc.array(fc.tuple(keys, value), { maxLength: 8 }))
+        .map(([event, effect, rest]) => objectOf([['event', event], ['effect', effect], ...rest])),
+      // around MAX_LOG_MEMBERS with the two stamped members
+      fc.integer({ min: 58, max: 66 }).map((n) => objectOf([['event', 'exchange'], ['effect', 'grant'], ...Array.from({ length: n }, (_, i): [string, unknown] => [`m${i}`, i])])),
+    );
+    for (const seed of [14, 1, 3, 5, 11, 12, 77, 9001]) {
+      fc.assert(
+        fc.property(drafts, (d) => log.emit(d as Parameters<typeof log.emit>[0])),
+        { numRuns: 1500, seed },
+      );
+    }
+    expect(checked).toBe(8 * 1500);
+  });
+
+  it('isoTime is toISOString for any date (the text of a second made once), and throws as it does on an invalid date', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: -8.64e15, max: 8.64e15 - 1 }), fc.integer({ min: 1.7e12, max: 1.8e12 }), fc.constantFrom(0, -1, 999, 1000, -1000, -1001, 253402300799999, 253402300800000, -62167219200001)), (t) => {
+        expect(isoTime(new Date(t))).toBe(new Date(t).toISOString());
+        expect(isoTime(new Date(t + 1))).toBe(new Date(t + 1).toISOString()); // the same second, mostly
+      }),
+      { numRuns: 5000, seed: 13 },
+    );
+    expect(() => isoTime(new Date(Number.NaN))).toThrow(RangeError);
   });
 
   it('an entry whose rendering throws loses its line only: never a throw into the decision, never the other lines', () => {

@@ -3,7 +3,7 @@
  * normalizes them to a `DecisionRecord`, scrubs them, renders one line each and hands line and record to a line sink.
  */
 import type { DecisionRecord } from './record.js';
-import { oneLine, putMember, renderMembers, scrub, toJsonLine, type LeadMembers } from './scrub.js';
+import { isoTime, leadValue, oneLine, putMember, renderMembers, scrub, toJsonLine, type LeadMembers } from './scrub.js';
 import { renderLater } from './emit.js';
 import { deliver, stdoutLines, type DecisionLogSink } from './sink.js';
 
@@ -53,7 +53,7 @@ export class DecisionLogger {
   get sink(): (entry: DecisionInput) => void {
     const sink = (entry: DecisionInput): void => this.log(entry);
     if (!this.#stdout) return sink;
-    return renderLater(sink, (entry) => stdoutLines.writeLater(() => this.line(entry())));
+    return renderLater(sink, (entry, time, hop, draft) => stdoutLines.writeLater(() => this.stampedLine(entry, time, hop, draft)));
   }
 
   /** A callback that stamps `hop` on entries that lack one (e.g. a verifier created without `service`). */
@@ -70,6 +70,30 @@ export class DecisionLogger {
     const lead: LeadMembers = {};
     const members = renderMembers(entry, lead);
     if (members === undefined) return toJsonLine(this.normalize(entry));
+    return this.#joined(lead, members);
+  }
+
+  /**
+   * `this.line(entry())` of an entry `emit` stamped (see `RenderLater`), rendered from its draft without the stamped
+   * copy when the copy's line is the draft's with `time` and `hop` led: the draft has its own `event` and `effect`
+   * (the copy's values) and no `time` or `hop` (which would replace the stamp). The two stamped members count towards
+   * MAX_LOG_MEMBERS as in the copy. Anything else renders the copy.
+   */
+  stampedLine(entry: () => DecisionInput, time: Date, hop: string, draft: object): string {
+    if (Object.hasOwn(draft, 'event') && Object.hasOwn(draft, 'effect') && !Object.hasOwn(draft, 'time') && !Object.hasOwn(draft, 'hop')) {
+      const lead: LeadMembers = {};
+      const members = renderMembers(draft, lead, 2);
+      if (members !== undefined) {
+        lead.time = leadValue(isoTime(time));
+        lead.hop = leadValue(hop);
+        return this.#joined(lead, members);
+      }
+    }
+    return this.line(entry());
+  }
+
+  /** The line of `renderMembers`' members and what it recorded in `lead`. */
+  #joined(lead: LeadMembers, members: string): string {
     const effectRaw = str(lead.effect) ?? (lead.allowed === true ? 'allow' : 'deny');
     const effect = effectRaw === 'EFFECT_ALLOW' ? 'allow' : effectRaw === 'EFFECT_DENY' ? 'deny' : effectRaw;
     const time = str(lead.time) ?? this.#now().toISOString();

@@ -158,6 +158,8 @@ function scrubCopy(value: unknown, depth: number, keep: boolean): unknown {
  * interlinear annotation marks.
  */
 const UNSAFE_IN_LINE = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+/** Whether a text has one of UNSAFE_IN_LINE (not global: no state; a test is much cheaper than a replace that finds none). */
+const HAS_UNSAFE_IN_LINE = new RegExp(UNSAFE_IN_LINE.source);
 
 /** JSON text of `value` on exactly one line: the characters above become `\uXXXX` escapes (the same JSON value). */
 export function toJsonLine(value: unknown): string {
@@ -166,6 +168,7 @@ export function toJsonLine(value: unknown): string {
 
 /** JSON text on one line (see `toJsonLine`). */
 export function oneLine(json: string): string {
+  if (!HAS_UNSAFE_IN_LINE.test(json)) return json;
   return json.replace(UNSAFE_IN_LINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
@@ -186,6 +189,32 @@ function isStringArray(v: readonly unknown[]): v is readonly string[] {
 
 /** A member name JSON.stringify would move to the front (a canonical array index), or one a plain object inherits. */
 const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
+
+/** The last second `isoTime` rendered: its epoch second and its ISO text up to the milliseconds (`…T23:04:45.`). */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+
+/**
+ * `time.toISOString()`, the text of a second made once: the entries of a batch are stamped within a few seconds, and
+ * toISOString (a call into the runtime) was a tenth of a line's rendering. An invalid date throws, as toISOString does.
+ */
+export function isoTime(time: Date): string {
+  const t = time.getTime();
+  if (Number.isNaN(t)) return time.toISOString();
+  const second = Math.floor(t / 1000);
+  const ms = t - second * 1000;
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString(); // …:SS.000Z (a year past 9999 as +YYYYYY: the tail is the same)
+    isoPrefix = iso.slice(0, -4);
+    isoSecond = second;
+  }
+  return `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+}
+
+/** A member's value as scrubCopy has it at the top (a string scrubbed, a bigint or symbol as its string), else itself. */
+export function leadValue(v: unknown): unknown {
+  return typeof v === 'string' ? scrubString(v) : typeof v === 'bigint' || typeof v === 'symbol' ? String(v) : v;
+}
 
 /** What `renderMembers` reads of the members a decision line puts first or derives (see DecisionLogger.line). */
 export interface LeadMembers {
@@ -209,11 +238,11 @@ export interface LeadMembers {
  * copied for rendering only (neither frozen nor remembered as scrubbed, as in renderDecisionLine). Undefined when a
  * member needs `scrub`'s general path to come out the same (the entry was scrubbed already, a name JSON would reorder
  * or a plain object inherits, a name the scrub changes, more than MAX_LOG_MEMBERS members): the caller then renders
- * through `scrub`.
+ * through `scrub`. `counted`: members rendered before the entry's own (towards MAX_LOG_MEMBERS).
  */
-export function renderMembers(entry: object, lead: LeadMembers): string | undefined {
+export function renderMembers(entry: object, lead: LeadMembers, counted = 0): string | undefined {
   if (scrubbed.has(entry) || Array.isArray(entry)) return undefined;
-  let n = 0;
+  let n = counted;
   let json = '';
   for (const k in entry) {
     if (!Object.hasOwn(entry, k)) continue;
@@ -224,8 +253,7 @@ export function renderMembers(entry: object, lead: LeadMembers): string | undefi
     const name = m.name;
     if (n >= MAX_LOG_MEMBERS || name !== k || m.indexLike || name in Object.prototype) return undefined;
     n++;
-    // as scrubCopy has it at the top (a string scrubbed, a bigint or symbol as its string), else the value itself
-    const clean = typeof v === 'string' ? scrubString(v) : typeof v === 'bigint' || typeof v === 'symbol' ? String(v) : v;
+    const clean = leadValue(v);
     switch (name) {
       case 'time':
         lead.time = clean;
@@ -259,7 +287,46 @@ export function renderMembers(entry: object, lead: LeadMembers): string | undefi
       json += '[';
       for (let i = 0; i < v.length; i++) json += (i === 0 ? '' : ',') + JSON.stringify(scrubString(v[i] as string));
       json += ']';
-    } else json += JSON.stringify(scrubCopy(v, 1, false));
+    } else json += valueJson(v, 1) ?? JSON.stringify(scrubCopy(v, 1, false));
   }
   return json;
+}
+
+/**
+ * `JSON.stringify(scrubCopy(v, depth, false))` for a nested value of plain data (strings, numbers, booleans, null,
+ * arrays and objects of them, as a decision's `dropped` or `resource`), rendered without the copy; undefined when a
+ * part needs `scrubCopy` (the caller then renders the copy): a name the scrub changes or JSON would reorder, a cut
+ * (members, depth), an array with holes or not an Array, anything else (undefined, functions, bigints, symbols).
+ */
+function valueJson(v: unknown, depth: number): string | undefined {
+  if (depth > MAX_LOG_DEPTH) return undefined;
+  if (typeof v === 'string') return JSON.stringify(scrubString(v));
+  if (typeof v === 'number') return JSON.stringify(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (v === null) return 'null';
+  if (typeof v !== 'object' || scrubbed.has(v)) return undefined;
+  if (Array.isArray(v)) {
+    if (v.length > MAX_LOG_MEMBERS || Object.getPrototypeOf(v) !== Array.prototype) return undefined;
+    let json = '[';
+    for (let i = 0; i < v.length; i++) {
+      const e = valueJson(v[i], depth + 1);
+      if (e === undefined) return undefined;
+      json += i === 0 ? e : `,${e}`;
+    }
+    return `${json}]`;
+  }
+  let json = '';
+  let n = 0;
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    const x = (v as Record<string, unknown>)[k];
+    if (x === undefined || typeof x === 'function') continue;
+    const m = memberName(k);
+    if (m === null) continue;
+    if (n >= MAX_LOG_MEMBERS || m.name !== k || m.indexLike || k === '__proto__') return undefined;
+    const e = valueJson(x, depth + 1);
+    if (e === undefined) return undefined;
+    json += n++ === 0 ? `{${m.prefix.slice(1)}${e}` : `${m.prefix}${e}`;
+  }
+  return n === 0 ? '{}' : `${json}}`;
 }
