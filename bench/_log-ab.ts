@@ -91,12 +91,14 @@ function renderOnly(list: Array<() => string>): number {
 }
 const devNull = openSync('/dev/null', 'w');
 const writer = createAsyncLineWriter({ fd: devNull });
+const BATCH = Number(process.env.BATCH ?? 0);
 async function written(list: Array<() => string>): Promise<number> {
   settle();
   const c0 = process.cpuUsage();
   for (let i = 0; i < list.length; ) {
     for (let j = 0; j < 10 && i < list.length; j++, i++) writer.writeLater(list[i]!);
-    await new Promise((r) => setImmediate(r));
+    if (BATCH > 0 && i % BATCH === 0) await writer.drain(); // batches of BATCH entries (as under a slower request rate)
+    else await new Promise((r) => setImmediate(r));
   }
   await writer.drain();
   return cpuSince(c0) / list.length;
@@ -274,7 +276,7 @@ if (process.env.VS !== undefined) {
   }
   if (process.env.PROF_RENDER !== undefined) {
     const { profile } = await import('./lib/profile.js');
-    const p = await profile(async () => { for (let i = 0; i < 20; i++) renderOnly(newR); });
+    const p = await profile(async () => { for (let i = 0; i < 20; i++) if (process.env.PROF_RENDER === 'write') await written(newR); else renderOnly(newR); });
     const byId = new Map(p.nodes.map((x) => [x.id, x]));
     const self = new Map<string, number>();
     for (const id of p.samples) { const f = byId.get(id)!.callFrame; const k = `${f.functionName || '(anon)'} ${f.url.replace(/.*\/src\//, '')}`; self.set(k, (self.get(k) ?? 0) + 1); }

@@ -325,7 +325,7 @@ const inProfile = await profile(async () => {
 });
 const inLog = (_f: string, url: string) => url.includes('/src/log/');
 const GC: StageSpec = { name: 'garbage collection', functions: ['(garbage collector)'], finding: 'young-generation scavenges: the claims, JSON and base64url strings of two JWTs per exchange' };
-const LOG: StageSpec = { name: 'decision log: stamped in the request; scrubbed, rendered, written in the batch', frame: inLog, finding: 'stamped in the request; in the batch each member scrubbed and rendered once, no scrubbed or normalized copy of the entry (bench/log.bench.ts)' };
+const LOG: StageSpec = { name: 'decision log: stamped in the request; scrubbed, rendered, written in the batch', frame: inLog, finding: 'stamped in the request; in the batch the line rendered from the draft itself (no stamped, scrubbed or normalized copy; nested members such as dropped without a copy), each member scrubbed and rendered once; writeBuffer is one thread-pool fs.write per batch (~25 µs CPU), so its share per exchange grows as batches shrink (LINGER_MS 5: ~18 lines per batch on a loaded machine); bench/_log-ab.ts' };
 // The scope policy names the deciding rule of a denied scope lazily (policy-scope.ts): the explained re-check runs when
 // the decision line is rendered, in the log's batch. It is the scope policy's work, not the log's: counted before LOG.
 const RULE_NAMING: StageSpec = {
