@@ -251,7 +251,7 @@ if (process.env.VS !== undefined) {
   const caps: Cap[] = [];
   const cap = renderLater(() => {}, (entry, time, hop, draft) => void caps.push({ entry, time, hop, draft }));
   const n3 = await buildNode({ loaded: { config, file: 'bench', resolvePath: (p) => resolve(root, p) }, policy, onDecision: cap, say: () => {} });
-  for (let i = 0; i < 64; i++) {
+  for (let i = 0; i < Number(process.env.CAP ?? 64); i++) {
     const meta = i % 2 === 0 ? { requestId: crypto.randomUUID() } : {};
     try { await n3.service.exchange({ form: parseFormBody(await body(i, i % 8 === 7 ? 'tickets:write' : 'tickets:read tickets:write orders:read')), authorization, remoteAddr: '127.0.0.1' }, meta); } catch { /* logged */ }
   }
@@ -265,7 +265,8 @@ if (process.env.VS !== undefined) {
   }
   console.log(`${caps.length} captured entries, ${diffs} lines differ; e.g.\n${newLogger.stampedLine(caps[0]!.entry, caps[0]!.time, caps[0]!.hop, caps[0]!.draft)}\n${newLogger.stampedLine(caps[7]!.entry, caps[7]!.time, caps[7]!.hop, caps[7]!.draft)}`);
   const list = Array.from({ length: N }, (_, i) => caps[i % caps.length]!);
-  const oldR = list.map((c) => () => oldLogger.line(c.entry()));
+  const oldStamped = (oldLogger as unknown as { stampedLine?: typeof newLogger.stampedLine }).stampedLine?.bind(oldLogger);
+  const oldR = list.map((c) => (oldStamped !== undefined ? () => oldStamped(c.entry, c.time, c.hop, c.draft) : () => oldLogger.line(c.entry())));
   const newR = list.map((c) => () => newLogger.stampedLine(c.entry, c.time, c.hop, c.draft));
   const out = new Map<string, number[]>([['main render', []], ['this render', []], ['main written', []], ['this written', []]]);
   for (let r = 0; r < Number(process.env.VS); r++) {
