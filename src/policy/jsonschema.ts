@@ -38,6 +38,11 @@ const DRAFT_2020 = /^https?:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/;
 const REFUSED = ['unevaluatedProperties', 'unevaluatedItems', '$dynamicRef', '$dynamicAnchor', '$recursiveRef', '$recursiveAnchor', '$anchor', '$vocabulary', 'contentEncoding', 'contentMediaType', 'contentSchema'];
 const TYPES = new Set(['null', 'boolean', 'object', 'array', 'number', 'string', 'integer']);
 const MAX_DEPTH = 256;
+
+/** Validation went deeper than MAX_DEPTH (references looping without reading into the value): caught by `compile`'s schema only. */
+class SchemaLoop {
+  constructor(readonly path: string) {}
+}
 const has = (o: Obj, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 // ------------------------------------------------------------------------------------------ compiling
@@ -57,8 +62,24 @@ export class SchemaCompiler {
 
   constructor(private readonly files: ReadonlyMap<string, string>) {}
 
+  /**
+   * The schema at `ref`, to validate values with. A value that sends validation through references past MAX_DEPTH
+   * levels is invalid (`schema references loop without end`): the overflow is thrown past every applicator, since one
+   * such as `not` or `anyOf` would read a leaf error inside it as a failure of its branch, and a value would then pass
+   * `{"not": {"$ref": "#"}}` (fail open).
+   */
   compile(ref: string): CompiledSchema {
-    return this.resolve(ref, undefined);
+    const root = this.resolve(ref, undefined);
+    return {
+      validate(v, loc, out, depth) {
+        try {
+          root.validate(v, loc, out, depth);
+        } catch (e) {
+          if (!(e instanceof SchemaLoop)) throw e;
+          out.push({ path: e.path, message: 'schema references loop without end', keyword: '$ref' });
+        }
+      },
+    };
   }
 
   private doc(url: string): Doc {
@@ -152,10 +173,7 @@ export class SchemaCompiler {
     // subschemas under $defs/definitions compile when referenced; other keywords are annotations or unknown (ignored, as Cerbos does)
     return {
       validate(v, loc, out, depth) {
-        if (depth > MAX_DEPTH) {
-          out.push({ path: loc || '/', message: 'schema references loop without end', keyword: '$ref' });
-          return;
-        }
+        if (depth > MAX_DEPTH) throw new SchemaLoop(loc || '/');
         if (typeCheck && !typeCheck.ok(v)) {
           out.push({ path: loc || '/', message: `expected ${typeCheck.names}, but got ${jsonType(v)}`, keyword: 'type' });
           return;

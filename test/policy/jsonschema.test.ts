@@ -31,6 +31,19 @@ function refused(schema: unknown, files: Record<string, unknown> = {}): string {
   throw new Error('the schema compiled');
 }
 
+describe('references that loop without reading into the value', () => {
+  it('make the value invalid, whatever applicator is around them (never a pass through `not`)', () => {
+    const loop = ['/ schema references loop without end'];
+    expect(one({ $ref: '#' }, { anything: 1 })).toEqual(loop);
+    expect(one({ not: { $ref: '#' } }, { anything: 1 })).toEqual(loop);
+    expect(one({ not: { not: { $ref: '#' } } }, { anything: 1 })).toEqual(loop);
+    expect(one({ anyOf: [{ $ref: '#' }, false] }, 'x')).toEqual(loop);
+    expect(one({ oneOf: [{ not: { $ref: '#' } }, true] }, 'x')).toEqual(loop);
+    // a reference that reads into the value ends with it: valid values stay valid
+    expect(one({ type: 'object', properties: { next: { $ref: '#' } } }, { next: { next: {} } })).toEqual([]);
+  });
+});
+
 describe('JSON Schema keywords, worded as Cerbos words them', () => {
   it('type: the first failure at a location is the only one reported there', () => {
     expect(one({ type: 'object' }, 'x')).toEqual(['/ expected object, but got string']);
