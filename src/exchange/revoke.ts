@@ -37,6 +37,7 @@ async function revokeSteps(ctx: TtsContext, source: InputSource<RevokeInput>, en
     const txn = await revocationTarget(ctx, params, workload, entry);
     if (txn === undefined) {
       // RFC 7009 §2.2: an invalid or expired token needs no revocation (answered 200, logged as such).
+      // `__proto__` first (here and below): V8's slow path for a spread followed by new members (same object, same prototype)
       ctx.log.emit({ __proto__: Object.prototype, ...entry, effect: 'grant', reason: 'the token is invalid or expired: nothing to revoke', reason_code: 'revoke.token_invalid' });
       return;
     }

@@ -59,7 +59,9 @@ export function planFor(txn: TxnContext, kind: string, action: string, opts: Pla
         { principal: principalOf(txn), resource: { ...opts.resource, kind }, action, ...(opts.auxData !== undefined ? { auxData: opts.auxData } : {}) },
         opts.now !== undefined ? { now: opts.now } : {},
       );
-      plan = { __proto__: Object.prototype, ...r, basis: 'policy', reason: reasonOf(r.filter.kind, r.filterDebug, action, kind) } as TxnPlan; // `__proto__` first: V8's slow path for a spread followed by new members
+      // `__proto__` first: V8's slow path for a spread followed by new members (same object, same prototype)
+      const built = { __proto__: Object.prototype, ...r, basis: 'policy' as const, reason: reasonOf(r.filter.kind, r.filterDebug, action, kind) };
+      plan = built;
     } catch (e) {
       // PlanError (code plan_failed): what Cerbos's planner cannot plan either; anything else: a malformed input
       const failed = typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'plan_failed';
