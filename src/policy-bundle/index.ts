@@ -10,6 +10,7 @@
 // `hash` is SHA-256 over the canonical JSON of `policies` (object keys sorted), so any edit to the documents is caught.
 import * as z from 'zod';
 import { createEngine, parsePolicyText, PolicyLoadError, type Engine, type PolicySource } from '../policy/index.js';
+import { SCHEMA_DIR } from '../policy/compile.js';
 
 export const POLICY_BUNDLE_FORMAT = 'baton.policy-bundle';
 export const POLICY_BUNDLE_FORMAT_VERSION = 1;
@@ -17,8 +18,11 @@ export const POLICY_BUNDLE_FORMAT_VERSION = 1;
 export interface PolicyBundleEntry {
   /** path of the policy file relative to the policy directory (`/`-separated), used in error messages */
   name: string;
-  /** the file's documents (a YAML file may hold several), parsed to plain JSON values */
-  documents: Record<string, unknown>[];
+  /**
+   * the file's documents (a YAML file may hold several), parsed to plain JSON values; a JSON schema under `_schemas/`
+   * may also be `true` or `false` (JSON Schema's boolean schemas)
+   */
+  documents: (Record<string, unknown> | boolean)[];
 }
 
 export interface PolicyBundle {
@@ -61,7 +65,7 @@ const bundleSchema = z.strictObject({
     .array(
       z.strictObject({
         name: z.string().min(1),
-        documents: z.array(z.record(z.string(), z.unknown())).min(1, 'at least one document'),
+        documents: z.array(z.union([z.record(z.string(), z.unknown()), z.boolean()])).min(1, 'at least one document'),
       }),
     )
     .min(1, 'the bundle holds no policy'),
@@ -91,12 +95,17 @@ function toSource(e: PolicyBundleEntry): PolicySource {
   return { name: e.name, content: e.documents.map((d) => JSON.stringify(d)).join('\n---\n') };
 }
 
-function docsOf(src: PolicySource): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
+function docsOf(src: PolicySource): PolicyBundleEntry['documents'] {
+  const out: PolicyBundleEntry['documents'] = [];
   for (const d of parsePolicyText(src.content)) {
     if (d.error !== undefined) throw new PolicyBundleError(`${src.name}: invalid YAML/JSON: ${d.error}`);
     const v: unknown = d.value;
     if (v === null || v === undefined) continue; // an empty document, as the engine skips it
+    // a boolean schema (`true`: anything, `false`: nothing), as the engine loads it from the directory
+    if (typeof v === 'boolean' && src.name.startsWith(SCHEMA_DIR)) {
+      out.push(v);
+      continue;
+    }
     if (typeof v !== 'object' || Array.isArray(v)) throw new PolicyBundleError(`${src.name}: a policy document must be a mapping`);
     canonicalJson(v); // refuses values JSON cannot carry
     out.push(v as Record<string, unknown>);

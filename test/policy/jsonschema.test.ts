@@ -346,6 +346,17 @@ describe('schemas on the way in: a policy directory, a Workers bundle, baton pdp
     expect(r.validationErrors).toEqual([{ path: '/department', message: 'value must be one of "marketing", "engineering"', source: 'SOURCE_PRINCIPAL' }]);
     expect(r.actions.read!.effect).toBe('EFFECT_DENY');
   });
+  it('a policy bundle carries boolean schema files (true: anything, false: nothing) as the directory does', async () => {
+    const json = { name: 'doc.json', content: JSON.stringify({ apiVersion: 'api.cerbos.dev/v1', resourcePolicy: { resource: 'doc', version: 'default', schemas: { principalSchema: { ref: 'cerbos:///yes.json' }, resourceSchema: { ref: 'cerbos:///no.json' } }, rules: [{ actions: ['*'], effect: 'EFFECT_ALLOW', roles: ['user'] }] } }) };
+    const files = [json, { name: '_schemas/yes.json', content: 'true' }, { name: '_schemas/no.json', content: 'false' }];
+    const loaded = await loadPolicyBundle(JSON.parse(JSON.stringify(await buildPolicyBundle(files, { source: 'test' }))));
+    const input = { principal: principal(3), resource: { kind: 'doc', id: '1' }, actions: ['read'] };
+    const fromBundle = createEngine({ policies: loaded.sources, schemaEnforcement: 'reject' }).check(input);
+    expect(fromBundle).toEqual(createEngine({ policies: files, schemaEnforcement: 'reject' }).check(input));
+    expect(fromBundle.validationErrors).toEqual([{ path: '/', message: 'not allowed', source: 'SOURCE_RESOURCE' }]);
+    // a policy file is still a mapping
+    await expect(buildPolicyBundle([{ name: 'p.json', content: 'true' }])).rejects.toThrow('p.json: a policy document must be a mapping');
+  });
   it('baton pdp: --schema-enforcement over the file, default none, a wrong value refused naming the flag', () => {
     const base = { config: undefined, policies: '/tmp/p', port: undefined, host: undefined };
     expect(pdpSettings(base).config.schemaEnforcement).toBe('none');
