@@ -66,14 +66,8 @@ function push(values: object[], depths: number[], c: unknown, d: number): void {
 
 const enc = new TextEncoder();
 
-/** UTF-8 bytes of the JSON text of `v`; call only on values whose depth was bounded first. */
-export function jsonBytes(v: unknown): number {
-  const text = JSON.stringify(v);
-  return text === undefined ? 0 : enc.encode(text).length;
-}
-
 /**
- * Whether the JSON text of `v` takes at most `maxBytes` bytes of UTF-8 (`jsonBytes(v) <= maxBytes`), encoding it only
+ * Whether the JSON text of `v` takes at most `maxBytes` bytes of UTF-8, encoding it only
  * when it could take more (UTF-8 takes at most 3 bytes per UTF-16 unit). Call only on values whose depth was bounded.
  */
 export function jsonWithin(v: unknown, maxBytes: number): boolean {

@@ -46,7 +46,7 @@ export function sha256(data: Uint8Array): Uint8Array {
   H[0] = 0x6a09e667; H[1] = 0xbb67ae85; H[2] = 0x3c6ef372; H[3] = 0xa54ff53a;
   H[4] = 0x510e527f; H[5] = 0x9b05688c; H[6] = 0x1f83d9ab; H[7] = 0x5be0cd19;
   const n = data.length;
-  const whole = n & ~63; // the bytes of the complete blocks, read in place
+  const whole = n - (n % 64); // the bytes of the complete blocks, read in place (not n & ~63: int32, wrong from 2 GiB)
   for (let off = 0; off < whole; off += 64) compress(data, off);
   // the rest, 0x80, zeros and the length in bits (big-endian, 64 bits): one block, or two when the rest is > 55 bytes
   const rest = n - whole;
