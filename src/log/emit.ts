@@ -52,18 +52,24 @@ export function decisionLog<R extends DecisionRecord = DecisionRecord>(o: Decisi
       if (later !== undefined) {
         // a standard-output sink: stamped now, scrubbed and rendered when its batch is written (off the decision path)
         const time = now();
-        later(() => ({ time: time.toISOString(), hop, event: draft.event, effect: draft.effect, ...draft }) as DecisionRecord, time, hop, draft);
+        later(() => stamped(time, hop, draft), time, hop, draft);
         return;
       }
       let entry: R;
       try {
-        entry = scrub({ time: now().toISOString(), hop, event: draft.event, effect: draft.effect, ...draft }) as R;
+        entry = scrub(stamped(now(), hop, draft)) as R;
       } catch {
         return;
       }
       deliver(sink, entry);
     },
   };
+}
+
+/** The entry a hop's draft is logged as: its time and hop first, then `event` and `effect`, then the draft's members. */
+function stamped(time: Date, hop: string, draft: object): DecisionRecord {
+  const d = draft as { event?: unknown; effect?: unknown };
+  return { time: time.toISOString(), hop, event: d.event, effect: d.effect, ...d } as DecisionRecord;
 }
 
 /**
@@ -75,9 +81,8 @@ export function decisionLog<R extends DecisionRecord = DecisionRecord>(o: Decisi
 const renderedLater = new WeakMap<object, RenderLater>();
 
 /**
- * Takes a stamped entry to render later: `entry()` makes it (a fresh copy each call); `time`, `hop` and `draft` are
- * what it is made of (`{ time: time.toISOString(), hop, event: draft.event, effect: draft.effect, ...draft }`), for a
- * renderer that can render the same line from them without the copy.
+ * Takes a stamped entry to render later: `entry()` makes it (a fresh copy each call: `stamped`); `time`, `hop` and `draft`
+ * are what it is made of, for a renderer that can render the same line from them without the copy.
  */
 export type RenderLater = (entry: () => DecisionRecord, time: Date, hop: string, draft: object) => void;
 
