@@ -14,11 +14,17 @@ const BEARER = /\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
  */
 const JOSE_RUN = /(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_.-]*/g;
 /**
+ * The base64url characters that can start the encoding of `{` or of a whitespace character (\t \n \v \f \r, space,
+ * U+00A0): `{` is 0x7B → `e`; 0x09..0x0B → `C`; 0x0C, 0x0D → `D`; 0x20 → `I`; 0xA0 → `o`. Any other first character
+ * decodes to a first byte that is neither, so the candidate is not a JOSE header and need not be decoded.
+ */
+const JSON_START_CHARS = 'eCDIo';
+/**
  * Where a JOSE_RUN candidate that `isCompactJose` can confirm starts: at the start of a run, with a character of
- * JSON_START, then a dot after at least one more base64url character. A string without one (a timestamp, a host
+ * JSON_START_CHARS, then a dot after at least one more base64url character. A string without one (a timestamp, a host
  * name, a dotted policy name) has nothing to redact, and is not given to the replacement.
  */
-const JOSE_START = /(?<![A-Za-z0-9_-])[eCDIo][A-Za-z0-9_-]+\./;
+const JOSE_START = new RegExp(`(?<![A-Za-z0-9_-])[${JSON_START_CHARS}][A-Za-z0-9_-]+\\.`);
 /** No dot and no whitespace: neither a token nor a scheme-prefixed credential can be in it. */
 const SIMPLE = /^[^.\s]*$/;
 
@@ -70,12 +76,8 @@ function b64urlDecodeStart(seg: string): string {
   }
 }
 
-/**
- * The base64url characters that can start the encoding of `{` or of a whitespace character (\t \n \v \f \r, space,
- * U+00A0): `{` is 0x7B → `e`; 0x09..0x0B → `C`; 0x0C, 0x0D → `D`; 0x20 → `I`; 0xA0 → `o`. Any other first character
- * decodes to a first byte that is neither, so the candidate is not a JOSE header and need not be decoded.
- */
-const JSON_START = new Set(['e', 'C', 'D', 'I', 'o']);
+/** JSON_START_CHARS, for a lookup by character. */
+const JSON_START = new Set(JSON_START_CHARS);
 
 /** A compact JWS/JWE: its first segment is base64url of a JSON object (whatever its whitespace or member order). */
 function isCompactJose(candidate: string): boolean {
@@ -180,13 +182,6 @@ export function renderDecisionLine(entry: object): string {
   return toJsonLine(scrubCopy(entry, 0, false));
 }
 
-/** An array of at most MAX_LOG_MEMBERS strings, no holes, not scrubbed already. */
-function isStringArray(v: readonly unknown[]): v is readonly string[] {
-  if (v.length > MAX_LOG_MEMBERS || scrubbed.has(v)) return false;
-  for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'string') return false;
-  return true;
-}
-
 /** A member name JSON.stringify would move to the front (a canonical array index), or one a plain object inherits. */
 const INDEX_LIKE = /^(?:0|[1-9]\d*)$/;
 
@@ -281,13 +276,9 @@ export function renderMembers(entry: object, lead: LeadMembers, counted = 0): st
         break;
     }
     json += m.prefix;
+    // a nested value (scopes, chains, `dropped`) rendered without a copy when valueJson can, else through the copy
     if (typeof clean === 'string') json += JSON.stringify(clean);
-    else if (Array.isArray(v) && isStringArray(v)) {
-      // an array of strings (scopes, chains): what scrub would copy, rendered without the copy
-      json += '[';
-      for (let i = 0; i < v.length; i++) json += (i === 0 ? '' : ',') + JSON.stringify(scrubString(v[i] as string));
-      json += ']';
-    } else json += valueJson(v, 1) ?? JSON.stringify(scrubCopy(v, 1, false));
+    else json += valueJson(v, 1) ?? JSON.stringify(scrubCopy(v, 1, false));
   }
   return json;
 }
