@@ -14,6 +14,8 @@ type Labels = Record<string, string | number>;
 /** One series: a counter's value, or a histogram's per-bucket counts (not cumulative), sum and count. */
 interface Series {
   readonly labels: Labels;
+  /** the label values, in `labelNames` order (a copy made once: a caller's array is never kept) */
+  readonly values: readonly string[];
   /** histograms: count of observations in each bucket (index i: `le` = bounds[i], last: above every bound) */
   readonly buckets: Float64Array | undefined;
   sum: number;
@@ -43,8 +45,7 @@ abstract class Family {
   /** the series, by their label values one level per label (no key string is built: the values' own hashes are used) */
   private readonly root = new Map<string, unknown>();
   private readonly all: Series[] = [];
-  /** the label values and series `find` found last (a copy: a caller's array is never kept) */
-  private lastValues: readonly string[] = [];
+  /** the series `find` found last */
   private lastSeries: Series | undefined;
 
   constructor(
@@ -72,10 +73,12 @@ abstract class Family {
     const n = this.labelNames.length;
     if (values.length !== n) throw new Error(`${this.name}: ${n} label values expected`);
     // the series found last, when these are its values again (a steady load: the same labels request after request)
-    const lv = this.lastValues;
-    let same = 0;
-    while (same < n && lv[same] === values[same]) same++;
-    if (same === n) return this.lastSeries!;
+    const last = this.lastSeries;
+    if (last !== undefined) {
+      let same = 0;
+      while (same < n && last.values[same] === values[same]) same++;
+      if (same === n) return last;
+    }
     let level = this.root;
     for (let i = 0; i < n - 1; i++) {
       let next = level.get(values[i]!) as Map<string, unknown> | undefined;
@@ -86,10 +89,9 @@ abstract class Family {
     if (s === undefined) {
       const labels: Labels = {};
       this.labelNames.forEach((name, i) => (labels[name] = values[i]!));
-      s = { labels, buckets: this.bounds !== undefined ? new Float64Array(this.bounds.length + 1) : undefined, sum: 0, count: 0, listed: false };
+      s = { labels, values: values.slice(), buckets: this.bounds !== undefined ? new Float64Array(this.bounds.length + 1) : undefined, sum: 0, count: 0, listed: false };
       level.set(values[n - 1]!, s);
     }
-    this.lastValues = values.slice();
     this.lastSeries = s;
     return s;
   }
