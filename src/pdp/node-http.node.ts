@@ -29,13 +29,10 @@ function readBody(req: IncomingMessage): Promise<string> {
     let first: Buffer | undefined;
     let more: Buffer[] | undefined;
     let size = 0;
-    let failed = false;
     req.on('data', (c: Buffer) => {
-      if (failed) return;
       size += c.length;
       if (size > MAX_PDP_BODY_BYTES) {
-        failed = true;
-        req.removeAllListeners('data');
+        req.removeAllListeners('data'); // this listener is not called again
         req.resume();
         reject(tooLarge());
       } else if (first === undefined) first = c;

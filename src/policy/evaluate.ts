@@ -98,7 +98,7 @@ export class EngineCore implements RuleTableHost {
     this.lenientScope = options.lenientScopeSearch === true;
     const enforcement = options.schemaEnforcement ?? 'none';
     if (enforcement !== 'none' && enforcement !== 'warn' && enforcement !== 'reject') throw new PolicyLoadError([{ file: '', path: 'schemaEnforcement', message: `must be none, warn or reject (got ${JSON.stringify(enforcement)})` }]);
-    this.validating = enforcement !== 'none' && set.hasSchemas;
+    this.validating = enforcement !== 'none' && set.schemaPolicies.length > 0;
     this.reject = enforcement === 'reject';
     if (this.validating) requireLoadedSchemas(set);
   }

@@ -13,9 +13,7 @@ export interface CompiledPolicySet {
   readonly hasRolePolicies: boolean;
   /** Some principal policy exists (else principal rules need not be looked up). */
   readonly hasPrincipalPolicies: boolean;
-  /** Some resource policy has `schemas` (else no request is validated against a schema). */
-  readonly hasSchemas: boolean;
-  /** The resource policies that have `schemas`, in load order. */
+  /** The resource policies that have `schemas`, in load order (none: no request is validated against a schema). */
   readonly schemaPolicies: readonly CompiledResourcePolicy[];
   /**
    * The scopes a resource check at `scope` searches, most specific first. A scope exists when any resource or role
@@ -120,7 +118,6 @@ export class PolicySet implements CompiledPolicySet {
   readonly policyCount: number;
   readonly hasRolePolicies: boolean;
   readonly hasPrincipalPolicies: boolean;
-  readonly hasSchemas: boolean;
   readonly schemaPolicies: readonly CompiledResourcePolicy[];
   readonly #resource: Nested<CompiledResourcePolicy>;
   readonly #principal: Nested<CompiledPrincipalPolicy>;
@@ -142,7 +139,6 @@ export class PolicySet implements CompiledPolicySet {
     this.#principalScopes = b.principalScopeSet;
     this.policyCount = b.count;
     this.schemaPolicies = b.schemaPolicies;
-    this.hasSchemas = b.schemaPolicies.length > 0;
     this.hasRolePolicies = b.role.size > 0;
     this.hasPrincipalPolicies = b.principal.size > 0;
     for (const { scope, byRole } of b.roleGroups) {
