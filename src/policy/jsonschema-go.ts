@@ -1,6 +1,7 @@
 // The values of JSON Schema validation worded as Cerbos words them: its validator (santhosh-tekuri/jsonschema v5, Go)
 // prints values with Go's fmt (`%v`, `%#v`, `%q`) and escapes pointer tokens with url.PathEscape; numbers are compared
 // as exact decimals (big.Rat there); the formats it asserts. Used by jsonschema.ts.
+import { parseIPv6 } from './cel/network.js';
 
 type Json = unknown;
 type Obj = Record<string, Json>;
@@ -219,29 +220,9 @@ function isIPv4(s: string): boolean {
   );
 }
 
-/** IPv6 as Go's net.ParseIP reads it (hex groups, one `::`, an IPv4 tail; no zone). */
+/** IPv6 as Go's net.ParseIP reads it (hex groups, one `::`, an IPv4 tail; no zone): the CEL library's reader. */
 function isIPv6(s: string): boolean {
-  if (!s.includes(':')) return false;
-  const halves = s.split('::');
-  if (halves.length > 2) return false;
-  const groups = (part: string): number | undefined => {
-    if (part === '') return 0;
-    const gs = part.split(':');
-    let n = 0;
-    for (let i = 0; i < gs.length; i++) {
-      const g = gs[i]!;
-      if (i === gs.length - 1 && g.includes('.')) {
-        if (!/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(g)) return undefined;
-        n += 2;
-      } else if (/^[0-9A-Fa-f]{1,4}$/.test(g)) n++;
-      else return undefined;
-    }
-    return n;
-  };
-  const a = groups(halves[0]!);
-  const b = halves.length === 2 ? groups(halves[1]!) : 0;
-  if (a === undefined || b === undefined) return false;
-  return halves.length === 2 ? a + b < 8 : a === 8;
+  return s.includes(':') && parseIPv6(s) !== undefined;
 }
 
 /**
